@@ -1,0 +1,52 @@
+# The README's commands: `make run` (the connector on the embedded default) and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install provision check test unit integration run bench emulator clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+# Kafka jars from Maven Central (once, into .cache/) and Debian's redis-server when missing.
+provision: install
+	$(PY) -m connector.local provision
+
+check: install
+	$(VENV)/bin/ruff format --check connector tests
+	$(VENV)/bin/ruff check connector tests
+	$(VENV)/bin/mypy --strict connector
+
+# The whole suite against real servers, which are started for the run and stopped whatever happens.
+test: provision
+	$(PY) -m connector.local exec -- $(PY) -m pytest $(PYTEST_ARGS)
+
+unit: install
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: provision
+	$(PY) -m connector.local exec -- $(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+# With SETTINGS=file.yaml (or RESEND_CONNECTOR_* variables) it runs against that infrastructure;
+# otherwise it starts Kafka, Redis and the Resend emulator locally and feeds them the sample events.
+run: provision
+ifneq ($(strip $(SETTINGS)),)
+	$(VENV)/bin/resend-connector run --settings $(SETTINGS)
+else
+	@if env | grep -q '^RESEND_CONNECTOR_'; then $(VENV)/bin/resend-connector run; \
+	else $(PY) -m connector.local demo; fi
+endif
+
+bench: provision
+	$(PY) -m connector.local exec -- $(PY) -m tests.bench
+
+emulator: install
+	$(VENV)/bin/resend-connector emulator --port 8025
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,82 @@
+"""A throw-away redis-server on a free loopback port, without persistence."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from connector.local.services import ManagedProcess, ServiceError, free_port, wait_until
+
+__all__ = ["LocalRedis", "ensure_redis_server"]
+
+
+def ensure_redis_server() -> str:
+    """Path of redis-server, installing Debian's package when it is missing (we run as root here)."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    if shutil.which("apt-get") is None:
+        raise ServiceError("redis-server is not installed and apt-get is not available to install it")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env={**env, "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "redis-server"], check=True, env={**env, "PATH": "/usr/bin:/bin"}
+    )
+    found = shutil.which("redis-server")
+    if not found:
+        raise ServiceError("installing redis-server did not put it on PATH")
+    return found
+
+
+class LocalRedis:
+    def __init__(self, *, port: int | None = None, workdir: Path | None = None) -> None:
+        self.port = port or free_port()
+        self._workdir = workdir or Path(tempfile.mkdtemp(prefix="local-redis-"))
+        self._process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, *, timeout: float = 20.0) -> LocalRedis:
+        binary = ensure_redis_server()
+        argv = [
+            binary,
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self._workdir),
+            "--daemonize", "no",
+            "--protected-mode", "yes",
+        ]  # fmt: skip
+        self._process = ManagedProcess(argv, log_path=self._workdir / "redis.log")
+        try:
+            wait_until(self._answers_ping, timeout=timeout, what="redis-server", process=self._process)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _answers_ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop(grace=10)
+            self._process = None
+
+    def __enter__(self) -> LocalRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.stop()

@@ -1,0 +1,80 @@
+"""What every locally started server shares: free ports, a process group, waiting, stopping."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+__all__ = ["ManagedProcess", "ServiceError", "free_port", "project_root", "wait_until"]
+
+
+class ServiceError(RuntimeError):
+    """A local server could not be provisioned, started or reached."""
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A port the kernel considers free on loopback right now (the caller binds it promptly)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str, process: ManagedProcess) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.exited():
+            raise ServiceError(f"{what} exited during start-up; see {process.log_path}")
+        if check():
+            return
+        time.sleep(0.2)
+    raise ServiceError(f"{what} did not become ready within {timeout:.0f}s; see {process.log_path}")
+
+
+class ManagedProcess:
+    """A child in its own session (process group), so stopping it also stops anything it forked."""
+
+    def __init__(self, argv: Sequence[str], *, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, **(env or {})},
+            )
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def exited(self) -> bool:
+        return self._proc.poll() is not None
+
+    def stop(self, *, grace: float = 15.0) -> None:
+        """SIGTERM the group, wait for a clean exit, SIGKILL whatever is left after ``grace``."""
+        if self.exited():
+            return
+        _signal_group(self._proc.pid, signal.SIGTERM)
+        try:
+            self._proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(timeout=10)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)

@@ -1,0 +1,244 @@
+"""Settings: one typed, frozen object, read from a YAML or TOML file and the environment.
+
+Precedence, highest first: explicit keyword arguments, environment variables
+(``RESEND_CONNECTOR_<SECTION>__<FIELD>``, e.g. ``RESEND_CONNECTOR_RESEND__API_KEY``), the settings
+file (``--settings FILE`` or ``RESEND_CONNECTOR_SETTINGS``), then the defaults below. Validation runs
+once, at start-up; :func:`load_settings` reports every problem together in one
+:class:`~connector.errors.ConfigurationError`.
+
+The Resend API key is a :class:`pydantic.SecretStr`: its repr and str are masked, and nothing in the
+connector ever formats ``get_secret_value()`` into a log line, an error or a metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+from connector.errors import ConfigurationError
+
+__all__ = [
+    "DestinationSettings",
+    "KafkaSettings",
+    "MetricsSettings",
+    "RedisSettings",
+    "ResendSettings",
+    "Settings",
+    "TransformSettings",
+    "load_settings",
+]
+
+SETTINGS_FILE_ENV = "RESEND_CONNECTOR_SETTINGS"
+_PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_]*$")
+# A list setting that the environment may give as "a, b, c" (JSON lists work too).
+Names = Annotated[tuple[str, ...], NoDecode]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "cdp-events"
+    dead_letter_topic: str = "cdp-events-dlq"
+    group_id: str = "resend-connector"
+    client_id: str = "resend-connector"
+    input_format: Literal["json", "avro", "auto"] = "auto"
+    avro_schema_file: Path | None = Field(
+        default=None, description="Schema for bare Avro records (no Confluent header)."
+    )
+    schema_registry_url: str | None = Field(
+        default=None, description="Where Confluent schema ids are resolved."
+    )
+    schema_dir: Path | None = Field(default=None, description="Local schemas keyed by id: <dir>/<id>.avsc.")
+    max_in_flight_contacts: int = Field(default=16, ge=1, le=256)
+    max_poll_records: int = Field(default=500, ge=1)
+    session_timeout_ms: int = Field(default=30_000, ge=1_000)
+    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    dead_letter_max_attempts: int = Field(default=5, ge=1, description="Replays before a record is parked.")
+    parked_topic: str = "cdp-events-parked"
+
+
+class RedisSettings(_Section):
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    key_prefix: str = "resend-connector:"
+    socket_timeout_seconds: float = Field(default=5.0, gt=0)
+
+
+class ResendSettings(_Section):
+    api_key: SecretStr | None = None
+    base_url: str = "https://api.resend.com"
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=20, ge=1)
+    max_requests_per_second: float = Field(
+        default=2.0, gt=0, description="A ceiling; the limiter follows Resend's ratelimit-limit when lower."
+    )
+    follow_rate_limit_header: bool = True
+
+    def key_fingerprint(self) -> str:
+        """A stable, non-reversible name for the team's key (used for shared Redis keys)."""
+        secret = self.api_key.get_secret_value() if self.api_key else ""
+        return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+class DestinationSettings(_Section):
+    resolve_email_from_user_id: bool = True
+    user_id_cache_ttl_days: int = Field(default=90, ge=1)
+    system_prefix: str = Field(
+        default="cdp_", description="`jitsu_` reproduces the reference's property names."
+    )
+    namespace: str | None = Field(
+        default=None, description="Multi-app mode: prefix for every property written."
+    )
+    app_scoped_unsubscribe: bool = False
+    null_values: Literal["keep", "clear"] = "keep"
+    audiences: Names = ()
+    delete_event_names: Names = ()
+    delete_on_message_types: Names = ()
+    automation_event_names: Names = ()
+    refused_property_ttl_seconds: int = Field(default=3600, ge=1)
+    mask_emails_in_logs: bool = True
+
+    @field_validator("system_prefix", "namespace")
+    @classmethod
+    def _valid_key_part(cls, value: str | None) -> str | None:
+        if value is not None and not _PROPERTY_KEY.match(value):
+            raise ValueError("may contain only letters, digits and underscores")
+        return value
+
+    @field_validator(
+        "audiences", "delete_event_names", "delete_on_message_types", "automation_event_names", mode="before"
+    )
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        return _split_names(value)
+
+
+class TransformSettings(_Section):
+    functions: Names = Field(
+        default=(), description="Python files (path.py or path.py:function) or module:function references."
+    )
+    timeout_seconds: float = Field(default=2.0, gt=0)
+
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        return _split_names(value)
+
+
+class MetricsSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RESEND_CONNECTOR_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    resend: ResendSettings = ResendSettings()
+    destination: DestinationSettings = DestinationSettings()
+    transforms: TransformSettings = TransformSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _api_key_for_real_resend(self) -> Settings:
+        if self.resend.api_key is None and "api.resend.com" in self.resend.base_url:
+            raise ValueError("resend.api_key is required when resend.base_url is Resend itself")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _settings_file()
+        if path is not None:
+            if path.suffix in {".yaml", ".yml"}:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            else:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def _settings_file() -> Path | None:
+    raw = os.environ.get(SETTINGS_FILE_ENV)
+    return Path(raw) if raw else None
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read and validate the settings once; every problem is reported in one ConfigurationError."""
+    if path is not None:
+        if not path.is_file():
+            raise ConfigurationError(
+                f"settings file not found: {path}", (f"settings file not found: {path}",)
+            )
+        if path.suffix not in {".yaml", ".yml", ".toml"}:
+            problem = f"settings file must be .yaml, .yml or .toml: {path}"
+            raise ConfigurationError(problem, (problem,))
+        os.environ[SETTINGS_FILE_ENV] = str(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = tuple(_describe(error) for error in exc.errors(include_url=False, include_input=False))
+        raise ConfigurationError(f"{len(problems)} problem(s) in the settings", problems) from None
+    except (OSError, ValueError) as exc:  # unreadable file, YAML/TOML syntax error
+        problem = f"cannot read settings: {type(exc).__name__}: {exc}"
+        raise ConfigurationError(problem, (problem,)) from None
+
+
+def _describe(error: Any) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ())) or "settings"
+    return f"{location}: {error.get('msg', 'invalid')}"
+
+
+def _split_names(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    return value

@@ -1,0 +1,66 @@
+"""Assembling the service from settings: the only place that knows every part."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import redis
+
+from connector.decoding import Decoder
+from connector.logs import get_logger
+from connector.pipeline.kafka_io import DeadLetterProducer, ensure_topics, new_consumer
+from connector.pipeline.metrics import Metrics
+from connector.pipeline.processor import RecordProcessor
+from connector.pipeline.runner import Runner
+from connector.redisio import connect
+from connector.resend import ResendClient
+from connector.settings import Settings
+from connector.sync import EventSync
+from connector.transforms import TransformChain
+
+__all__ = ["Parts", "build_parts", "build_runner"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Everything one record needs on its way through, shared by `run` and `replay`."""
+
+    settings: Settings
+    redis: redis.Redis
+    resend: ResendClient
+    processor: RecordProcessor
+    metrics: Metrics
+    dead_letters: DeadLetterProducer
+
+
+def build_parts(settings: Settings, stack: ExitStack, *, metrics: Metrics | None = None) -> Parts:
+    metrics = metrics or Metrics()
+    store = connect(settings.redis)
+    stack.callback(store.close)
+    resend = ResendClient.from_settings(settings.resend, store, observer=metrics.observe_call)
+    stack.callback(resend.close)
+    transforms = TransformChain.from_settings(settings, store)
+    stack.callback(transforms.close)
+    processor = RecordProcessor(
+        Decoder.from_settings(settings.kafka), transforms, EventSync(settings, resend, store)
+    )
+    dead_letters = DeadLetterProducer(settings.kafka)
+    stack.callback(dead_letters.close)
+    return Parts(settings, store, resend, processor, metrics, dead_letters)
+
+
+def build_runner(settings: Settings, stack: ExitStack) -> Runner:
+    parts = build_parts(settings, stack)
+    try:
+        ensure_topics(settings.kafka, [settings.kafka.dead_letter_topic, settings.kafka.parked_topic])
+    except Exception as exc:  # noqa: BLE001 - a locked-down cluster may forbid creating topics
+        log.warning("topics.not_created", error=type(exc).__name__, detail=str(exc))
+    if settings.metrics.enabled:
+        port = parts.metrics.serve(settings.metrics.host, settings.metrics.port)
+        stack.callback(parts.metrics.close)
+        log.info("metrics.serving", host=settings.metrics.host, port=port)
+    consumer = new_consumer(settings.kafka)
+    return Runner(settings.kafka, consumer, parts.processor, parts.dead_letters, parts.metrics)

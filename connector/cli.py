@@ -1,0 +1,113 @@
+"""``resend-connector``: the service and its operator commands.
+
+Settings come from ``--settings FILE`` (YAML or TOML) and RESEND_CONNECTOR_* variables; they are
+validated once, and every problem is printed before the command exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+
+from connector.errors import ConfigurationError
+from connector.logs import configure, get_logger
+from connector.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+log = get_logger(__name__)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.settings)
+    configure(
+        level=settings.log_level,
+        fmt=settings.log_format,
+        mask_emails=settings.destination.mask_emails_in_logs,
+    )
+    return settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    from connector.app import build_runner
+
+    settings = _settings(args)
+    with ExitStack() as stack:
+        runner = build_runner(settings, stack)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            log.info("signal.received", signal=signal.Signals(signum).name)
+            runner.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        runner.run()
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from connector.emulator import main as emulator_main
+
+    return int(emulator_main(args.rest) or 0)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from connector.pipeline.replay import run_replay
+
+    return run_replay(_settings(args), args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="resend-connector", description="Kafka events -> Resend contacts.")
+    parser.add_argument("--settings", type=Path, help="YAML or TOML settings file")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="consume events and keep Resend in sync (the service)").set_defaults(func=_run)
+
+    emulator = sub.add_parser(
+        "emulator", help="a local Resend emulator (see `emulator --help`)", add_help=False
+    )
+    emulator.add_argument("rest", nargs=argparse.REMAINDER)
+    emulator.set_defaults(func=_emulator)
+
+    replay = sub.add_parser("replay", help="run dead-lettered records through the pipeline again")
+    replay.add_argument("--dry-run", action="store_true", help="print the commands; send and commit nothing")
+    replay.add_argument("--limit", type=int, help="stop after this many matching records")
+    replay.add_argument(
+        "--from-beginning", action="store_true", help="ignore where the previous replay stopped"
+    )
+    replay.add_argument(
+        "--stage", help="only records that failed at this stage (decode, transform, plan, apply)"
+    )
+    replay.add_argument("--exception", help="only this exception class (short or qualified name)")
+    replay.add_argument("--topic", help="only records from this original topic")
+    replay.add_argument("--partition", type=int, help="only records from this original partition")
+    replay.add_argument("--from-offset", type=int, help="only original offsets at or after this")
+    replay.add_argument("--to-offset", type=int, help="only original offsets at or before this")
+    replay.add_argument("--since", help="only records dead-lettered at or after this ISO-8601 time")
+    replay.add_argument("--until", help="only records dead-lettered before this ISO-8601 time")
+    replay.add_argument("--key", help="only records with this key (UTF-8)")
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.set_defaults(func=_replay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ConfigurationError as exc:
+        print(f"resend-connector: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Prometheus metrics and the health endpoints, served on one port.
+
+``/metrics`` is Prometheus text; ``/healthz`` answers 200 while the run loop turns (a loop stuck for
+longer than ``stall_seconds`` answers 503); ``/readyz`` answers 200 once the consumer has an
+assignment and is not paused for quota or key problems.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "connector_events", "Events by type and outcome", ["type", "outcome"], registry=r
+        )
+        self.resend_calls = Counter(
+            "connector_resend_calls", "Resend calls by route and status", ["route", "status"], registry=r
+        )
+        self.retries = Counter(
+            "connector_retries", "Records scheduled for another attempt", ["reason"], registry=r
+        )
+        self.pauses = Counter("connector_pauses", "Times consumption stopped", ["reason"], registry=r)
+        self.paused = Gauge("connector_paused", "1 while consumption is stopped by a pause error", registry=r)
+        self.dead_letters = Counter("connector_dead_letters", "Records dead-lettered", ["stage"], registry=r)
+        self.lag = Gauge(
+            "connector_consumer_lag", "Records behind the end of the partition", ["partition"], registry=r
+        )
+        self.latency = Histogram(
+            "connector_processing_seconds",
+            "From poll to finished, per record",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "connector_buffered_records", "Records polled and not yet finished", registry=r
+        )
+        self.last_loop = time.monotonic()
+        self.ready = False
+        self._server: ThreadingHTTPServer | None = None
+
+    def observe_call(self, route: str, status: int, seconds: float) -> None:
+        self.resend_calls.labels(route=route, status=str(status)).inc()
+
+    def serve(self, host: str, port: int, *, stall_seconds: float = 120.0) -> int:
+        metrics = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.startswith("/metrics"):
+                    self._answer(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
+                elif self.path == "/healthz":
+                    alive = time.monotonic() - metrics.last_loop < stall_seconds
+                    self._answer(200 if alive else 503, b"ok\n" if alive else b"stalled\n")
+                elif self.path == "/readyz":
+                    self._answer(
+                        200 if metrics.ready else 503, b"ready\n" if metrics.ready else b"not ready\n"
+                    )
+                else:
+                    self._answer(404, b"not found\n")
+
+            def _answer(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return  # scrapes are not worth a log line each
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True).start()
+        return int(self._server.server_address[1])
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()

@@ -1,0 +1,377 @@
+"""The run loop: poll, dispatch, collect, commit, resume, check health.
+
+Threads: this loop owns the consumer; a pool runs records (different contacts concurrently, one
+contact in order, see scheduler.py); kafka-python's network thread calls the rebalance listener.
+Every shared structure (tracker, scheduler, partition state) is touched under ``self._lock``, held
+only for bookkeeping, never across I/O.
+
+Delivery is at least once. An offset is committed only when every record before it is finished:
+applied, skipped, or dead-lettered with the dead-letter write acknowledged. A transient failure
+keeps the record (and everything after it on the same contact) in memory, pauses fetching from its
+partition and retries with backoff; quota and key problems stop all consumption and probe
+periodically until they clear. Nothing is dead-lettered for being transient.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+
+from connector.errors import PauseError, RetryableError
+from connector.logs import get_logger
+from connector.pipeline.dead_letter import FailureContext, dead_letter_for, stage_of
+from connector.pipeline.kafka_io import DeadLetterProducer
+from connector.pipeline.metrics import Metrics
+from connector.pipeline.offsets import OffsetTracker
+from connector.pipeline.processor import EventResult, RecordProcessor
+from connector.pipeline.scheduler import KeyedScheduler
+from connector.settings import KafkaSettings
+
+__all__ = ["Runner", "backoff_seconds"]
+
+log = get_logger(__name__)
+
+_COMMIT_INTERVAL = 0.5  # seconds; also bounds what a crash makes us redo
+_PAUSE_PROBE = 30.0  # seconds between probes while Resend refuses for quota or key reasons
+_MAX_BACKOFF = 60.0
+
+
+def backoff_seconds(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with jitter, never shorter than the server's retry-after."""
+    exponential = min(_MAX_BACKOFF, 0.2 * 2 ** min(attempt, 10)) * random.uniform(0.5, 1.0)
+    return max(exponential, retry_after or 0.0)
+
+
+@dataclass(slots=True)
+class _Pending:
+    tp: TopicPartition
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    timestamp_ms: int | None
+    polled_at: float
+    epoch: int
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    kind: str  # "finished" | "dead_lettered" | "retry" | "pause"
+    results: tuple[EventResult, ...] = ()
+    error: BaseException | None = None
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Runs on kafka-python's network thread: bookkeeping and a non-blocking commit only."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._runner._on_revoked(set(revoked))
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._runner._on_assigned(set(assigned))
+
+
+class Runner:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        consumer: KafkaConsumer,
+        processor: RecordProcessor,
+        dead_letters: DeadLetterProducer,
+        metrics: Metrics,
+        *,
+        max_buffered: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._consumer = consumer
+        self._processor = processor
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+        self._max_buffered = max_buffered
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._tracker = OffsetTracker()
+        self._scheduler: KeyedScheduler[_Pending] = KeyedScheduler()
+        self._pool = ThreadPoolExecutor(settings.max_in_flight_contacts, thread_name_prefix="sync")
+        self._running: dict[Future[_Done], tuple[Hashable, _Pending]] = {}
+        self._epochs: dict[TopicPartition, int] = {}
+        self._retrying: dict[TopicPartition, int] = {}
+        self._paused_until = 0.0
+        self._backpressure = False
+        self._last_commit = 0.0
+        self._last_lag = 0.0
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._consumer.subscribe([self._settings.topic], listener=_Listener(self))
+        log.info("consumer.started", topic=self._settings.topic, group=self._settings.group_id)
+        try:
+            while not self._stop.is_set():
+                self._poll()
+                self._dispatch()
+                self._collect()
+                self._commit()
+                self._resume()
+                self._check_health()
+        finally:
+            self._shutdown()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        timeout_ms = 0 if self._running or len(self._scheduler) else 200
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._settings.max_poll_records)
+        if not batches:
+            return
+        now = self._clock()
+        with self._lock:
+            for tp, records in batches.items():
+                epoch = self._epochs.get(tp)
+                if epoch is None:
+                    continue  # revoked between fetch and now
+                for record in records:
+                    item = _Pending(
+                        tp=tp,
+                        offset=record.offset,
+                        key=record.key,
+                        value=record.value,
+                        headers=list(record.headers or ()),
+                        timestamp_ms=record.timestamp,
+                        polled_at=now,
+                        epoch=epoch,
+                    )
+                    self._tracker.started(tp, record.offset)
+                    # One contact's events keep their order: producers key by identity, and one key
+                    # always lands on one partition. Keyless records are ordered per partition.
+                    lane: Hashable = (tp, record.key) if record.key is not None else tp
+                    self._scheduler.push(lane, item)
+            if len(self._scheduler) >= self._max_buffered and not self._backpressure:
+                self._backpressure = True
+                self._consumer.pause(*self._consumer.assignment())
+
+    def _dispatch(self) -> None:
+        now = self._clock()
+        if now < self._paused_until:
+            return
+        with self._lock:
+            free = self._settings.max_in_flight_contacts - len(self._running)
+            taken = self._scheduler.take(now, free)
+        for lane, item in taken:
+            self._running[self._pool.submit(self._work, item)] = (lane, item)
+
+    def _collect(self) -> None:
+        if not self._running:
+            return
+        finished, _ = wait(list(self._running), timeout=0.05, return_when=FIRST_COMPLETED)
+        now = self._clock()
+        for future in finished:
+            lane, item = self._running.pop(future)
+            done = future.result()
+            with self._lock:
+                if self._epochs.get(item.tp) != item.epoch:
+                    self._scheduler.done(lane)  # its partition moved on; the new owner redoes it
+                    continue
+                self._settle(lane, item, done, now)
+
+    def _settle(self, lane: Hashable, item: _Pending, done: _Done, now: float) -> None:
+        if done.kind in ("retry", "pause"):
+            item.attempts += 1
+            retry_after = getattr(done.error, "retry_after", None)
+            if done.kind == "pause":
+                self._enter_pause(done.error, retry_after, now)
+                self._scheduler.retry_at(lane, self._paused_until)
+            else:
+                delay = backoff_seconds(item.attempts, retry_after)
+                self._scheduler.retry_at(lane, now + delay)
+                self._metrics.retries.labels(reason=type(done.error).__name__).inc()
+                log.warning(
+                    "record.retry",
+                    partition=item.tp.partition,
+                    offset=item.offset,
+                    attempt=item.attempts,
+                    delay=round(delay, 2),
+                    error=type(done.error).__name__,
+                    detail=str(done.error),
+                )
+            if item.attempts == 1:
+                self._retrying[item.tp] = self._retrying.get(item.tp, 0) + 1
+                self._consumer.pause(item.tp)
+            return
+        if item.attempts:
+            self._retrying[item.tp] -= 1
+        if self._paused_until and now >= self._paused_until:
+            self._leave_pause()  # the probe went through
+        self._scheduler.done(lane)
+        self._tracker.finished(item.tp, item.offset)
+        self._metrics.latency.observe(now - item.polled_at)
+        for result in done.results:
+            self._metrics.events.labels(type=result.type, outcome=result.status).inc()
+        if done.kind == "dead_lettered":
+            self._metrics.events.labels(type="unknown", outcome="dead_lettered").inc()
+
+    def _enter_pause(self, error: BaseException | None, retry_after: float | None, now: float) -> None:
+        first = not self._paused_until
+        self._paused_until = now + max(_PAUSE_PROBE, retry_after or 0.0)
+        self._consumer.pause(*self._consumer.assignment())
+        self._metrics.paused.set(1)
+        self._metrics.ready = False
+        if first:
+            self._metrics.pauses.labels(reason=type(error).__name__).inc()
+        log.error(
+            "consumer.paused",
+            reason=type(error).__name__,
+            detail=str(error),
+            probe_in_seconds=round(self._paused_until - now, 1),
+        )
+
+    def _leave_pause(self) -> None:
+        self._paused_until = 0.0
+        self._metrics.paused.set(0)
+        self._metrics.ready = True
+        log.warning("consumer.resumed")
+
+    def _commit(self, *, force: bool = False) -> None:
+        now = self._clock()
+        if not force and now - self._last_commit < _COMMIT_INTERVAL:
+            return
+        self._last_commit = now
+        with self._lock:
+            offsets = self._tracker.to_commit()
+        if not offsets:
+            return
+        try:
+            self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+        except CommitFailedError as exc:
+            # The group rebalanced under us; the partitions' new owners redo the unfinished tail.
+            log.warning("offsets.commit_failed", error=str(exc))
+            return
+        except KafkaError as exc:
+            log.warning("offsets.commit_failed", error=type(exc).__name__, retriable=exc.retriable)
+            return
+        with self._lock:
+            self._tracker.committed(offsets)
+
+    def _resume(self) -> None:
+        if self._paused_until:
+            return
+        with self._lock:
+            assignment = self._consumer.assignment()
+            if self._backpressure:
+                if len(self._scheduler) > self._max_buffered // 2:
+                    return
+                self._backpressure = False
+            resumable = [tp for tp in assignment if not self._retrying.get(tp)]
+            paused = self._consumer.paused()
+        to_resume = [tp for tp in resumable if tp in paused]
+        if to_resume:
+            self._consumer.resume(*to_resume)
+
+    def _check_health(self) -> None:
+        now = self._clock()
+        self._metrics.last_loop = now
+        self._metrics.in_flight.set(len(self._scheduler))
+        if now - self._last_lag < 5.0:
+            return
+        self._last_lag = now
+        with self._lock:
+            points = {tp: self._tracker.position(tp) for tp in self._epochs}
+        for tp, point in points.items():
+            end = self._consumer.highwater(tp)
+            if end is not None and point is not None:
+                self._metrics.lag.labels(partition=str(tp.partition)).set(max(0, end - point))
+
+    # -- the work, on pool threads --------------------------------------------------------------
+
+    def _work(self, item: _Pending) -> _Done:
+        try:
+            return _Done("finished", tuple(self._processor.process(item.value)))
+        except RetryableError as exc:
+            return _Done("retry", error=exc)
+        except PauseError as exc:
+            return _Done("pause", error=exc)
+        except Exception as exc:  # noqa: BLE001 - permanent errors and bugs alike: dead-letter, keep going
+            return self._dead_letter(item, exc)
+
+    def _dead_letter(self, item: _Pending, error: Exception) -> _Done:
+        letter = dead_letter_for(
+            key=item.key,
+            value=item.value,
+            headers=item.headers,
+            timestamp_ms=item.timestamp_ms,
+            error=error,
+            context=FailureContext(item.tp.topic, item.tp.partition, item.offset),
+            connector_name=self._settings.group_id,
+        )
+        try:
+            self._dead_letters.send(self._settings.dead_letter_topic, letter)
+        except RetryableError as exc:
+            return _Done("retry", error=exc)
+        self._metrics.dead_letters.labels(stage=stage_of(error)).inc()
+        log.warning(
+            "record.dead_lettered",
+            partition=item.tp.partition,
+            offset=item.offset,
+            stage=stage_of(error),
+            error=type(error).__name__,
+            detail=str(error)[:500],
+        )
+        return _Done("dead_lettered", error=error)
+
+    # -- rebalancing (network thread) -----------------------------------------------------------
+
+    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        with self._lock:
+            for tp in assigned:
+                self._epochs[tp] = self._epochs.get(tp, 0) + 1
+            self._metrics.ready = not self._paused_until
+        log.info("partitions.assigned", partitions=sorted(tp.partition for tp in assigned))
+
+    def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        with self._lock:
+            offsets = self._tracker.to_commit(revoked)
+            self._tracker.forget(revoked)
+            dropped = self._scheduler.drop(lambda item: item.tp in revoked)
+            for tp in revoked:
+                self._epochs.pop(tp, None)
+                self._retrying.pop(tp, None)
+        if offsets:
+            try:  # non-blocking: this thread also drives heartbeats
+                self._consumer.commit_async({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+            except KafkaError as exc:
+                log.warning("offsets.commit_on_revoke_failed", error=type(exc).__name__)
+        log.info("partitions.revoked", partitions=sorted(tp.partition for tp in revoked), dropped=dropped)
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    def _shutdown(self, grace: float = 30.0) -> None:
+        log.info("consumer.stopping", running=len(self._running), queued=len(self._scheduler))
+        deadline = self._clock() + grace
+        while self._running and self._clock() < deadline:
+            self._collect()  # finish what is running; queued records are left for the next owner
+        self._commit(force=True)
+        self._dead_letters.flush()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._consumer.close()
+        log.info("consumer.stopped")
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {"buffered": len(self._scheduler), "running": len(self._running)}

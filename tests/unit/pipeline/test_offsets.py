@@ -1,0 +1,54 @@
+from kafka import TopicPartition
+
+from connector.pipeline.offsets import OffsetTracker
+
+TP = TopicPartition("events", 0)
+OTHER = TopicPartition("events", 1)
+
+
+def test_commit_point_waits_for_the_oldest_unfinished_record() -> None:
+    tracker = OffsetTracker()
+    for offset in (10, 11, 12):
+        tracker.started(TP, offset)
+    tracker.finished(TP, 11)
+    tracker.finished(TP, 12)
+    assert tracker.to_commit() == {TP: 10}
+    tracker.finished(TP, 10)
+    assert tracker.to_commit() == {TP: 13}
+
+
+def test_only_moved_points_are_reported_again() -> None:
+    tracker = OffsetTracker()
+    tracker.started(TP, 0)
+    tracker.finished(TP, 0)
+    tracker.committed(tracker.to_commit())
+    assert tracker.to_commit() == {}
+    tracker.started(TP, 1)
+    assert tracker.to_commit() == {}  # still 1: offset 1 is unfinished
+    tracker.finished(TP, 1)
+    assert tracker.to_commit() == {TP: 2}
+
+
+def test_partitions_are_independent_and_forgotten_on_revoke() -> None:
+    tracker = OffsetTracker()
+    tracker.started(TP, 5)
+    tracker.started(OTHER, 7)
+    tracker.finished(OTHER, 7)
+    assert tracker.to_commit() == {TP: 5, OTHER: 8}
+    assert tracker.to_commit({OTHER}) == {OTHER: 8}
+    tracker.forget({TP})
+    tracker.finished(TP, 5)  # a late result for a revoked partition is ignored
+    assert not tracker.owns(TP)
+    assert tracker.to_commit() == {OTHER: 8}
+    assert tracker.unfinished() == 0
+
+
+def test_gaps_in_offsets_are_fine() -> None:
+    # Compacted topics and transaction markers leave gaps between consecutive records.
+    tracker = OffsetTracker()
+    tracker.started(TP, 3)
+    tracker.started(TP, 9)
+    tracker.finished(TP, 9)
+    assert tracker.position(TP) == 3
+    tracker.finished(TP, 3)
+    assert tracker.position(TP) == 10

@@ -202,7 +202,12 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+_explicit_file: Path | None = None  # set by load_settings for the duration of one validation
+
+
 def _settings_file() -> Path | None:
+    if _explicit_file is not None:
+        return _explicit_file
     raw = os.environ.get(SETTINGS_FILE_ENV)
     return Path(raw) if raw else None
 
@@ -217,7 +222,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         if path.suffix not in {".yaml", ".yml", ".toml"}:
             problem = f"settings file must be .yaml, .yml or .toml: {path}"
             raise ConfigurationError(problem, (problem,))
-        os.environ[SETTINGS_FILE_ENV] = str(path)
+    global _explicit_file  # noqa: PLW0603 - pydantic-settings asks for sources through a classmethod
+    _explicit_file = path
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -226,6 +232,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     except (OSError, ValueError) as exc:  # unreadable file, YAML/TOML syntax error
         problem = f"cannot read settings: {type(exc).__name__}: {exc}"
         raise ConfigurationError(problem, (problem,)) from None
+    finally:
+        _explicit_file = None
 
 
 def _describe(error: Any) -> str:

@@ -1,0 +1,164 @@
+"""The run loop against a recording fake consumer and processor (no servers)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from kafka import TopicPartition
+
+from connector.errors import DecodeError, QuotaExceeded, ResendUnavailable
+from connector.pipeline.metrics import Metrics
+from connector.pipeline.processor import EventResult
+from connector.pipeline.runner import Runner
+from connector.settings import KafkaSettings
+
+TP = TopicPartition("events", 0)
+
+
+@dataclass
+class Record:
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    timestamp: int = 1
+
+
+class FakeConsumer:
+    """Hands out prepared batches once, and records pauses, resumes and commits."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.batches = deque([{TP: records}])
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.paused_set: set[TopicPartition] = set()
+        self.pause_calls: list[TopicPartition] = []
+        self.closed = False
+        self.on_idle: Callable[[], None] = lambda: None
+
+    def subscribe(self, topics: list[str], listener: Any) -> None:
+        listener.on_partitions_assigned({TP})
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
+        if self.batches and TP not in self.paused_set:
+            return self.batches.popleft()
+        self.on_idle()
+        return {}
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self.pause_calls.extend(tps)
+        self.paused_set.update(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self.paused_set.difference_update(tps)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self.paused_set)
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+
+    def commit_async(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.commit(offsets)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ScriptedProcessor:
+    """Fails each value as scripted (a list of exceptions to raise first), then applies it."""
+
+    def __init__(self, script: dict[bytes, list[Exception]]) -> None:
+        self.script = {k: deque(v) for k, v in script.items()}
+        self.applied: list[bytes] = []
+        self.lock = threading.Lock()
+
+    def process(self, value: bytes | None) -> list[EventResult]:
+        assert value is not None
+        with self.lock:
+            pending = self.script.get(value)
+            if pending:
+                raise pending.popleft()
+            self.applied.append(value)
+        return [EventResult("identify", "applied")]
+
+
+class RecordingDeadLetters:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    def send(self, topic: str, letter: Any) -> None:
+        self.sent.append((topic, letter))
+
+    def flush(self) -> None:
+        pass
+
+
+def run_until(runner: Runner, consumer: FakeConsumer, done: Callable[[], bool]) -> None:
+    def idle() -> None:
+        if done():
+            runner.stop()
+
+    consumer.on_idle = idle
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "runner did not stop"
+
+
+def make_runner(consumer: FakeConsumer, processor: ScriptedProcessor, dlq: RecordingDeadLetters) -> Runner:
+    settings = KafkaSettings(max_in_flight_contacts=4)
+    return Runner(settings, consumer, processor, dlq, Metrics())  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("connector.pipeline.runner.backoff_seconds", lambda attempt, retry_after: 0.01)
+
+
+def test_transient_failures_retry_in_order_and_are_never_dead_lettered() -> None:
+    records = [Record(0, b"a", b"a1"), Record(1, b"a", b"a2"), Record(2, b"b", b"b1")]
+    processor = ScriptedProcessor({b"a1": [ResendUnavailable("503"), ResendUnavailable("503")]})
+    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
+    runner = make_runner(consumer, processor, dlq)
+    run_until(runner, consumer, lambda: len(processor.applied) == 3)
+    assert processor.applied.index(b"a1") < processor.applied.index(b"a2")  # a's order held
+    assert dlq.sent == []
+    assert TP in consumer.pause_calls  # the partition paused while a1 retried
+    assert consumer.commits[-1] == {TP: 3}
+    assert consumer.closed
+
+
+def test_permanent_failure_is_dead_lettered_then_committed() -> None:
+    records = [Record(0, b"a", b"bad"), Record(1, b"a", b"good")]
+    processor = ScriptedProcessor({b"bad": [DecodeError("not JSON")]})
+    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
+    runner = make_runner(consumer, processor, dlq)
+    run_until(runner, consumer, lambda: processor.applied == [b"good"] and len(dlq.sent) == 1)
+    topic, letter = dlq.sent[0]
+    assert topic == "cdp-events-dlq"
+    assert letter.value == b"bad"
+    assert dict(letter.headers)["__connect.errors.stage"] == b"decode"
+    assert consumer.commits[-1] == {TP: 2}
+
+
+def test_commit_never_passes_an_unfinished_record() -> None:
+    records = [Record(0, b"a", b"slow"), Record(1, b"b", b"fast")]
+    processor = ScriptedProcessor({b"slow": [QuotaExceeded("daily quota", name="daily_quota_exceeded")]})
+    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
+    runner = make_runner(consumer, processor, dlq)
+    # A quota error stops consumption (probing every 30 s): stop as soon as the other record is done.
+    run_until(runner, consumer, lambda: processor.applied == [b"fast"])
+    assert all(commit[TP] == 0 for commit in consumer.commits)
+    assert runner._metrics.paused._value.get() == 1
+    assert dlq.sent == []

@@ -44,9 +44,7 @@ def build_parts(settings: Settings, stack: ExitStack, *, metrics: Metrics | None
     stack.callback(resend.close)
     transforms = TransformChain.from_settings(settings, store)
     stack.callback(transforms.close)
-    processor = RecordProcessor(
-        Decoder.from_settings(settings.kafka), transforms, EventSync(settings, resend, store)
-    )
+    processor = RecordProcessor(Decoder.from_settings(settings.kafka), transforms, EventSync(settings, resend, store))
     dead_letters = DeadLetterProducer(settings.kafka)
     stack.callback(dead_letters.close)
     return Parts(settings, store, resend, processor, metrics, dead_letters)

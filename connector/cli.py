@@ -69,21 +69,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="consume events and keep Resend in sync (the service)").set_defaults(func=_run)
 
-    emulator = sub.add_parser(
-        "emulator", help="a local Resend emulator (see `emulator --help`)", add_help=False
-    )
+    emulator = sub.add_parser("emulator", help="a local Resend emulator (see `emulator --help`)", add_help=False)
     emulator.add_argument("rest", nargs=argparse.REMAINDER)
     emulator.set_defaults(func=_emulator)
 
     replay = sub.add_parser("replay", help="run dead-lettered records through the pipeline again")
     replay.add_argument("--dry-run", action="store_true", help="print the commands; send and commit nothing")
     replay.add_argument("--limit", type=int, help="stop after this many matching records")
-    replay.add_argument(
-        "--from-beginning", action="store_true", help="ignore where the previous replay stopped"
-    )
-    replay.add_argument(
-        "--stage", help="only records that failed at this stage (decode, transform, plan, apply)"
-    )
+    replay.add_argument("--from-beginning", action="store_true", help="ignore where the previous replay stopped")
+    replay.add_argument("--stage", help="only records that failed at this stage (decode, transform, plan, apply)")
     replay.add_argument("--exception", help="only this exception class (short or qualified name)")
     replay.add_argument("--topic", help="only records from this original topic")
     replay.add_argument("--partition", type=int, help="only records from this original partition")

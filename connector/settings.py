@@ -69,9 +69,7 @@ class KafkaSettings(_Section):
     avro_schema_file: Path | None = Field(
         default=None, description="Schema for bare Avro records (no Confluent header)."
     )
-    schema_registry_url: str | None = Field(
-        default=None, description="Where Confluent schema ids are resolved."
-    )
+    schema_registry_url: str | None = Field(default=None, description="Where Confluent schema ids are resolved.")
     schema_dir: Path | None = Field(default=None, description="Local schemas keyed by id: <dir>/<id>.avsc.")
     max_in_flight_contacts: int = Field(default=16, ge=1, le=256)
     max_poll_records: int = Field(default=500, ge=1)
@@ -112,12 +110,8 @@ class ResendSettings(_Section):
 class DestinationSettings(_Section):
     resolve_email_from_user_id: bool = True
     user_id_cache_ttl_days: int = Field(default=90, ge=1)
-    system_prefix: str = Field(
-        default="cdp_", description="`jitsu_` reproduces the reference's property names."
-    )
-    namespace: str | None = Field(
-        default=None, description="Multi-app mode: prefix for every property written."
-    )
+    system_prefix: str = Field(default="cdp_", description="`jitsu_` reproduces the reference's property names.")
+    namespace: str | None = Field(default=None, description="Multi-app mode: prefix for every property written.")
     app_scoped_unsubscribe: bool = False
     null_values: Literal["keep", "clear"] = "keep"
     audiences: Names = ()
@@ -216,9 +210,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     """Read and validate the settings once; every problem is reported in one ConfigurationError."""
     if path is not None:
         if not path.is_file():
-            raise ConfigurationError(
-                f"settings file not found: {path}", (f"settings file not found: {path}",)
-            )
+            raise ConfigurationError(f"settings file not found: {path}", (f"settings file not found: {path}",))
         if path.suffix not in {".yaml", ".yml", ".toml"}:
             problem = f"settings file must be .yaml, .yml or .toml: {path}"
             raise ConfigurationError(problem, (problem,))

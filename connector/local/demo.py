@@ -78,7 +78,9 @@ def run_demo() -> int:
         )
         ensure_topics(settings.kafka, [settings.kafka.topic, settings.kafka.dead_letter_topic])
         produced = produce_samples(kafka.bootstrap_servers, settings.kafka.topic, project_root() / SAMPLES)
-        log.info("demo.samples_produced", count=produced, topic=settings.kafka.topic, metrics_port=settings.metrics.port)
+        log.info(
+            "demo.samples_produced", count=produced, topic=settings.kafka.topic, metrics_port=settings.metrics.port
+        )
         runner = build_runner(settings, stack)
 
         def stop(signum: int, frame: FrameType | None) -> None:

@@ -25,9 +25,7 @@ def client_config(settings: KafkaSettings) -> dict[str, Any]:
     if settings.sasl_mechanism:
         config["sasl_mechanism"] = settings.sasl_mechanism
         config["sasl_plain_username"] = settings.sasl_username
-        config["sasl_plain_password"] = (
-            settings.sasl_password.get_secret_value() if settings.sasl_password else None
-        )
+        config["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
     return config
 
 
@@ -47,9 +45,7 @@ def ensure_topics(settings: KafkaSettings, topics: list[str], *, partitions: int
     admin = KafkaAdminClient(**client_config(settings))
     try:
         existing = set(admin.list_topics())
-        missing = [
-            NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing
-        ]
+        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another replica created it first
                 admin.create_topics(missing)

@@ -21,30 +21,22 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.events = Counter(
-            "connector_events", "Events by type and outcome", ["type", "outcome"], registry=r
-        )
+        self.events = Counter("connector_events", "Events by type and outcome", ["type", "outcome"], registry=r)
         self.resend_calls = Counter(
             "connector_resend_calls", "Resend calls by route and status", ["route", "status"], registry=r
         )
-        self.retries = Counter(
-            "connector_retries", "Records scheduled for another attempt", ["reason"], registry=r
-        )
+        self.retries = Counter("connector_retries", "Records scheduled for another attempt", ["reason"], registry=r)
         self.pauses = Counter("connector_pauses", "Times consumption stopped", ["reason"], registry=r)
         self.paused = Gauge("connector_paused", "1 while consumption is stopped by a pause error", registry=r)
         self.dead_letters = Counter("connector_dead_letters", "Records dead-lettered", ["stage"], registry=r)
-        self.lag = Gauge(
-            "connector_consumer_lag", "Records behind the end of the partition", ["partition"], registry=r
-        )
+        self.lag = Gauge("connector_consumer_lag", "Records behind the end of the partition", ["partition"], registry=r)
         self.latency = Histogram(
             "connector_processing_seconds",
             "From poll to finished, per record",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=r,
         )
-        self.in_flight = Gauge(
-            "connector_buffered_records", "Records polled and not yet finished", registry=r
-        )
+        self.in_flight = Gauge("connector_buffered_records", "Records polled and not yet finished", registry=r)
         self.last_loop = time.monotonic()
         self.ready = False
         self._server: ThreadingHTTPServer | None = None
@@ -63,9 +55,7 @@ class Metrics:
                     alive = time.monotonic() - metrics.last_loop < stall_seconds
                     self._answer(200 if alive else 503, b"ok\n" if alive else b"stalled\n")
                 elif self.path == "/readyz":
-                    self._answer(
-                        200 if metrics.ready else 503, b"ready\n" if metrics.ready else b"not ready\n"
-                    )
+                    self._answer(200 if metrics.ready else 503, b"ready\n" if metrics.ready else b"not ready\n")
                 else:
                     self._answer(404, b"not found\n")
 

@@ -109,9 +109,7 @@ def run_replay(settings: Settings, args: argparse.Namespace) -> int:
             for p in sorted(consumer.partitions_for_topic(settings.kafka.dead_letter_topic) or ())
         ]
         if not partitions:
-            print(
-                f"dead-letter topic {settings.kafka.dead_letter_topic} has no partitions: nothing to replay"
-            )
+            print(f"dead-letter topic {settings.kafka.dead_letter_topic} has no partitions: nothing to replay")
             return 0
         consumer.assign(partitions)
         if args.from_beginning:
@@ -148,9 +146,7 @@ def _start_after_committed(consumer: KafkaConsumer, partitions: list[TopicPartit
             consumer.seek(tp, committed)
 
 
-def _records_until(
-    consumer: KafkaConsumer, ends: dict[TopicPartition, int]
-) -> Iterator[tuple[TopicPartition, Any]]:
+def _records_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> Iterator[tuple[TopicPartition, Any]]:
     while any(consumer.position(tp) < end for tp, end in ends.items()):
         for tp, records in consumer.poll(timeout_ms=1000).items():
             for record in records:
@@ -221,9 +217,7 @@ class _Replay:
         topic = self._settings.kafka.parked_topic if parked else self._settings.kafka.dead_letter_topic
         self._parts.dead_letters.send(topic, letter)
         self.counts["parked" if parked else "failed_again"] += 1
-        log.warning(
-            "replay.failed_again", error=type(error).__name__, attempts=origin.attempts + 1, parked=parked
-        )
+        log.warning("replay.failed_again", error=type(error).__name__, attempts=origin.attempts + 1, parked=parked)
 
     def done(self, tp: TopicPartition, offset: int) -> None:
         if self._dry_run:

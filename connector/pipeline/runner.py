@@ -47,7 +47,7 @@ _MAX_BACKOFF = 60.0
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     """Exponential backoff with jitter, never shorter than the server's retry-after."""
     exponential = min(_MAX_BACKOFF, 0.2 * 2 ** min(attempt, 10)) * random.uniform(0.5, 1.0)
-    return max(exponential, retry_after or 0.0)
+    return float(max(exponential, retry_after or 0.0))
 
 
 @dataclass(slots=True)

@@ -86,9 +86,7 @@ class KeyedScheduler(Generic[T]):
         dropped = 0
         for key in list(self._lanes):
             lane = self._lanes[key]
-            keep = deque(
-                item for i, item in enumerate(lane.items) if (lane.busy and i == 0) or not belongs(item)
-            )
+            keep = deque(item for i, item in enumerate(lane.items) if (lane.busy and i == 0) or not belongs(item))
             dropped += len(lane.items) - len(keep)
             lane.items = keep
             if not keep:

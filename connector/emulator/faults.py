@@ -1,0 +1,65 @@
+"""What can go wrong on purpose: errors, latency, dropped connections, outages, quotas, 429 storms."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["FaultPlan", "Faults"]
+
+
+@dataclass
+class Faults:
+    error_rate: float = 0.0  # share of Resend calls answered 500 or 503
+    latency_ms: float = 0.0  # added before every Resend answer
+    drop_rate: float = 0.0  # share of calls whose connection is closed without an answer
+    outage_seconds: float = 0.0  # from now on, every call answers 503 for this long
+    quota_exhausted: bool = False  # every call answers 429 daily_quota_exceeded
+    storm_429: int = 0  # the next N calls answer 429 rate_limit_exceeded
+    seed: int | None = None
+
+
+@dataclass
+class FaultPlan:
+    """The live fault settings, changeable while the emulator runs (thread-safe)."""
+
+    faults: Faults = field(default_factory=Faults)
+    _outage_until: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _random: random.Random = field(default_factory=random.Random)
+
+    def update(self, changes: dict[str, Any]) -> Faults:
+        with self._lock:
+            values = {**asdict(self.faults), **changes}
+            self.faults = Faults(**values)
+            if "outage_seconds" in changes:
+                self._outage_until = time.monotonic() + float(changes["outage_seconds"])
+            if "seed" in changes and changes["seed"] is not None:
+                self._random.seed(changes["seed"])
+            return self.faults
+
+    def decide(self) -> tuple[str, int, str] | None:
+        """None to answer normally, else (kind, status, name) with kind "drop" or "error"."""
+        with self._lock:
+            f = self.faults
+            if f.drop_rate and self._random.random() < f.drop_rate:
+                return ("drop", 0, "")
+            if time.monotonic() < self._outage_until:
+                return ("error", 503, "service_unavailable")
+            if f.quota_exhausted:
+                return ("error", 429, "daily_quota_exceeded")
+            if f.storm_429 > 0:
+                f.storm_429 -= 1
+                return ("error", 429, "rate_limit_exceeded")
+            if f.error_rate and self._random.random() < f.error_rate:
+                return (
+                    "error",
+                    *self._random.choice([(500, "internal_server_error"), (503, "service_unavailable")]),
+                )
+            return None
+
+    def latency(self) -> float:
+        return self.faults.latency_ms / 1000.0

@@ -1,0 +1,58 @@
+"""A typed client for the emulator's inspection API (tests, benchmarks, the demo)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+__all__ = ["EmulatorInspector"]
+
+
+class EmulatorInspector:
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        self._http = httpx.Client(base_url=url.rstrip("/") + "/_emulator/", timeout=timeout)
+
+    def _get(self, what: str) -> Any:
+        response = self._http.get(what)
+        response.raise_for_status()
+        return response.json()
+
+    def _post(self, what: str, body: Any) -> Any:
+        response = self._http.post(what, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._get("state")
+        return result
+
+    def contacts(self) -> dict[str, dict[str, Any]]:
+        """Contacts by lower-cased email."""
+        return {c["email"].lower(): c for c in self.state()["contacts"]}
+
+    def calls(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._get("calls")
+        return result
+
+    def call_counts(self) -> dict[str, int]:
+        result: dict[str, int] = self._get("counts")
+        return result
+
+    def reset(self) -> None:
+        self._post("reset", {})
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._post("faults", faults)
+        return result
+
+    def set_rate_limit(self, limit: int) -> None:
+        self._post("rate-limit", {"limit": limit})
+
+    def seed(self, *calls: tuple[str, str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+        """Resend calls made directly (no auth, limit or log), e.g. state that existed before us."""
+        result: list[dict[str, Any]] = self._post("seed", [{"method": m, "path": p, "body": b} for m, p, b in calls])
+        return result
+
+    def close(self) -> None:
+        self._http.close()

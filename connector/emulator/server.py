@@ -1,0 +1,262 @@
+"""The emulator's HTTP side: Resend's routes, auth, rate limit, faults, and the inspection API.
+
+Resend routes answer at the server's root (``POST /contacts`` ...). The inspection API lives under
+``/_emulator/`` and never counts against the rate limit or appears in the call log:
+
+- ``GET  /_emulator/state``       contacts (properties, segment names and ids), segments, property definitions, events
+- ``GET  /_emulator/calls``       the call log: ``[{t, method, route, status}]`` (newest last)
+- ``GET  /_emulator/counts``      ``{"POST /contacts 201": n, ...}``
+- ``POST /_emulator/reset``       forget all state, calls and faults
+- ``POST /_emulator/faults``      change faults: ``{"error_rate": 0.2, "storm_429": 10, ...}`` (see faults.py)
+- ``POST /_emulator/rate-limit``  ``{"limit": 2}``; 0 means unthrottled
+- ``POST /_emulator/seed``        run Resend calls without auth, limit or log: ``[{"method", "path", "body"}]``
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import Counter, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from connector.emulator.faults import FaultPlan, Faults
+from connector.emulator.state import ApiError, Resend, route_template
+
+__all__ = ["EmulatorServer"]
+
+
+class _RateWindow:
+    """Resend's limit: N requests per one-second window, per team."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._window = 0
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        now = time.time()
+        with self._lock:
+            if self.limit <= 0:
+                return True, {}
+            window = int(now)
+            if window != self._window:
+                self._window, self._used = window, 0
+            allowed = self._used < self.limit
+            if allowed:
+                self._used += 1
+            reset = max(1, math.ceil(window + 1 - now))
+            headers = {
+                "ratelimit-limit": str(self.limit),
+                "ratelimit-remaining": str(max(0, self.limit - self._used)),
+                "ratelimit-reset": str(reset),
+                "ratelimit-policy": f"{self.limit};w=1",
+            }
+            if not allowed:
+                headers["retry-after"] = str(reset)
+            return allowed, headers
+
+
+class EmulatorServer:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_keys: tuple[str, ...] = ("re_test_key",),
+        restricted_keys: tuple[str, ...] = (),
+        rate_limit: int = 0,
+        faults: Faults | None = None,
+        call_log_size: int = 200_000,
+    ) -> None:
+        self.resend = Resend()
+        self.api_keys = set(api_keys)
+        self.restricted_keys = set(restricted_keys)
+        self.rate = _RateWindow(rate_limit)
+        self.faults = FaultPlan(faults or Faults())
+        self.calls: deque[dict[str, Any]] = deque(maxlen=call_log_size)
+        self.counts: Counter[str] = Counter()
+        self._log_lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = self._httpd.server_address[0]
+        return f"http://{host if isinstance(host, str) else host.decode()}:{self.port}"
+
+    def start(self) -> EmulatorServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="resend-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def record(self, method: str, route: str, status: int) -> None:
+        with self._log_lock:
+            self.calls.append({"t": time.time(), "method": method, "route": route, "status": status})
+            self.counts[f"{method} {route} {status}"] += 1
+
+    def reset(self) -> None:
+        self.resend = Resend()
+        self.faults = FaultPlan(Faults())
+        with self._log_lock:
+            self.calls.clear()
+            self.counts.clear()
+
+
+def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, like Resend's API
+        server_version = "resend-emulator"
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def _body(self) -> Any:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            return json.loads(raw) if raw.strip() else None
+
+        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _handle(self) -> None:
+            url = urlsplit(self.path)
+            if url.path.startswith("/_emulator/"):
+                self._inspect(url.path.removeprefix("/_emulator/"))
+                return
+            try:
+                body = self._body()
+            except ValueError:
+                self._answer_error(url.path, ApiError(400, "validation_error", "Invalid JSON body"), {})
+                return
+            allowed, rate_headers = emulator.rate.take()
+            auth = self.headers.get("Authorization", "")
+            key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+            if not key:
+                self._answer_error(
+                    url.path,
+                    ApiError(401, "missing_api_key", "Missing API key in the authorization header"),
+                    rate_headers,
+                )
+                return
+            if key in emulator.restricted_keys:
+                self._answer_error(
+                    url.path,
+                    ApiError(401, "restricted_api_key", "This API key is restricted to only send emails"),
+                    rate_headers,
+                )
+                return
+            if key not in emulator.api_keys:
+                self._answer_error(url.path, ApiError(403, "invalid_api_key", "API key is invalid"), rate_headers)
+                return
+            if not allowed:
+                self._answer_error(
+                    url.path,
+                    ApiError(
+                        429,
+                        "rate_limit_exceeded",
+                        "Too many requests. You can only make a limited number of requests per second.",
+                    ),
+                    rate_headers,
+                )
+                return
+            fault = emulator.faults.decide()
+            delay = emulator.faults.latency()
+            if delay:
+                time.sleep(delay)
+            if fault is not None:
+                kind, status, name = fault
+                if kind == "drop":
+                    emulator.record(self.command, self._route_of(url.path), 0)
+                    self.close_connection = True
+                    return
+                headers = dict(rate_headers)
+                if status == 429:
+                    headers["retry-after"] = "1" if name == "rate_limit_exceeded" else "86400"
+                self._answer_error(url.path, ApiError(status, name, f"Injected fault: {name}"), headers)
+                return
+            try:
+                status, answer, route = emulator.resend.call(
+                    self.command,
+                    url.path,
+                    dict(parse_qsl(url.query)),
+                    body if isinstance(body, dict) else None,
+                )
+            except ApiError as error:
+                self._answer_error(url.path, error, rate_headers)
+                return
+            emulator.record(self.command, route.split(" ", 1)[1], status)
+            self._send(status, answer, rate_headers)
+
+        def _route_of(self, path: str) -> str:
+            return route_template(path)
+
+        def _answer_error(self, path: str, error: ApiError, headers: dict[str, str]) -> None:
+            emulator.record(self.command, self._route_of(path), error.status)
+            self._send(error.status, error.body(), headers)
+
+        def _inspect(self, what: str) -> None:
+            try:
+                body = self._body()
+            except ValueError:
+                self._send(400, {"message": "invalid JSON"})
+                return
+            if self.command == "GET" and what == "state":
+                self._send(200, emulator.resend.snapshot())
+            elif self.command == "GET" and what == "calls":
+                with emulator._log_lock:
+                    self._send(200, list(emulator.calls))
+            elif self.command == "GET" and what == "counts":
+                with emulator._log_lock:
+                    self._send(200, dict(emulator.counts))
+            elif self.command == "POST" and what == "reset":
+                emulator.reset()
+                self._send(200, {"reset": True})
+            elif self.command == "POST" and what == "faults":
+                try:
+                    faults = emulator.faults.update(body or {})
+                except TypeError as exc:
+                    self._send(400, {"message": str(exc)})
+                    return
+                self._send(200, dict(vars(faults)))
+            elif self.command == "POST" and what == "rate-limit":
+                emulator.rate.limit = int((body or {}).get("limit", 0))
+                self._send(200, {"limit": emulator.rate.limit})
+            elif self.command == "POST" and what == "seed":
+                results = []
+                for call in body or []:
+                    try:
+                        status, answer, _ = emulator.resend.call(call["method"], call["path"], {}, call.get("body"))
+                    except ApiError as error:
+                        status, answer = error.status, error.body()
+                    results.append({"status": status, "body": answer})
+                self._send(200, results)
+            else:
+                self._send(404, {"message": f"no inspection route {self.command} /_emulator/{what}"})
+
+        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle  # noqa: N815
+
+    return Handler

@@ -1,0 +1,15 @@
+"""Resend's HTTP API as the connector uses it: a typed client and a rate limit shared through Redis."""
+
+from connector.resend.client import Observer, ResendClient
+from connector.resend.models import Contact, PropertyDefinition, PropertyValue, Segment
+from connector.resend.ratelimit import RateLimiter
+
+__all__ = [
+    "Contact",
+    "Observer",
+    "PropertyDefinition",
+    "PropertyValue",
+    "RateLimiter",
+    "ResendClient",
+    "Segment",
+]

@@ -1,0 +1,78 @@
+"""Resend's answers and transport failures, translated once into connector.errors.
+
+The whole table lives here (status + Resend error name -> class); tests/unit/resend/test_errors.py
+walks every row of the contract and every httpx transport exception.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from connector.errors import (
+    AuthenticationFailed,
+    ConnectorError,
+    QuotaExceeded,
+    RateLimited,
+    ResendNotFound,
+    ResendRejected,
+    ResendUnavailable,
+    TransportError,
+)
+
+__all__ = ["error_from_response", "error_from_transport", "retry_after_of"]
+
+_QUOTA = {"daily_quota_exceeded", "monthly_quota_exceeded"}
+
+
+def retry_after_of(headers: httpx.Headers) -> float | None:
+    """Seconds to wait: ``retry-after``, else ``ratelimit-reset`` (both are seconds in Resend's answers)."""
+    for name in ("retry-after", "ratelimit-reset"):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            continue
+    return None
+
+
+def _name_and_message(response: httpx.Response) -> tuple[str, str, bool]:
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return "", f"non-JSON body ({len(response.content)} bytes)", False
+    if not isinstance(body, dict):
+        return "", "unexpected body", True
+    return str(body.get("name") or ""), str(body.get("message") or ""), True
+
+
+def error_from_response(response: httpx.Response, route: str) -> ConnectorError:
+    status = response.status_code
+    name, message, _ = _name_and_message(response)
+    text = f"{route} answered {status} {name}: {message}".strip()
+    retry_after = retry_after_of(response.headers)
+    if status == 429:
+        if name in _QUOTA:
+            return QuotaExceeded(text, status=status, name=name, route=route, retry_after=retry_after)
+        # rate_limit_exceeded, or a 429 with an unreadable body: both mean "soon".
+        return RateLimited(text, retry_after=retry_after, status=status, name=name, route=route)
+    if status >= 500:
+        return ResendUnavailable(text, status=status, name=name, route=route, retry_after=retry_after)
+    if status in (401, 403) and name != "validation_error":
+        return AuthenticationFailed(text, status=status, name=name, route=route)
+    if status == 404:
+        return ResendNotFound(text, status=status, name=name, route=route)
+    if status == 408:
+        return ResendUnavailable(text, status=status, name=name, route=route, retry_after=retry_after)
+    if status == 409 and name == "concurrent_idempotent_requests":
+        return ResendUnavailable(text, status=status, name=name, route=route, retry_after=retry_after)
+    return ResendRejected(text, status=status, name=name, route=route)
+
+
+def error_from_transport(exc: httpx.HTTPError, route: str) -> ConnectorError:
+    # Every httpx transport failure (timeouts, refused/reset connections, protocol errors, proxy
+    # errors) is transient from our side: the request may be sent again.
+    return TransportError(f"{route}: {type(exc).__name__}", route=route)

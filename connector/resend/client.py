@@ -1,0 +1,243 @@
+"""The Resend API client: typed calls, one retry policy, the shared rate limit, no secrets shown.
+
+Every call goes through :meth:`ResendClient._call`: take a slot from the shared limiter, send,
+follow the announced limit, translate failures (connector.resend._errors) and retry what is
+transient with backoff that honours ``retry-after``. Only when the attempts or the deadline are spent
+does a RetryableError reach the caller, which then retries the whole event later.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+import redis
+
+from connector.errors import RateLimited, RetryableError
+from connector.logs import get_logger
+from connector.resend._errors import error_from_response, error_from_transport
+from connector.resend.models import Contact, PropertyDefinition, PropertyValue, Segment
+from connector.resend.ratelimit import RateLimiter
+from connector.settings import ResendSettings
+
+__all__ = ["Observer", "ResendClient"]
+
+log = get_logger(__name__)
+
+Observer = Callable[[str, int, float], None]  # (route, status or 0, seconds)
+
+
+def _path_id(id_or_email: str) -> str:
+    return quote(id_or_email, safe="")
+
+
+class ResendClient:
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        limiter: RateLimiter | None = None,
+        max_attempts: int = 8,
+        deadline_seconds: float = 120.0,
+        observer: Observer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._http = http
+        self._limiter = limiter
+        self._max_attempts = max_attempts
+        self._deadline = deadline_seconds
+        self._observer = observer
+        self._sleep = sleep
+
+    def __repr__(self) -> str:  # never the headers: they carry the key
+        return f"ResendClient(base_url={str(self._http.base_url)!r})"
+
+    @classmethod
+    def from_settings(
+        cls, settings: ResendSettings, store: redis.Redis | None, *, key_prefix: str = "resend-connector:",
+        observer: Observer | None = None,
+    ) -> ResendClient:  # fmt: skip
+        secret = settings.api_key.get_secret_value() if settings.api_key else ""
+        http = httpx.Client(
+            base_url=settings.base_url,
+            headers={"Authorization": f"Bearer {secret}", "User-Agent": "resend-connector/0.1"},
+            timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections
+            ),
+        )
+        limiter = None
+        if store is not None:
+            limiter = RateLimiter(
+                store,
+                team=settings.key_fingerprint(),
+                ceiling=settings.max_requests_per_second,
+                prefix=key_prefix,
+            )
+        client = cls(http, limiter=limiter, observer=observer)
+        client._follow_header = settings.follow_rate_limit_header
+        return client
+
+    _follow_header = True
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the one place that talks HTTP -------------------------------------------------------------
+
+    def _call(
+        self, method: str, path: str, route: str, *, json: Any = None, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            error = self._attempt(method, path, route, json=json, params=params)
+            if not isinstance(error, Exception):
+                return error
+            spent = time.monotonic() - started
+            if not isinstance(error, RetryableError) or attempt >= self._max_attempts or spent >= self._deadline:
+                raise error
+            delay = max(error.retry_after or 0.0, min(10.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))
+            if isinstance(error, RateLimited) and self._limiter is not None:
+                self._limiter.cool_down(error.retry_after or 1.0)
+            log.info(
+                "resend.retry",
+                route=route,
+                attempt=attempt,
+                delay=round(delay, 2),
+                error=type(error).__name__,
+            )
+            self._sleep(delay)
+
+    def _attempt(self, method: str, path: str, route: str, *, json: Any, params: Mapping[str, Any] | None) -> Any:
+        if self._limiter is not None:
+            self._limiter.acquire()
+        sent = time.monotonic()
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.HTTPError as exc:
+            self._observe(route, 0, sent)
+            return error_from_transport(exc, route)
+        self._observe(route, response.status_code, sent)
+        limit = response.headers.get("ratelimit-limit")
+        if limit and self._limiter is not None and self._follow_header and limit.isdigit():
+            self._limiter.observe_limit(int(limit))
+        if response.is_success:
+            try:
+                return response.json() if response.content else {}
+            except ValueError:
+                return {}
+        return error_from_response(response, route)
+
+    def _observe(self, route: str, status: int, sent: float) -> None:
+        if self._observer is not None:
+            self._observer(route, status, time.monotonic() - sent)
+
+    def _all_pages(self, path: str, route: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 100}
+        while True:
+            page = self._call("GET", path, route, params=params)
+            data = page.get("data") or []
+            items.extend(data)
+            if not page.get("has_more") or not data:
+                return items
+            params = {"limit": 100, "after": data[-1]["id"]}
+
+    # -- contacts -------------------------------------------------------------------------------
+
+    def create_contact(
+        self,
+        email: str,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        unsubscribed: bool | None = None,
+        properties: Mapping[str, PropertyValue] | None = None,
+        segment_ids: Sequence[str] = (),
+    ) -> str:
+        body: dict[str, Any] = {"email": email}
+        if first_name is not None:
+            body["first_name"] = first_name
+        if last_name is not None:
+            body["last_name"] = last_name
+        if unsubscribed is not None:
+            body["unsubscribed"] = unsubscribed
+        if properties:
+            body["properties"] = dict(properties)
+        if segment_ids:
+            body["segments"] = [{"id": s} for s in segment_ids]
+        return str(self._call("POST", "/contacts", "POST /contacts", json=body)["id"])
+
+    def get_contact(self, id_or_email: str) -> Contact:
+        data = self._call("GET", f"/contacts/{_path_id(id_or_email)}", "GET /contacts/{id}")
+        return Contact.parse(data)
+
+    def update_contact(
+        self,
+        id_or_email: str,
+        *,
+        fields: Mapping[str, object] | None = None,
+        properties: Mapping[str, PropertyValue] | None = None,
+    ) -> str:
+        body: dict[str, Any] = dict(fields or {})
+        if properties:
+            body["properties"] = dict(properties)
+        data = self._call("PATCH", f"/contacts/{_path_id(id_or_email)}", "PATCH /contacts/{id}", json=body)
+        return str(data.get("id", ""))
+
+    def delete_contact(self, id_or_email: str) -> None:
+        self._call("DELETE", f"/contacts/{_path_id(id_or_email)}", "DELETE /contacts/{id}")
+
+    # -- segments -------------------------------------------------------------------------------
+
+    def list_segments(self) -> list[Segment]:
+        return [Segment.parse(item) for item in self._all_pages("/segments", "GET /segments")]
+
+    def create_segment(self, name: str) -> Segment:
+        data = self._call("POST", "/segments", "POST /segments", json={"name": name})
+        return Segment(id=str(data["id"]), name=str(data.get("name") or name))
+
+    def delete_segment(self, segment_id: str) -> None:
+        self._call("DELETE", f"/segments/{_path_id(segment_id)}", "DELETE /segments/{id}")
+
+    def add_contact_to_segment(self, id_or_email: str, segment_id: str) -> None:
+        path = f"/contacts/{_path_id(id_or_email)}/segments/{_path_id(segment_id)}"
+        self._call("POST", path, "POST /contacts/{id}/segments/{segment_id}")
+
+    def remove_contact_from_segment(self, id_or_email: str, segment_id: str) -> None:
+        path = f"/contacts/{_path_id(id_or_email)}/segments/{_path_id(segment_id)}"
+        self._call("DELETE", path, "DELETE /contacts/{id}/segments/{segment_id}")
+
+    def list_contact_segments(self, id_or_email: str) -> list[Segment]:
+        path = f"/contacts/{_path_id(id_or_email)}/segments"
+        return [Segment.parse(item) for item in self._all_pages(path, "GET /contacts/{id}/segments")]
+
+    # -- contact properties -----------------------------------------------------------------------
+
+    def list_contact_properties(self) -> list[PropertyDefinition]:
+        items = self._all_pages("/contact-properties", "GET /contact-properties")
+        return [PropertyDefinition.parse(item) for item in items]
+
+    def create_contact_property(
+        self, key: str, type: Literal["string", "number"] = "string", fallback_value: PropertyValue = None
+    ) -> str:
+        body: dict[str, Any] = {"key": key, "type": type}
+        if fallback_value is not None:
+            body["fallback_value"] = fallback_value
+        return str(self._call("POST", "/contact-properties", "POST /contact-properties", json=body).get("id", ""))
+
+    # -- automations and health -------------------------------------------------------------------
+
+    def send_event(self, event: str, *, email: str, payload: Mapping[str, object]) -> None:
+        body = {"event": event, "email": email, "payload": dict(payload)}
+        self._call("POST", "/events/send", "POST /events/send", json=body)
+
+    def check(self) -> None:
+        """One cheap authenticated call; raises AuthenticationFailed for a bad or sending-only key."""
+        self._call("GET", "/segments", "GET /segments", params={"limit": 1})

@@ -1,0 +1,64 @@
+"""Typed results of Resend calls, read loosely: every answer variant in the contract is accepted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Contact", "PropertyDefinition", "PropertyValue", "Segment"]
+
+PropertyValue = str | int | float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: str
+    name: str
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> Segment:
+        return cls(id=str(data["id"]), name=str(data.get("name") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyDefinition:
+    id: str
+    key: str
+    type: Literal["string", "number"]
+    fallback_value: PropertyValue = None
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> PropertyDefinition:
+        kind: Literal["string", "number"] = "number" if data.get("type") == "number" else "string"
+        return cls(
+            id=str(data.get("id", "")),
+            key=str(data["key"]),
+            type=kind,
+            fallback_value=data.get("fallback_value"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    unsubscribed: bool = False
+    properties: dict[str, PropertyValue] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> Contact:
+        raw = data.get("properties") or {}
+        properties: dict[str, PropertyValue] = {}
+        for key, value in raw.items():
+            # {type, value} in the docs, Node and Rust SDKs; a bare value in the Python SDK's mocks.
+            properties[str(key)] = value.get("value") if isinstance(value, dict) else value
+        return cls(
+            id=str(data.get("id", "")),
+            email=str(data.get("email", "")),
+            first_name=data.get("first_name"),
+            last_name=data.get("last_name"),
+            unsubscribed=bool(data.get("unsubscribed", False)),
+            properties=properties,
+        )

@@ -1,0 +1,161 @@
+"""``make bench``: the whole pipeline against an unthrottled emulator (a benchmark, not a test).
+
+Runs the real connector process against the real broker, Redis and an emulator in its own process,
+and prints one table: events per second for (a) events that need no Resend call and (b) identifies
+that need one call each, Resend calls per event, peak RSS of the connector, p50/p99 processing
+latency (from the connector's own histogram), and (c) peak RSS while draining a large backlog.
+
+Goals on the 2-core machine: (a) >= 10,000 events/s, (b) >= 500 events/s, (c) <= 250 MB.
+Sizes: BENCH_NO_CALL (default 100,000), BENCH_ONE_CALL (5,000), BENCH_BACKLOG (1,000,000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from connector.emulator import EmulatorInspector
+from connector.local.services import free_port
+from tests.harness import ConnectorProcess, Deployment, wait_drained
+
+API_KEY = "re_bench_" + uuid.uuid4().hex[:8]
+
+
+def _identify(i: int, round_: int) -> dict[str, Any]:
+    return {
+        "type": "identify",
+        "messageId": f"m-{round_}-{i}",
+        "userId": f"user-{i}",
+        "traits": {"email": f"user-{i}@bench.example", "plan": f"plan-{round_}", "seats": round_},
+    }
+
+
+def _no_call(i: int, users: int) -> dict[str, Any]:
+    # A track with no contact fields: nothing to send (the most common event in a real stream).
+    return {"type": "track", "messageId": f"t-{i}", "userId": f"user-{i % users}", "event": "Page Scrolled",
+            "properties": {"depth": i % 100}}  # fmt: skip
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _metrics_port(process: ConnectorProcess) -> int | None:
+    match = re.search(r'"event": "metrics.serving".*?"port": (\d+)', process.output())
+    match = match or re.search(r'"port": (\d+)[^\n]*metrics.serving', process.output())
+    return int(match.group(1)) if match else None
+
+
+def _quantiles(process: ConnectorProcess) -> tuple[float, float]:
+    port = _metrics_port(process)
+    if port is None:
+        return float("nan"), float("nan")
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    buckets = [(float(le), float(v)) for le, v in re.findall(
+        r'connector_processing_seconds_bucket\{le="([^"+]+)"\} ([0-9.e+]+)', text)]  # fmt: skip
+    total = float(re.search(r"connector_processing_seconds_count ([0-9.e+]+)", text).group(1))  # type: ignore[union-attr]
+
+    def q(share: float) -> float:
+        for le, count in buckets:
+            if count >= share * total:
+                return le
+        return float("inf")
+
+    return q(0.5), q(0.99)
+
+
+class Run:
+    def __init__(self, deployment: Deployment, workdir: Path) -> None:
+        self.deployment = deployment
+        self.workdir = workdir
+
+    def drain(self, name: str, events: Iterator[dict[str, Any]], count: int, inspector: EmulatorInspector) -> dict[str, Any]:
+        produced = self.deployment.produce_events(events)
+        assert produced == count
+        calls_before = sum(inspector.call_counts().values())
+        started = time.monotonic()
+        process = ConnectorProcess(self.deployment, self.workdir / f"{name}.log")
+        try:
+            wait_drained(self.deployment, process, timeout=3600)
+            seconds = time.monotonic() - started
+            rss = _peak_rss_mb(process.proc.pid)
+            p50, p99 = _quantiles(process)
+        finally:
+            process.stop()
+        calls = sum(inspector.call_counts().values()) - calls_before
+        return {"scenario": name, "events": count, "seconds": seconds, "events_per_s": count / seconds,
+                "calls_per_event": calls / count, "peak_rss_mb": rss, "p50_s": p50, "p99_s": p99}  # fmt: skip
+
+
+def main() -> int:
+    bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
+    no_call = int(os.environ.get("BENCH_NO_CALL", "100000"))
+    one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
+    backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
+    port = free_port()
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "connector", "emulator", "--port", str(port), "--api-key", API_KEY, "--rate-limit", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    inspector = EmulatorInspector(url)
+    rows = []
+    try:
+        for _ in range(100):
+            try:
+                inspector.state()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+        users = min(one_call, 1000)
+
+        def deployment(name: str) -> Deployment:
+            suffix = uuid.uuid4().hex[:6]
+            d = Deployment(bootstrap, redis_url, url, API_KEY, topic=f"bench-{name}-{suffix}", group=f"bench-{suffix}",
+                           key_prefix=f"bench-{suffix}:")  # fmt: skip
+            d.create_topics()
+            return d
+
+        # (b) identifies that need one call each: users are created first (not measured), then updated.
+        d = deployment("one-call")
+        run = Run(d, workdir)
+        run.drain("warm-up (creates contacts)", (_identify(i, 0) for i in range(users)), users, inspector)
+        rows.append(run.drain("(b) identify, 1 call each",
+                              (_identify(i % users, 1 + i // users) for i in range(one_call)), one_call, inspector))  # fmt: skip
+        # (a) events that need no Resend call, for the same known users.
+        rows.append(run.drain("(a) no call needed", (_no_call(i, users) for i in range(no_call)), no_call, inspector))
+        # (c) a large backlog of (a)-type events: memory stays bounded while draining.
+        if backlog:
+            d2 = deployment("backlog")
+            rows.append(Run(d2, workdir).drain("(c) backlog drain", (_no_call(i, users) for i in range(backlog)),
+                                               backlog, inspector))  # fmt: skip
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    header = f"{'scenario':32} {'events':>9} {'seconds':>8} {'events/s':>9} {'calls/ev':>8} {'RSS MB':>7} {'p50 s':>6} {'p99 s':>6}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['scenario']:32} {r['events']:>9} {r['seconds']:>8.1f} {r['events_per_s']:>9.0f} "
+              f"{r['calls_per_event']:>8.2f} {r['peak_rss_mb']:>7.0f} {r['p50_s']:>6.3f} {r['p99_s']:>6.3f}")  # fmt: skip
+    print(json.dumps(rows), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The client against httpx.MockTransport: request building, retries, paging, secrecy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from connector.errors import AuthenticationFailed, QuotaExceeded, ResendNotFound, ResendUnavailable
+from connector.resend import ResendClient
+from connector.settings import ResendSettings
+
+KEY = "re_SuperSecret_123"
+
+
+class Recorder:
+    """A tiny stateful handler: answers from a script, records every request."""
+
+    def __init__(self, answers: list[httpx.Response] | Callable[[httpx.Request], httpx.Response]) -> None:
+        self.answers = answers
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if callable(self.answers):
+            return self.answers(request)
+        return self.answers.pop(0)
+
+
+def client_for(handler: Recorder, **kwargs: object) -> ResendClient:
+    http = httpx.Client(base_url="https://api.resend.test", transport=httpx.MockTransport(handler),
+                        headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
+    return ResendClient(http, sleep=lambda s: None, **kwargs)  # type: ignore[arg-type]
+
+
+def test_email_in_path_is_percent_encoded_and_body_is_built() -> None:
+    rec = Recorder([httpx.Response(200, json={"object": "contact", "id": "c1"})])
+    client = client_for(rec)
+    assert client.update_contact("a+b@x.io", fields={"first_name": "A"}, properties={"plan": "pro"}) == "c1"
+    request = rec.requests[0]
+    assert request.url.raw_path == b"/contacts/a%2Bb%40x.io"
+    assert json.loads(request.content) == {"first_name": "A", "properties": {"plan": "pro"}}
+
+
+def test_create_sends_segments_as_objects() -> None:
+    rec = Recorder([httpx.Response(201, json={"object": "contact", "id": "c9"})])
+    assert client_for(rec).create_contact("a@x.io", segment_ids=["s1", "s2"], unsubscribed=False) == "c9"
+    assert json.loads(rec.requests[0].content) == {
+        "email": "a@x.io", "unsubscribed": False, "segments": [{"id": "s1"}, {"id": "s2"}]}  # fmt: skip
+
+
+def test_transient_failures_are_retried_until_success() -> None:
+    rec = Recorder([
+        httpx.Response(429, json={"name": "rate_limit_exceeded"}, headers={"retry-after": "1"}),
+        httpx.Response(503, content=b"upstream down"),
+        httpx.Response(200, json={"object": "contact", "id": "c1"}),
+    ])  # fmt: skip
+    assert client_for(rec).update_contact("a@x.io", fields={"last_name": None}) == "c1"
+    assert len(rec.requests) == 3
+
+
+def test_transport_errors_are_retried() -> None:
+    calls = {"n": 0}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"id": "c1"})
+
+    assert client_for(Recorder(flaky)).update_contact("a@x.io", fields={}) == "c1"
+    assert calls["n"] == 3
+
+
+def test_retries_give_up_with_a_retryable_error() -> None:
+    rec = Recorder(lambda r: httpx.Response(500, json={"name": "internal_server_error", "message": "x"}))
+    with pytest.raises(ResendUnavailable):
+        client_for(rec, max_attempts=3).delete_contact("a@x.io")
+    assert len(rec.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "name", "error"),
+    [(404, "not_found", ResendNotFound), (429, "daily_quota_exceeded", QuotaExceeded),
+     (401, "restricted_api_key", AuthenticationFailed)],
+)  # fmt: skip
+def test_other_errors_are_raised_at_once(status: int, name: str, error: type[Exception]) -> None:
+    rec = Recorder(lambda r: httpx.Response(status, json={"statusCode": status, "name": name, "message": "m"}))
+    with pytest.raises(error) as caught:
+        client_for(rec).get_contact("a@x.io")
+    assert len(rec.requests) == 1
+    assert "a@x.io" not in str(caught.value)  # the route template, never the email
+
+
+def test_lists_follow_every_page() -> None:
+    def pages(request: httpx.Request) -> httpx.Response:
+        after = request.url.params.get("after")
+        assert request.url.params["limit"] == "100"
+        if after is None:
+            return httpx.Response(200, json={"object": "list", "has_more": True, "data": [{"id": "s1", "name": "A"}]})
+        return httpx.Response(200, json={"object": "list", "has_more": False, "data": [{"id": "s2", "name": "B"}]})
+
+    assert [s.name for s in client_for(Recorder(pages)).list_segments()] == ["A", "B"]
+
+
+def test_property_values_are_read_in_both_shapes() -> None:
+    rec = Recorder([httpx.Response(200, json={"id": "c", "email": "a@x.io",
+                                              "properties": {"plan": {"type": "string", "value": "pro"}, "n": 3}})])  # fmt: skip
+    assert client_for(rec).get_contact("c").properties == {"plan": "pro", "n": 3}
+
+
+def test_key_never_in_repr() -> None:
+    settings = ResendSettings(api_key=KEY, base_url="https://api.resend.test")  # type: ignore[arg-type]
+    client = ResendClient.from_settings(settings, None)
+    assert KEY not in repr(client)
+    assert KEY not in repr(settings)
+    client.close()

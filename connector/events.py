@@ -1,0 +1,91 @@
+"""The event: one Segment-spec message, validated at the edge and typed from then on.
+
+``Event.from_dict`` accepts what analytics.js, Jitsu, RudderStack and Segment send (camelCase keys)
+and raises InvalidEventError with a precise message for anything the core could not work with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from connector.errors import InvalidEventError
+
+__all__ = ["KNOWN_TYPES", "Event"]
+
+KNOWN_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _id(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidEventError(f"`{key}` must be a string or a number, not {type(value).__name__}")
+    return str(value)
+
+
+def _text(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidEventError(f"`{key}` must be a string, not {type(value).__name__}")
+    return value
+
+
+def _object(raw: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return _EMPTY
+    if not isinstance(value, Mapping):
+        raise InvalidEventError(f"`{where}{key}` must be an object, not {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str
+    message_id: str | None = None
+    timestamp: str | None = None
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    traits: Mapping[str, Any] = field(default_factory=dict)
+    context_traits: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    event: str | None = None
+    name: str | None = None
+    group_id: str | None = None
+    previous_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Event:
+        if not isinstance(raw, Mapping):
+            raise InvalidEventError(f"an event must be an object, not {type(raw).__name__}")
+        kind = raw.get("type")
+        if not isinstance(kind, str) or not kind.strip():
+            raise InvalidEventError("`type` is missing or not a string")
+        context = _object(raw, "context")
+        timestamp = raw.get("timestamp")
+        return cls(
+            type=kind.strip().lower(),
+            message_id=_id(raw, "messageId"),
+            timestamp=str(timestamp) if timestamp is not None else None,
+            user_id=_id(raw, "userId"),
+            anonymous_id=_id(raw, "anonymousId"),
+            traits=_object(raw, "traits"),
+            context_traits=_object(context, "traits", "context."),
+            properties=_object(raw, "properties"),
+            event=_text(raw, "event"),
+            name=_text(raw, "name"),
+            group_id=_id(raw, "groupId"),
+            previous_id=_id(raw, "previousId"),
+        )
+
+    def ordering_key(self) -> str | None:
+        """The identity that keeps one contact's events in order."""
+        email = self.traits.get("email") or self.context_traits.get("email")
+        return self.user_id or self.anonymous_id or (email if isinstance(email, str) else None)

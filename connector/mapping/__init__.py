@@ -1,0 +1,47 @@
+"""Deciding what an event means for Resend: pure functions from event + settings + known state to a plan."""
+
+from connector.mapping.commands import (
+    AddToSegment,
+    CacheUserEmail,
+    Command,
+    CopyUserEmail,
+    CreateContact,
+    DefineProperty,
+    DeleteContact,
+    EnsureSegment,
+    LookupContact,
+    LookupMemberships,
+    Plan,
+    RememberContact,
+    RemoveFromSegment,
+    SendAutomationEvent,
+    UpdateContact,
+)
+from connector.mapping.keys import property_key
+from connector.mapping.planner import desired_audiences, plan_event
+from connector.mapping.state import ContactState, KnownState, format_managed, parse_managed
+
+__all__ = [
+    "AddToSegment",
+    "CacheUserEmail",
+    "Command",
+    "ContactState",
+    "CopyUserEmail",
+    "CreateContact",
+    "DefineProperty",
+    "DeleteContact",
+    "EnsureSegment",
+    "KnownState",
+    "LookupContact",
+    "LookupMemberships",
+    "Plan",
+    "RememberContact",
+    "RemoveFromSegment",
+    "SendAutomationEvent",
+    "UpdateContact",
+    "desired_audiences",
+    "format_managed",
+    "parse_managed",
+    "plan_event",
+    "property_key",
+]

@@ -1,0 +1,295 @@
+"""Event + settings + known state -> a plan. Pure: no I/O, no clock, no randomness.
+
+The executor (connector.sync) calls :func:`plan_event` until the plan has no prerequisites left,
+fulfilling them in between, then carries out the commands. Golden tests in tests/golden/ pin the
+behaviour of every rule in shared/design/semantics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connector.errors import InvalidEventError
+from connector.events import KNOWN_TYPES, Event
+from connector.mapping.commands import (
+    AddToSegment,
+    CacheUserEmail,
+    Command,
+    CopyUserEmail,
+    CreateContact,
+    DefineProperty,
+    DeleteContact,
+    EnsureSegment,
+    LookupContact,
+    LookupMemberships,
+    Plan,
+    RememberContact,
+    RemoveFromSegment,
+    SendAutomationEvent,
+    UpdateContact,
+)
+from connector.mapping.email import direct_email
+from connector.mapping.keys import property_key
+from connector.mapping.names import split_name
+from connector.mapping.state import ContactState, KnownState, format_managed
+from connector.mapping.values import as_number, as_text
+from connector.settings import DestinationSettings
+
+__all__ = ["AUDIENCES_TRAIT", "plan_event"]
+
+AUDIENCES_TRAIT = "resendaudiences"
+_EXCLUDED = frozenset(
+    {"email", "name", "firstname", "lastname", "first_name", "last_name", "unsubscribed", AUDIENCES_TRAIT}
+)
+_UPDATING = frozenset({"track", "page", "screen"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    fields: tuple[tuple[str, Any], ...]
+    raw_properties: tuple[tuple[str, Any], ...]  # key -> raw value (None = null)
+
+
+def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -> Plan:
+    if event.type == "alias":
+        return _plan_alias(event, state)
+    deleting = event.type in settings.delete_on_message_types or (
+        event.type == "track" and event.event is not None and event.event in settings.delete_event_names
+    )
+    if event.type not in KNOWN_TYPES and not deleting:
+        return Plan(skip="unsupported_type")
+    if event.type == "group" and not deleting and event.group_id is None:
+        return Plan(skip="no_group_id")
+    direct = direct_email(event)
+    email = direct or _cached(event, settings, state)
+    if email is None:
+        return Plan(skip="no_email")
+    remember: tuple[Command, ...] = ()
+    if event.type == "identify" and event.user_id is not None and direct is not None:
+        remember = (CacheUserEmail(event.user_id, email),)
+    if deleting:
+        return Plan(commands=(DeleteContact(email),))
+    if event.type == "identify":
+        return _plan_identify(event, settings, state, email, remember)
+    if event.type == "group":
+        return _with_properties(
+            email, _group_fields(event, settings), settings, state, upsert=False, before=remember, after=()
+        )
+    automation: tuple[Command, ...] = ()
+    if event.type == "track" and event.event in settings.automation_event_names:
+        automation = (SendAutomationEvent(event.event or "", email, tuple(event.properties.items())),)
+    return _with_properties(
+        email, _contact_fields(event.traits, settings), settings, state, upsert=False, before=(), after=automation
+    )
+
+
+def _cached(event: Event, settings: DestinationSettings, state: KnownState) -> str | None:
+    if event.user_id is None:
+        return None
+    if event.type == "group" or settings.resolve_email_from_user_id:
+        return state.cached_email
+    return None
+
+
+def _plan_alias(event: Event, state: KnownState) -> Plan:
+    if event.previous_id is None or event.user_id is None:
+        return Plan(skip="alias_without_ids")
+    if state.cached_email is None:
+        return Plan(skip="alias_unknown_previous_id")
+    return Plan(commands=(CopyUserEmail(event.previous_id, event.user_id, state.cached_email),))
+
+
+def _prefix(settings: DestinationSettings) -> str:
+    return f"{settings.namespace}_" if settings.namespace else ""
+
+
+def _system_key(name: str, settings: DestinationSettings) -> str:
+    return property_key(name, _prefix(settings) + settings.system_prefix)
+
+
+def _contact_fields(traits: Mapping[str, Any], settings: DestinationSettings) -> _Fields:
+    fields: list[tuple[str, Any]] = []
+    first, last = split_name(traits)
+    if first is not None:
+        fields.append(("first_name", first))
+    if last is not None:
+        fields.append(("last_name", last))
+    props: list[tuple[str, Any]] = []
+    unsubscribed = next((v for k, v in traits.items() if k.lower() == "unsubscribed"), None)
+    if isinstance(unsubscribed, bool):
+        if settings.namespace and settings.app_scoped_unsubscribe:
+            status = "unsubscribed" if unsubscribed else "active"
+            props.append((property_key("subscriptionStatus", _prefix(settings)), status))
+        else:
+            fields.append(("unsubscribed", unsubscribed))
+    for name, value in traits.items():
+        if name.lower() not in _EXCLUDED:
+            props.append((property_key(name, _prefix(settings)), value))
+    return _Fields(tuple(fields), tuple(props))
+
+
+def _group_fields(event: Event, settings: DestinationSettings) -> _Fields:
+    props: list[tuple[str, Any]] = [(_system_key("group_id", settings), event.group_id)]
+    props.extend((property_key(f"group_{name}", _prefix(settings)), value) for name, value in event.traits.items())
+    return _Fields((), tuple(props))
+
+
+def _typed(
+    raw: tuple[tuple[str, Any], ...], settings: DestinationSettings, state: KnownState, *, creating: bool
+) -> tuple[tuple[tuple[str, Any], ...], tuple[Command, ...]]:
+    """Values Resend accepts for each key, and the definitions still missing."""
+    values: dict[str, Any] = {}
+    missing: dict[str, Command] = {}
+    for key, value in raw:
+        if key in state.refused:
+            continue  # Resend refused to define it a moment ago; the other fields still sync
+        kind = state.property_types.get(key)
+        if kind is None:
+            missing.setdefault(key, DefineProperty(key))
+            continue
+        if value is None:
+            if settings.null_values == "clear" and not creating:
+                values[key] = None
+            continue
+        if kind == "number":
+            number = as_number(value)
+            if number is not None:
+                values[key] = number
+            continue
+        values[key] = as_text(value)
+    return tuple(values.items()), tuple(missing.values())
+
+
+def _with_properties(
+    email: str,
+    fields: _Fields,
+    settings: DestinationSettings,
+    state: KnownState,
+    *,
+    upsert: bool,
+    before: tuple[Command, ...],
+    after: tuple[Command, ...],
+) -> Plan:
+    if not fields.fields and not fields.raw_properties and not after:
+        return Plan(skip="nothing_to_write", commands=before)
+    properties, missing = _typed(fields.raw_properties, settings, state, creating=False)
+    if missing:
+        return Plan(prerequisites=missing)
+    writes: tuple[Command, ...] = ()
+    if fields.fields or properties:
+        writes = (UpdateContact(email, fields.fields, properties, upsert=upsert),)
+    if not writes and not after:
+        return Plan(skip="nothing_to_write", commands=before)
+    return Plan(commands=(*before, *writes, *after))
+
+
+def desired_audiences(traits: Mapping[str, Any], settings: DestinationSettings) -> tuple[str, ...] | None:
+    """Segment names the contact should be in, or None when nothing is to be reconciled."""
+    present = [v for k, v in traits.items() if k.lower() == AUDIENCES_TRAIT]
+    if not present:
+        return tuple(dict.fromkeys(settings.audiences)) if settings.audiences else None
+    raw = present[-1]
+    if isinstance(raw, str):
+        names = raw.split(",")
+    elif isinstance(raw, list) and all(isinstance(n, str) for n in raw):
+        names = raw
+    else:
+        raise InvalidEventError(
+            f"resendAudiences must be a comma-separated string or a list of strings, not {type(raw).__name__}"
+        )
+    return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+
+
+def _plan_identify(
+    event: Event, settings: DestinationSettings, state: KnownState, email: str, remember: tuple[Command, ...]
+) -> Plan:
+    traits = {**event.context_traits, **event.traits}
+    fields = _contact_fields(traits, settings)
+    raw = list(fields.raw_properties)
+    if event.user_id is not None:
+        raw.append((_system_key("user_id", settings), event.user_id))
+    if event.anonymous_id is not None:
+        raw.append((_system_key("anonymous_id", settings), event.anonymous_id))
+    desired_names = desired_audiences(traits, settings)
+    managed_key = _system_key("managed_audiences", settings)
+    needs: list[Command] = []
+    if desired_names is not None:
+        needs.extend(EnsureSegment(n) for n in desired_names if n not in state.segment_ids)
+        if managed_key not in state.property_types and managed_key not in state.refused:
+            needs.append(DefineProperty(managed_key))
+    if state.contact is None:
+        needs.append(LookupContact(email))
+    properties, missing = _typed(
+        tuple(raw), settings, state, creating=state.contact is None or not state.contact.exists
+    )
+    needs.extend(missing)
+    if needs:
+        return Plan(prerequisites=tuple(dict.fromkeys(needs)))
+    assert state.contact is not None
+    desired = None if desired_names is None else tuple(state.segment_ids[n] for n in desired_names)
+    record_managed = desired is not None and managed_key not in state.refused
+    if not state.contact.exists:
+        return _create(email, fields, properties, desired, managed_key if record_managed else None, remember)
+    return _update(email, fields, properties, desired, state, managed_key if record_managed else None, remember)
+
+
+def _create(
+    email: str,
+    fields: _Fields,
+    properties: tuple[tuple[str, Any], ...],
+    desired: tuple[str, ...] | None,
+    managed_key: str | None,
+    remember: tuple[Command, ...],
+) -> Plan:
+    named = dict(fields.fields)
+    ids = frozenset(desired or ())
+    if managed_key is not None:
+        properties = (*properties, (managed_key, format_managed(ids)))
+    create = CreateContact(
+        email,
+        first_name=named.get("first_name"),
+        last_name=named.get("last_name"),
+        unsubscribed=named.get("unsubscribed"),
+        properties=properties,
+        segment_ids=desired or (),
+    )
+    return Plan(commands=(*remember, create, RememberContact(email, managed=ids, members=ids)))
+
+
+def _update(
+    email: str,
+    fields: _Fields,
+    properties: tuple[tuple[str, Any], ...],
+    desired: tuple[str, ...] | None,
+    state: KnownState,
+    managed_key: str | None,
+    remember: tuple[Command, ...],
+) -> Plan:
+    contact: ContactState = state.contact  # type: ignore[assignment]
+    membership: list[Command] = []
+    managed, members = contact.managed, contact.members
+    if desired is not None:
+        wanted = frozenset(desired)
+        candidates = [sid for sid in desired if sid not in managed]
+        if candidates and members is None:
+            return Plan(prerequisites=(LookupMemberships(email),))
+        known = members or frozenset()
+        adds = [sid for sid in candidates if sid not in known]
+        removes = sorted(managed - wanted)
+        names = {sid: name for name, sid in state.segment_ids.items()}
+        membership.extend(AddToSegment(email, sid, names.get(sid, sid)) for sid in adds)
+        membership.extend(RemoveFromSegment(email, sid, names.get(sid, sid)) for sid in removes)
+        # Only memberships the connector added become managed: one that existed before is never removed.
+        new_managed = (managed & wanted) | frozenset(adds)
+        if managed_key is not None and new_managed != managed:
+            properties = (*properties, (managed_key, format_managed(new_managed)))
+        members = None if members is None else (members | frozenset(adds)) - frozenset(removes)
+        managed = new_managed
+    writes: list[Command] = list(membership)
+    if fields.fields or properties:
+        writes.append(UpdateContact(email, fields.fields, properties, upsert=True))
+    if not writes:
+        return Plan(skip="nothing_to_write", commands=remember)
+    return Plan(commands=(*remember, *writes, RememberContact(email, managed=managed, members=members)))

@@ -21,6 +21,7 @@ __all__ = [
     "EnsureSegment",
     "LookupContact",
     "LookupMemberships",
+    "LookupUserEmail",
     "Plan",
     "RememberContact",
     "RemoveFromSegment",
@@ -33,6 +34,14 @@ Properties = tuple[tuple[str, "str | int | float | None"], ...]
 
 def _props(properties: Properties) -> str:
     return "{" + ", ".join(f"{k}={v!r}" for k, v in properties) + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class LookupUserEmail:
+    user_id: str
+
+    def describe(self) -> str:
+        return f"read the cached email of userId {self.user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +177,21 @@ class SendAutomationEvent:
 
 
 Command = (
-    LookupContact | LookupMemberships | DefineProperty | EnsureSegment | CacheUserEmail | CopyUserEmail
-    | CreateContact | UpdateContact | AddToSegment | RemoveFromSegment | RememberContact | DeleteContact
+    LookupUserEmail
+    | LookupContact
+    | LookupMemberships
+    | DefineProperty
+    | EnsureSegment
+    | CacheUserEmail
+    | CopyUserEmail
+    | CreateContact
+    | UpdateContact
+    | AddToSegment
+    | RemoveFromSegment
+    | RememberContact
+    | DeleteContact
     | SendAutomationEvent
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True, slots=True)

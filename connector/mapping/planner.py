@@ -24,6 +24,7 @@ from connector.mapping.commands import (
     EnsureSegment,
     LookupContact,
     LookupMemberships,
+    LookupUserEmail,
     Plan,
     RememberContact,
     RemoveFromSegment,
@@ -62,8 +63,13 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
         return Plan(skip="unsupported_type")
     if event.type == "group" and not deleting and event.group_id is None:
         return Plan(skip="no_group_id")
+    automating = event.type == "track" and event.event in settings.automation_event_names
+    if event.type in _UPDATING and not deleting and not automating and not event.traits:
+        return Plan(skip="nothing_to_write")  # decided before any lookup: the most common event costs nothing
     direct = direct_email(event)
-    email = direct or _cached(event, settings, state)
+    if direct is None and _uses_cache(event, settings) and not state.cache_checked:
+        return Plan(prerequisites=(LookupUserEmail(event.user_id or ""),))
+    email = direct or (state.cached_email if _uses_cache(event, settings) else None)
     if email is None:
         return Plan(skip="no_email")
     remember: tuple[Command, ...] = ()
@@ -78,24 +84,23 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
             email, _group_fields(event, settings), settings, state, upsert=False, before=remember, after=()
         )
     automation: tuple[Command, ...] = ()
-    if event.type == "track" and event.event in settings.automation_event_names:
+    if automating:
         automation = (SendAutomationEvent(event.event or "", email, tuple(event.properties.items())),)
     return _with_properties(
         email, _contact_fields(event.traits, settings), settings, state, upsert=False, before=(), after=automation
     )
 
 
-def _cached(event: Event, settings: DestinationSettings, state: KnownState) -> str | None:
-    if event.user_id is None:
-        return None
-    if event.type == "group" or settings.resolve_email_from_user_id:
-        return state.cached_email
-    return None
+def _uses_cache(event: Event, settings: DestinationSettings) -> bool:
+    # group: "context.traits.email, else the cached email of userId" (semantics.md), unconditionally.
+    return event.user_id is not None and (event.type == "group" or settings.resolve_email_from_user_id)
 
 
 def _plan_alias(event: Event, state: KnownState) -> Plan:
     if event.previous_id is None or event.user_id is None:
         return Plan(skip="alias_without_ids")
+    if not state.cache_checked:
+        return Plan(prerequisites=(LookupUserEmail(event.previous_id),))
     if state.cached_email is None:
         return Plan(skip="alias_unknown_previous_id")
     return Plan(commands=(CopyUserEmail(event.previous_id, event.user_id, state.cached_email),))

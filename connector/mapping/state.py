@@ -18,6 +18,7 @@ class ContactState:
 @dataclass(frozen=True, slots=True)
 class KnownState:
     cached_email: str | None = None  # for the event's userId (alias: its previousId)
+    cache_checked: bool = False  # whether cached_email was looked up
     contact: ContactState | None = None  # None: Redis does not know this email
     segment_ids: Mapping[str, str] = field(default_factory=dict)  # name -> id
     property_types: Mapping[str, str] = field(default_factory=dict)  # defined key -> "string" | "number"

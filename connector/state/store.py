@@ -1,0 +1,177 @@
+"""The connector's shared memory in Redis, for every replica: what it knows so it need not ask Resend.
+
+Keys, under ``redis.key_prefix``:
+- ``user:<userId>``           -> email (TTL ``user_id_cache_ttl_days``); ``email-users:<email>`` the reverse set
+- ``contact:<email>``         hash: ``exists``, ``managed`` and ``members`` (segment ids, ``[a,b]``),
+                              and the sync record ``last_sync``, ``last_outcome``, ``last_error``
+- ``segments``                hash name -> id; ``segments:loaded`` once the list was read from Resend
+- ``properties``              hash key -> type; ``properties:loaded`` likewise
+- ``property-refused:<key>``  a key Resend refused to define (TTL ``refused_property_ttl_seconds``)
+- ``lock:<name>``             see lock.py
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import redis
+
+from connector.mapping.state import ContactState, format_managed, parse_managed
+from connector.redisio import translated
+
+__all__ = ["StateStore", "SyncRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRecord:
+    email: str
+    known: bool
+    last_sync: str | None
+    last_outcome: str | None
+    last_error: str | None
+    managed: frozenset[str]
+    user_ids: frozenset[str]
+
+
+def _loose(values: Mapping[str, str]) -> dict[Any, Any]:
+    # redis-py types hset's mapping with an invariant key type; our keys and values are text.
+    return dict(values)
+
+
+class StateStore:
+    def __init__(self, client: redis.Redis, *, prefix: str, user_ttl_seconds: int, refused_ttl_seconds: int) -> None:
+        self.client = client
+        self._p = prefix
+        self._user_ttl = user_ttl_seconds
+        self._refused_ttl = refused_ttl_seconds
+
+    def key(self, *parts: str) -> str:
+        return self._p + ":".join(parts)
+
+    # -- userId -> email -------------------------------------------------------------------------
+
+    def email_for(self, user_id: str) -> str | None:
+        with translated():
+            value = self.client.get(self.key("user", user_id))
+        return str(value) if value is not None else None
+
+    def remember_user(self, user_id: str, email: str) -> None:
+        with translated():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(self.key("user", user_id), email, ex=self._user_ttl)
+            pipe.sadd(self.key("email-users", email), user_id)
+            pipe.expire(self.key("email-users", email), self._user_ttl)
+            pipe.execute()
+
+    # -- contacts --------------------------------------------------------------------------------
+
+    def contact(self, email: str) -> ContactState | None:
+        with translated():
+            data = self.client.hmget(self.key("contact", email), ["exists", "managed", "members"])
+        exists, managed, members = data
+        if exists != "1":
+            return None
+        return ContactState(
+            exists=True,
+            managed=parse_managed(managed or ""),
+            members=parse_managed(members) if members is not None else None,
+        )
+
+    def remember_contact(self, email: str, managed: frozenset[str] | None, members: frozenset[str] | None) -> None:
+        mapping: dict[Any, Any] = {"exists": "1"}
+        if managed is not None:
+            mapping["managed"] = format_managed(managed)
+        with translated():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hset(self.key("contact", email), mapping=mapping)
+            if members is None:
+                pipe.hdel(self.key("contact", email), "members")
+            else:
+                pipe.hset(self.key("contact", email), "members", format_managed(members))
+            pipe.execute()
+
+    def forget_contact_state(self, email: str) -> None:
+        """The cache was stale (Resend answered 404): keep the sync record, drop what we believed."""
+        with translated():
+            self.client.hdel(self.key("contact", email), "exists", "managed", "members")
+
+    def forget_contact(self, email: str) -> None:
+        """Right to erasure: the contact, its sync record and every userId that maps to it."""
+        with translated():
+            user_ids = self.client.smembers(self.key("email-users", email))
+            keys = [self.key("contact", email), self.key("email-users", email)]
+            keys.extend(self.key("user", str(u)) for u in user_ids)
+            self.client.delete(*keys)
+
+    def record_sync(self, email: str, outcome: str, error: str = "") -> None:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with translated():
+            record: dict[Any, Any] = {"last_sync": now, "last_outcome": outcome, "last_error": error}
+            self.client.hset(self.key("contact", email), mapping=record)
+
+    def sync_record(self, email: str) -> SyncRecord:
+        with translated():
+            data: dict[str, str] = cast(dict[str, str], self.client.hgetall(self.key("contact", email)))
+            user_ids = {str(u) for u in self.client.smembers(self.key("email-users", email))}
+        return SyncRecord(
+            email=email,
+            known=data.get("exists") == "1",
+            last_sync=data.get("last_sync"),
+            last_outcome=data.get("last_outcome"),
+            last_error=data.get("last_error") or None,
+            managed=parse_managed(data.get("managed", "")),
+            user_ids=frozenset(user_ids),
+        )
+
+    # -- segments and property definitions (team-wide) -------------------------------------------
+
+    def segment_ids(self) -> tuple[dict[str, str], bool]:
+        with translated():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hgetall(self.key("segments"))
+            pipe.exists(self.key("segments:loaded"))
+            names, loaded = pipe.execute()
+        return dict(names), bool(loaded)
+
+    def remember_segments(self, names: Mapping[str, str], *, loaded: bool = False, replace: bool = False) -> None:
+        with translated():
+            pipe = self.client.pipeline(transaction=True)
+            if replace:
+                pipe.delete(self.key("segments"))
+            if names:
+                pipe.hset(self.key("segments"), mapping=_loose(names))
+            if loaded:
+                pipe.set(self.key("segments:loaded"), "1")
+            pipe.execute()
+
+    def property_types(self) -> tuple[dict[str, str], bool]:
+        with translated():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hgetall(self.key("properties"))
+            pipe.exists(self.key("properties:loaded"))
+            types, loaded = pipe.execute()
+        return dict(types), bool(loaded)
+
+    def remember_properties(self, types: Mapping[str, str], *, loaded: bool = False) -> None:
+        with translated():
+            pipe = self.client.pipeline(transaction=False)
+            if types:
+                pipe.hset(self.key("properties"), mapping=_loose(types))
+            if loaded:
+                pipe.set(self.key("properties:loaded"), "1")
+            pipe.execute()
+
+    def refused(self, keys: Iterable[str]) -> frozenset[str]:
+        keys = list(keys)
+        if not keys:
+            return frozenset()
+        with translated():
+            flags = self.client.mget([self.key("property-refused", k) for k in keys])
+        return frozenset(k for k, flag in zip(keys, flags, strict=True) if flag is not None)
+
+    def refuse(self, key: str, reason: str) -> None:
+        with translated():
+            self.client.set(self.key("property-refused", key), reason[:200], ex=self._refused_ttl)

@@ -1,0 +1,5 @@
+"""Carrying plans out against Resend and Redis."""
+
+from connector.sync.executor import EventSync, Outcome
+
+__all__ = ["EventSync", "Outcome"]

@@ -1,0 +1,306 @@
+"""EventSync: plans an event, fulfils what the plan needs to know, carries out its commands.
+
+``handle`` loops: plan (pure) -> fulfil prerequisites (Redis first, Resend when Redis does not know)
+-> plan again, until the plan is a skip or a list of commands; then it runs the commands in order.
+Every step is idempotent, so an event retried after a transient failure part-way through ends in
+the same state. Thread-safe: the pipeline runs different contacts on different threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import redis
+
+from connector.errors import (
+    ConnectorError,
+    PermanentError,
+    ResendNotFound,
+    RetryableError,
+    SkipEvent,
+)
+from connector.events import Event
+from connector.logs import get_logger, mask_email
+from connector.mapping import (
+    AddToSegment,
+    CacheUserEmail,
+    Command,
+    ContactState,
+    CopyUserEmail,
+    CreateContact,
+    DefineProperty,
+    DeleteContact,
+    EnsureSegment,
+    KnownState,
+    LookupContact,
+    LookupMemberships,
+    LookupUserEmail,
+    Plan,
+    RememberContact,
+    RemoveFromSegment,
+    SendAutomationEvent,
+    UpdateContact,
+    parse_managed,
+    plan_event,
+    property_key,
+)
+from connector.resend import ResendClient
+from connector.settings import Settings
+from connector.state import StateStore, redis_lock
+from connector.sync.definitions import Definitions
+
+__all__ = ["EventSync", "Outcome"]
+
+log = get_logger(__name__)
+
+_MAX_ROUNDS = 8  # plan/fulfil rounds; a healthy event needs at most four
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: Literal["applied", "skipped"]
+    reason: str = ""
+    calls: int = 0
+    commands: tuple[Command, ...] = ()
+
+
+class _Replan(Exception):
+    """The world was not as the plan assumed (a stale cache); plan again from fresh state."""
+
+
+class _Counting:
+    """Counts the Resend calls one event makes (the scarce resource)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, fn: Callable[..., object]) -> Callable[..., object]:
+        def counted(*args: object, **kwargs: object) -> object:
+            self.calls += 1
+            return fn(*args, **kwargs)
+
+        return counted
+
+
+class EventSync:
+    def __init__(self, settings: Settings, resend: ResendClient, client: redis.Redis) -> None:
+        self._settings = settings.destination
+        self._resend = resend
+        self._store = StateStore(
+            client,
+            prefix=settings.redis.key_prefix,
+            user_ttl_seconds=settings.destination.user_id_cache_ttl_days * 86_400,
+            refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
+        )
+        self._definitions = Definitions(self._store)
+        prefix = f"{settings.destination.namespace}_" if settings.destination.namespace else ""
+        self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
+
+    @property
+    def store(self) -> StateStore:
+        return self._store
+
+    # -- the entry points ------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> Outcome:
+        counter = _Counting()
+        email: str | None = None
+        try:
+            for _ in range(_MAX_ROUNDS):
+                plan = self._settle(event, counter)
+                email = _email_of(plan)
+                if plan.skip is not None:
+                    self._run(plan.commands, counter)
+                    return Outcome("skipped", plan.skip, counter.calls, plan.commands)
+                try:
+                    self._run(plan.commands, counter)
+                except _Replan:
+                    continue
+                if email is not None:
+                    self._store.record_sync(email, "synced")
+                return Outcome("applied", "", counter.calls, plan.commands)
+            raise RetryableError("the contact kept changing under us; trying the event again later")
+        except SkipEvent:
+            raise
+        except (RetryableError, PermanentError) as exc:
+            if email is not None:
+                outcome = "pending" if isinstance(exc, RetryableError) else "failed"
+                self._safe_record(email, outcome, exc)
+            raise
+
+    def plan(self, event: Event) -> tuple[Command, ...]:
+        """Dry run: what ``handle`` would do, reading Redis only (what only Resend knows stays a lookup)."""
+        state = self._initial_state()
+        plan = plan_event(event, self._settings, state)
+        for _ in range(_MAX_ROUNDS):
+            if not plan.prerequisites:
+                break
+            progressed = False
+            for need in plan.prerequisites:
+                if isinstance(need, LookupUserEmail):
+                    state = dataclasses.replace(
+                        state, cached_email=self._store.email_for(need.user_id), cache_checked=True
+                    )
+                    progressed = True
+                elif isinstance(need, LookupContact) and (known := self._store.contact(need.email)) is not None:
+                    state = dataclasses.replace(state, contact=known)
+                    progressed = True
+            if not progressed:
+                break
+            plan = plan_event(event, self._settings, state)
+        return (*plan.prerequisites, *plan.commands)
+
+    # -- planning with prerequisites fulfilled ---------------------------------------------------
+
+    def _initial_state(self) -> KnownState:
+        return KnownState(
+            segment_ids=self._definitions.segment_ids(), property_types=self._definitions.property_types()
+        )
+
+    def _settle(self, event: Event, counter: _Counting) -> Plan:
+        state = self._initial_state()
+        for _ in range(_MAX_ROUNDS):
+            plan = plan_event(event, self._settings, state)
+            if not plan.prerequisites:
+                return plan
+            state = self._fulfil(plan.prerequisites, state, counter)
+        raise RetryableError("prerequisites kept changing; trying the event again later")
+
+    def _fulfil(self, needs: tuple[Command, ...], state: KnownState, counter: _Counting) -> KnownState:
+        refused: set[str] = set(state.refused)
+        for need in needs:
+            if isinstance(need, LookupUserEmail):
+                state = dataclasses.replace(state, cached_email=self._store.email_for(need.user_id), cache_checked=True)
+            elif isinstance(need, LookupContact):
+                state = dataclasses.replace(state, contact=self._lookup_contact(need.email, counter))
+            elif isinstance(need, LookupMemberships):
+                segments = _CountingClient(self._resend, counter).list_contact_segments(need.email)
+                members = frozenset(s.id for s in segments)
+                contact = state.contact or ContactState(exists=True)
+                state = dataclasses.replace(state, contact=dataclasses.replace(contact, members=members))
+            elif isinstance(need, DefineProperty):
+                self._definitions.define(need.key, _CountingClient(self._resend, counter))
+            elif isinstance(need, EnsureSegment):
+                self._definitions.ensure_segment(need.name, _CountingClient(self._resend, counter))
+        defined = [n.key for n in needs if isinstance(n, DefineProperty)]
+        refused |= self._definitions.refused(defined)
+        return dataclasses.replace(
+            state,
+            segment_ids=self._definitions.segment_ids(),
+            property_types=self._definitions.property_types(),
+            refused=frozenset(refused),
+        )
+
+    def _lookup_contact(self, email: str, counter: _Counting) -> ContactState:
+        known = self._store.contact(email)
+        if known is not None:
+            return known
+        try:
+            contact = _CountingClient(self._resend, counter).get_contact(email)
+        except ResendNotFound:
+            return ContactState(exists=False, members=frozenset())
+        # First sight of a contact that exists in Resend (created elsewhere, or by the reference
+        # destination): what it says we manage is all we may ever remove.
+        return ContactState(exists=True, managed=parse_managed(contact.properties.get(self._managed_key)))
+
+    # -- carrying out ------------------------------------------------------------------------------
+
+    def _run(self, commands: tuple[Command, ...], counter: _Counting) -> None:
+        for command in commands:
+            self._execute(command, counter)
+
+    def _execute(self, command: Command, counter: _Counting) -> None:
+        resend = _CountingClient(self._resend, counter)
+        match command:
+            case CacheUserEmail(user_id=user_id, email=email):
+                self._store.remember_user(user_id, email)
+            case CopyUserEmail(user_id=user_id, email=email):
+                self._store.remember_user(user_id, email)
+            case CreateContact():
+                self._create(command, resend)
+            case UpdateContact():
+                self._update(command, resend)
+            case AddToSegment(email=email, segment_id=segment_id):
+                try:
+                    resend.add_contact_to_segment(email, segment_id)
+                except ResendNotFound:
+                    self._membership_not_found(email, segment_id, counter)
+            case RemoveFromSegment(email=email, segment_id=segment_id):
+                # A 404: not a member, or the segment is gone; either way the membership is removed.
+                with contextlib.suppress(ResendNotFound):
+                    resend.remove_contact_from_segment(email, segment_id)
+            case RememberContact(email=email, managed=managed, members=members):
+                self._store.remember_contact(email, managed, members)
+            case DeleteContact(email=email):
+                with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
+                    resend.delete_contact(email)
+                self._store.forget_contact(email)
+            case SendAutomationEvent(event=name, email=email, payload=payload):
+                resend.send_event(name, email=email, payload=dict(payload))
+            case _:
+                raise PermanentError(f"cannot execute {type(command).__name__}")
+
+    def _create(self, command: CreateContact, resend: _CountingClient) -> None:
+        # Two replicas creating the same new contact: the second waits, sees it exists, and re-plans
+        # as an update, so one contact ends up holding both writes.
+        with redis_lock(self._store.client, self._store.key("lock", "contact", command.email)):
+            if self._store.contact(command.email) is not None:
+                raise _Replan
+            resend.create_contact(
+                command.email,
+                first_name=command.first_name,
+                last_name=command.last_name,
+                unsubscribed=command.unsubscribed,
+                properties=dict(command.properties),
+                segment_ids=command.segment_ids,
+            )
+            ids = frozenset(command.segment_ids)
+            self._store.remember_contact(command.email, ids, ids)
+
+    def _update(self, command: UpdateContact, resend: _CountingClient) -> None:
+        try:
+            resend.update_contact(command.email, fields=dict(command.fields), properties=dict(command.properties))
+        except ResendNotFound:
+            if not command.upsert:
+                raise SkipEvent("unknown_contact", "no such contact in Resend") from None
+            # Deleted in Resend behind our back: forget what we believed and create it again.
+            self._store.forget_contact_state(command.email)
+            raise _Replan from None
+
+    def _membership_not_found(self, email: str, segment_id: str, counter: _Counting) -> None:
+        names = self._definitions.refresh_segments(_CountingClient(self._resend, counter))
+        if segment_id not in names.values():
+            log.info("segment.vanished", segment_id=segment_id)
+        else:
+            self._store.forget_contact_state(email)  # the segment exists: the contact is what vanished
+        raise _Replan
+
+    def _safe_record(self, email: str, outcome: str, error: ConnectorError) -> None:
+        try:
+            self._store.record_sync(email, outcome, f"{type(error).__name__}: {error}"[:500])
+        except RetryableError:
+            log.debug("sync_record.skipped", email=mask_email(email))
+
+
+class _CountingClient:
+    """The Resend client, counting each call for the event's outcome."""
+
+    def __init__(self, client: ResendClient, counter: _Counting) -> None:
+        self._client = client
+        self._counter = counter
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        return self._counter(attribute) if callable(attribute) else attribute
+
+
+def _email_of(plan: Plan) -> str | None:
+    for command in plan.commands:
+        email = getattr(command, "email", None)
+        if isinstance(email, str):
+            return email
+    return None

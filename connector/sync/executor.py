@@ -124,8 +124,8 @@ class EventSync:
                     self._store.record_sync(email, "synced")
                 return Outcome("applied", "", counter.calls, plan.commands)
             raise RetryableError("the contact kept changing under us; trying the event again later")
-        except SkipEvent:
-            raise
+        except SkipEvent as skip:
+            return Outcome("skipped", skip.reason, counter.calls)
         except (RetryableError, PermanentError) as exc:
             if email is not None:
                 outcome = "pending" if isinstance(exc, RetryableError) else "failed"

@@ -51,7 +51,7 @@ def run_demo() -> int:
     from connector.pipeline.kafka_io import ensure_topics
     from connector.settings import load_settings
 
-    configure(level="info", fmt="console")
+    configure(level="debug", fmt="console")
     log = get_logger("demo")
     api_key = "re_demo_" + secrets.token_hex(8)
     with ExitStack() as stack:
@@ -75,6 +75,7 @@ def run_demo() -> int:
             destination={"audiences": ["Newsletter"], "delete_event_names": ["Contact Deleted"]},
             metrics={"port": free_port()},
             log_format="console",
+            log_level="debug",
         )
         ensure_topics(settings.kafka, [settings.kafka.topic, settings.kafka.dead_letter_topic])
         produced = produce_samples(kafka.bootstrap_servers, settings.kafka.topic, project_root() / SAMPLES)

@@ -224,6 +224,7 @@ class Runner:
         self._metrics.latency.observe(now - item.polled_at)
         for result in done.results:
             self._metrics.events.labels(type=result.type, outcome=result.status).inc()
+            log.debug("event." + result.status, type=result.type, reason=result.reason or None, offset=item.offset)
         if done.kind == "dead_lettered":
             self._metrics.events.labels(type="unknown", outcome="dead_lettered").inc()
 

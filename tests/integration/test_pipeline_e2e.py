@@ -1,0 +1,234 @@
+"""The whole service, end to end: real broker, real Redis, the emulator, the connector as a process.
+
+The emulator's final state is compared with a small model of the same events computed here.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.emulator import EmulatorInspector, EmulatorServer
+from tests.harness import ConnectorProcess, Deployment, wait_drained
+from tests.integration.conftest import API_KEY
+
+USERS = 1_000
+EVENTS = 10_000
+AUDIENCES = ["A", "B", "C"]
+
+
+def mixed_events(seed: int, users: int = USERS, total: int = EVENTS) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+
+    def identify(u: int, n: int) -> dict[str, Any]:
+        audiences = rng.sample(AUDIENCES, rng.randint(0, 3))
+        return {"type": "identify", "messageId": f"i-{n}", "userId": f"user-{u}",
+                "traits": {"email": f"User-{u}@Example.com " if n % 7 == 0 else f"user-{u}@example.com",
+                           "plan": rng.choice(["free", "pro", "team"]), "score": rng.randint(0, 100),
+                           "resendAudiences": audiences if n % 2 else ", ".join(audiences)}}  # fmt: skip
+
+    events = [identify(u, u) for u in range(users)]
+    for n in range(users, total):
+        u = rng.randrange(users)
+        kind = rng.random()
+        if kind < 0.3:
+            events.append(identify(u, n))
+        elif kind < 0.7:
+            events.append({"type": "track", "messageId": f"t-{n}", "userId": f"user-{u}", "event": "Viewed",
+                           "traits": {"lastEvent": f"e{n}"}})  # fmt: skip
+        elif kind < 0.9:
+            events.append({"type": "page", "messageId": f"p-{n}", "userId": f"user-{u}", "name": "Home",
+                           "traits": {"lastPage": f"p{n}"}})  # fmt: skip
+        else:
+            events.append({"type": "track", "messageId": f"s-{n}", "userId": f"user-{u}", "event": "Scrolled"})
+    return events
+
+
+def model(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What Resend should hold: per email, the properties these events set and the segment names."""
+    emails: dict[str, str] = {}
+    contacts: dict[str, dict[str, Any]] = {}
+    for event in events:
+        traits = event.get("traits") or {}
+        if event["type"] == "identify":
+            email = traits["email"].strip().lower()
+            emails[event["userId"]] = email
+            contact = contacts.setdefault(email, {"properties": {}, "segments": set()})
+            contact["properties"].update(plan=traits["plan"], score=str(traits["score"]), cdp_user_id=event["userId"])
+            raw = traits["resendAudiences"]
+            names = raw if isinstance(raw, list) else [n.strip() for n in raw.split(",") if n.strip()]
+            contact["segments"] = set(names)
+        elif traits:
+            contacts[emails[event["userId"]]]["properties"].update({k: str(v) for k, v in traits.items()})
+    return contacts
+
+
+def assert_matches(inspector: EmulatorInspector, expected: dict[str, dict[str, Any]]) -> None:
+    actual = inspector.contacts()
+    assert set(actual) == set(expected)
+    wrong = []
+    for email, want in expected.items():
+        have = actual[email]
+        props = {k: have["properties"].get(k) for k in want["properties"]}
+        if props != want["properties"] or set(have["segments"]) != want["segments"]:
+            wrong.append((email, want, {"properties": props, "segments": sorted(have["segments"])}))
+    assert wrong == [], f"{len(wrong)} contacts differ, first: {wrong[:2]}"
+
+
+@pytest.fixture
+def deployment(
+    kafka_bootstrap: str, redis_url: str, emulator: EmulatorServer, unique: Callable[[str], str]
+) -> Deployment:
+    d = Deployment(kafka_bootstrap, redis_url, emulator.url, API_KEY, topic=unique("events"), group=unique("group"),
+                   key_prefix=unique("e2e") + ":")  # fmt: skip
+    d.create_topics()
+    return d
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+
+
+def test_ten_thousand_events_reach_the_modelled_state(
+    deployment: Deployment, inspector: EmulatorInspector, logs: Path
+) -> None:
+    events = mixed_events(seed=1)
+    deployment.produce_events(events)
+    process = ConnectorProcess(deployment, logs / "connector.log")
+    try:
+        wait_drained(deployment, process)
+    finally:
+        assert process.stop() == 0
+    assert_matches(inspector, model(events))
+    assert deployment.dead_letters() == []
+    assert "consumer.stopped" in process.output()
+
+
+def test_same_state_through_5xx_and_429_storms(
+    deployment: Deployment, inspector: EmulatorInspector, logs: Path
+) -> None:
+    events = mixed_events(seed=2, users=500, total=5_000)
+    inspector.set_faults(error_rate=0.2, seed=7)
+    stop = threading.Event()
+
+    def storms() -> None:
+        while not stop.wait(3.0):
+            inspector.set_faults(storm_429=40)
+
+    stormer = threading.Thread(target=storms, daemon=True)
+    stormer.start()
+    deployment.produce_events(events)
+    process = ConnectorProcess(deployment, logs / "connector.log")
+    try:
+        wait_drained(deployment, process, timeout=400)
+    finally:
+        stop.set()
+        process.stop()
+    inspector.set_faults(error_rate=0.0)
+    counts = inspector.call_counts()
+    assert sum(n for call, n in counts.items() if call.endswith((" 500", " 503"))) > 100  # the faults happened
+    assert sum(n for call, n in counts.items() if call.endswith(" 429")) >= 40
+    assert_matches(inspector, model(events))
+    assert deployment.dead_letters() == []  # nothing dead-lettered for being transient
+
+
+def test_same_state_after_two_sigkills(deployment: Deployment, inspector: EmulatorInspector, logs: Path) -> None:
+    events = mixed_events(seed=3, users=500, total=5_000)
+    deployment.produce_events(events)
+    for round_ in range(2):
+        process = ConnectorProcess(deployment, logs / f"killed-{round_}.log")
+        start_lag = deployment.lag()
+        deadline = time.monotonic() + 120
+        while deployment.lag() > start_lag - 800 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        process.kill()
+    assert deployment.lag() > 0, "the kills should interrupt the run, not follow it"
+    process = ConnectorProcess(deployment, logs / "final.log")
+    try:
+        wait_drained(deployment, process)
+    finally:
+        process.stop()
+    assert_matches(inspector, model(events))
+
+
+EXPLODING = """
+def transform(event, context):
+    if (event.get("traits") or {}).get("explode"):
+        raise ValueError("exploded on purpose")
+    return event
+"""
+FIXED = """
+def transform(event, context):
+    event.get("traits", {}).pop("explode", None)
+    return event
+"""
+
+
+def test_poison_records_are_dead_lettered_and_replay_applies_them(
+    deployment: Deployment, inspector: EmulatorInspector, logs: Path, tmp_path: Path
+) -> None:
+    transform = tmp_path / "transform.py"
+    transform.write_text(EXPLODING)
+    deployment.extra_env["RESEND_CONNECTOR_TRANSFORMS__FUNCTIONS"] = str(transform)
+
+    def identify(n: int, **traits: Any) -> bytes:
+        return json.dumps({"type": "identify", "userId": f"u{n}",
+                           "traits": {"email": f"p{n}@example.com", **traits}}).encode()  # fmt: skip
+
+    records = [
+        (b"u0", identify(0)),
+        (b"u1", b'{"type": "identify", "traits": '),  # bad JSON
+        (b"u2", identify(2)),
+        (b"u3", b'{"type":"identify","traits":{"email":"\xff\xfe@x.io"}}'),  # bad UTF-8
+        (b"u4", identify(4)),
+        (b"u5", b"\x00\x00\x00\x03\xe7\x02ab"),  # Confluent Avro, schema id 999: unknown
+        (b"u6", identify(6, explode=True)),  # the transformation raises
+        (b"u7", identify(7)),
+    ]
+    deployment.produce(records)
+    process = ConnectorProcess(deployment, logs / "connector.log")
+    try:
+        wait_drained(deployment, process)
+    finally:
+        process.stop()
+    assert set(inspector.contacts()) == {"p0@example.com", "p2@example.com", "p4@example.com", "p7@example.com"}
+    letters = deployment.dead_letters()
+    reasons = {r.key: dict(r.headers) for r in letters}
+    assert set(reasons) == {b"u1", b"u3", b"u5", b"u6"}
+    assert reasons[b"u1"]["__connect.errors.stage"] == b"decode"
+    assert b"not JSON" in reasons[b"u1"]["__connect.errors.exception.message"]
+    assert b"invalid UTF-8" in reasons[b"u3"]["__connect.errors.exception.message"]
+    assert b"unknown Avro schema id 999" in reasons[b"u5"]["__connect.errors.exception.message"]
+    assert reasons[b"u6"]["__connect.errors.stage"] == b"transform"
+    assert b"exploded on purpose" in reasons[b"u6"]["__connect.errors.exception.stacktrace"]
+    by_key = {r.key: r for r in letters}
+    assert by_key[b"u1"].value == records[1][1]  # the original bytes, untouched
+    assert reasons[b"u6"]["__connect.errors.topic"] == deployment.topic.encode()
+    assert reasons[b"u6"]["__resend_connector.attempts"] == b"1"
+
+    # Fix the cause, then replay what failed in the transform stage.
+    transform.write_text(FIXED)
+    replay = subprocess.run(
+        [sys.executable, "-m", "connector", "replay", "--stage", "transform", "--no-progress"],
+        env=deployment.env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr[-2000:]
+    assert "p6@example.com" in inspector.contacts()
+    assert "applied 1" in replay.stderr
+    assert len(deployment.dead_letters()) == len(letters)  # nothing failed again
+    again = subprocess.run(
+        [sys.executable, "-m", "connector", "replay", "--stage", "transform", "--no-progress"],
+        env=deployment.env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0
+    assert "replayed 0 record(s)" in again.stderr  # the previous replay's progress was kept

@@ -21,9 +21,7 @@ def unique() -> Callable[[str], str]:
     return make
 
 
-def wait_for(
-    check: Callable[[], bool], *, timeout: float = 30.0, interval: float = 0.1, what: str = ""
-) -> None:
+def wait_for(check: Callable[[], bool], *, timeout: float = 30.0, interval: float = 0.1, what: str = "") -> None:
     """The loop-timeout helper: poll ``check`` until it is true, fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -39,9 +39,7 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def settings_for(
-    emulator: EmulatorServer, redis_url: str, unique: Callable[[str], str]
-) -> Callable[..., Settings]:
+def settings_for(emulator: EmulatorServer, redis_url: str, unique: Callable[[str], str]) -> Callable[..., Settings]:
     prefix = unique("it") + ":"
 
     def make(**destination: Any) -> Settings:

@@ -21,9 +21,7 @@ def _consume(consumer: KafkaConsumer, count: int) -> list[bytes]:
     return seen
 
 
-def test_consumer_group_resumes_after_committed_offset(
-    kafka_bootstrap: str, unique: Callable[[str], str]
-) -> None:
+def test_consumer_group_resumes_after_committed_offset(kafka_bootstrap: str, unique: Callable[[str], str]) -> None:
     topic, group = unique("smoke"), unique("group")
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])

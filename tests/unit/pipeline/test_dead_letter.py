@@ -13,9 +13,7 @@ from connector.pipeline.dead_letter import (
 
 def _fail() -> TransformError:
     try:
-        raise TransformError(
-            "plan_to_audiences raised KeyError", function="f", traceback_text="Traceback: boom"
-        )
+        raise TransformError("plan_to_audiences raised KeyError", function="f", traceback_text="Traceback: boom")
     except TransformError as exc:
         return exc
 

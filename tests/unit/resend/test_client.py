@@ -106,8 +106,8 @@ def test_lists_follow_every_page() -> None:
 
 
 def test_property_values_are_read_in_both_shapes() -> None:
-    rec = Recorder([httpx.Response(200, json={"id": "c", "email": "a@x.io",
-                                              "properties": {"plan": {"type": "string", "value": "pro"}, "n": 3}})])  # fmt: skip
+    body = {"id": "c", "email": "a@x.io", "properties": {"plan": {"type": "string", "value": "pro"}, "n": 3}}
+    rec = Recorder([httpx.Response(200, json=body)])
     assert client_for(rec).get_contact("c").properties == {"plan": "pro", "n": 3}
 
 

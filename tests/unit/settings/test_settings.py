@@ -42,8 +42,7 @@ def test_api_key_is_required_for_real_resend() -> None:
 def test_yaml_file_with_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "connector.yaml"
     path.write_text(
-        "kafka:\n  topic: from-file\n  group_id: g\ndestination:\n  audiences: [A, B]\n"
-        f"resend:\n  api_key: {SECRET}\n"
+        f"kafka:\n  topic: from-file\n  group_id: g\ndestination:\n  audiences: [A, B]\nresend:\n  api_key: {SECRET}\n"
     )
     monkeypatch.setenv("RESEND_CONNECTOR_KAFKA__TOPIC", "from-env")
     monkeypatch.setenv("RESEND_CONNECTOR_DESTINATION__AUTOMATION_EVENT_NAMES", "Signed Up, Upgraded")

@@ -50,12 +50,6 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emulator(args: argparse.Namespace) -> int:
-    from connector.emulator import main as emulator_main
-
-    return int(emulator_main(args.rest) or 0)
-
-
 def _replay(args: argparse.Namespace) -> int:
     from connector.pipeline.replay import run_replay
 
@@ -69,9 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="consume events and keep Resend in sync (the service)").set_defaults(func=_run)
 
-    emulator = sub.add_parser("emulator", help="a local Resend emulator (see `emulator --help`)", add_help=False)
-    emulator.add_argument("rest", nargs=argparse.REMAINDER)
-    emulator.set_defaults(func=_emulator)
+    sub.add_parser("emulator", help="a local Resend emulator (see `resend-connector emulator --help`)")
 
     replay = sub.add_parser("replay", help="run dead-lettered records through the pipeline again")
     replay.add_argument("--dry-run", action="store_true", help="print the commands; send and commit nothing")
@@ -92,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulator"]:  # its own options, parsed by the emulator itself
+        from connector.emulator import main as emulator_main
+
+        return int(emulator_main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -41,7 +41,7 @@ def with_sdk() -> dict[str, Any]:
     seen["properties"] = sorted(p["key"] for p in resend.ContactProperties.list()["data"])
     vip = resend.Segments.create({"name": "VIP"})
     resend.Segments.create({"name": "Old"})
-    old = [s for s in resend.Segments.list()["data"] if s["name"] == "Old"][0]
+    old = next(s for s in resend.Segments.list()["data"] if s["name"] == "Old")
     resend.Segments.remove(old["id"])
     seen["segments"] = [s["name"] for s in resend.Segments.list()["data"]]
     first = resend.Contacts.create({"email": "ada@example.com", "first_name": "Ada", "properties": {"plan": "pro"}})

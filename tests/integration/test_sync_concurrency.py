@@ -1,0 +1,47 @@
+"""Two executors (as two replicas would) on the same new contacts end as one executor would."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from connector.emulator import EmulatorInspector
+from connector.events import Event
+from connector.settings import Settings
+from connector.sync import EventSync
+
+
+def test_two_executors_racing_on_the_same_new_contacts(
+    settings_for: Callable[..., Settings], sync_for: Callable[..., EventSync], inspector: EmulatorInspector
+) -> None:
+    settings = settings_for()
+    replicas = [sync_for(settings), sync_for(settings)]  # one Redis namespace: one team, two replicas
+    emails = [f"race{i}@example.com" for i in range(15)]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(sync: EventSync, side: str) -> None:
+        start.wait()
+        try:
+            for email in emails:
+                traits = {"email": email, f"from_{side}": side, "resendAudiences": "Shared, Also"}
+                sync.handle(Event.from_dict({"type": "identify", "traits": traits}))
+        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s, side)) for s, side in zip(replicas, "ab", strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    state = inspector.state()
+    assert sorted(s["name"] for s in state["segments"]) == ["Also", "Shared"]  # each created once
+    contacts = inspector.contacts()
+    assert sorted(contacts) == sorted(emails)  # one contact per email
+    for email in emails:
+        contact = contacts[email]
+        assert contact["properties"]["from_a"] == "a"  # both writes landed on the one contact
+        assert contact["properties"]["from_b"] == "b"
+        assert sorted(contact["segments"]) == ["Also", "Shared"]
+    assert sum(n for k, n in inspector.call_counts().items() if k.startswith("POST /segments ")) == 2

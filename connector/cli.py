@@ -56,6 +56,24 @@ def _replay(args: argparse.Namespace) -> int:
     return run_replay(_settings(args), args)
 
 
+def _check(args: argparse.Namespace) -> int:
+    from connector.ops import run_check
+
+    return run_check(_settings(args), sys.stdout)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from connector.ops import run_status
+
+    return run_status(_settings(args), args.email, sys.stdout)
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from connector.ops import run_backfill
+
+    return run_backfill(_settings(args), args.file, fmt=args.format, progress=not args.no_progress, out=sys.stdout)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resend-connector", description="Kafka events -> Resend contacts.")
     parser.add_argument("--settings", type=Path, help="YAML or TOML settings file")
@@ -80,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--key", help="only records with this key (UTF-8)")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.set_defaults(func=_replay)
+
+    sub.add_parser("check", help="validate settings and reach Kafka, Redis and Resend").set_defaults(func=_check)
+    status = sub.add_parser("status", help="what the connector knows about one contact")
+    status.add_argument("email")
+    status.set_defaults(func=_status)
+    backfill = sub.add_parser("backfill", help="produce identify events for existing contacts (CSV or JSON Lines)")
+    backfill.add_argument("file", type=Path)
+    backfill.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
+    backfill.add_argument("--no-progress", action="store_true")
+    backfill.set_defaults(func=_backfill)
     return parser
 
 

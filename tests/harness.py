@@ -71,6 +71,19 @@ class Deployment:
             )
         finally:
             admin.close()
+        # A consumer that joins before the broker serves the new topic's metadata is assigned nothing
+        # (kafka-python then waited for a rejoin that did not come within a minute; see the closing note).
+        probe = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if len(probe.partitions_for_topic(self.topic) or ()) == self.partitions:
+                    return
+                probe.topics()  # refresh metadata
+                time.sleep(0.1)
+            raise AssertionError(f"topic {self.topic} has no metadata after 30 s")
+        finally:
+            probe.close()
 
     def produce(self, records: Iterable[tuple[bytes | None, bytes]]) -> int:
         producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=20, batch_size=256_000)
@@ -140,7 +153,7 @@ class ConnectorProcess:
         self._log.close()
 
     def stop(self, timeout: float = 60) -> int:
-        if self.proc.poll() is None:
+        if self.proc.poll() is None and self.proc.args[3:4] == ["run"]:
             self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=timeout)
         self._log.close()

@@ -118,7 +118,7 @@ def test_ten_thousand_events_reach_the_modelled_state(
 def test_same_state_through_5xx_and_429_storms(
     deployment: Deployment, inspector: EmulatorInspector, logs: Path
 ) -> None:
-    events = mixed_events(seed=2, users=500, total=5_000)
+    events = mixed_events(seed=2, users=300, total=3_000)
     inspector.set_faults(error_rate=0.2, seed=7)
     stop = threading.Event()
 

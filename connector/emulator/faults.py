@@ -19,6 +19,7 @@ class Faults:
     outage_seconds: float = 0.0  # from now on, every call answers 503 for this long
     quota_exhausted: bool = False  # every call answers 429 daily_quota_exceeded
     storm_429: int = 0  # the next N calls answer 429 rate_limit_exceeded
+    storm_seconds: float = 0.0  # from now on, every call answers 429 rate_limit_exceeded for this long
     seed: int | None = None
 
 
@@ -28,6 +29,7 @@ class FaultPlan:
 
     faults: Faults = field(default_factory=Faults)
     _outage_until: float = 0.0
+    _storm_until: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _random: random.Random = field(default_factory=random.Random)
 
@@ -37,6 +39,8 @@ class FaultPlan:
             self.faults = Faults(**values)
             if "outage_seconds" in changes:
                 self._outage_until = time.monotonic() + float(changes["outage_seconds"])
+            if "storm_seconds" in changes:
+                self._storm_until = time.monotonic() + float(changes["storm_seconds"])
             if "seed" in changes and changes["seed"] is not None:
                 self._random.seed(changes["seed"])
             return self.faults
@@ -49,6 +53,8 @@ class FaultPlan:
                 return ("drop", 0, "")
             if time.monotonic() < self._outage_until:
                 return ("error", 503, "service_unavailable")
+            if time.monotonic() < self._storm_until:
+                return ("error", 429, "rate_limit_exceeded")
             if f.quota_exhausted:
                 return ("error", 429, "daily_quota_exceeded")
             if f.storm_429 > 0:

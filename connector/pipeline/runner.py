@@ -14,11 +14,12 @@ periodically until they clear. Nothing is dead-lettered for being transient.
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Hashable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,7 +108,8 @@ class Runner:
         self._tracker = OffsetTracker()
         self._scheduler: KeyedScheduler[_Pending] = KeyedScheduler()
         self._pool = ThreadPoolExecutor(settings.max_in_flight_contacts, thread_name_prefix="sync")
-        self._running: dict[Future[_Done], tuple[Hashable, _Pending]] = {}
+        self._running = 0  # records handed to the pool and not yet collected
+        self._finished: queue.SimpleQueue[tuple[Hashable, _Pending, _Done]] = queue.SimpleQueue()
         self._epochs: dict[TopicPartition, int] = {}
         self._retrying: dict[TopicPartition, int] = {}
         self._paused_until = 0.0
@@ -172,19 +174,26 @@ class Runner:
         if now < self._paused_until:
             return
         with self._lock:
-            free = self._settings.max_in_flight_contacts - len(self._running)
+            free = self._settings.max_in_flight_contacts - self._running
             taken = self._scheduler.take(now, free)
         for lane, item in taken:
-            self._running[self._pool.submit(self._work, item)] = (lane, item)
+            self._running += 1
+            self._pool.submit(self._work_and_report, lane, item)
 
     def _collect(self) -> None:
+        """Settle every finished record; wait briefly for one when nothing has finished yet."""
         if not self._running:
             return
-        finished, _ = wait(list(self._running), timeout=0.05, return_when=FIRST_COMPLETED)
+        finished: list[tuple[Hashable, _Pending, _Done]] = []
+        try:
+            finished.append(self._finished.get(timeout=0.05))
+            while True:
+                finished.append(self._finished.get_nowait())
+        except queue.Empty:
+            pass
         now = self._clock()
-        for future in finished:
-            lane, item = self._running.pop(future)
-            done = future.result()
+        for lane, item, done in finished:
+            self._running -= 1
             with self._lock:
                 if self._epochs.get(item.tp) != item.epoch:
                     self._scheduler.done(lane)  # its partition moved on; the new owner redoes it
@@ -301,6 +310,13 @@ class Runner:
 
     # -- the work, on pool threads --------------------------------------------------------------
 
+    def _work_and_report(self, lane: Hashable, item: _Pending) -> None:
+        try:
+            done = self._work(item)
+        except BaseException as exc:  # noqa: BLE001 - the loop must always hear back, or it waits forever
+            done = _Done("retry", error=exc)
+        self._finished.put((lane, item, done))
+
     def _work(self, item: _Pending) -> _Done:
         try:
             return _Done("finished", tuple(self._processor.process(item.value)))
@@ -363,7 +379,7 @@ class Runner:
     # -- stopping -------------------------------------------------------------------------------
 
     def _shutdown(self, grace: float = 30.0) -> None:
-        log.info("consumer.stopping", running=len(self._running), queued=len(self._scheduler))
+        log.info("consumer.stopping", running=self._running, queued=len(self._scheduler))
         deadline = self._clock() + grace
         while self._running and self._clock() < deadline:
             self._collect()  # finish what is running; queued records are left for the next owner
@@ -375,4 +391,4 @@ class Runner:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return {"buffered": len(self._scheduler), "running": len(self._running)}
+            return {"buffered": len(self._scheduler), "running": self._running}

@@ -80,8 +80,14 @@ class StateStore:
             members=parse_managed(members) if members is not None else None,
         )
 
-    def remember_contact(self, email: str, managed: frozenset[str] | None, members: frozenset[str] | None) -> None:
+    def remember_contact(
+        self, email: str, managed: frozenset[str] | None, members: frozenset[str] | None, *, synced: bool = False
+    ) -> None:
+        """What Redis believes about the contact; with ``synced``, the sync record in the same round trip."""
         mapping: dict[Any, Any] = {"exists": "1"}
+        if synced:
+            mapping.update(last_sync=datetime.now(UTC).isoformat(timespec="seconds"), last_outcome="synced",
+                           last_error="")  # fmt: skip
         if managed is not None:
             mapping["managed"] = format_managed(managed)
         with translated():

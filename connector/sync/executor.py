@@ -77,6 +77,7 @@ class _Counting:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.recorded = False  # the sync record was written with the contact state
 
     def __call__(self, fn: Callable[..., object]) -> Callable[..., object]:
         def counted(*args: object, **kwargs: object) -> object:
@@ -120,7 +121,7 @@ class EventSync:
                     self._run(plan.commands, counter)
                 except _Replan:
                     continue
-                if email is not None:
+                if email is not None and not counter.recorded:
                     self._store.record_sync(email, "synced")
                 return Outcome("applied", "", counter.calls, plan.commands)
             raise RetryableError("the contact kept changing under us; trying the event again later")
@@ -234,7 +235,8 @@ class EventSync:
                 with contextlib.suppress(ResendNotFound):
                     resend.remove_contact_from_segment(email, segment_id)
             case RememberContact(email=email, managed=managed, members=members):
-                self._store.remember_contact(email, managed, members)
+                self._store.remember_contact(email, managed, members, synced=True)
+                counter.recorded = True
             case DeleteContact(email=email):
                 with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
                     resend.delete_contact(email)

@@ -123,9 +123,10 @@ def test_same_state_through_5xx_and_429_storms(
     stop = threading.Event()
 
     def storms() -> None:
-        # A burst of 429s every few seconds: each one makes every replica back off (retry-after: 1 s).
+        # A one-second 429 storm every few seconds, as when another client of the team spends the
+        # window: every replica backs off (retry-after: 1 s) and resumes.
         while not stop.wait(5.0):
-            inspector.set_faults(storm_429=10)
+            inspector.set_faults(storm_seconds=1.0)
 
     stormer = threading.Thread(target=storms, daemon=True)
     stormer.start()
@@ -139,7 +140,7 @@ def test_same_state_through_5xx_and_429_storms(
     inspector.set_faults(error_rate=0.0)
     counts = inspector.call_counts()
     assert sum(n for call, n in counts.items() if call.endswith((" 500", " 503"))) > 100  # the faults happened
-    assert sum(n for call, n in counts.items() if call.endswith(" 429")) >= 10
+    assert sum(n for call, n in counts.items() if call.endswith(" 429")) >= 3
     assert_matches(inspector, model(events))
     assert deployment.dead_letters() == []  # nothing dead-lettered for being transient
 

@@ -252,14 +252,21 @@ class EventSync:
         with redis_lock(self._store.client, self._store.key("lock", "contact", command.email)):
             if self._store.contact(command.email) is not None:
                 raise _Replan
-            resend.create_contact(
-                command.email,
-                first_name=command.first_name,
-                last_name=command.last_name,
-                unsubscribed=command.unsubscribed,
-                properties=dict(command.properties),
-                segment_ids=command.segment_ids,
-            )
+            try:
+                resend.create_contact(
+                    command.email,
+                    first_name=command.first_name,
+                    last_name=command.last_name,
+                    unsubscribed=command.unsubscribed,
+                    properties=dict(command.properties),
+                    segment_ids=command.segment_ids,
+                )
+            except ResendNotFound:
+                if not command.segment_ids:
+                    raise
+                # A segment we carried was deleted in Resend: refresh the names and plan again.
+                self._definitions.refresh_segments(resend)
+                raise _Replan from None
             ids = frozenset(command.segment_ids)
             self._store.remember_contact(command.email, ids, ids)
 

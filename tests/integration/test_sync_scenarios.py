@@ -130,3 +130,29 @@ def test_delete_trigger_erases_contact_and_cache(
     assert sync.handle(ev(type="track", userId="u9", event="Contact Deleted")).status == "applied"
     assert "erase@example.com" not in inspector.contacts()
     assert sync.store.email_for("u9") is None
+
+
+def test_a_segment_deleted_in_resend_is_found_again(
+    sync_for: Callable[..., EventSync], inspector: EmulatorInspector
+) -> None:
+    sync = sync_for()
+    sync.handle(ev(type="identify", traits={"email": "seg@example.com", "resendAudiences": "Gone"}))
+    gone = next(s["id"] for s in inspector.state()["segments"] if s["name"] == "Gone")
+    inspector.seed(("DELETE", f"/segments/{gone}", None))  # someone deletes it in the dashboard
+    outcome = sync.handle(ev(type="identify", traits={"email": "new@example.com", "resendAudiences": "Gone"}))
+    assert outcome.status == "applied"
+    segments = inspector.state()["segments"]
+    assert [s["name"] for s in segments] == ["Gone"]
+    assert segments[0]["id"] != gone  # the map was refreshed and the segment created again
+    assert inspector.contacts()["new@example.com"]["segments"] == ["Gone"]
+
+
+def test_named_track_events_reach_automations(sync_for: Callable[..., EventSync], inspector: EmulatorInspector) -> None:
+    sync = sync_for(automation_event_names=["Signed Up"])
+    sync.handle(ev(type="identify", userId="u5", traits={"email": "auto@example.com"}))
+    sync.handle(ev(type="track", userId="u5", event="Signed Up", properties={"plan": "pro"}))
+    sync.handle(ev(type="track", userId="u5", event="Viewed", properties={"plan": "pro"}))
+    events = inspector.state()["events"]
+    assert [(e["event"], e["email"], e["payload"]) for e in events] == [
+        ("Signed Up", "auto@example.com", {"plan": "pro"})
+    ]

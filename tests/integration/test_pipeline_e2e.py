@@ -235,3 +235,55 @@ def test_poison_records_are_dead_lettered_and_replay_applies_them(
     )  # fmt: skip
     assert again.returncode == 0
     assert "replayed 0 record(s)" in again.stderr  # the previous replay's progress was kept
+
+
+def test_replay_dry_run_sends_nothing_and_repeated_failures_are_parked(
+    deployment: Deployment, inspector: EmulatorInspector, logs: Path
+) -> None:
+    deployment.extra_env["RESEND_CONNECTOR_KAFKA__DEAD_LETTER_MAX_ATTEMPTS"] = "2"
+    good = json.dumps({"type": "identify", "userId": "d1", "traits": {"email": "dry@example.com"}}).encode()
+    deployment.produce([(b"bad", b"not json at all"), (b"d1", good)])
+    process = ConnectorProcess(deployment, logs / "connector.log")
+    try:
+        wait_drained(deployment, process)
+    finally:
+        process.stop()
+    assert len(deployment.dead_letters()) == 1
+
+    def replay(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "connector", "replay", "--no-progress", *args],
+            env=deployment.env(), capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    calls_before = len(inspector.calls())
+    dry = replay("--dry-run")
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "would fail again: DecodeError" in dry.stdout
+    assert len(inspector.calls()) == calls_before
+    first = replay()  # attempt 2 of 2: parked, not looped back
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "parked 1" in first.stderr
+    assert len(deployment.dead_letters()) == 1  # nothing new in the dead-letter topic
+    records = _read_all(deployment.bootstrap, f"{deployment.topic}-parked")
+    assert [r.value for r in records] == [b"not json at all"]
+    assert dict(records[0].headers)["__resend_connector.attempts"] == b"2"
+
+
+def _read_all(bootstrap: str, topic: str) -> list[Any]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        records: list[Any] = []
+        deadline = time.monotonic() + 30
+        while any(consumer.position(tp) < ends[tp] for tp in partitions) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()

@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
-from connector.errors import ConfigurationError
+from connector.errors import ConfigurationError, ConnectorError
 from connector.logs import configure, get_logger
 from connector.settings import Settings, load_settings
 
@@ -125,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"resend-connector: {exc}", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
+        return 1
+    except ConnectorError as exc:  # e.g. Redis unreachable for `status`: one clear line, no traceback
+        print(f"resend-connector: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
 

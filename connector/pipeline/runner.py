@@ -111,6 +111,10 @@ class Runner:
         self._running = 0  # records handed to the pool and not yet collected
         self._finished: queue.SimpleQueue[tuple[Hashable, _Pending, _Done]] = queue.SimpleQueue()
         self._epochs: dict[TopicPartition, int] = {}
+        # kafka-python keeps the fetch position of a partition that is revoked and assigned back in one
+        # rebalance; records we dropped on revocation lie behind it. Where to seek back to, and when.
+        self._revoked_at: dict[TopicPartition, int] = {}
+        self._seeks: dict[TopicPartition, int] = {}
         self._retrying: dict[TopicPartition, int] = {}
         self._paused_until = 0.0
         self._backpressure = False
@@ -141,13 +145,20 @@ class Runner:
     def _poll(self) -> None:
         timeout_ms = 0 if self._running or len(self._scheduler) else 200
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._settings.max_poll_records)
+        with self._lock:
+            seeks, self._seeks = self._seeks, {}
+        for tp, offset in seeks.items():
+            self._consumer.seek(tp, offset)  # records this poll returned for it are re-read from there
         if not batches:
             return
         now = self._clock()
         with self._lock:
             for tp, records in batches.items():
                 epoch = self._epochs.get(tp)
+                if tp in seeks:
+                    continue
                 if epoch is None:
+                    log.debug("records.discarded", partition=tp.partition, count=len(records))
                     continue  # revoked between fetch and now
                 for record in records:
                     item = _Pending(
@@ -358,12 +369,19 @@ class Runner:
         with self._lock:
             for tp in assigned:
                 self._epochs[tp] = self._epochs.get(tp, 0) + 1
+                if tp in self._revoked_at:
+                    self._seeks[tp] = self._revoked_at.pop(tp)
+            self._revoked_at.clear()  # partitions that went elsewhere start from the group's commit
             self._metrics.ready = not self._paused_until
         log.info("partitions.assigned", partitions=sorted(tp.partition for tp in assigned))
 
     def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         with self._lock:
             offsets = self._tracker.to_commit(revoked)
+            for tp in revoked:
+                position = self._tracker.position(tp)
+                if position is not None:
+                    self._revoked_at[tp] = position
             self._tracker.forget(revoked)
             dropped = self._scheduler.drop(lambda item: item.tp in revoked)
             for tp in revoked:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from connector.emulator import EmulatorInspector, EmulatorServer
@@ -287,3 +289,30 @@ def _read_all(bootstrap: str, topic: str) -> list[Any]:
         return records
     finally:
         consumer.close()
+
+
+def test_two_replicas_in_one_group_share_the_work_and_expose_metrics(
+    deployment: Deployment, inspector: EmulatorInspector, logs: Path
+) -> None:
+    events = mixed_events(seed=4, users=300, total=3_000)
+    deployment.produce_events(events)
+    first = ConnectorProcess(deployment, logs / "first.log")
+    time.sleep(3)  # the second replica joins while the first is working: a real rebalance
+    second = ConnectorProcess(deployment, logs / "second.log")
+    try:
+        wait_drained(deployment, first)
+        port = int(re.search(r'"port": (\d+), "event": "metrics.serving"', second.output()).group(1))  # type: ignore[union-attr]
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+    finally:
+        first.stop()
+        second.stop()
+    # The first replica gave partitions away when the second joined (not only at its own shutdown).
+    revocations = re.findall(
+        r'"partitions": \[(\d[^\]]*)\], "dropped": \d+, "event": "partitions.revoked"', first.output()
+    )
+    assert len(revocations) >= 2
+    assert 'connector_events_total{outcome="applied",type="identify"}' in metrics
+    assert "connector_resend_calls_total" in metrics
+    assert_matches(inspector, model(events))

@@ -8,38 +8,18 @@ hash of the API key, never the key. The configured rate is a ceiling: when Resen
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from importlib.resources import files
 
 import redis
 
 from connector.redisio import translated
 
-__all__ = ["RateLimiter", "announced_rate"]
+__all__ = ["RateLimiter"]
 
 _GCRA = files("connector.resend").joinpath("gcra.lua").read_text()
 _COOLDOWN = files("connector.resend").joinpath("cooldown.lua").read_text()
-_WINDOW = re.compile(r";\s*w=(\d+(?:\.\d+)?)")
-# The announced limit is written again at least this often, so it outlives its TTL while Resend keeps
-# announcing it, and a process that stopped hearing it (no traffic) lets it lapse back to the ceiling.
-_REFRESH_SECONDS = 60.0
-_ANNOUNCED_TTL_SECONDS = 600
-
-
-def announced_rate(headers: Mapping[str, str]) -> float | None:
-    """Requests per second that Resend announced: ``ratelimit-limit`` per ``ratelimit-policy`` window.
-
-    The window is one second in every recorded answer (``ratelimit-policy: 2;w=1``); a missing or
-    unreadable policy means one second too.
-    """
-    raw = headers.get("ratelimit-limit", "")
-    if not raw.isdigit() or int(raw) <= 0:
-        return None
-    window = _WINDOW.search(headers.get("ratelimit-policy", ""))
-    seconds = float(window.group(1)) if window else 1.0
-    return int(raw) / seconds if seconds > 0 else None
 
 
 class RateLimiter:
@@ -61,8 +41,7 @@ class RateLimiter:
         self._gcra = client.register_script(_GCRA)
         self._cooldown = client.register_script(_COOLDOWN)
         self._client = client
-        self._announced: float | None = None
-        self._announced_at = 0.0
+        self._announced: int | None = None
 
     def wait_ms(self) -> int:
         """Take a slot (0) or say how many milliseconds to wait before asking again."""
@@ -77,16 +56,13 @@ class RateLimiter:
             waited += wait / 1000
         return waited
 
-    def observe_limit(self, limit_per_second: float) -> None:
-        """Follow the rate Resend announced (see :func:`announced_rate`); the ceiling still caps it."""
-        now = time.monotonic()
-        if limit_per_second <= 0:
+    def observe_limit(self, limit: int) -> None:
+        """Follow Resend's announced ``ratelimit-limit`` (requests per one-second window)."""
+        if limit <= 0 or limit == self._announced:
             return
-        if limit_per_second == self._announced and now - self._announced_at < _REFRESH_SECONDS:
-            return
-        self._announced, self._announced_at = limit_per_second, now
+        self._announced = limit
         with translated():
-            self._client.set(self._keys[2], repr(float(limit_per_second)), ex=_ANNOUNCED_TTL_SECONDS)
+            self._client.set(self._keys[2], limit, ex=3600)
 
     def cool_down(self, seconds: float) -> None:
         """Nobody sends for ``seconds`` (a 429 told us to wait)."""

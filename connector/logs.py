@@ -37,11 +37,17 @@ def configure(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # sys.stderr is looked up per logger, not captured once: whoever swaps it (a test runner, a
+        # daemon wrapper) keeps receiving the lines.
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     # Third-party libraries (kafka-python) log through the standard library: keep them quiet.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+def _stderr_logger(*args: Any) -> structlog.PrintLogger:
+    return structlog.PrintLogger(file=sys.stderr)
 
 
 def get_logger(name: str) -> Any:

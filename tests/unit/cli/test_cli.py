@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from connector.cli import main
 
@@ -13,10 +15,12 @@ SECRET = "re_cli_secret_456"
 
 
 @pytest.fixture(autouse=True)
-def no_connector_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_connector_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("RESEND_CONNECTOR_"):
             monkeypatch.delenv(name)
+    yield
+    structlog.reset_defaults()  # main() configured logging for the process; later tests start clean
 
 
 def test_invalid_settings_exit_1_with_every_problem(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

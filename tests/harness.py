@@ -46,7 +46,7 @@ class Deployment:
             "KAFKA__DEAD_LETTER_TOPIC": self.dead_letter_topic,
             "KAFKA__PARKED_TOPIC": f"{self.topic}-parked",
             "KAFKA__GROUP_ID": self.group,
-            "KAFKA__SESSION_TIMEOUT_MS": "10000",
+            "KAFKA__SESSION_TIMEOUT_MS": "6000",
             "REDIS__URL": self.redis_url,
             "REDIS__KEY_PREFIX": self.key_prefix,
             "RESEND__BASE_URL": self.resend_url,

@@ -124,7 +124,6 @@ class Runner:
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
-        self._await_topic_metadata()
         self._consumer.subscribe([self._settings.topic], listener=_Listener(self))
         log.info("consumer.started", topic=self._settings.topic, group=self._settings.group_id)
         try:
@@ -140,20 +139,6 @@ class Runner:
 
     def stop(self) -> None:
         self._stop.set()
-
-    def _await_topic_metadata(self, timeout: float = 30.0) -> None:
-        """Join the group only once the broker serves the topic's partitions.
-
-        kafka-python 3.0.12 joining before that is assigned nothing and was seen not to rejoin when
-        the metadata arrived (a freshly created topic), leaving the replica idle with lag.
-        """
-        deadline = self._clock() + timeout
-        while self._clock() < deadline and not self._stop.is_set():
-            if self._consumer.partitions_for_topic(self._settings.topic):
-                return
-            self._consumer.topics()  # asks the broker for fresh metadata
-            time.sleep(0.2)
-        log.warning("topic.metadata_missing", topic=self._settings.topic, waited_seconds=timeout)
 
     # -- steps ---------------------------------------------------------------------------------
 

@@ -49,12 +49,6 @@ class FakeConsumer:
         self.on_idle()
         return {}
 
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return {0}
-
-    def topics(self) -> set[str]:
-        return {"events"}
-
     def assignment(self) -> set[TopicPartition]:
         return {TP}
 

@@ -86,6 +86,13 @@ class Event:
         )
 
     def ordering_key(self) -> str | None:
-        """The identity that keeps one contact's events in order."""
-        email = self.traits.get("email") or self.context_traits.get("email")
-        return self.user_id or self.anonymous_id or (email if isinstance(email, str) else None)
+        """The identity that keeps one contact's events in order: userId, else anonymousId, else the
+        email (normalised as the planner normalises it; a group's ``traits.email`` is the company's)."""
+        if self.user_id or self.anonymous_id:
+            return self.user_id or self.anonymous_id
+        sources = (self.context_traits,) if self.type == "group" else (self.traits, self.context_traits)
+        for traits in sources:
+            email = traits.get("email")
+            if isinstance(email, str) and email.strip():
+                return email.strip().lower()
+        return None

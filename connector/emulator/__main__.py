@@ -1,60 +1,7 @@
-"""``resend-connector emulator`` / ``python -m connector.emulator``: the emulator as its own process."""
+"""``python -m connector.emulator``: see connector.emulator.standalone."""
 
-from __future__ import annotations
-
-import argparse
-import signal
 import sys
-from collections.abc import Sequence
-from types import FrameType
 
-from connector.emulator.faults import Faults
-from connector.emulator.server import EmulatorServer
+from connector.emulator.standalone import main
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="resend-connector emulator", description="A local Resend API emulator.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8025)
-    parser.add_argument("--api-key", action="append", dest="api_keys", help="an accepted key (repeatable)")
-    parser.add_argument("--restricted-key", action="append", default=[], help="a sending-only key (repeatable)")
-    parser.add_argument("--rate-limit", type=int, default=2, help="requests per second; 0 = unthrottled")
-    parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 500/503")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--drop-rate", type=float, default=0.0, help="share of connections dropped")
-    parser.add_argument("--quota-exhausted", action="store_true")
-    args = parser.parse_args(argv)
-    server = EmulatorServer(
-        args.host,
-        args.port,
-        api_keys=tuple(args.api_keys or ["re_test_key"]),
-        restricted_keys=tuple(args.restricted_key),
-        rate_limit=args.rate_limit,
-        faults=Faults(
-            error_rate=args.error_rate,
-            latency_ms=args.latency_ms,
-            drop_rate=args.drop_rate,
-            quota_exhausted=args.quota_exhausted,
-        ),
-    )
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    print(
-        f"resend emulator on {server.url} (inspection: {server.url}/_emulator/state)",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(main())

@@ -20,7 +20,26 @@ class Faults:
     quota_exhausted: bool = False  # every call answers 429 daily_quota_exceeded
     storm_429: int = 0  # the next N calls answer 429 rate_limit_exceeded
     storm_seconds: float = 0.0  # from now on, every call answers 429 rate_limit_exceeded for this long
+    # retry-after on an injected rate_limit_exceeded. Resend sends whole seconds; tests may shorten it
+    # so a storm costs milliseconds instead of seconds.
+    retry_after_seconds: float = 1.0
     seed: int | None = None
+
+
+def _checked(changes: dict[str, Any]) -> dict[str, Any]:
+    """Values of the fields' own types, so a bad POST fails there and not inside a later call."""
+    defaults = asdict(Faults())
+    checked: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in defaults:
+            raise TypeError(f"unknown fault {name!r}")
+        if name == "seed":
+            checked[name] = None if value is None else int(value)
+        elif isinstance(value, bool) != isinstance(defaults[name], bool) or not isinstance(value, int | float):
+            raise TypeError(f"fault {name!r} must be a {type(defaults[name]).__name__}")
+        else:
+            checked[name] = type(defaults[name])(value)
+    return checked
 
 
 @dataclass
@@ -33,7 +52,16 @@ class FaultPlan:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _random: random.Random = field(default_factory=random.Random)
 
+    def __post_init__(self) -> None:
+        # Windows given at start run from the start, exactly as if they were set right then.
+        self._outage_until = time.monotonic() + self.faults.outage_seconds
+        self._storm_until = time.monotonic() + self.faults.storm_seconds
+        if self.faults.seed is not None:
+            self._random.seed(self.faults.seed)
+
     def update(self, changes: dict[str, Any]) -> Faults:
+        """Apply ``changes`` (field name -> value); TypeError or ValueError when one cannot apply."""
+        changes = _checked(changes)
         with self._lock:
             values = {**asdict(self.faults), **changes}
             self.faults = Faults(**values)

@@ -102,7 +102,11 @@ class Resend:
             raise ApiError(405 if route else 404, "method_not_allowed" if route else "not_found",
                            "Method not allowed" if route else "Route not found")  # fmt: skip
         with self.lock:
-            status, answer = handler(*args, query=query, body=body or {})
+            try:
+                status, answer = handler(*args, query=query, body=body or {})
+            except (KeyError, TypeError, AttributeError) as exc:
+                # A body of the wrong shape (e.g. "segments": [{"name": ...}]): Resend rejects it.
+                raise ApiError(422, "validation_error", f"Invalid request body: {type(exc).__name__}") from None
         return status, answer, route
 
     def _route(self, method: str, p: list[str]) -> tuple[str, Any, tuple[str, ...]]:
@@ -133,6 +137,7 @@ class Resend:
         elif n == 2 and p[0] == "contact-properties":
             table = {
                 ("/contact-properties/{id}",): {
+                    "GET": self._get_property,
                     "PATCH": self._update_property,
                     "DELETE": self._delete_property,
                 }
@@ -182,7 +187,9 @@ class Resend:
         return out
 
     @staticmethod
-    def _page(items: list[Json], query: dict[str, str]) -> Json:
+    def _page(items: list[Json], query: dict[str, str], *, everything_by_default: bool = False) -> Json:
+        if everything_by_default and not query.keys() & {"limit", "after", "before"}:
+            return {"object": "list", "has_more": False, "data": items}
         try:
             limit = int(query.get("limit", "20"))
         except ValueError:
@@ -248,7 +255,8 @@ class Resend:
 
     def _list_contacts(self, *, query: dict[str, str], body: Json) -> tuple[int, Json]:
         items = [self._contact_view(c, with_properties=False) for c in self.contacts.values()]
-        return 200, self._page(items, query)
+        # An older list endpoint: without a limit it answers every contact (resend-api.md, Pagination).
+        return 200, self._page(items, query, everything_by_default=True)
 
     def _get_contact(self, id_or_email: str, *, query: dict[str, str], body: Json) -> tuple[int, Json]:
         return 200, self._contact_view(self._contact(id_or_email))
@@ -329,7 +337,7 @@ class Resend:
         items = [
             self._contact_view(c, with_properties=False) for c in self.contacts.values() if segment.id in c.segments
         ]
-        return 200, self._page(items, query)
+        return 200, self._page(items, query, everything_by_default=True)
 
     # -- contact properties ----------------------------------------------------------------------
 
@@ -361,6 +369,11 @@ class Resend:
             if prop.id == prop_id:
                 return prop
         raise _not_found("Contact property")
+
+    def _get_property(self, prop_id: str, *, query: dict[str, str], body: Json) -> tuple[int, Json]:
+        p = self._property_by_id(prop_id)
+        return 200, {"object": "contact_property", "id": p.id, "key": p.key, "type": p.type,
+                     "fallback_value": p.fallback_value, "created_at": p.created_at}  # fmt: skip
 
     def _update_property(self, prop_id: str, *, query: dict[str, str], body: Json) -> tuple[int, Json]:
         prop = self._property_by_id(prop_id)

@@ -147,15 +147,17 @@ class RemoveFromSegment:
 
 @dataclass(frozen=True, slots=True)
 class RememberContact:
-    """Redis learns the contact exists, which memberships the connector manages, which it knows of."""
+    """Redis learns the contact exists and, unless None (unchanged), which memberships the connector
+    manages and which it knows exist."""
 
     email: str
     managed: frozenset[str] | None = None
     members: frozenset[str] | None = None
 
     def describe(self) -> str:
-        managed = sorted(self.managed) if self.managed is not None else "unchanged"
-        return f"remember {self.email}: exists, managed={managed}"
+        if self.managed is None:
+            return f"remember {self.email}: exists"
+        return f"remember {self.email}: exists, managed={sorted(self.managed)}"
 
 
 @dataclass(frozen=True, slots=True)

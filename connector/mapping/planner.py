@@ -297,4 +297,8 @@ def _update(
         writes.append(UpdateContact(email, fields.fields, properties, upsert=True))
     if not writes:
         return Plan(skip="nothing_to_write", commands=remember)
+    if desired is None:
+        # Memberships untouched: Redis keeps what it knows (rewriting it from this plan's reading
+        # could undo a reconciliation another replica finished meanwhile).
+        return Plan(commands=(*remember, *writes, RememberContact(email)))
     return Plan(commands=(*remember, *writes, RememberContact(email, managed=managed, members=members)))

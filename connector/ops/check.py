@@ -1,103 +1,181 @@
-"""``resend-connector check``: can this configuration work? One line per check, exit 1 on any failure."""
+"""``resend-connector check``: can this configuration work? One line per check, exit 1 on any failure.
+
+Each probe returns :class:`CheckResult` values instead of raising, so one unreachable system does not
+hide what the others would say. The consumer group is *described*, never joined: a join would
+trigger a rebalance and take partitions away from the replicas that are running. Finding the
+group's coordinator and reading its state is what "the group can be joined" can honestly mean.
+"""
 
 from __future__ import annotations
 
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
+import redis
+
 from connector.errors import AuthenticationFailed, ConnectorError
-from connector.redisio import connect
+from connector.redisio import connect, translated
 from connector.resend import ResendClient
-from connector.settings import Settings
+from connector.settings import KafkaSettings, Settings
 
-__all__ = ["run_check"]
+__all__ = ["CheckResult", "check_kafka", "check_redis", "check_resend", "check_settings", "report", "run_check"]
+
+_KAFKA_TIMEOUT_MS = 10_000
 
 
-def _kafka(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+
+
+def _failure(name: str, exc: BaseException) -> CheckResult:
+    # Our errors and kafka-python's/redis-py's messages name hosts and reasons, never the API key.
+    text = str(exc).strip()
+    return CheckResult(name, False, f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def _guarded(name: str, probe: Callable[[], str]) -> CheckResult:
+    try:
+        return CheckResult(name, True, probe())
+    except Exception as exc:  # noqa: BLE001 - a check reports every failure as its line, whatever raised it
+        return _failure(name, exc)
+
+
+def check_settings(settings: Settings) -> CheckResult:
+    """The settings were validated on loading; say what they point at (never the key or Redis URL)."""
+    key = "set" if settings.resend.api_key is not None else "not set"
+    detail = (
+        f"valid (events {settings.kafka.topic}, group {settings.kafka.group_id}, "
+        f"Resend {settings.resend.base_url}, API key {key})"
+    )
+    return CheckResult("settings", True, detail)
+
+
+def check_kafka(settings: KafkaSettings, *, timeout_ms: int = _KAFKA_TIMEOUT_MS) -> list[CheckResult]:
+    """Reachable; the events and dead-letter topics exist; the group's coordinator answers."""
     from kafka import KafkaAdminClient
 
     from connector.pipeline.kafka_io import client_config
 
-    admin: list[KafkaAdminClient] = []
-
-    def reach() -> str:
-        admin.append(KafkaAdminClient(**client_config(settings.kafka), request_timeout_ms=10_000))
-        return f"{len(admin[0].list_topics())} topics visible"
-
-    def topic(name: str) -> Callable[[], str]:
-        def exists() -> str:
-            if not admin:
-                raise RuntimeError("Kafka not reachable")
-            if name not in admin[0].list_topics():
-                raise RuntimeError(f"topic {name} does not exist")
-            return "exists"
-
-        return exists
-
-    def group() -> str:
-        # Describing the group finds its coordinator without joining (joining would steal partitions).
-        if not admin:
-            raise RuntimeError("Kafka not reachable")
-        described = _retrying(lambda: admin[0].describe_groups([settings.kafka.group_id]))
-        group = described.get(settings.kafka.group_id) or {}
-        state = group.get("group_state") or group.get("state") if isinstance(group, dict) else ""
-        admin[0].close()
-        return f"coordinator found, group state {state or 'unknown'}"
-
-    return [
-        ("kafka reachable", reach),
-        (f"events topic {settings.kafka.topic}", topic(settings.kafka.topic)),
-        (f"dead-letter topic {settings.kafka.dead_letter_topic}", topic(settings.kafka.dead_letter_topic)),
-        (f"consumer group {settings.kafka.group_id}", group),
-    ]
+    topics = [("events topic", settings.topic), ("dead-letter topic", settings.dead_letter_topic)]
+    names = [f"{label} {name}" for label, name in topics] + [f"consumer group {settings.group_id}"]
+    admin: Any = None
+    try:
+        admin = KafkaAdminClient(
+            **client_config(settings), request_timeout_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms
+        )
+        existing = set(admin.list_topics())
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is this check's answer
+        if admin is not None:
+            admin.close()
+        return [_failure("kafka reachable", exc), *(CheckResult(name, False, "Kafka not reachable") for name in names)]
+    try:
+        results = [CheckResult("kafka reachable", True, f"{settings.bootstrap_servers} ({len(existing)} topics)")]
+        results.extend(_guarded(f"{label} {name}", _topic_probe(admin, existing, name)) for label, name in topics)
+        results.append(_guarded(names[-1], lambda: _group(admin, settings.group_id)))
+        return results
+    finally:
+        admin.close()
 
 
-def _retrying(call: Callable[[], Any], seconds: float = 20.0) -> Any:
-    """kafka-python marks transient errors ``retriable`` (a new cluster's coordinator is still moving in)."""
-    from kafka.errors import KafkaError
+def _topic_probe(admin: Any, names: set[str], name: str) -> Callable[[], str]:
+    def probe() -> str:
+        if name not in names:
+            raise LookupError("does not exist")
+        [described] = admin.describe_topics([name])
+        return f"exists, {len(described.get('partitions') or ())} partition(s)"
 
-    deadline = time.monotonic() + seconds
+    return probe
+
+
+def _group(admin: Any, group_id: str, *, patience_s: float = 10.0) -> str:
+    from kafka.errors import GroupIdNotFoundError, KafkaError
+
+    deadline = time.monotonic() + patience_s
     while True:
         try:
-            return call()
+            described = admin.describe_groups([group_id]).get(group_id) or {}
+            break
         except KafkaError as exc:
+            # kafka-python marks transient errors retriable: on a young cluster the coordinator
+            # (the __consumer_offsets partition leader) is still being elected.
             if not exc.retriable or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+    error = str(described.get("error") or "")
+    if GroupIdNotFoundError.__name__ in error:
+        # Newer brokers answer this for a group nobody has joined yet: the coordinator did answer,
+        # and the first replica to start creates the group.
+        return "coordinator found, group not created yet (no replica has joined)"
+    if error:
+        raise PermissionError(error)
+    state = described.get("group_state") or "unknown"
+    members = len(described.get("members") or ())
+    # "Dead"/"Empty": nobody consumes yet; a replica that starts will be the first member.
+    return f"coordinator found, state {state}, {members} member(s)"
 
 
-def _redis(settings: Settings) -> str:
-    client = connect(settings.redis)
-    try:
-        client.ping()
-        return "PING answered"
-    finally:
-        client.close()
+def check_redis(client: redis.Redis, key_prefix: str) -> CheckResult:
+    """PING, then a write under our prefix: a read-only replica answers PING but cannot hold state."""
+
+    def probe() -> str:
+        key = f"{key_prefix}check:{secrets.token_hex(4)}"
+        with translated():
+            client.ping()
+            client.set(key, "1", px=10_000)
+            client.delete(key)
+        return "PING answered, writes accepted"
+
+    return _guarded("redis", probe)
 
 
-def _resend(settings: Settings) -> str:
-    client = ResendClient.from_settings(settings.resend, None)
+def check_resend(client: ResendClient) -> CheckResult:
+    """The key is valid and has full access. A sending-only key is named as such."""
     try:
         client.check()
     except AuthenticationFailed as exc:
         if exc.name == "restricted_api_key":
-            raise RuntimeError("the key is a sending-only key; the connector needs a full-access key") from None
-        raise RuntimeError(f"the key was refused ({exc.status} {exc.name})") from None
-    finally:
-        client.close()
-    return "key valid with full access"
+            detail = "the API key is a sending-only key; the connector needs a full-access key"
+        else:
+            detail = f"the API key was refused ({exc.status} {exc.name or 'no error name'})"
+        return CheckResult("resend", False, detail)
+    except ConnectorError as exc:
+        return _failure("resend", exc)
+    return CheckResult("resend", True, "API key valid with full access")
+
+
+def report(results: Iterable[CheckResult], out: TextIO) -> int:
+    """One line per result as it arrives; 1 when any failed."""
+    failed = False
+    for result in results:
+        print(result.line(), file=out, flush=True)
+        failed = failed or not result.ok
+    return 1 if failed else 0
 
 
 def run_check(settings: Settings, out: TextIO) -> int:
-    print("ok    settings valid", file=out)
-    checks = [*_kafka(settings), ("redis", lambda: _redis(settings)), ("resend", lambda: _resend(settings))]
-    failed = 0
-    for name, check in checks:
-        try:
-            detail = check()
-            print(f"ok    {name}: {detail}", file=out)
-        except (ConnectorError, RuntimeError, OSError, Exception) as exc:  # noqa: BLE001 - every failure is a line
-            failed += 1
-            print(f"FAIL  {name}: {type(exc).__name__}: {exc}", file=out)
-    return 1 if failed else 0
+    return report(_all_checks(settings), out)
+
+
+def _all_checks(settings: Settings) -> Iterable[CheckResult]:
+    yield check_settings(settings)
+    yield from check_kafka(settings.kafka)
+    client = connect(settings.redis)
+    try:
+        yield check_redis(client, settings.redis.key_prefix)
+    finally:
+        client.close()
+    # from_settings retries like the service does (at most about 20 s against an unreachable host).
+    resend = ResendClient.from_settings(settings.resend, None)
+    try:
+        yield check_resend(resend)
+    finally:
+        resend.close()

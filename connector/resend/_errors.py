@@ -26,9 +26,14 @@ __all__ = ["error_from_response", "error_from_transport", "retry_after_of"]
 _QUOTA = {"daily_quota_exceeded", "monthly_quota_exceeded"}
 
 
-def retry_after_of(headers: httpx.Headers) -> float | None:
-    """Seconds to wait: ``retry-after``, else ``ratelimit-reset`` (both are seconds in Resend's answers)."""
-    for name in ("retry-after", "ratelimit-reset"):
+def retry_after_of(headers: httpx.Headers, status: int = 429) -> float | None:
+    """Seconds to wait: ``retry-after``, else (on a 429 only) ``ratelimit-reset``; both are seconds.
+
+    ``ratelimit-reset`` is when the current rate window ends: it says nothing about when a 5xx clears,
+    so only a 429 reads it.
+    """
+    names = ("retry-after", "ratelimit-reset") if status == 429 else ("retry-after",)
+    for name in names:
         raw = headers.get(name)
         if raw is None:
             continue
@@ -53,7 +58,7 @@ def error_from_response(response: httpx.Response, route: str) -> ConnectorError:
     status = response.status_code
     name, message, _ = _name_and_message(response)
     text = f"{route} answered {status} {name}: {message}".strip()
-    retry_after = retry_after_of(response.headers)
+    retry_after = retry_after_of(response.headers, status)
     if status == 429:
         if name in _QUOTA:
             return QuotaExceeded(text, status=status, name=name, route=route, retry_after=retry_after)

@@ -17,11 +17,11 @@ from urllib.parse import quote
 import httpx
 import redis
 
-from connector.errors import RateLimited, RetryableError
+from connector.errors import RateLimited, ResendNotFound, ResendRejected, RetryableError
 from connector.logs import get_logger
 from connector.resend._errors import error_from_response, error_from_transport
 from connector.resend.models import Contact, PropertyDefinition, PropertyValue, Segment
-from connector.resend.ratelimit import RateLimiter
+from connector.resend.ratelimit import RateLimiter, announced_rate
 from connector.settings import ResendSettings
 
 __all__ = ["Observer", "ResendClient"]
@@ -35,6 +35,18 @@ def _path_id(id_or_email: str) -> str:
     return quote(id_or_email, safe="")
 
 
+def _delay(error: RetryableError, backoffs: int) -> float:
+    """Seconds before the next attempt: what Resend asked for, else jittered exponential backoff.
+
+    An announced wait is honoured as given (plus up to 10% jitter so replicas do not return in step).
+    ``backoffs`` counts only the failures that announced no wait: a 5xx after a 429 storm starts the
+    backoff afresh instead of inheriting the storm's attempt count (seconds of idle time otherwise).
+    """
+    if error.retry_after:
+        return error.retry_after * random.uniform(1.0, 1.1)
+    return min(10.0, 0.1 * 2.0**backoffs) * random.uniform(0.5, 1.0)
+
+
 class ResendClient:
     def __init__(
         self,
@@ -44,10 +56,12 @@ class ResendClient:
         max_attempts: int = 8,
         deadline_seconds: float = 120.0,
         observer: Observer | None = None,
+        follow_rate_limit_header: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._http = http
         self._limiter = limiter
+        self._follow_header = follow_rate_limit_header
         self._max_attempts = max_attempts
         self._deadline = deadline_seconds
         self._observer = observer
@@ -78,11 +92,7 @@ class ResendClient:
                 ceiling=settings.max_requests_per_second,
                 prefix=key_prefix,
             )
-        client = cls(http, limiter=limiter, observer=observer)
-        client._follow_header = settings.follow_rate_limit_header
-        return client
-
-    _follow_header = True
+        return cls(http, limiter=limiter, observer=observer, follow_rate_limit_header=settings.follow_rate_limit_header)
 
     def close(self) -> None:
         self._http.close()
@@ -93,7 +103,7 @@ class ResendClient:
         self, method: str, path: str, route: str, *, json: Any = None, params: Mapping[str, Any] | None = None
     ) -> Any:
         started = time.monotonic()
-        attempt = 0
+        attempt = backoffs = 0
         while True:
             attempt += 1
             error = self._attempt(method, path, route, json=json, params=params)
@@ -102,7 +112,9 @@ class ResendClient:
             spent = time.monotonic() - started
             if not isinstance(error, RetryableError) or attempt >= self._max_attempts or spent >= self._deadline:
                 raise error
-            delay = max(error.retry_after or 0.0, min(10.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.0))
+            if not error.retry_after:
+                backoffs += 1
+            delay = _delay(error, backoffs)
             if isinstance(error, RateLimited) and self._limiter is not None:
                 self._limiter.cool_down(error.retry_after or 1.0)
             log.info(
@@ -124,9 +136,10 @@ class ResendClient:
             self._observe(route, 0, sent)
             return error_from_transport(exc, route)
         self._observe(route, response.status_code, sent)
-        limit = response.headers.get("ratelimit-limit")
-        if limit and self._limiter is not None and self._follow_header and limit.isdigit():
-            self._limiter.observe_limit(int(limit))
+        if self._limiter is not None and self._follow_header:
+            rate = announced_rate(response.headers)
+            if rate is not None:
+                self._limiter.observe_limit(rate)
         if response.is_success:
             try:
                 return response.json() if response.content else {}
@@ -208,7 +221,13 @@ class ResendClient:
 
     def add_contact_to_segment(self, id_or_email: str, segment_id: str) -> None:
         path = f"/contacts/{_path_id(id_or_email)}/segments/{_path_id(segment_id)}"
-        self._call("POST", path, "POST /contacts/{id}/segments/{segment_id}")
+        try:
+            self._call("POST", path, "POST /contacts/{id}/segments/{segment_id}")
+        except ResendRejected as exc:
+            # Undocumented whether "already a member" is a success or a 4xx (resend-api.md, Segments):
+            # either way the contact is in the segment, which is what was asked.
+            if isinstance(exc, ResendNotFound) or "already" not in str(exc).lower():
+                raise
 
     def remove_contact_from_segment(self, id_or_email: str, segment_id: str) -> None:
         path = f"/contacts/{_path_id(id_or_email)}/segments/{_path_id(segment_id)}"

@@ -8,18 +8,38 @@ hash of the API key, never the key. The configured rate is a ceiling: when Resen
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.resources import files
 
 import redis
 
 from connector.redisio import translated
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimiter", "announced_rate"]
 
 _GCRA = files("connector.resend").joinpath("gcra.lua").read_text()
 _COOLDOWN = files("connector.resend").joinpath("cooldown.lua").read_text()
+_WINDOW = re.compile(r";\s*w=(\d+(?:\.\d+)?)")
+# The announced limit is written again at least this often, so it outlives its TTL while Resend keeps
+# announcing it, and a process that stopped hearing it (no traffic) lets it lapse back to the ceiling.
+_REFRESH_SECONDS = 60.0
+_ANNOUNCED_TTL_SECONDS = 600
+
+
+def announced_rate(headers: Mapping[str, str]) -> float | None:
+    """Requests per second that Resend announced: ``ratelimit-limit`` per ``ratelimit-policy`` window.
+
+    The window is one second in every recorded answer (``ratelimit-policy: 2;w=1``); a missing or
+    unreadable policy means one second too.
+    """
+    raw = headers.get("ratelimit-limit", "")
+    if not raw.isdigit() or int(raw) <= 0:
+        return None
+    window = _WINDOW.search(headers.get("ratelimit-policy", ""))
+    seconds = float(window.group(1)) if window else 1.0
+    return int(raw) / seconds if seconds > 0 else None
 
 
 class RateLimiter:
@@ -41,7 +61,8 @@ class RateLimiter:
         self._gcra = client.register_script(_GCRA)
         self._cooldown = client.register_script(_COOLDOWN)
         self._client = client
-        self._announced: int | None = None
+        self._announced: float | None = None
+        self._announced_at = 0.0
 
     def wait_ms(self) -> int:
         """Take a slot (0) or say how many milliseconds to wait before asking again."""
@@ -56,13 +77,16 @@ class RateLimiter:
             waited += wait / 1000
         return waited
 
-    def observe_limit(self, limit: int) -> None:
-        """Follow Resend's announced ``ratelimit-limit`` (requests per one-second window)."""
-        if limit <= 0 or limit == self._announced:
+    def observe_limit(self, limit_per_second: float) -> None:
+        """Follow the rate Resend announced (see :func:`announced_rate`); the ceiling still caps it."""
+        now = time.monotonic()
+        if limit_per_second <= 0:
             return
-        self._announced = limit
+        if limit_per_second == self._announced and now - self._announced_at < _REFRESH_SECONDS:
+            return
+        self._announced, self._announced_at = limit_per_second, now
         with translated():
-            self._client.set(self._keys[2], limit, ex=3600)
+            self._client.set(self._keys[2], repr(float(limit_per_second)), ex=_ANNOUNCED_TTL_SECONDS)
 
     def cool_down(self, seconds: float) -> None:
         """Nobody sends for ``seconds`` (a 429 told us to wait)."""

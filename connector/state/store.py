@@ -83,21 +83,18 @@ class StateStore:
     def remember_contact(
         self, email: str, managed: frozenset[str] | None, members: frozenset[str] | None, *, synced: bool = False
     ) -> None:
-        """What Redis believes about the contact; with ``synced``, the sync record in the same round trip."""
+        """What Redis believes about the contact (None: unchanged); with ``synced``, the sync record in
+        the same round trip."""
         mapping: dict[Any, Any] = {"exists": "1"}
         if synced:
             mapping.update(last_sync=datetime.now(UTC).isoformat(timespec="seconds"), last_outcome="synced",
                            last_error="")  # fmt: skip
         if managed is not None:
             mapping["managed"] = format_managed(managed)
+        if members is not None:
+            mapping["members"] = format_managed(members)
         with translated():
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hset(self.key("contact", email), mapping=mapping)
-            if members is None:
-                pipe.hdel(self.key("contact", email), "members")
-            else:
-                pipe.hset(self.key("contact", email), "members", format_managed(members))
-            pipe.execute()
+            self.client.hset(self.key("contact", email), mapping=mapping)
 
     def forget_contact_state(self, email: str) -> None:
         """The cache was stale (Resend answered 404): keep the sync record, drop what we believed."""

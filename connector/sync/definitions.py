@@ -80,6 +80,8 @@ class Definitions:
     def define(self, key: str, resend: Any) -> None:
         """Make ``key`` defined (a string property) or refused; either way the planner can go on."""
         types, loaded = self._store.property_types()
+        if key not in types and self._store.refused([key]):
+            return  # refused a moment ago (by any replica): not asked again until the mark expires
         if key not in types and not loaded:
             types = self._read_properties(resend)
         if key not in types:

@@ -78,6 +78,8 @@ class _Counting:
     def __init__(self) -> None:
         self.calls = 0
         self.recorded = False  # the sync record was written with the contact state
+        self.email: str | None = None  # the contact the event is about, once known
+        self.fetched: dict[str, ContactState] = {}  # contacts read from Resend for this event
 
     def __call__(self, fn: Callable[..., object]) -> Callable[..., object]:
         def counted(*args: object, **kwargs: object) -> object:
@@ -109,29 +111,45 @@ class EventSync:
 
     def handle(self, event: Event) -> Outcome:
         counter = _Counting()
-        email: str | None = None
         try:
-            for _ in range(_MAX_ROUNDS):
-                plan = self._settle(event, counter)
-                email = _email_of(plan)
-                if plan.skip is not None:
-                    self._run(plan.commands, counter)
-                    return Outcome("skipped", plan.skip, counter.calls, plan.commands)
-                try:
-                    self._run(plan.commands, counter)
-                except _Replan:
-                    continue
-                if email is not None and not counter.recorded:
-                    self._store.record_sync(email, "synced")
-                return Outcome("applied", "", counter.calls, plan.commands)
-            raise RetryableError("the contact kept changing under us; trying the event again later")
+            with contextlib.ExitStack() as held:
+                return self._handle(event, counter, held)
         except SkipEvent as skip:
             return Outcome("skipped", skip.reason, counter.calls)
         except (RetryableError, PermanentError) as exc:
-            if email is not None:
+            if counter.email is not None:
                 outcome = "pending" if isinstance(exc, RetryableError) else "failed"
-                self._safe_record(email, outcome, exc)
+                self._safe_record(counter.email, outcome, exc)
             raise
+
+    def _handle(self, event: Event, counter: _Counting, held: contextlib.ExitStack) -> Outcome:
+        locked: str | None = None
+        seed: KnownState | None = None
+        for _ in range(_MAX_ROUNDS):
+            plan, state = self._settle(event, counter, seed)
+            seed = None
+            counter.email = email = _email_of(plan)
+            if plan.skip is not None:
+                self._run(plan.commands, counter)
+                return Outcome("skipped", plan.skip, counter.calls, plan.commands)
+            if email is not None and email != locked and _reconciles(plan):
+                if locked is not None:
+                    raise RetryableError("the event's email changed while it was being applied")
+                # Creating a contact or reconciling its memberships is read-decide-write on state
+                # that other replicas share: one at a time per contact, then decide again on what
+                # Redis says now (the lookup made before waiting stays valid unless Redis knows more).
+                held.enter_context(redis_lock(self._store.client, self._store.key("lock", "contact", email)))
+                locked = email
+                seed = dataclasses.replace(state, contact=self._store.contact(email) or counter.fetched.get(email))
+                continue
+            try:
+                self._run(plan.commands, counter)
+            except _Replan:
+                continue
+            if email is not None and not counter.recorded:
+                self._store.record_sync(email, "synced")
+            return Outcome("applied", "", counter.calls, plan.commands)
+        raise RetryableError("the contact kept changing under us; trying the event again later")
 
     def plan(self, event: Event) -> tuple[Command, ...]:
         """Dry run: what ``handle`` would do, reading Redis only (what only Resend knows stays a lookup)."""
@@ -162,12 +180,12 @@ class EventSync:
             segment_ids=self._definitions.segment_ids(), property_types=self._definitions.property_types()
         )
 
-    def _settle(self, event: Event, counter: _Counting) -> Plan:
-        state = self._initial_state()
+    def _settle(self, event: Event, counter: _Counting, seed: KnownState | None) -> tuple[Plan, KnownState]:
+        state = seed or self._initial_state()
         for _ in range(_MAX_ROUNDS):
             plan = plan_event(event, self._settings, state)
             if not plan.prerequisites:
-                return plan
+                return plan, state
             state = self._fulfil(plan.prerequisites, state, counter)
         raise RetryableError("prerequisites kept changing; trying the event again later")
 
@@ -203,10 +221,13 @@ class EventSync:
         try:
             contact = _CountingClient(self._resend, counter).get_contact(email)
         except ResendNotFound:
-            return ContactState(exists=False, members=frozenset())
-        # First sight of a contact that exists in Resend (created elsewhere, or by the reference
-        # destination): what it says we manage is all we may ever remove.
-        return ContactState(exists=True, managed=parse_managed(contact.properties.get(self._managed_key)))
+            state = ContactState(exists=False, members=frozenset())
+        else:
+            # First sight of a contact that exists in Resend (created elsewhere, or by the reference
+            # destination): what it says we manage is all we may ever remove.
+            state = ContactState(exists=True, managed=parse_managed(contact.properties.get(self._managed_key)))
+        counter.fetched[email] = state
+        return state
 
     # -- carrying out ------------------------------------------------------------------------------
 
@@ -247,28 +268,25 @@ class EventSync:
                 raise PermanentError(f"cannot execute {type(command).__name__}")
 
     def _create(self, command: CreateContact, resend: _CountingClient) -> None:
-        # Two replicas creating the same new contact: the second waits, sees it exists, and re-plans
-        # as an update, so one contact ends up holding both writes.
-        with redis_lock(self._store.client, self._store.key("lock", "contact", command.email)):
-            if self._store.contact(command.email) is not None:
-                raise _Replan
-            try:
-                resend.create_contact(
-                    command.email,
-                    first_name=command.first_name,
-                    last_name=command.last_name,
-                    unsubscribed=command.unsubscribed,
-                    properties=dict(command.properties),
-                    segment_ids=command.segment_ids,
-                )
-            except ResendNotFound:
-                if not command.segment_ids:
-                    raise
-                # A segment we carried was deleted in Resend: refresh the names and plan again.
-                self._definitions.refresh_segments(resend)
-                raise _Replan from None
-            ids = frozenset(command.segment_ids)
-            self._store.remember_contact(command.email, ids, ids)
+        # Runs under the contact lock (see _handle): a second replica creating the same new contact
+        # waits, then finds it in Redis and plans an update, so one contact holds both writes.
+        try:
+            resend.create_contact(
+                command.email,
+                first_name=command.first_name,
+                last_name=command.last_name,
+                unsubscribed=command.unsubscribed,
+                properties=dict(command.properties),
+                segment_ids=command.segment_ids,
+            )
+        except ResendNotFound:
+            if not command.segment_ids:
+                raise
+            # A segment we carried was deleted in Resend: refresh the names and plan again.
+            self._definitions.refresh_segments(resend)
+            raise _Replan from None
+        ids = frozenset(command.segment_ids)
+        self._store.remember_contact(command.email, ids, ids)
 
     def _update(self, command: UpdateContact, resend: _CountingClient) -> None:
         try:
@@ -305,6 +323,15 @@ class _CountingClient:
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
         return self._counter(attribute) if callable(attribute) else attribute
+
+
+def _reconciles(plan: Plan) -> bool:
+    """Whether carrying the plan out creates a contact or changes what the connector manages."""
+    return any(
+        isinstance(c, CreateContact | AddToSegment | RemoveFromSegment)
+        or (isinstance(c, RememberContact) and c.managed is not None)
+        for c in plan.commands
+    )
 
 
 def _email_of(plan: Plan) -> str | None:

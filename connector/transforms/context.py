@@ -14,7 +14,11 @@ __all__ = ["KeyValueStore", "TransformContext"]
 
 
 class KeyValueStore:
-    """A small key-value store in Redis, namespaced for transformation functions."""
+    """A small key-value store in Redis for transformation functions, every key under ``prefix``.
+
+    Values come back as strings (the connector's Redis client decodes responses). A lost Redis is
+    StateStoreUnavailable, which the chain passes on so the record is retried, not dead-lettered.
+    """
 
     def __init__(self, client: redis.Redis | None, prefix: str) -> None:
         self._client = client
@@ -28,23 +32,33 @@ class KeyValueStore:
     def get(self, key: str) -> str | None:
         with translated():
             value = self._redis().get(self._prefix + key)
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
 
-    def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None:
+    def set(self, key: str, value: str | int | float, ttl_seconds: int | None = None) -> None:
+        """Store ``value``; with ``ttl_seconds`` it expires after that many seconds."""
         with translated():
             self._redis().set(self._prefix + key, value, ex=ttl_seconds)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str) -> bool:
+        """True when the key existed."""
         with translated():
-            self._redis().delete(self._prefix + key)
+            return bool(self._redis().delete(self._prefix + key))
 
     def incr(self, key: str, amount: int = 1) -> int:
+        """The counter after adding ``amount`` (a missing key counts from 0)."""
         with translated():
             return int(self._redis().incrby(self._prefix + key, amount))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TransformContext:
+    """The second argument of every transformation function.
+
+    ``log`` is a structlog logger bound with ``function=<the function's reference>``.
+    """
+
     settings: Settings
     log: Any
     store: KeyValueStore

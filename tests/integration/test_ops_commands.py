@@ -5,51 +5,84 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from connector.emulator import EmulatorServer
+from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.events import Event
-from connector.ops import run_backfill, run_check, run_status
+from connector.ops import backfill, run_backfill, run_check, run_status
 from connector.settings import Settings, load_settings
 from connector.sync import EventSync
-from tests.harness import ConnectorProcess, Deployment
+from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY
 
 
-def settings_with(deployment: Deployment, **resend: object) -> Settings:
+def settings_with(deployment: Deployment, *, kafka: dict[str, str] | None = None, **resend: object) -> Settings:
     return load_settings(
         kafka={"bootstrap_servers": deployment.bootstrap, "topic": deployment.topic,
-               "dead_letter_topic": deployment.dead_letter_topic, "group_id": deployment.group},
+               "dead_letter_topic": deployment.dead_letter_topic, "group_id": deployment.group, **(kafka or {})},
         redis={"url": deployment.redis_url, "key_prefix": deployment.key_prefix},
         resend={"base_url": deployment.resend_url, "api_key": API_KEY, **resend},
     )  # fmt: skip
 
 
-def make_deployment(kafka: str, redis_url: str, emulator: EmulatorServer, unique: Callable[[str], str]) -> Deployment:
-    d = Deployment(kafka, redis_url, emulator.url, API_KEY, topic=unique("ops"), group=unique("g"),
+@pytest.fixture
+def deployment(
+    kafka_bootstrap: str, redis_url: str, emulator: EmulatorServer, unique: Callable[[str], str]
+) -> Deployment:
+    d = Deployment(kafka_bootstrap, redis_url, emulator.url, API_KEY, topic=unique("ops"), group=unique("g"),
                    key_prefix=unique("ops") + ":", partitions=1)  # fmt: skip
     d.create_topics()
     return d
 
 
-def test_check_passes_and_names_a_sending_only_key(
-    kafka_bootstrap: str, redis_url: str, emulator: EmulatorServer, unique: Callable[[str], str]
-) -> None:
-    deployment = make_deployment(kafka_bootstrap, redis_url, emulator, unique)
+@contextmanager
+def connector_running(deployment: Deployment, log: Path) -> Iterator[ConnectorProcess]:
+    """The connector as an OS process; killed if the test fails before stopping it."""
+    process = ConnectorProcess(deployment, log)
+    try:
+        yield process
+    finally:
+        if process.proc.poll() is None:
+            process.kill()
+
+
+def check(settings: Settings) -> tuple[int, str]:
     out = io.StringIO()
-    assert run_check(settings_with(deployment), out) == 0, out.getvalue()
-    assert out.getvalue().count("ok    ") == 7
-    out = io.StringIO()
-    assert run_check(settings_with(deployment, api_key="re_sending_only"), out) == 1
-    assert "sending-only key" in out.getvalue()
-    out = io.StringIO()
-    missing = settings_with(deployment).model_copy(update={"kafka": settings_with(deployment).kafka.model_copy(
-        update={"dead_letter_topic": "no-such-topic"})})  # fmt: skip
-    assert run_check(missing, out) == 1
-    assert "FAIL  dead-letter topic no-such-topic" in out.getvalue()
+    return run_check(settings, out), out.getvalue()
+
+
+def test_check_passes_with_one_ok_line_per_check(deployment: Deployment) -> None:
+    code, text = check(settings_with(deployment))
+    assert code == 0, text
+    lines = text.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "ok    settings", "ok    kafka reachable", f"ok    events topic {deployment.topic}",
+        f"ok    dead-letter topic {deployment.dead_letter_topic}", f"ok    consumer group {deployment.group}",
+        "ok    redis", "ok    resend"]  # fmt: skip
+    assert "exists, 1 partition(s)" in lines[2]
+    assert API_KEY not in text
+
+
+def test_check_fails_on_a_wrong_key_and_names_a_sending_only_key(deployment: Deployment) -> None:
+    code, text = check(settings_with(deployment, api_key="re_wrong_key"))
+    assert code == 1
+    assert "FAIL  resend: the API key was refused" in text
+    assert text.count("ok    ") == 6
+    code, text = check(settings_with(deployment, api_key="re_sending_only"))
+    assert code == 1
+    assert "FAIL  resend: the API key is a sending-only key" in text
+
+
+def test_check_fails_on_a_missing_topic(deployment: Deployment) -> None:
+    code, text = check(settings_with(deployment, kafka={"dead_letter_topic": "no-such-topic"}))
+    assert code == 1
+    assert "FAIL  dead-letter topic no-such-topic: LookupError: does not exist" in text
 
 
 def test_status_shows_the_sync_record(
@@ -68,48 +101,101 @@ def test_status_shows_the_sync_record(
     assert run_status(settings, "nobody@example.com", io.StringIO()) == 1
 
 
-def test_backfill_resumes_without_duplicates(
-    kafka_bootstrap: str, redis_url: str, emulator: EmulatorServer, unique: Callable[[str], str], tmp_path: Path
+class InterruptedProducer:
+    """A real producer that is interrupted (as by Ctrl-C) when asked for send number ``after + 1``."""
+
+    def __init__(self, bootstrap: str, after: int) -> None:
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+        self._left = after
+
+    def send(self, topic: str, *, key: bytes, value: bytes) -> Any:
+        if self._left == 0:
+            raise KeyboardInterrupt
+        self._left -= 1
+        return self._producer.send(topic, key=key, value=value)
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._producer.flush(timeout=timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        self._producer.close(timeout=timeout)
+
+
+def message_ids(bootstrap: str, topic: str, expected: int) -> list[str]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    end = consumer.end_offsets([tp])[tp]
+    ids: list[str] = []
+    deadline = time.monotonic() + 30
+    while consumer.position(tp) < end and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=500).values():
+            ids.extend(json.loads(r.value)["messageId"] for r in batch)
+    consumer.close()
+    assert end == expected, f"{end} records on the topic, expected {expected}"
+    return ids
+
+
+def test_backfill_interrupted_and_resumed_produces_each_row_exactly_once(
+    deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deployment = make_deployment(kafka_bootstrap, redis_url, emulator, unique)
+    monkeypatch.setattr(backfill, "_BATCH", 200)
     settings = settings_with(deployment)
     path = tmp_path / "contacts.csv"
     path.write_text("email,name,audiences\n" + "".join(f"c{i}@example.com,C {i},A\n" for i in range(1200))
                     + "broken,No Email,\n")  # fmt: skip
     out = io.StringIO()
+    interrupted = InterruptedProducer(deployment.bootstrap, after=731)
+    code = run_backfill(settings, path, fmt=None, progress=False, out=out, producer=interrupted)
+    assert code == backfill.EXIT_INTERRUPTED
+    assert "731 produced, 0 already done, 0 bad rows; interrupted" in out.getvalue()
+    out = io.StringIO()
     assert run_backfill(settings, path, fmt=None, progress=False, out=out) == 0
-    assert "1200 produced" in out.getvalue()
-    assert "line 1202: skipped" in out.getvalue()
+    assert "469 produced, 731 already done, 1 bad rows" in out.getvalue()
+    assert "line 1202: skipped: email is not a valid address" in out.getvalue()
     out = io.StringIO()
     assert run_backfill(settings, path, fmt=None, progress=False, out=out) == 0  # a rerun after completion
     assert "0 produced, 1201 already done" in out.getvalue()
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
-    tp = TopicPartition(deployment.topic, 0)
-    consumer.assign([tp])
-    consumer.seek_to_beginning(tp)
-    ids: list[str] = []
-    deadline = time.monotonic() + 30
-    while len(ids) < 1200 and time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=500).values():
-            ids.extend(json.loads(r.value)["messageId"] for r in batch)
-    consumer.close()
-    assert len(ids) == 1200
+    ids = message_ids(deployment.bootstrap, deployment.topic, expected=1200)
     assert len(set(ids)) == 1200
 
 
-def test_the_api_key_never_appears_in_output(
-    kafka_bootstrap: str, redis_url: str, emulator: EmulatorServer, unique: Callable[[str], str], tmp_path: Path
-) -> None:
-    deployment = make_deployment(kafka_bootstrap, redis_url, emulator, unique)
+def test_the_api_key_never_appears_in_output(deployment: Deployment, tmp_path: Path) -> None:
+    deployment.extra_env["RESEND_CONNECTOR_LOG_LEVEL"] = "debug"  # the most output there is
     deployment.produce_events([{"type": "identify", "userId": "u", "traits": {"email": "k@example.com"}},
                                {"type": "identify", "traits": {"email": "bad"}}])  # fmt: skip
-    process = ConnectorProcess(deployment, tmp_path / "run.log")
-    deadline = time.monotonic() + 60
-    while deployment.lag() > 0 and time.monotonic() < deadline:
-        time.sleep(0.3)
-    assert process.stop() == 0
+    with connector_running(deployment, tmp_path / "run.log") as process:
+        wait_drained(deployment, process)
+        assert process.stop() == 0
     check = ConnectorProcess(deployment, tmp_path / "check.log", "check")
     assert check.stop() == 0  # check exits by itself; stop() waits and closes its log
     output = process.output() + check.output()
     assert "record.dead_lettered" in output  # the run did log, and said why
+    assert "ok    resend" in output  # check reached Resend with the key
     assert API_KEY not in output
+    assert "k@example.com" not in output  # emails are masked by default
+    structured = [json.loads(line) for line in process.output().splitlines() if line.startswith("{")]
+    assert {"consumer.started", "record.dead_lettered"} <= {entry["event"] for entry in structured}  # JSON lines
+
+
+def test_backfilled_contacts_take_the_live_path_into_resend(
+    deployment: Deployment, inspector: EmulatorInspector, tmp_path: Path
+) -> None:
+    path = tmp_path / "contacts.jsonl"
+    rows = [{"email": f"B{i}@Example.com", "first_name": f"B{i}", "plan": "pro", "audiences": ["Imported"],
+             "userId": f"u-{i}"} for i in range(20)]  # fmt: skip
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    settings = settings_with(deployment)
+    assert run_backfill(settings, path, fmt=None, progress=False, out=io.StringIO()) == 0
+    with connector_running(deployment, tmp_path / "run.log") as process:
+        wait_drained(deployment, process)
+        assert process.stop() == 0
+    contacts = inspector.contacts()
+    assert {f"b{i}@example.com" for i in range(20)} <= set(contacts)
+    assert contacts["b7@example.com"]["first_name"] == "B7"
+    out = io.StringIO()
+    assert run_status(settings, "b7@example.com", out) == 0
+    assert "last outcome:      synced" in out.getvalue()
+    assert "managed segments:  Imported" in out.getvalue()
+    assert "userIds:           u-7" in out.getvalue()

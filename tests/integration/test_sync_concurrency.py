@@ -45,3 +45,48 @@ def test_two_executors_racing_on_the_same_new_contacts(
         assert contact["properties"]["from_b"] == "b"
         assert sorted(contact["segments"]) == ["Also", "Shared"]
     assert sum(n for k, n in inspector.call_counts().items() if k.startswith("POST /segments ")) == 2
+
+
+def test_two_executors_reconciling_the_same_contacts_leave_nothing_unmanaged(
+    settings_for: Callable[..., Settings], sync_for: Callable[..., EventSync], inspector: EmulatorInspector
+) -> None:
+    # Both replicas reconcile memberships of the same existing contacts with competing desired sets.
+    # Serial processing would leave each contact in one replica's last set, every membership recorded
+    # as managed; interleaved read-decide-write would record a set the other replica just replaced.
+    settings = settings_for()
+    replicas = [sync_for(settings), sync_for(settings)]
+    emails = [f"both{i}@example.com" for i in range(6)]
+    for email in emails:
+        replicas[0].handle(Event.from_dict({"type": "identify", "traits": {"email": email}}))
+    wanted = {"a": ["A1, Shared", "A2", "A1, A2"], "b": ["B1, Shared", "B2", "B1, B2"]}
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(sync: EventSync, side: str) -> None:
+        start.wait()
+        try:
+            for audiences in wanted[side]:
+                for email in emails:
+                    traits = {"email": email, "resendAudiences": audiences}
+                    sync.handle(Event.from_dict({"type": "identify", "traits": traits}))
+        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s, side)) for s, side in zip(replicas, "ab", strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    ids = {s["name"]: s["id"] for s in inspector.state()["segments"]}
+    assert sorted(ids) == ["A1", "A2", "B1", "B2", "Shared"]  # each created once
+    for email, contact in inspector.contacts().items():
+        segments = sorted(contact["segments"])
+        assert segments in (["A1", "A2"], ["B1", "B2"]), email  # one replica's last word, not a mixture
+        managed = contact["properties"]["cdp_managed_audiences"]
+        assert managed == "[" + ",".join(sorted(ids[n] for n in segments)) + "]", email
+
+    # What the connector added it can take away: nothing was left behind as unmanaged.
+    for email in emails:
+        replicas[1].handle(Event.from_dict({"type": "identify", "traits": {"email": email, "resendAudiences": ""}}))
+    assert all(contact["segments"] == [] for contact in inspector.contacts().values())

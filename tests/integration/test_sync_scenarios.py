@@ -156,3 +156,24 @@ def test_named_track_events_reach_automations(sync_for: Callable[..., EventSync]
     assert [(e["event"], e["email"], e["payload"]) for e in events] == [
         ("Signed Up", "auto@example.com", {"plan": "pro"})
     ]
+
+
+def test_a_refused_key_is_asked_once_and_the_other_fields_still_sync(
+    sync_for: Callable[..., EventSync], inspector: EmulatorInspector
+) -> None:
+    # UNSUBSCRIBE_URL is reserved in Resend: defining it fails with 422 whatever we do.
+    sync = sync_for()
+    first = sync.handle(ev(type="identify", traits={"email": "ref@example.com", "unsubscribe_url": "x", "tier": "a"}))
+    assert first.status == "applied"
+    assert inspector.contacts()["ref@example.com"]["properties"]["tier"] == "a"
+    assert inspector.call_counts().get("POST /contact-properties 422") == 1
+
+    replica = sync_for()  # a second replica (same Redis namespace): the mark is team-wide
+    before = len(inspector.calls())
+    second = replica.handle(ev(type="identify", traits={"email": "ref@example.com", "unsubscribe_url": "y",
+                                                        "tier": "b"}))  # fmt: skip
+    assert (second.status, second.calls) == ("applied", 1)
+    assert calls_since(inspector, before) == ["PATCH /contacts/{id} 200"]
+    props = inspector.contacts()["ref@example.com"]["properties"]
+    assert props["tier"] == "b"
+    assert "unsubscribe_url" not in props

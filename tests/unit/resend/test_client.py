@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from connector.errors import AuthenticationFailed, QuotaExceeded, ResendNotFound, ResendUnavailable
+from connector.errors import AuthenticationFailed, QuotaExceeded, ResendNotFound, ResendRejected, ResendUnavailable
 from connector.resend import ResendClient
 from connector.settings import ResendSettings
 
@@ -117,3 +117,75 @@ def test_key_never_in_repr() -> None:
     assert KEY not in repr(client)
     assert KEY not in repr(settings)
     client.close()
+
+
+class FakeLimiter:
+    """Records what the client asks of the shared limiter."""
+
+    def __init__(self) -> None:
+        self.acquired = 0
+        self.limits: list[float] = []
+        self.cool_downs: list[float] = []
+
+    def acquire(self) -> float:
+        self.acquired += 1
+        return 0.0
+
+    def observe_limit(self, limit_per_second: float) -> None:
+        self.limits.append(limit_per_second)
+
+    def cool_down(self, seconds: float) -> None:
+        self.cool_downs.append(seconds)
+
+
+def test_retry_after_is_honoured_and_shared_and_5xx_back_off_exponentially() -> None:
+    slept: list[float] = []
+    limiter = FakeLimiter()
+    rec = Recorder([
+        httpx.Response(429, json={"name": "rate_limit_exceeded"}, headers={"retry-after": "3"}),
+        httpx.Response(429, json={"name": "rate_limit_exceeded"}, headers={"ratelimit-reset": "2"}),
+        httpx.Response(500, json={"name": "internal_server_error"}, headers={"ratelimit-reset": "1"}),
+        httpx.Response(200, json={"id": "c1"}, headers={"ratelimit-limit": "10", "ratelimit-policy": "10;w=1"}),
+    ])  # fmt: skip
+    http = httpx.Client(base_url="https://api.resend.test", transport=httpx.MockTransport(rec))
+    client = ResendClient(http, limiter=limiter, sleep=slept.append)  # type: ignore[arg-type]
+    assert client.update_contact("a@x.io", fields={"first_name": "A"}) == "c1"
+    assert limiter.acquired == 4  # every attempt passes the limiter
+    assert limiter.cool_downs == [3.0, 2.0]  # both 429s started a shared cool-down
+    assert 3.0 <= slept[0] <= 3.3
+    assert 2.0 <= slept[1] <= 2.2
+    assert slept[2] < 1.0  # a 5xx backs off; its ratelimit-reset is about the window, not the outage
+    assert limiter.limits == [10.0]
+
+
+def test_observer_sees_every_attempt_by_route_never_by_email() -> None:
+    seen: list[tuple[str, int]] = []
+    rec = Recorder([
+        httpx.Response(503, content=b"down"),
+        httpx.Response(200, json={"id": "c", "email": "a@x.io"}),
+    ])  # fmt: skip
+    http = httpx.Client(base_url="https://api.resend.test", transport=httpx.MockTransport(rec))
+    client = ResendClient(http, sleep=lambda s: None, observer=lambda route, status, secs: seen.append((route, status)))
+    client.get_contact("a@x.io")
+    assert seen == [("GET /contacts/{id}", 503), ("GET /contacts/{id}", 200)]
+
+
+def test_already_a_member_is_success_and_lists_without_pages_stop() -> None:
+    rec = Recorder([
+        httpx.Response(201, json={"id": "s1"}),
+        httpx.Response(200, json={"object": "list", "data": [{"id": "p1", "key": "plan", "type": "number"}]}),
+    ])  # fmt: skip
+    client = client_for(rec)
+    client.add_contact_to_segment("a@x.io", "s1")
+    assert rec.requests[0].url.raw_path == b"/contacts/a%40x.io/segments/s1"
+    [definition] = client.list_contact_properties()
+    assert (definition.key, definition.type, definition.fallback_value) == ("plan", "number", None)
+
+
+@pytest.mark.parametrize("status", [400, 409, 422])
+def test_already_a_member_as_a_4xx_is_success_too(status: int) -> None:
+    body = {"statusCode": status, "name": "validation_error", "message": "Contact is already in this segment"}
+    client_for(Recorder([httpx.Response(status, json=body)])).add_contact_to_segment("a@x.io", "s1")
+    other = {"statusCode": 422, "name": "validation_error", "message": "Invalid segment id"}
+    with pytest.raises(ResendRejected):
+        client_for(Recorder([httpx.Response(422, json=other)])).add_contact_to_segment("a@x.io", "s1")

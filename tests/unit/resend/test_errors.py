@@ -102,3 +102,14 @@ def test_every_transport_failure_is_retryable(exc_type: type[httpx.HTTPError]) -
     assert isinstance(error, TransportError)
     assert isinstance(error, RetryableError)
     assert error.route == ROUTE
+
+
+def test_ratelimit_reset_is_only_read_on_a_429() -> None:
+    error = error_from_response(
+        httpx.Response(503, json={"name": "service_unavailable"}, headers={"ratelimit-reset": "1"}), ROUTE
+    )
+    assert error.retry_after is None  # type: ignore[attr-defined]
+    announced = error_from_response(
+        httpx.Response(503, json={"name": "service_unavailable"}, headers={"retry-after": "7"}), ROUTE
+    )
+    assert announced.retry_after == 7.0  # type: ignore[attr-defined]

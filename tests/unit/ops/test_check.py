@@ -1,0 +1,174 @@
+"""check's probes without servers: Resend over httpx.MockTransport, Redis in fakeredis, Kafka absent."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import fakeredis
+import httpx
+import kafka
+import pytest
+from kafka.errors import CoordinatorNotAvailableError, KafkaTimeoutError
+
+from connector.ops.check import CheckResult, check_kafka, check_redis, check_resend, check_settings, report
+from connector.resend import ResendClient
+from connector.settings import KafkaSettings, load_settings
+
+KEY = "re_UnitSecret_42"
+
+
+def resend_answering(*answers: httpx.Response) -> tuple[ResendClient, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+    queue = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    http = httpx.Client(base_url="https://api.resend.test", transport=httpx.MockTransport(handler),
+                        headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
+    return ResendClient(http, max_attempts=2, sleep=lambda s: None), seen
+
+
+def refusal(status: int, name: str) -> httpx.Response:
+    return httpx.Response(status, json={"statusCode": status, "name": name, "message": "refused"})
+
+
+def test_a_full_access_key_passes() -> None:
+    client, seen = resend_answering(httpx.Response(200, json={"object": "list", "data": []}))
+    assert check_resend(client) == CheckResult("resend", True, "API key valid with full access")
+    assert len(seen) == 1
+
+
+def test_a_sending_only_key_is_named_as_such() -> None:
+    client, _ = resend_answering(refusal(401, "restricted_api_key"))
+    result = check_resend(client)
+    assert not result.ok
+    assert "sending-only key" in result.detail
+
+
+def test_an_invalid_key_is_refused_without_showing_it() -> None:
+    client, _ = resend_answering(refusal(403, "invalid_api_key"))
+    result = check_resend(client)
+    assert result.line() == "FAIL  resend: the API key was refused (403 invalid_api_key)"
+
+
+def test_resend_down_is_a_failure_line_not_a_crash() -> None:
+    client, seen = resend_answering(httpx.Response(503, text="<html>down</html>"))
+    result = check_resend(client)
+    assert not result.ok
+    assert result.detail.startswith("ResendUnavailable")
+    assert len(seen) == 2  # retried as the client does, then answered
+    assert KEY not in result.line()
+
+
+def test_redis_that_answers_and_accepts_writes_passes_and_leaves_nothing_behind() -> None:
+    client = fakeredis.FakeRedis(decode_responses=True)
+    assert check_redis(client, "t:") == CheckResult("redis", True, "PING answered, writes accepted")
+    assert client.keys("*") == []
+
+
+def test_unreachable_redis_is_a_failure_line() -> None:
+    server = fakeredis.FakeServer()
+    server.connected = False  # fakeredis then answers every command with ConnectionError
+    client = fakeredis.FakeRedis(server=server)
+    result = check_redis(client, "t:")
+    assert not result.ok
+    assert result.detail.startswith("StateStoreUnavailable")
+
+
+class FakeAdmin:
+    """Answers like kafka-python's KafkaAdminClient; ``group_answers`` are returned (or raised) in turn."""
+
+    refuse_bootstrap = False
+    topics = {"ev": 4, "dl": 1}
+    group_answers: list[object] = []
+    closed = 0
+
+    def __init__(self, **config: object) -> None:
+        if self.refuse_bootstrap:
+            raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:1']")
+
+    def list_topics(self) -> list[str]:
+        return list(self.topics)
+
+    def describe_topics(self, names: list[str]) -> list[dict[str, object]]:
+        return [{"topic": n, "partitions": [{"partition": p} for p in range(self.topics[n])]} for n in names]
+
+    def describe_groups(self, group_ids: list[str]) -> dict[str, object]:
+        answer = type(self).group_answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return {group_ids[0]: answer}
+
+    def close(self) -> None:
+        type(self).closed += 1
+
+
+@pytest.fixture
+def admin(monkeypatch: pytest.MonkeyPatch) -> type[FakeAdmin]:
+    fake = type("Admin", (FakeAdmin,), {"group_answers": [], "closed": 0})
+    monkeypatch.setattr(kafka, "KafkaAdminClient", fake)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    return fake
+
+
+def kafka_settings(dead_letter_topic: str = "dl") -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers="127.0.0.1:1", topic="ev", dead_letter_topic=dead_letter_topic, group_id="g")
+
+
+def test_kafka_lines_name_partitions_and_the_group_state(admin: type[FakeAdmin]) -> None:
+    # A young cluster's coordinator is still being elected: retriable, so asked again.
+    admin.group_answers = [
+        CoordinatorNotAvailableError(),
+        {"group_state": "Stable", "members": [{}, {}], "error": None},
+    ]
+    assert [r.line() for r in check_kafka(kafka_settings())] == [
+        "ok    kafka reachable: 127.0.0.1:1 (2 topics)",
+        "ok    events topic ev: exists, 4 partition(s)",
+        "ok    dead-letter topic dl: exists, 1 partition(s)",
+        "ok    consumer group g: coordinator found, state Stable, 2 member(s)",
+    ]
+    assert admin.closed == 1
+
+
+def test_a_missing_topic_and_a_forbidden_group_fail_their_own_lines(admin: type[FakeAdmin]) -> None:
+    admin.group_answers = [{"group_state": "", "members": [], "error": "GroupAuthorizationFailedError"}]
+    results = check_kafka(kafka_settings(dead_letter_topic="nope"))
+    assert [r.ok for r in results] == [True, True, False, False]
+    assert results[2].line() == "FAIL  dead-letter topic nope: LookupError: does not exist"
+    assert results[3].detail == "PermissionError: GroupAuthorizationFailedError"
+
+
+def test_a_group_nobody_joined_yet_is_not_a_failure(admin: type[FakeAdmin]) -> None:
+    admin.group_answers = [{"group_state": "", "members": [], "error": "[Error 69] GroupIdNotFoundError: not found."}]
+    result = check_kafka(kafka_settings())[-1]
+    assert result.line() == "ok    consumer group g: coordinator found, group not created yet (no replica has joined)"
+
+
+def test_unreachable_kafka_fails_every_kafka_line(admin: type[FakeAdmin]) -> None:
+    admin.refuse_bootstrap = True
+    results = check_kafka(kafka_settings())
+    assert [(r.name, r.ok) for r in results] == [
+        ("kafka reachable", False), ("events topic ev", False), ("dead-letter topic dl", False),
+        ("consumer group g", False)]  # fmt: skip
+    assert results[0].detail.startswith("KafkaTimeoutError")
+    assert results[1].detail == "Kafka not reachable"
+
+
+def test_settings_line_names_the_wiring_but_never_the_key() -> None:
+    settings = load_settings(resend={"api_key": KEY, "base_url": "http://emulator:8025"})
+    result = check_settings(settings)
+    assert result.ok
+    assert "http://emulator:8025" in result.detail
+    assert "API key set" in result.detail
+    assert KEY not in result.line()
+
+
+@pytest.mark.parametrize(("oks", "code"), [((True, True), 0), ((True, False), 1), ((False, True), 1)])
+def test_report_prints_one_line_per_check_and_exits_1_on_any_failure(oks: tuple[bool, ...], code: int) -> None:
+    out = io.StringIO()
+    assert report((CheckResult(f"c{i}", ok, "why") for i, ok in enumerate(oks)), out) == code
+    expected = [f"{'ok  ' if ok else 'FAIL'}  c{i}: why" for i, ok in enumerate(oks)]
+    assert out.getvalue().splitlines() == expected

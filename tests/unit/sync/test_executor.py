@@ -1,0 +1,198 @@
+"""EventSync against a recording fake of Resend and an in-process Redis (fakeredis): outcomes,
+retries part-way through, stale caches and the dry run, without servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, cast
+
+import fakeredis
+import pytest
+import redis
+
+from connector.errors import PermanentError, ResendRejected, ResendUnavailable, RetryableError, StateStoreUnavailable
+from connector.events import Event
+from connector.resend import ResendClient
+from connector.settings import load_settings
+from connector.sync import EventSync
+from tests.unit.sync.fakes import FakeResend
+
+
+@pytest.fixture
+def server() -> fakeredis.FakeServer:
+    return fakeredis.FakeServer()
+
+
+@pytest.fixture
+def redis_client(server: fakeredis.FakeServer) -> Iterator[redis.Redis]:
+    client = fakeredis.FakeRedis(server=server, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def resend() -> FakeResend:
+    return FakeResend()
+
+
+def make_sync(resend: FakeResend, client: redis.Redis, **destination: Any) -> EventSync:
+    settings = load_settings(
+        redis={"key_prefix": "t:"}, resend={"base_url": "http://127.0.0.1:9"}, destination=destination
+    )
+    return EventSync(settings, cast(ResendClient, resend), client)
+
+
+@pytest.fixture
+def sync(resend: FakeResend, redis_client: redis.Redis) -> EventSync:
+    return make_sync(resend, redis_client)
+
+
+def identify(email: str, **traits: Any) -> Event:
+    return Event.from_dict({"type": "identify", "traits": {"email": email, **traits}})
+
+
+def managed_record(resend: FakeResend, email: str) -> set[str]:
+    raw = resend.contacts[email].properties.get("cdp_managed_audiences", "[]")
+    return {resend.segments[i] for i in raw.strip("[]").split(",") if i}
+
+
+def test_new_contact_costs_a_check_and_one_post_carrying_its_segments(sync: EventSync, resend: FakeResend) -> None:
+    outcome = sync.handle(identify("ada@example.com", plan="pro", resendAudiences="A, B"))
+    assert outcome.status == "applied"
+    assert resend.segment_names("ada@example.com") == {"A", "B"}
+    creates = [c for c in resend.calls if c in {"get_contact", "create_contact"}]
+    assert creates == ["get_contact", "create_contact"]
+    resend.calls.clear()
+    again = sync.handle(identify("ada@example.com", plan="team", resendAudiences="A, B"))
+    assert (again.calls, resend.calls) == (1, ["update_contact"])  # steady path: one PATCH, nothing read
+
+
+def test_a_failed_removal_is_retried_and_the_managed_record_waits_for_it(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com", resendAudiences="A, B"))
+    resend.fail_next("remove_contact_from_segment", ResendUnavailable("boom", status=503))
+    with pytest.raises(RetryableError):
+        sync.handle(identify("ada@example.com", resendAudiences="B, C"))
+    assert managed_record(resend, "ada@example.com") == {"A", "B"}  # not written before the removal
+    assert sync.store.sync_record("ada@example.com").last_outcome == "pending"
+
+    assert sync.handle(identify("ada@example.com", resendAudiences="B, C")).status == "applied"
+    assert resend.segment_names("ada@example.com") == {"B", "C"}
+    assert managed_record(resend, "ada@example.com") == {"B", "C"}
+    assert sync.store.sync_record("ada@example.com").last_outcome == "synced"
+
+
+def test_a_failure_after_the_writes_is_safe_to_retry(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com", resendAudiences="A"))
+    resend.fail_next("update_contact", ResendUnavailable("boom", status=500))
+    with pytest.raises(RetryableError):
+        sync.handle(identify("ada@example.com", resendAudiences="A, B", tier="gold"))
+    sync.handle(identify("ada@example.com", resendAudiences="A, B", tier="gold"))
+    assert resend.segment_names("ada@example.com") == {"A", "B"}
+    assert managed_record(resend, "ada@example.com") == {"A", "B"}
+    assert resend.contacts["ada@example.com"].properties["tier"] == "gold"
+
+
+def test_a_contact_deleted_behind_our_back_is_created_again(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com", resendAudiences="A"))
+    del resend.contacts["ada@example.com"]
+    resend.calls.clear()
+    assert sync.handle(identify("ada@example.com", tier="gold", resendAudiences="A")).status == "applied"
+    contact_calls = [c for c in resend.calls if c.endswith("_contact")]
+    assert contact_calls == ["update_contact", "get_contact", "create_contact"]  # PATCH 404: forget, check, POST
+    assert resend.contacts["ada@example.com"].properties["tier"] == "gold"
+    assert resend.segment_names("ada@example.com") == {"A"}
+
+
+def test_first_sight_of_a_reference_contact_reads_what_it_manages(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    # The reference destination wrote jitsu_managed_audiences = [X]; Y was added by hand.
+    resend.segments.update({"x": "X", "y": "Y"})
+    resend.properties["jitsu_managed_audiences"] = "string"
+    resend.create_contact("old@example.com", properties={"jitsu_managed_audiences": "['x']"}, segment_ids=["x", "y"])
+    resend.calls.clear()
+    sync = make_sync(resend, redis_client, system_prefix="jitsu_")
+    assert sync.handle(identify("old@example.com", resendAudiences="Z")).status == "applied"
+    assert resend.segment_names("old@example.com") == {"Y", "Z"}  # X was the reference's to remove; Y never
+    z = next(i for i, n in resend.segments.items() if n == "Z")
+    assert resend.contacts["old@example.com"].properties["jitsu_managed_audiences"] == f"[{z}]"
+    assert "create_contact" not in resend.calls  # updated in place: no write lost to a blind POST
+
+
+def test_a_membership_that_existed_before_is_not_re_added_or_recorded(sync: EventSync, resend: FakeResend) -> None:
+    resend.segments["x"] = "X"
+    resend.create_contact("ada@example.com", segment_ids=["x"])
+    resend.calls.clear()
+    sync.handle(identify("ada@example.com", resendAudiences="X"))
+    assert "add_contact_to_segment" not in resend.calls
+    sync.handle(identify("ada@example.com", resendAudiences=""))
+    assert resend.segment_names("ada@example.com") == {"X"}
+
+
+def test_a_cached_segment_id_resend_no_longer_knows_refreshes_the_map(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com"))
+    sync.handle(identify("bob@example.com", resendAudiences="A"))
+    old = next(iter(resend.segments))
+    del resend.segments[old]  # deleted in the dashboard
+    resend.segments["new-a"] = "A"  # and made again by someone else
+    assert sync.handle(identify("ada@example.com", resendAudiences="A")).status == "applied"
+    assert resend.segment_names("ada@example.com") == {"A"}
+    assert resend.contacts["ada@example.com"].segments == {"new-a"}
+
+
+def test_updates_never_create_and_a_404_is_a_skip(sync: EventSync, resend: FakeResend) -> None:
+    outcome = sync.handle(Event.from_dict({"type": "track", "event": "x", "traits": {"email": "no@example.com",
+                                                                                     "a": "b"}}))  # fmt: skip
+    assert (outcome.status, outcome.reason) == ("skipped", "unknown_contact")
+    assert resend.contacts == {}
+
+
+def test_a_refused_write_is_permanent_and_recorded(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com"))
+    resend.fail_next("update_contact", ResendRejected("bad", status=422, name="validation_error"))
+    with pytest.raises(PermanentError):
+        sync.handle(identify("ada@example.com", tier="x"))
+    record = sync.store.sync_record("ada@example.com")
+    assert record.last_outcome == "failed"
+    assert record.last_error is not None
+    assert "ResendRejected" in record.last_error
+
+
+def test_a_refused_key_is_not_asked_again_and_the_rest_syncs(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com", unsubscribe_url="u", tier="a"))
+    sync.handle(identify("ada@example.com", unsubscribe_url="u", tier="b"))
+    # tier and unsubscribe_url (reserved, refused) are each asked about once; the second event asks nothing.
+    assert resend.calls.count("create_contact_property") == 2
+    assert resend.contacts["ada@example.com"].properties == {"tier": "b"}
+
+
+def test_delete_forgets_the_contact_everywhere(resend: FakeResend, redis_client: redis.Redis) -> None:
+    sync = make_sync(resend, redis_client, delete_event_names=["Contact Deleted"])
+    sync.handle(Event.from_dict({"type": "identify", "userId": "u1", "traits": {"email": "ada@example.com"}}))
+    outcome = sync.handle(Event.from_dict({"type": "track", "userId": "u1", "event": "Contact Deleted"}))
+    assert outcome.status == "applied"
+    assert resend.contacts == {}
+    assert sync.store.email_for("u1") is None
+    assert sync.store.sync_record("ada@example.com").known is False
+    assert sync.handle(Event.from_dict({"type": "track", "userId": "u1", "event": "Contact Deleted"})).reason == (
+        "no_email"
+    )
+
+
+def test_the_dry_run_reads_redis_only(sync: EventSync, resend: FakeResend, redis_client: redis.Redis) -> None:
+    sync.handle(Event.from_dict({"type": "identify", "userId": "u1", "traits": {"email": "ada@example.com"}}))
+    before = {k: redis_client.dump(k) for k in redis_client.keys("*")}
+    resend.calls.clear()
+    traits = {"tier": "gold", "resendAudiences": "A"}
+    commands = sync.plan(Event.from_dict({"type": "identify", "userId": "u1", "traits": traits}))
+    assert resend.calls == []
+    assert {k: redis_client.dump(k) for k in redis_client.keys("*")} == before
+    described = [c.describe() for c in commands]
+    assert any("segment 'A'" in d for d in described)
+    assert any("key=tier" in d for d in described)
+
+
+def test_redis_down_is_retryable(sync: EventSync, server: fakeredis.FakeServer) -> None:
+    server.connected = False
+    with pytest.raises(StateStoreUnavailable):
+        sync.handle(identify("ada@example.com", tier="a"))

@@ -29,6 +29,7 @@ from kafka.errors import CommitFailedError, KafkaError
 from connector.errors import PauseError, RetryableError
 from connector.logs import get_logger
 from connector.pipeline.dead_letter import FailureContext, dead_letter_for, stage_of
+from connector.pipeline.group_join import join_in_flight, repair_lost_join
 from connector.pipeline.kafka_io import DeadLetterProducer
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.offsets import OffsetTracker
@@ -43,6 +44,7 @@ log = get_logger(__name__)
 _COMMIT_INTERVAL = 0.5  # seconds; also bounds what a crash makes us redo
 _PAUSE_PROBE = 30.0  # seconds between probes while Resend refuses for quota or key reasons
 _MAX_BACKOFF = 60.0
+_JOIN_POLL_MS = 3_000  # kafka-python's heartbeat interval: how long other members take to rejoin
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
@@ -143,8 +145,15 @@ class Runner:
     # -- steps ---------------------------------------------------------------------------------
 
     def _poll(self) -> None:
-        timeout_ms = 0 if self._running or len(self._scheduler) else 200
+        if join_in_flight(self._consumer):
+            # kafka-python finishes a group join only inside a poll() that is waiting for it (see
+            # group_join.py): wait there long enough for the other members to notice the rebalance.
+            timeout_ms = _JOIN_POLL_MS
+        else:
+            timeout_ms = 0 if self._running or len(self._scheduler) else 200
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._settings.max_poll_records)
+        if repair_lost_join(self._consumer):
+            log.warning("consumer.join_repaired", reason="a finished group join was never collected; rejoining")
         with self._lock:
             seeks, self._seeks = self._seeks, {}
         for tp, offset in seeks.items():

@@ -23,6 +23,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--api-key", action="append", dest="api_keys", help="an accepted key (repeatable)")
     parser.add_argument("--restricted-key", action="append", default=[], help="a sending-only key (repeatable)")
+    parser.add_argument(
+        "--unknown-key-status",
+        type=int,
+        choices=(401, 403),
+        default=401,
+        help="status for an unknown key (Resend's docs list 403 invalid_api_key; 401 by default)",
+    )
     parser.add_argument("--rate-limit", type=int, default=2, help="requests per second; 0 = unthrottled")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 500/503")
     parser.add_argument("--latency-ms", type=float, default=0.0)
@@ -35,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.port,
         api_keys=tuple(args.api_keys or ["re_test_key"]),
         restricted_keys=tuple(args.restricted_key),
+        unknown_key_status=args.unknown_key_status,
         rate_limit=args.rate_limit,
         faults=Faults(
             error_rate=args.error_rate,

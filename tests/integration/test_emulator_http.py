@@ -30,10 +30,21 @@ def test_keys_missing_unknown_and_sending_only(emulator: EmulatorServer) -> None
         unknown = anonymous.get("/segments", headers={"Authorization": "Bearer re_nobody"})
         restricted = anonymous.get("/segments", headers={"Authorization": "Bearer re_sending_only"})
     assert (missing.status_code, missing.json()["name"]) == (401, "missing_api_key")
-    # Resend answers an unknown key with 403 invalid_api_key (resend-api.md, Errors).
-    assert (unknown.status_code, unknown.json()["name"]) == (403, "invalid_api_key")
+    assert (unknown.status_code, unknown.json()["name"]) == (401, "invalid_api_key")
     assert (restricted.status_code, restricted.json()["name"]) == (401, "restricted_api_key")
     assert set(missing.json()) == {"statusCode", "name", "message"}
+
+
+def test_unknown_key_can_be_answered_with_resends_documented_403() -> None:
+    server = EmulatorServer(api_keys=("k",), unknown_key_status=403).start()
+    try:
+        with httpx.Client(base_url=server.url) as anonymous:
+            unknown = anonymous.get("/segments", headers={"Authorization": "Bearer re_nobody"})
+            missing = anonymous.get("/segments")
+    finally:
+        server.stop()
+    assert (unknown.status_code, unknown.json()["name"]) == (403, "invalid_api_key")
+    assert missing.status_code == 401  # only the unknown-key answer changes
 
 
 def test_one_second_window_headers_and_429(

@@ -54,6 +54,20 @@ def test_dropped_connections_and_latency_are_survived(
     c.close()
 
 
+@pytest.mark.parametrize("status", [401, 403])
+def test_an_unknown_key_is_an_authentication_failure_whichever_status_names_it(status: int) -> None:
+    server = EmulatorServer(api_keys=(API_KEY,), unknown_key_status=status).start()
+    try:
+        wrong = client(server.url, None, "x:", key="re_wrong_key_456")
+        with pytest.raises(AuthenticationFailed) as caught:
+            wrong.check()
+        wrong.close()
+    finally:
+        server.stop()
+    assert (caught.value.status, caught.value.name) == (status, "invalid_api_key")
+    assert "re_wrong_key_456" not in str(caught.value)
+
+
 def test_quota_and_bad_keys_pause_at_once(emulator: EmulatorServer, inspector: EmulatorInspector) -> None:
     wrong, sending_only, good = (
         client(emulator.url, None, "x:", key=key) for key in ("re_wrong_key_123", "re_sending_only", API_KEY)

@@ -119,6 +119,10 @@ class DestinationSettings(_Section):
     delete_on_message_types: Names = ()
     automation_event_names: Names = ()
     refused_property_ttl_seconds: int = Field(default=3600, ge=1)
+    trust_contact_cache: bool = Field(
+        default=False,
+        description="Redis knows every contact of the team: create an unknown email with one POST, no GET first.",
+    )
     mask_emails_in_logs: bool = True
 
     @field_validator("system_prefix", "namespace")

@@ -218,6 +218,8 @@ class EventSync:
         known = self._store.contact(email)
         if known is not None:
             return known
+        if self._settings.trust_contact_cache:
+            return ContactState(exists=False, members=frozenset())  # Redis knows every contact: new
         try:
             contact = _CountingClient(self._resend, counter).get_contact(email)
         except ResendNotFound:

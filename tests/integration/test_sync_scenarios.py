@@ -87,6 +87,31 @@ def test_known_contact_costs_one_patch_and_empty_events_cost_nothing(
     assert calls_since(inspector, before) == []
 
 
+def test_a_new_contact_costs_a_check_and_one_post_or_only_the_post_when_redis_is_trusted(
+    sync_for: Callable[..., EventSync], inspector: EmulatorInspector
+) -> None:
+    inspector.seed(("POST", "/segments", {"name": "News"}))
+
+    def identify(email: str) -> Event:
+        return ev(type="identify", traits={"email": email, "plan": "a", "resendAudiences": "News"})
+
+    sync = sync_for()
+    sync.handle(identify("first@example.com"))  # defines the properties, learns the segment id
+    before = len(inspector.calls())
+    sync.handle(identify("checked@example.com"))
+    assert calls_since(inspector, before) == ["GET /contacts/{id} 404", "POST /contacts 201"]
+
+    trusting = sync_for(trust_contact_cache=True)
+    before = len(inspector.calls())
+    trusting.handle(identify("trusted@example.com"))
+    assert calls_since(inspector, before) == ["POST /contacts 201"]  # the segments ride on the POST
+    contact = inspector.contacts()["trusted@example.com"]
+    assert (contact["segments"], contact["properties"]["plan"]) == (["News"], "a")
+    before = len(inspector.calls())
+    trusting.handle(ev(type="identify", traits={"email": "trusted@example.com", "plan": "b"}))
+    assert calls_since(inspector, before) == ["PATCH /contacts/{id} 200"]
+
+
 def test_userid_cache_alias_and_group(sync_for: Callable[..., EventSync], inspector: EmulatorInspector) -> None:
     sync = sync_for()
     sync.handle(ev(type="identify", userId="old", traits={"email": "kay@example.com"}))

@@ -6,7 +6,8 @@ that need one call each, Resend calls per event, peak RSS of the connector, p50/
 latency (from the connector's own histogram), and (c) peak RSS while draining a large backlog.
 
 Goals on the 2-core machine: (a) >= 10,000 events/s, (b) >= 500 events/s, (c) <= 250 MB.
-Sizes: BENCH_NO_CALL (default 100,000), BENCH_ONE_CALL (5,000), BENCH_BACKLOG (1,000,000).
+Sizes: BENCH_NO_CALL (default 100,000), BENCH_ONE_CALL (5,000), BENCH_BACKLOG (1,000,000);
+BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts (default: the setting's default).
 """
 
 from __future__ import annotations
@@ -135,6 +136,8 @@ def main() -> int:
             suffix = uuid.uuid4().hex[:6]
             d = Deployment(bootstrap, redis_url, url, API_KEY, topic=f"bench-{name}-{suffix}", group=f"bench-{suffix}",
                            key_prefix=f"bench-{suffix}:")  # fmt: skip
+            if "BENCH_IN_FLIGHT" in os.environ:  # the connector's kafka.max_in_flight_contacts
+                d.extra_env["RESEND_CONNECTOR_KAFKA__MAX_IN_FLIGHT_CONTACTS"] = os.environ["BENCH_IN_FLIGHT"]
             d.create_topics()
             return d
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -40,6 +41,15 @@ class Metrics:
         self.last_loop = time.monotonic()
         self.ready = False
         self._server: ThreadingHTTPServer | None = None
+
+        self._event_counters: dict[tuple[str, str], Any] = {}  # labelled children, looked up once
+
+    def count_event(self, type_: str, outcome: str) -> None:
+        """``events{type, outcome}`` += 1, without prometheus_client's per-call label lookup (hot path)."""
+        child = self._event_counters.get((type_, outcome))
+        if child is None:
+            child = self._event_counters[(type_, outcome)] = self.events.labels(type=type_, outcome=outcome)
+        child.inc()
 
     def observe_call(self, route: str, status: int, seconds: float) -> None:
         self.resend_calls.labels(route=route, status=str(status)).inc()

@@ -36,7 +36,9 @@ class OffsetTracker:
         self._committed: dict[TopicPartition, int] = {}
 
     def started(self, tp: TopicPartition, offset: int) -> None:
-        part = self._partitions.setdefault(tp, _Partition())
+        part = self._partitions.get(tp)
+        if part is None:
+            part = self._partitions[tp] = _Partition()
         part.open.append(offset)
         part.next_offset = offset + 1
 

@@ -45,6 +45,8 @@ _COMMIT_INTERVAL = 0.5  # seconds; also bounds what a crash makes us redo
 _PAUSE_PROBE = 30.0  # seconds between probes while Resend refuses for quota or key reasons
 _MAX_BACKOFF = 60.0
 _JOIN_POLL_MS = 3_000  # kafka-python's heartbeat interval: how long other members take to rejoin
+_POLL_INTERVAL = 0.05  # seconds; with four polls' worth of records waiting, poll no more often than this
+_CHUNK = 32  # most records one pool task carries (different contacts, one after the other)
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
@@ -68,7 +70,7 @@ class _Pending:
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    kind: str  # "finished" | "dead_lettered" | "retry" | "pause"
+    kind: str  # "finished" | "dead_lettered" | "retry" | "pause" | "abandoned" (stopping)
     results: tuple[EventResult, ...] = ()
     error: BaseException | None = None
 
@@ -111,7 +113,8 @@ class Runner:
         self._scheduler: KeyedScheduler[_Pending] = KeyedScheduler()
         self._pool = ThreadPoolExecutor(settings.max_in_flight_contacts, thread_name_prefix="sync")
         self._running = 0  # records handed to the pool and not yet collected
-        self._finished: queue.SimpleQueue[tuple[Hashable, _Pending, _Done]] = queue.SimpleQueue()
+        self._tasks = 0  # pool tasks not yet finished (each carries one or more records)
+        self._finished: queue.SimpleQueue[tuple[Hashable, _Pending, _Done, bool]] = queue.SimpleQueue()
         self._epochs: dict[TopicPartition, int] = {}
         # kafka-python keeps the fetch position of a partition that is revoked and assigned back in one
         # rebalance; records we dropped on revocation lie behind it. Where to seek back to, and when.
@@ -121,6 +124,7 @@ class Runner:
         self._paused_until = 0.0
         self._backpressure = False
         self._last_commit = 0.0
+        self._last_poll = 0.0
         self._last_lag = 0.0
 
     # -- the loop ------------------------------------------------------------------------------
@@ -145,7 +149,16 @@ class Runner:
     # -- steps ---------------------------------------------------------------------------------
 
     def _poll(self) -> None:
-        if join_in_flight(self._consumer):
+        joining = join_in_flight(self._consumer)
+        now = self._clock()
+        if (
+            not joining
+            and len(self._scheduler) >= 4 * self._settings.max_poll_records
+            and now - self._last_poll < _POLL_INTERVAL
+        ):
+            return  # enough work queued: a poll per finished record would only cost the loop time
+        self._last_poll = now
+        if joining:
             # kafka-python finishes a group join only inside a poll() that is waiting for it (see
             # group_join.py): wait there long enough for the other members to notice the rebalance.
             timeout_ms = _JOIN_POLL_MS
@@ -193,18 +206,28 @@ class Runner:
         now = self._clock()
         if now < self._paused_until:
             return
+        free = self._settings.max_in_flight_contacts - self._tasks
+        if free <= 0:
+            return
         with self._lock:
-            free = self._settings.max_in_flight_contacts - self._running
-            taken = self._scheduler.take(now, free)
-        for lane, item in taken:
-            self._running += 1
-            self._pool.submit(self._work_and_report, lane, item)
+            taken = self._scheduler.take(now, free * _CHUNK)
+        if not taken:
+            return
+        # Spread the records over the free threads: a thread takes several contacts one after the
+        # other, which spares the pool's per-task cost when events are cheap (most need no call),
+        # while never more than max_in_flight_contacts of them run at once.
+        size = -(-len(taken) // free)
+        for start in range(0, len(taken), size):
+            chunk = taken[start : start + size]
+            self._tasks += 1
+            self._running += len(chunk)
+            self._pool.submit(self._work_chunk, chunk)
 
     def _collect(self) -> None:
         """Settle every finished record; wait briefly for one when nothing has finished yet."""
         if not self._running:
             return
-        finished: list[tuple[Hashable, _Pending, _Done]] = []
+        finished: list[tuple[Hashable, _Pending, _Done, bool]] = []
         try:
             finished.append(self._finished.get(timeout=0.05))
             while True:
@@ -212,8 +235,11 @@ class Runner:
         except queue.Empty:
             pass
         now = self._clock()
-        for lane, item, done in finished:
+        for lane, item, done, last in finished:
             self._running -= 1
+            self._tasks -= last
+            if done.kind == "abandoned":
+                continue  # stopping: left unfinished, so uncommitted, for the partition's next owner
             with self._lock:
                 if self._epochs.get(item.tp) != item.epoch:
                     self._scheduler.done(lane)  # its partition moved on; the new owner redoes it
@@ -252,10 +278,10 @@ class Runner:
         self._tracker.finished(item.tp, item.offset)
         self._metrics.latency.observe(now - item.polled_at)
         for result in done.results:
-            self._metrics.events.labels(type=result.type, outcome=result.status).inc()
+            self._metrics.count_event(result.type, result.status)
             log.debug("event." + result.status, type=result.type, reason=result.reason or None, offset=item.offset)
         if done.kind == "dead_lettered":
-            self._metrics.events.labels(type="unknown", outcome="dead_lettered").inc()
+            self._metrics.count_event("unknown", "dead_lettered")
 
     def _enter_pause(self, error: BaseException | None, retry_after: float | None, now: float) -> None:
         first = not self._paused_until
@@ -330,12 +356,16 @@ class Runner:
 
     # -- the work, on pool threads --------------------------------------------------------------
 
-    def _work_and_report(self, lane: Hashable, item: _Pending) -> None:
-        try:
-            done = self._work(item)
-        except BaseException as exc:  # noqa: BLE001 - the loop must always hear back, or it waits forever
-            done = _Done("retry", error=exc)
-        self._finished.put((lane, item, done))
+    def _work_chunk(self, chunk: list[tuple[Hashable, _Pending]]) -> None:
+        for index, (lane, item) in enumerate(chunk):
+            if self._stop.is_set():
+                done = _Done("abandoned")
+            else:
+                try:
+                    done = self._work(item)
+                except BaseException as exc:  # noqa: BLE001 - the loop must always hear back, or it waits forever
+                    done = _Done("retry", error=exc)
+            self._finished.put((lane, item, done, index == len(chunk) - 1))
 
     def _work(self, item: _Pending) -> _Done:
         try:

@@ -12,7 +12,7 @@ Keys, under ``redis.key_prefix``:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -59,12 +59,22 @@ class StateStore:
         return str(value) if value is not None else None
 
     def remember_user(self, user_id: str, email: str) -> None:
+        self.remember_users([(user_id, email)])
+
+    def remember_users(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """userId -> email mappings (and the reverse sets erasure needs), in one round trip."""
+        if not pairs:
+            return
         with translated():
             pipe = self.client.pipeline(transaction=False)
+            self._queue_users(pipe, pairs)
+            pipe.execute()
+
+    def _queue_users(self, pipe: Any, pairs: Sequence[tuple[str, str]]) -> None:
+        for user_id, email in pairs:
             pipe.set(self.key("user", user_id), email, ex=self._user_ttl)
             pipe.sadd(self.key("email-users", email), user_id)
             pipe.expire(self.key("email-users", email), self._user_ttl)
-            pipe.execute()
 
     # -- contacts --------------------------------------------------------------------------------
 
@@ -81,10 +91,16 @@ class StateStore:
         )
 
     def remember_contact(
-        self, email: str, managed: frozenset[str] | None, members: frozenset[str] | None, *, synced: bool = False
+        self,
+        email: str,
+        managed: frozenset[str] | None,
+        members: frozenset[str] | None,
+        *,
+        synced: bool = False,
+        users: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """What Redis believes about the contact (None: unchanged); with ``synced``, the sync record in
-        the same round trip."""
+        """What Redis believes about the contact (None: unchanged); with ``synced``, the sync record,
+        and ``users`` (see :meth:`remember_users`), all in the same round trip."""
         mapping: dict[Any, Any] = {"exists": "1"}
         if synced:
             mapping.update(last_sync=datetime.now(UTC).isoformat(timespec="seconds"), last_outcome="synced",
@@ -94,7 +110,13 @@ class StateStore:
         if members is not None:
             mapping["members"] = format_managed(members)
         with translated():
-            self.client.hset(self.key("contact", email), mapping=mapping)
+            if not users:
+                self.client.hset(self.key("contact", email), mapping=mapping)
+                return
+            pipe = self.client.pipeline(transaction=False)
+            self._queue_users(pipe, users)
+            pipe.hset(self.key("contact", email), mapping=mapping)
+            pipe.execute()
 
     def forget_contact_state(self, email: str) -> None:
         """The cache was stale (Resend answered 404): keep the sync record, drop what we believed."""
@@ -109,11 +131,17 @@ class StateStore:
             keys.extend(self.key("user", str(u)) for u in user_ids)
             self.client.delete(*keys)
 
-    def record_sync(self, email: str, outcome: str, error: str = "") -> None:
+    def record_sync(self, email: str, outcome: str, error: str = "", *, users: Sequence[tuple[str, str]] = ()) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        record: dict[Any, Any] = {"last_sync": now, "last_outcome": outcome, "last_error": error}
         with translated():
-            record: dict[Any, Any] = {"last_sync": now, "last_outcome": outcome, "last_error": error}
-            self.client.hset(self.key("contact", email), mapping=record)
+            if not users:
+                self.client.hset(self.key("contact", email), mapping=record)
+                return
+            pipe = self.client.pipeline(transaction=False)
+            self._queue_users(pipe, users)
+            pipe.hset(self.key("contact", email), mapping=record)
+            pipe.execute()
 
     def sync_record(self, email: str) -> SyncRecord:
         with translated():

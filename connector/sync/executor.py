@@ -80,6 +80,12 @@ class _Counting:
         self.recorded = False  # the sync record was written with the contact state
         self.email: str | None = None  # the contact the event is about, once known
         self.fetched: dict[str, ContactState] = {}  # contacts read from Resend for this event
+        # userId -> email mappings to write, deferred to the event's last Redis write (one round trip)
+        self.users: list[tuple[str, str]] = []
+
+    def take_users(self) -> list[tuple[str, str]]:
+        users, self.users = self.users, []
+        return users
 
     def __call__(self, fn: Callable[..., object]) -> Callable[..., object]:
         def counted(*args: object, **kwargs: object) -> object:
@@ -121,6 +127,10 @@ class EventSync:
                 outcome = "pending" if isinstance(exc, RetryableError) else "failed"
                 self._safe_record(counter.email, outcome, exc)
             raise
+        finally:
+            # Mappings not yet written with the contact's record (a skip, a failure): written now,
+            # whatever became of the Resend calls, as they would have been had they gone first.
+            self._store.remember_users(counter.take_users())
 
     def _handle(self, event: Event, counter: _Counting, held: contextlib.ExitStack) -> Outcome:
         locked: str | None = None
@@ -147,7 +157,7 @@ class EventSync:
             except _Replan:
                 continue
             if email is not None and not counter.recorded:
-                self._store.record_sync(email, "synced")
+                self._store.record_sync(email, "synced", users=counter.take_users())
             return Outcome("applied", "", counter.calls, plan.commands)
         raise RetryableError("the contact kept changing under us; trying the event again later")
 
@@ -240,10 +250,8 @@ class EventSync:
     def _execute(self, command: Command, counter: _Counting) -> None:
         resend = _CountingClient(self._resend, counter)
         match command:
-            case CacheUserEmail(user_id=user_id, email=email):
-                self._store.remember_user(user_id, email)
-            case CopyUserEmail(user_id=user_id, email=email):
-                self._store.remember_user(user_id, email)
+            case CacheUserEmail(user_id=user_id, email=email) | CopyUserEmail(user_id=user_id, email=email):
+                counter.users.append((user_id, email))
             case CreateContact():
                 self._create(command, resend)
             case UpdateContact():
@@ -258,7 +266,7 @@ class EventSync:
                 with contextlib.suppress(ResendNotFound):
                     resend.remove_contact_from_segment(email, segment_id)
             case RememberContact(email=email, managed=managed, members=members):
-                self._store.remember_contact(email, managed, members, synced=True)
+                self._store.remember_contact(email, managed, members, synced=True, users=counter.take_users())
                 counter.recorded = True
             case DeleteContact(email=email):
                 with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete

@@ -162,3 +162,57 @@ def test_commit_never_passes_an_unfinished_record() -> None:
     assert all(commit[TP] == 0 for commit in consumer.commits)
     assert runner._metrics.paused._value.get() == 1
     assert dlq.sent == []
+
+
+class CountingProcessor:
+    """Applies everything, slowly, and remembers how many records ran at the same moment."""
+
+    def __init__(self, on_value: Callable[[bytes], None] = lambda value: None) -> None:
+        self.applied: list[bytes] = []
+        self.running = self.most_at_once = 0
+        self.lock = threading.Lock()
+        self.on_value = on_value
+
+    def process(self, value: bytes | None) -> list[EventResult]:
+        assert value is not None
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        threading.Event().wait(0.002)
+        self.on_value(value)
+        with self.lock:
+            self.running -= 1
+            self.applied.append(value)
+        return [EventResult("track", "skipped", "nothing_to_write")]
+
+
+def test_many_contacts_never_run_more_than_the_bound_at_once_and_all_finish() -> None:
+    records = [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(300)]
+    processor, consumer, dlq = CountingProcessor(), FakeConsumer(records), RecordingDeadLetters()
+    runner = make_runner(consumer, processor, dlq)  # type: ignore[arg-type]
+    run_until(runner, consumer, lambda: len(processor.applied) == 300)
+    assert 1 < processor.most_at_once <= 4  # max_in_flight_contacts
+    assert consumer.commits[-1] == {TP: 300}
+    assert runner._metrics.events.labels(type="track", outcome="skipped")._value.get() == 300
+
+
+def test_stopping_abandons_the_rest_of_a_threads_batch_uncommitted() -> None:
+    records = [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(40)]
+    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
+    runner: Runner | None = None
+
+    def stop_at_five(value: bytes) -> None:
+        if value == b"v5":
+            assert runner is not None
+            runner.stop()
+
+    processor = CountingProcessor(stop_at_five)
+    runner = Runner(KafkaSettings(max_in_flight_contacts=1), consumer, processor, dlq, Metrics())  # type: ignore[arg-type]
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+    # One thread took a batch of records in offset order; after the stop it ran no more of them.
+    assert processor.applied == [f"v{i}".encode() for i in range(6)]
+    assert consumer.commits[-1] == {TP: 6}
+    assert consumer.closed

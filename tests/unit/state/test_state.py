@@ -56,6 +56,15 @@ def test_user_ids_map_to_emails_with_a_ttl(store: StateStore, client: redis.Redi
     assert store.email_for("u2") is None
 
 
+def test_user_mappings_ride_along_with_the_contact_and_sync_records(store: StateStore, client: redis.Redis) -> None:
+    store.remember_contact("a@x.io", frozenset({"s1"}), None, synced=True, users=[("u1", "a@x.io")])
+    store.record_sync("b@x.io", "synced", users=[("u2", "b@x.io"), ("u3", "b@x.io")])
+    assert (store.email_for("u1"), store.email_for("u2"), store.email_for("u3")) == ("a@x.io", "b@x.io", "b@x.io")
+    assert store.sync_record("b@x.io").user_ids == {"u2", "u3"}
+    assert store.sync_record("a@x.io").last_outcome == "synced"
+    assert 0 < client.ttl("t:user:u2") <= 100
+
+
 def test_contact_state_round_trips_and_none_leaves_it_unchanged(store: StateStore) -> None:
     assert store.contact("ada@example.com") is None
     store.remember_contact("ada@example.com", frozenset({"a", "b"}), frozenset({"a", "b", "c"}))

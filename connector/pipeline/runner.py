@@ -158,12 +158,10 @@ class Runner:
         ):
             return  # enough work queued: a poll per finished record would only cost the loop time
         self._last_poll = now
-        if joining:
-            # kafka-python finishes a group join only inside a poll() that is waiting for it (see
-            # group_join.py): wait there long enough for the other members to notice the rebalance.
-            timeout_ms = _JOIN_POLL_MS
-        else:
-            timeout_ms = 0 if self._running or len(self._scheduler) else 200
+        # kafka-python finishes a group join only inside a poll() that is waiting for it (see
+        # group_join.py): wait there long enough for the other members to notice the rebalance.
+        idle_ms = 0 if self._running or len(self._scheduler) else 200
+        timeout_ms = _JOIN_POLL_MS if joining else idle_ms
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._settings.max_poll_records)
         if repair_lost_join(self._consumer):
             log.warning("consumer.join_repaired", reason="a finished group join was never collected; rejoining")

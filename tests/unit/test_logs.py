@@ -1,0 +1,56 @@
+"""Log output: JSON lines when nobody watches, readable lines on a terminal, emails masked on request."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from connector import logs
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(autouse=True)
+def restore() -> Iterator[None]:
+    yield
+    logs.configure()
+
+
+def emit(monkeypatch: pytest.MonkeyPatch, stream: io.StringIO, **options: object) -> str:
+    monkeypatch.setattr("sys.stderr", stream)
+    logs.configure(**options)  # type: ignore[arg-type]
+    logs.get_logger("test").info("contact.synced", email=logs.mask_email("jane.doe@example.com"), calls=1)
+    return stream.getvalue()
+
+
+def test_json_lines_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    line = json.loads(emit(monkeypatch, io.StringIO()))
+    assert (line["event"], line["level"], line["calls"]) == ("contact.synced", "info", 1)
+    assert line["email"] == "j***@example.com"
+
+
+def test_readable_lines_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = emit(monkeypatch, Terminal())
+    assert "contact.synced" in text
+    assert not text.lstrip().startswith("{")
+
+
+def test_emails_appear_when_masking_is_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    line = json.loads(emit(monkeypatch, io.StringIO(), mask_emails=False))
+    assert line["email"] == "jane.doe@example.com"
+
+
+def test_the_level_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert emit(monkeypatch, io.StringIO(), level="warning") == ""
+
+
+def test_mask_email_shapes() -> None:
+    assert logs.mask_email("a@b.io") == "a***@b.io"
+    assert logs.mask_email("no-at-sign") == "***"
+    assert logs.mask_email(None) is None

@@ -19,6 +19,7 @@ from types import FrameType
 
 from connector.local.kafka import LocalKafka, provision
 from connector.local.redis_server import LocalRedis, ensure_redis_server
+from connector.local.services import dies_with_parent
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -37,7 +38,7 @@ def _exec(command: list[str]) -> int:
             file=sys.stderr,
         )
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "REDIS_URL": redis.url}
-        child = subprocess.Popen(command, env=env)
+        child = subprocess.Popen(command, env=env, preexec_fn=dies_with_parent())  # noqa: PLW1509 - one libc call
         try:
             return child.wait()
         except KeyboardInterrupt:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["ManagedProcess", "ServiceError", "free_port", "project_root", "wait_until"]
+__all__ = ["ManagedProcess", "ServiceError", "dies_with_parent", "free_port", "project_root", "wait_until"]
 
 
 class ServiceError(RuntimeError):
@@ -40,6 +42,30 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str, process:
     raise ServiceError(f"{what} did not become ready within {timeout:.0f}s; see {process.log_path}")
 
 
+def _find_prctl() -> Callable[..., int] | None:
+    if sys.platform != "linux":
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _find_prctl()  # looked up here, not in the child, where a loader lock could be held
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: Linux sends it SIGTERM when the process that started it dies,
+    so a killed test run or ``make run`` leaves no Kafka or Redis behind (the setting survives exec)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def dies_with_parent() -> Callable[[], None] | None:
+    """``preexec_fn`` for a child that must not outlive this process (None where Linux's prctl is absent)."""
+    return _die_with_parent if _PRCTL is not None else None
+
+
 class ManagedProcess:
     """A child in its own session (process group), so stopping it also stops anything it forked."""
 
@@ -54,6 +80,7 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 env={**os.environ, **(env or {})},
+                preexec_fn=dies_with_parent(),  # noqa: PLW1509 - one libc call
             )
 
     @property

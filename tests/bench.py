@@ -108,6 +108,32 @@ class Run:
         return {"scenario": name, "events": count, "seconds": seconds, "events_per_s": count / seconds,
                 "calls_per_event": calls / count, "peak_rss_mb": rss, "p50_s": p50, "p99_s": p99}  # fmt: skip
 
+    def drain_replicated(
+        self, name: str, events: Iterator[dict[str, Any]], count: int, inspector: EmulatorInspector, replicas: int
+    ) -> dict[str, Any]:
+        """Several replicas in one group: they join first, then the events arrive (the clock includes
+        producing them, well under a second)."""
+        calls_before = sum(inspector.call_counts().values())
+        processes = [ConnectorProcess(self.deployment, self.workdir / f"{name}-{i}.log") for i in range(replicas)]
+        try:
+            deadline = time.monotonic() + 120
+            while not all(re.search(r'"partitions": \[\d[^\n]*partitions.assigned', p.output()) for p in processes):
+                if time.monotonic() > deadline or any(p.proc.poll() is not None for p in processes):
+                    raise RuntimeError("replicas did not all get partitions")
+                time.sleep(0.1)
+            started = time.monotonic()
+            assert self.deployment.produce_events(events) == count
+            wait_drained(self.deployment, processes[0], timeout=3600)
+            seconds = time.monotonic() - started
+            rss = max(_peak_rss_mb(p.proc.pid) for p in processes)
+            p50, p99 = _quantiles(processes[0])
+        finally:
+            for p in processes:
+                p.stop()
+        calls = sum(inspector.call_counts().values()) - calls_before
+        return {"scenario": name, "events": count, "seconds": seconds, "events_per_s": count / seconds,
+                "calls_per_event": calls / count, "peak_rss_mb": rss, "p50_s": p50, "p99_s": p99}  # fmt: skip
+
 
 def main() -> int:
     bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
@@ -147,6 +173,9 @@ def main() -> int:
         run.drain("warm-up (creates contacts)", (_identify(i, 0) for i in range(users)), users, inspector)
         updates = (_identify(i % users, 1 + i // users) for i in range(one_call))
         rows.append(run.drain("(b) identify, 1 call each", updates, one_call, inspector))
+        # The same with two replicas in the group (how the connector scales out past one core).
+        updates = (_identify(i % users, 1000 + i // users) for i in range(one_call))
+        rows.append(run.drain_replicated("(b) 2 replicas", updates, one_call, inspector, replicas=2))
         # (a) events that need no Resend call, for the same known users.
         rows.append(run.drain("(a) no call needed", (_no_call(i, users) for i in range(no_call)), no_call, inspector))
         # (c) a large backlog of (a)-type events: memory stays bounded while draining.

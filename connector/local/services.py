@@ -56,7 +56,8 @@ _PRCTL = _find_prctl()  # looked up here, not in the child, where a loader lock 
 
 def _die_with_parent() -> None:
     """Runs in the child before exec: Linux sends it SIGTERM when the process that started it dies,
-    so a killed test run or ``make run`` leaves no Kafka or Redis behind (the setting survives exec)."""
+    so a killed test run or ``make run`` leaves no Kafka or Redis behind (the setting survives exec).
+    Linux ties it to the starting *thread*: start servers from one that lives as long as they should."""
     if _PRCTL is not None:
         _PRCTL(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 

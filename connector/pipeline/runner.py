@@ -45,7 +45,7 @@ _COMMIT_INTERVAL = 0.5  # seconds; also bounds what a crash makes us redo
 _PAUSE_PROBE = 30.0  # seconds between probes while Resend refuses for quota or key reasons
 _MAX_BACKOFF = 60.0
 _JOIN_POLL_MS = 3_000  # kafka-python's heartbeat interval: how long other members take to rejoin
-_POLL_INTERVAL = 0.05  # seconds; with four polls' worth of records waiting, poll no more often than this
+_POLL_INTERVAL = 0.05  # seconds; with half the buffer full, poll no more often than this
 _CHUNK = 32  # most records one pool task carries (different contacts, one after the other)
 
 
@@ -151,12 +151,10 @@ class Runner:
     def _poll(self) -> None:
         joining = join_in_flight(self._consumer)
         now = self._clock()
-        if (
-            not joining
-            and len(self._scheduler) >= 4 * self._settings.max_poll_records
-            and now - self._last_poll < _POLL_INTERVAL
-        ):
-            return  # enough work queued: a poll per finished record would only cost the loop time
+        if not joining and len(self._scheduler) >= self._max_buffered // 2 and now - self._last_poll < _POLL_INTERVAL:
+            # Plenty queued: a poll per finished record (slow events) would only cost loop time. Below
+            # half the buffer polls run freely, so this never caps the rate records are fetched at.
+            return
         self._last_poll = now
         # kafka-python finishes a group join only inside a poll() that is waiting for it (see
         # group_join.py): wait there long enough for the other members to notice the rebalance.

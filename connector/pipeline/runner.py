@@ -125,6 +125,9 @@ class Runner:
         self._backpressure = False
         self._last_commit = 0.0
         self._last_poll = 0.0
+        # Bound once (the module logger re-binds on every call): the per-event line is the hot path,
+        # and at the usual info level it must cost next to nothing.
+        self._event_log = log.bind()
         self._last_lag = 0.0
 
     # -- the loop ------------------------------------------------------------------------------
@@ -275,7 +278,9 @@ class Runner:
         self._metrics.latency.observe(now - item.polled_at)
         for result in done.results:
             self._metrics.count_event(result.type, result.status)
-            log.debug("event." + result.status, type=result.type, reason=result.reason or None, offset=item.offset)
+            self._event_log.debug(
+                "event." + result.status, type=result.type, reason=result.reason or None, offset=item.offset
+            )
         if done.kind == "dead_lettered":
             self._metrics.count_event("unknown", "dead_lettered")
 

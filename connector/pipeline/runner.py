@@ -70,7 +70,7 @@ class _Pending:
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    kind: str  # "finished" | "dead_lettered" | "retry" | "pause" | "abandoned" (stopping)
+    kind: str  # "finished" | "dead_lettered" | "retry" | "pause" | "abandoned" (stopping or revoked)
     results: tuple[EventResult, ...] = ()
     error: BaseException | None = None
 
@@ -237,9 +237,11 @@ class Runner:
         for lane, item, done, last in finished:
             self._running -= 1
             self._tasks -= last
-            if done.kind == "abandoned":
-                continue  # stopping: left unfinished, so uncommitted, for the partition's next owner
             with self._lock:
+                if done.kind == "abandoned":
+                    # Never finished, so never committed: whoever owns the partition next redoes it.
+                    self._scheduler.done(lane)
+                    continue
                 if self._epochs.get(item.tp) != item.epoch:
                     self._scheduler.done(lane)  # its partition moved on; the new owner redoes it
                     continue
@@ -359,8 +361,8 @@ class Runner:
 
     def _work_chunk(self, chunk: list[tuple[Hashable, _Pending]]) -> None:
         for index, (lane, item) in enumerate(chunk):
-            if self._stop.is_set():
-                done = _Done("abandoned")
+            if self._stop.is_set() or self._epochs.get(item.tp) != item.epoch:
+                done = _Done("abandoned")  # stopping, or its partition was revoked since it was taken
             else:
                 try:
                     done = self._work(item)

@@ -216,3 +216,21 @@ def test_stopping_abandons_the_rest_of_a_threads_batch_uncommitted() -> None:
     assert processor.applied == [f"v{i}".encode() for i in range(6)]
     assert consumer.commits[-1] == {TP: 6}
     assert consumer.closed
+
+
+def test_a_revoked_partition_s_records_still_in_a_threads_batch_are_not_run() -> None:
+    records = [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(40)]
+    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
+    runner: Runner | None = None
+
+    def revoke_at_five(value: bytes) -> None:
+        if value == b"v5":
+            assert runner is not None
+            runner._on_revoked({TP})  # what kafka-python's network thread does in a rebalance
+
+    processor = CountingProcessor(revoke_at_five)
+    runner = Runner(KafkaSettings(max_in_flight_contacts=1), consumer, processor, dlq, Metrics())  # type: ignore[arg-type]
+    run_until(runner, consumer, lambda: runner is not None and runner.stats() == {"buffered": 0, "running": 0})
+    assert processor.applied == [f"v{i}".encode() for i in range(6)]  # v6.. belonged to the revoked partition
+    assert consumer.commits[-1] == {TP: 5}  # the revocation committed what had finished (v5 had not)
+    assert all(commit[TP] <= 5 for commit in consumer.commits)

@@ -70,7 +70,9 @@ class _Pending:
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    kind: str  # "finished" | "dead_lettered" | "retry" | "pause" | "abandoned" (stopping or revoked)
+    # "finished" | "dead_lettered" | "retry" | "pause" | "deferred" (not tried: an earlier record of
+    # its batch hit a pause) | "abandoned" (not tried: stopping, or its partition was revoked)
+    kind: str
     results: tuple[EventResult, ...] = ()
     error: BaseException | None = None
 
@@ -115,7 +117,8 @@ class Runner:
         self._running = 0  # records handed to the pool and not yet collected
         self._tasks = 0  # pool tasks not yet finished (each carries one or more records)
         self._finished: queue.SimpleQueue[tuple[Hashable, _Pending, _Done, bool]] = queue.SimpleQueue()
-        self._epochs: dict[TopicPartition, int] = {}
+        self._epochs: dict[TopicPartition, int] = {}  # the assignment each owned partition came with
+        self._generation = 0
         # kafka-python keeps the fetch position of a partition that is revoked and assigned back in one
         # rebalance; records we dropped on revocation lie behind it. Where to seek back to, and when.
         self._revoked_at: dict[TopicPartition, int] = {}
@@ -154,14 +157,19 @@ class Runner:
     def _poll(self) -> None:
         joining = join_in_flight(self._consumer)
         now = self._clock()
-        if not joining and len(self._scheduler) >= self._max_buffered // 2 and now - self._last_poll < _POLL_INTERVAL:
+        if (
+            self._running  # so _collect waits for results instead of the loop spinning
+            and not joining
+            and len(self._scheduler) >= self._max_buffered // 2
+            and now - self._last_poll < _POLL_INTERVAL
+        ):
             # Plenty queued: a poll per finished record (slow events) would only cost loop time. Below
             # half the buffer polls run freely, so this never caps the rate records are fetched at.
             return
         self._last_poll = now
         # kafka-python finishes a group join only inside a poll() that is waiting for it (see
         # group_join.py): wait there long enough for the other members to notice the rebalance.
-        idle_ms = 0 if self._running or len(self._scheduler) else 200
+        idle_ms = 0 if self._running or self._runnable(now) else self._idle_ms(now)
         timeout_ms = _JOIN_POLL_MS if joining else idle_ms
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._settings.max_poll_records)
         if repair_lost_join(self._consumer):
@@ -201,6 +209,21 @@ class Runner:
                 self._backpressure = True
                 self._consumer.pause(*self._consumer.assignment())
 
+    def _runnable(self, now: float) -> bool:
+        """Whether _dispatch could start a record right now."""
+        if now < self._paused_until:
+            return False
+        with self._lock:
+            return self._scheduler.has_ready(now)
+
+    def _idle_ms(self, now: float) -> int:
+        """How long poll() may wait: until the next retry or the end of a pause, at most 200 ms."""
+        with self._lock:
+            wake = self._scheduler.next_retry()
+        if self._paused_until > now:
+            wake = self._paused_until if wake is None else min(wake, self._paused_until)
+        return 200 if wake is None else max(0, min(200, int((wake - now) * 1000)))
+
     def _dispatch(self) -> None:
         now = self._clock()
         if now < self._paused_until:
@@ -208,14 +231,14 @@ class Runner:
         free = self._settings.max_in_flight_contacts - self._tasks
         if free <= 0:
             return
+        # A thread takes several contacts one after the other, which spares the pool's per-task cost
+        # when events are cheap (most need no call), while never more than max_in_flight_contacts
+        # run at once. Batches are sized as if the buffer were shared by every thread, so a thread
+        # that frees up alone does not take a long batch that keeps contacts waiting behind it.
         with self._lock:
-            taken = self._scheduler.take(now, free * _CHUNK)
-        if not taken:
-            return
-        # Spread the records over the free threads: a thread takes several contacts one after the
-        # other, which spares the pool's per-task cost when events are cheap (most need no call),
-        # while never more than max_in_flight_contacts of them run at once.
-        size = -(-len(taken) // free)
+            share = -(-len(self._scheduler) // self._settings.max_in_flight_contacts)
+            size = min(_CHUNK, max(1, share))
+            taken = self._scheduler.take(now, free * size)
         for start in range(0, len(taken), size):
             chunk = taken[start : start + size]
             self._tasks += 1
@@ -248,6 +271,9 @@ class Runner:
                 self._settle(lane, item, done, now)
 
     def _settle(self, lane: Hashable, item: _Pending, done: _Done, now: float) -> None:
+        if done.kind == "deferred":  # never tried: no attempt counted, back in line after the pause
+            self._scheduler.retry_at(lane, max(now, self._paused_until))
+            return
         if done.kind in ("retry", "pause"):
             item.attempts += 1
             retry_after = getattr(done.error, "retry_after", None)
@@ -271,7 +297,7 @@ class Runner:
                 self._retrying[item.tp] = self._retrying.get(item.tp, 0) + 1
                 self._consumer.pause(item.tp)
             return
-        if item.attempts:
+        if item.attempts and self._retrying.get(item.tp, 0) > 0:
             self._retrying[item.tp] -= 1
         if self._paused_until and now >= self._paused_until:
             self._leave_pause()  # the probe went through
@@ -360,14 +386,18 @@ class Runner:
     # -- the work, on pool threads --------------------------------------------------------------
 
     def _work_chunk(self, chunk: list[tuple[Hashable, _Pending]]) -> None:
+        paused = False
         for index, (lane, item) in enumerate(chunk):
             if self._stop.is_set() or self._epochs.get(item.tp) != item.epoch:
                 done = _Done("abandoned")  # stopping, or its partition was revoked since it was taken
+            elif paused:
+                done = _Done("deferred")  # Resend refuses for now: the rest waits for the pause to end
             else:
                 try:
                     done = self._work(item)
                 except BaseException as exc:  # noqa: BLE001 - the loop must always hear back, or it waits forever
                     done = _Done("retry", error=exc)
+                paused = done.kind == "pause"
             self._finished.put((lane, item, done, index == len(chunk) - 1))
 
     def _work(self, item: _Pending) -> _Done:
@@ -410,7 +440,10 @@ class Runner:
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         with self._lock:
             for tp in assigned:
-                self._epochs[tp] = self._epochs.get(tp, 0) + 1
+                # Never reused, even for a partition that comes back: a record taken under an
+                # earlier assignment must never pass for one of this assignment.
+                self._generation += 1
+                self._epochs[tp] = self._generation
                 if tp in self._revoked_at:
                     self._seeks[tp] = self._revoked_at.pop(tp)
             self._revoked_at.clear()  # partitions that went elsewhere start from the group's commit

@@ -78,6 +78,10 @@ class KeyedScheduler(Generic[T]):
             lane.busy = False
             self._waiting[key] = not_before
 
+    def has_ready(self, now: float) -> bool:
+        """Whether :meth:`take` would hand out anything at ``now``."""
+        return bool(self._ready) or any(at <= now for at in self._waiting.values())
+
     def next_retry(self) -> float | None:
         return min(self._waiting.values()) if self._waiting else None
 

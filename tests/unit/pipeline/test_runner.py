@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,10 @@ class FakeConsumer:
     """Hands out prepared batches once, and records pauses, resumes and commits."""
 
     def __init__(self, records: list[Record]) -> None:
+        self.records = records
         self.batches = deque([{TP: records}])
+        self.polls = 0
+        self.timeouts: list[int] = []
         self.commits: list[dict[TopicPartition, int]] = []
         self.paused_set: set[TopicPartition] = set()
         self.pause_calls: list[TopicPartition] = []
@@ -43,10 +47,16 @@ class FakeConsumer:
     def subscribe(self, topics: list[str], listener: Any) -> None:
         listener.on_partitions_assigned({TP})
 
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.batches.append({tp: [r for r in self.records if r.offset >= offset]})
+
     def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
+        self.polls += 1
+        self.timeouts.append(timeout_ms)
         if self.batches and TP not in self.paused_set:
             return self.batches.popleft()
         self.on_idle()
+        time.sleep(min(timeout_ms, 10) / 1000)  # a real consumer waits up to timeout_ms for records
         return {}
 
     def assignment(self) -> set[TopicPartition]:
@@ -234,3 +244,52 @@ def test_a_revoked_partition_s_records_still_in_a_threads_batch_are_not_run() ->
     assert processor.applied == [f"v{i}".encode() for i in range(6)]  # v6.. belonged to the revoked partition
     assert consumer.commits[-1] == {TP: 5}  # the revocation committed what had finished (v5 had not)
     assert all(commit[TP] <= 5 for commit in consumer.commits)
+
+
+def test_records_taken_before_a_revoke_and_reassign_never_pass_for_the_new_assignment() -> None:
+    records = [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(6)]
+    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
+    runner: Runner | None = None
+
+    def bounce_at_zero(value: bytes) -> None:
+        if value == b"v0" and runner is not None and not getattr(runner, "bounced", False):
+            runner.bounced = True  # type: ignore[attr-defined]
+            runner._on_revoked({TP})  # the partition leaves and comes back while v0..v5 are taken
+            runner._on_assigned({TP})
+
+    processor = CountingProcessor(bounce_at_zero)
+    runner = Runner(KafkaSettings(max_in_flight_contacts=1), consumer, processor, dlq, Metrics())  # type: ignore[arg-type]
+    run_until(runner, consumer, lambda: len(processor.applied) >= 7 and runner.stats()["running"] == 0)
+    # v0 ran under the old assignment and again after the seek back; v1..v5 only under the new one.
+    assert sorted(processor.applied) == sorted([b"v0", *(f"v{i}".encode() for i in range(6))])
+    assert consumer.commits[-1] == {TP: 6}
+
+
+def test_a_pause_inside_a_threads_batch_defers_the_rest_without_calling_and_without_spinning() -> None:
+    records = [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(10)]
+    attempts: list[bytes] = []
+
+    class QuotaGone(CountingProcessor):
+        def process(self, value: bytes | None) -> list[EventResult]:
+            assert value is not None
+            attempts.append(value)
+            raise QuotaExceeded("daily quota", name="daily_quota_exceeded")
+
+    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
+    runner = Runner(KafkaSettings(max_in_flight_contacts=1), consumer, QuotaGone(), dlq, Metrics())  # type: ignore[arg-type]
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while runner._metrics.paused._value.get() != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    polls_before = consumer.polls
+    time.sleep(0.3)
+    waits = consumer.timeouts[polls_before : consumer.polls]
+    runner.stop()
+    thread.join(timeout=20)
+    assert attempts == [b"v0"]  # one refused call; the other nine waited for the probe
+    assert waits
+    assert min(waits) >= 100  # the loop waits in poll() for the pause to end, never spins
+    assert all(commit[TP] == 0 for commit in consumer.commits)
+    assert runner.stats() == {"buffered": 10, "running": 0}

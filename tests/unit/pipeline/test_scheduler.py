@@ -48,3 +48,15 @@ def test_drop_keeps_running_heads_and_removes_queued() -> None:
     assert s.take(0.0, 10) == [("b", (1, "b1"))]
     s.done("a")
     assert s.take(0.0, 10) == []
+
+
+def test_has_ready_sees_idle_lanes_and_retries_whose_time_has_come() -> None:
+    scheduler: KeyedScheduler[str] = KeyedScheduler()
+    assert not scheduler.has_ready(0.0)
+    scheduler.push("a", "a1")
+    assert scheduler.has_ready(0.0)
+    [(lane, _)] = scheduler.take(0.0, 10)
+    assert not scheduler.has_ready(0.0)  # its only lane is busy
+    scheduler.retry_at(lane, 5.0)
+    assert not scheduler.has_ready(4.9)
+    assert scheduler.has_ready(5.0)

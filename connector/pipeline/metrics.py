@@ -41,7 +41,6 @@ class Metrics:
         self.last_loop = time.monotonic()
         self.ready = False
         self._server: ThreadingHTTPServer | None = None
-
         self._event_counters: dict[tuple[str, str], Any] = {}  # labelled children, looked up once
 
     def count_event(self, type_: str, outcome: str) -> None:

@@ -261,12 +261,9 @@ class Runner:
             self._running -= 1
             self._tasks -= last
             with self._lock:
-                if done.kind == "abandoned":
+                if done.kind == "abandoned" or self._epochs.get(item.tp) != item.epoch:
                     # Never finished, so never committed: whoever owns the partition next redoes it.
                     self._scheduler.done(lane)
-                    continue
-                if self._epochs.get(item.tp) != item.epoch:
-                    self._scheduler.done(lane)  # its partition moved on; the new owner redoes it
                     continue
                 self._settle(lane, item, done, now)
 

@@ -58,9 +58,6 @@ class StateStore:
             value = self.client.get(self.key("user", user_id))
         return str(value) if value is not None else None
 
-    def remember_user(self, user_id: str, email: str) -> None:
-        self.remember_users([(user_id, email)])
-
     def remember_users(self, pairs: Sequence[tuple[str, str]]) -> None:
         """userId -> email mappings (and the reverse sets erasure needs), in one round trip."""
         if not pairs:
@@ -109,14 +106,7 @@ class StateStore:
             mapping["managed"] = format_managed(managed)
         if members is not None:
             mapping["members"] = format_managed(members)
-        with translated():
-            if not users:
-                self.client.hset(self.key("contact", email), mapping=mapping)
-                return
-            pipe = self.client.pipeline(transaction=False)
-            self._queue_users(pipe, users)
-            pipe.hset(self.key("contact", email), mapping=mapping)
-            pipe.execute()
+        self._write_contact(email, mapping, users)
 
     def forget_contact_state(self, email: str) -> None:
         """The cache was stale (Resend answered 404): keep the sync record, drop what we believed."""
@@ -133,14 +123,17 @@ class StateStore:
 
     def record_sync(self, email: str, outcome: str, error: str = "", *, users: Sequence[tuple[str, str]] = ()) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        record: dict[Any, Any] = {"last_sync": now, "last_outcome": outcome, "last_error": error}
+        self._write_contact(email, {"last_sync": now, "last_outcome": outcome, "last_error": error}, users)
+
+    def _write_contact(self, email: str, fields: dict[Any, Any], users: Sequence[tuple[str, str]]) -> None:
+        """The contact's hash fields, and any userId mappings, in one round trip."""
         with translated():
             if not users:
-                self.client.hset(self.key("contact", email), mapping=record)
+                self.client.hset(self.key("contact", email), mapping=fields)
                 return
             pipe = self.client.pipeline(transaction=False)
             self._queue_users(pipe, users)
-            pipe.hset(self.key("contact", email), mapping=record)
+            pipe.hset(self.key("contact", email), mapping=fields)
             pipe.execute()
 
     def sync_record(self, email: str) -> SyncRecord:

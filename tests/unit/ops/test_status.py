@@ -26,8 +26,8 @@ def status(store: StateStore, email: str) -> tuple[int, str]:
 def test_a_synced_contact_shows_its_record_segment_names_and_user_ids(store: StateStore) -> None:
     store.remember_segments({"VIP": "seg-1", "Trial": "seg-2"})
     store.remember_contact("ada@example.com", frozenset({"seg-1", "seg-9"}), None, synced=True)
-    store.remember_user("u-7", "ada@example.com")
-    store.remember_user("u-8", "ada@example.com")
+    store.remember_users([("u-7", "ada@example.com")])
+    store.remember_users([("u-8", "ada@example.com")])
     code, text = status(store, "  ADA@example.com ")
     assert code == 0
     lines = dict(line.split(":", 1) for line in text.splitlines())

@@ -50,7 +50,7 @@ def test_the_lock_has_a_ttl_so_a_dead_holder_frees_it(client: redis.Redis) -> No
 
 
 def test_user_ids_map_to_emails_with_a_ttl(store: StateStore, client: redis.Redis) -> None:
-    store.remember_user("u1", "ada@example.com")
+    store.remember_users([("u1", "ada@example.com")])
     assert store.email_for("u1") == "ada@example.com"
     assert 0 < client.ttl("t:user:u1") <= 100
     assert store.email_for("u2") is None
@@ -82,9 +82,9 @@ def test_a_stale_contact_is_forgotten_but_its_sync_record_kept(store: StateStore
 
 
 def test_erasure_forgets_the_contact_and_every_user_id_of_it(store: StateStore) -> None:
-    store.remember_user("u1", "ada@example.com")
-    store.remember_user("u2", "ada@example.com")
-    store.remember_user("u3", "bob@example.com")
+    store.remember_users([("u1", "ada@example.com")])
+    store.remember_users([("u2", "ada@example.com")])
+    store.remember_users([("u3", "bob@example.com")])
     store.remember_contact("ada@example.com", frozenset(), frozenset())
     store.forget_contact("ada@example.com")
     assert (store.email_for("u1"), store.email_for("u2"), store.email_for("u3")) == (None, None, "bob@example.com")

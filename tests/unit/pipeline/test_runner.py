@@ -196,9 +196,24 @@ class CountingProcessor:
         return [EventResult("track", "skipped", "nothing_to_write")]
 
 
+def keyed_records(count: int) -> list[Record]:
+    """``count`` records of as many contacts: value ``v<i>`` at offset i, keyed ``user-<i>``."""
+    return [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(count)]
+
+
+def one_thread(count: int, on_value: Callable[[Runner, bytes], None]) -> tuple[Runner, FakeConsumer, CountingProcessor]:
+    """A runner with one worker thread over :func:`keyed_records`, calling ``on_value(runner, value)``
+    while each record is processed (to stop or rebalance it at a chosen record)."""
+    consumer = FakeConsumer(keyed_records(count))
+    runners: list[Runner] = []
+    processor = CountingProcessor(lambda value: on_value(runners[0], value))
+    settings = KafkaSettings(max_in_flight_contacts=1)
+    runners.append(Runner(settings, consumer, processor, RecordingDeadLetters(), Metrics()))  # type: ignore[arg-type]
+    return runners[0], consumer, processor
+
+
 def test_many_contacts_never_run_more_than_the_bound_at_once_and_all_finish() -> None:
-    records = [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(300)]
-    processor, consumer, dlq = CountingProcessor(), FakeConsumer(records), RecordingDeadLetters()
+    processor, consumer, dlq = CountingProcessor(), FakeConsumer(keyed_records(300)), RecordingDeadLetters()
     runner = make_runner(consumer, processor, dlq)  # type: ignore[arg-type]
     run_until(runner, consumer, lambda: len(processor.applied) == 300)
     assert 1 < processor.most_at_once <= 4  # max_in_flight_contacts
@@ -207,17 +222,11 @@ def test_many_contacts_never_run_more_than_the_bound_at_once_and_all_finish() ->
 
 
 def test_stopping_abandons_the_rest_of_a_threads_batch_uncommitted() -> None:
-    records = [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(40)]
-    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
-    runner: Runner | None = None
-
-    def stop_at_five(value: bytes) -> None:
+    def stop_at_five(runner: Runner, value: bytes) -> None:
         if value == b"v5":
-            assert runner is not None
             runner.stop()
 
-    processor = CountingProcessor(stop_at_five)
-    runner = Runner(KafkaSettings(max_in_flight_contacts=1), consumer, processor, dlq, Metrics())  # type: ignore[arg-type]
+    runner, consumer, processor = one_thread(40, stop_at_five)
     thread = threading.Thread(target=runner.run)
     thread.start()
     thread.join(timeout=20)
@@ -229,36 +238,27 @@ def test_stopping_abandons_the_rest_of_a_threads_batch_uncommitted() -> None:
 
 
 def test_a_revoked_partition_s_records_still_in_a_threads_batch_are_not_run() -> None:
-    records = [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(40)]
-    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
-    runner: Runner | None = None
-
-    def revoke_at_five(value: bytes) -> None:
+    def revoke_at_five(runner: Runner, value: bytes) -> None:
         if value == b"v5":
-            assert runner is not None
             runner._on_revoked({TP})  # what kafka-python's network thread does in a rebalance
 
-    processor = CountingProcessor(revoke_at_five)
-    runner = Runner(KafkaSettings(max_in_flight_contacts=1), consumer, processor, dlq, Metrics())  # type: ignore[arg-type]
-    run_until(runner, consumer, lambda: runner is not None and runner.stats() == {"buffered": 0, "running": 0})
+    runner, consumer, processor = one_thread(40, revoke_at_five)
+    run_until(runner, consumer, lambda: runner.stats() == {"buffered": 0, "running": 0})
     assert processor.applied == [f"v{i}".encode() for i in range(6)]  # v6.. belonged to the revoked partition
     assert consumer.commits[-1] == {TP: 5}  # the revocation committed what had finished (v5 had not)
     assert all(commit[TP] <= 5 for commit in consumer.commits)
 
 
 def test_records_taken_before_a_revoke_and_reassign_never_pass_for_the_new_assignment() -> None:
-    records = [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(6)]
-    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
-    runner: Runner | None = None
+    bounced: list[bool] = []
 
-    def bounce_at_zero(value: bytes) -> None:
-        if value == b"v0" and runner is not None and not getattr(runner, "bounced", False):
-            runner.bounced = True  # type: ignore[attr-defined]
+    def bounce_at_zero(runner: Runner, value: bytes) -> None:
+        if value == b"v0" and not bounced:
+            bounced.append(True)
             runner._on_revoked({TP})  # the partition leaves and comes back while v0..v5 are taken
             runner._on_assigned({TP})
 
-    processor = CountingProcessor(bounce_at_zero)
-    runner = Runner(KafkaSettings(max_in_flight_contacts=1), consumer, processor, dlq, Metrics())  # type: ignore[arg-type]
+    runner, consumer, processor = one_thread(6, bounce_at_zero)
     run_until(runner, consumer, lambda: len(processor.applied) >= 7 and runner.stats()["running"] == 0)
     # v0 ran under the old assignment and again after the seek back; v1..v5 only under the new one.
     assert sorted(processor.applied) == sorted([b"v0", *(f"v{i}".encode() for i in range(6))])
@@ -266,7 +266,6 @@ def test_records_taken_before_a_revoke_and_reassign_never_pass_for_the_new_assig
 
 
 def test_a_pause_inside_a_threads_batch_defers_the_rest_without_calling_and_without_spinning() -> None:
-    records = [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(10)]
     attempts: list[bytes] = []
 
     class QuotaGone(CountingProcessor):
@@ -275,7 +274,7 @@ def test_a_pause_inside_a_threads_batch_defers_the_rest_without_calling_and_with
             attempts.append(value)
             raise QuotaExceeded("daily quota", name="daily_quota_exceeded")
 
-    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
+    consumer, dlq = FakeConsumer(keyed_records(10)), RecordingDeadLetters()
     runner = Runner(KafkaSettings(max_in_flight_contacts=1), consumer, QuotaGone(), dlq, Metrics())  # type: ignore[arg-type]
     thread = threading.Thread(target=runner.run)
     thread.start()

@@ -26,9 +26,9 @@ def resend_answering(*answers: httpx.Response) -> tuple[ResendClient, list[httpx
         seen.append(request)
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
-    http = httpx.Client(base_url="https://api.resend.test", transport=httpx.MockTransport(handler),
-                        headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
-    return ResendClient(http, max_attempts=2, sleep=lambda s: None), seen
+    client = ResendClient(httpx.MockTransport(handler), base_url="https://api.resend.test",
+                          headers={"Authorization": f"Bearer {KEY}"}, max_attempts=2, sleep=lambda s: None)  # fmt: skip
+    return client, seen
 
 
 def refusal(status: int, name: str) -> httpx.Response:

@@ -30,9 +30,8 @@ class Recorder:
 
 
 def client_for(handler: Recorder, **kwargs: object) -> ResendClient:
-    http = httpx.Client(base_url="https://api.resend.test", transport=httpx.MockTransport(handler),
-                        headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
-    return ResendClient(http, sleep=lambda s: None, **kwargs)  # type: ignore[arg-type]
+    return ResendClient(httpx.MockTransport(handler), base_url="https://api.resend.test",
+                        headers={"Authorization": f"Bearer {KEY}"}, sleep=lambda s: None, **kwargs)  # type: ignore[arg-type]  # fmt: skip
 
 
 def test_email_in_path_is_percent_encoded_and_body_is_built() -> None:
@@ -147,8 +146,9 @@ def test_retry_after_is_honoured_and_shared_and_5xx_back_off_exponentially() -> 
         httpx.Response(500, json={"name": "internal_server_error"}, headers={"ratelimit-reset": "1"}),
         httpx.Response(200, json={"id": "c1"}, headers={"ratelimit-limit": "10", "ratelimit-policy": "10;w=1"}),
     ])  # fmt: skip
-    http = httpx.Client(base_url="https://api.resend.test", transport=httpx.MockTransport(rec))
-    client = ResendClient(http, limiter=limiter, sleep=slept.append)  # type: ignore[arg-type]
+    client = ResendClient(
+        httpx.MockTransport(rec), base_url="https://api.resend.test", headers={}, limiter=limiter, sleep=slept.append
+    )  # type: ignore[arg-type]
     assert client.update_contact("a@x.io", fields={"first_name": "A"}) == "c1"
     assert limiter.acquired == 4  # every attempt passes the limiter
     assert limiter.cool_downs == [3.0, 2.0]  # both 429s started a shared cool-down
@@ -164,8 +164,13 @@ def test_observer_sees_every_attempt_by_route_never_by_email() -> None:
         httpx.Response(503, content=b"down"),
         httpx.Response(200, json={"id": "c", "email": "a@x.io"}),
     ])  # fmt: skip
-    http = httpx.Client(base_url="https://api.resend.test", transport=httpx.MockTransport(rec))
-    client = ResendClient(http, sleep=lambda s: None, observer=lambda route, status, secs: seen.append((route, status)))
+    client = ResendClient(
+        httpx.MockTransport(rec),
+        base_url="https://api.resend.test",
+        headers={},
+        sleep=lambda s: None,
+        observer=lambda route, status, secs: seen.append((route, status)),
+    )
     client.get_contact("a@x.io")
     assert seen == [("GET /contacts/{id}", 503), ("GET /contacts/{id}", 200)]
 
@@ -189,3 +194,28 @@ def test_already_a_member_as_a_4xx_is_success_too(status: int) -> None:
     other = {"statusCode": 422, "name": "validation_error", "message": "Invalid segment id"}
     with pytest.raises(ResendRejected):
         client_for(Recorder([httpx.Response(422, json=other)])).add_contact_to_segment("a@x.io", "s1")
+
+
+def test_requests_carry_the_key_json_and_the_configured_timeouts() -> None:
+    rec = Recorder([httpx.Response(200, json={"id": "c1"}), httpx.Response(200, json={"object": "list", "data": []})])
+    timeout = httpx.Timeout(7.0, connect=2.0)
+    client = ResendClient(httpx.MockTransport(rec), base_url="https://api.resend.test/v1/",
+                          headers={"Authorization": f"Bearer {KEY}"}, timeout=timeout)  # fmt: skip
+    client.update_contact("a@x.io", fields={"first_name": "Zoë"})
+    client.check()
+    patch, listing = rec.requests
+    assert str(patch.url) == "https://api.resend.test/v1/contacts/a%40x.io"
+    assert patch.headers["authorization"] == f"Bearer {KEY}"
+    assert patch.headers["content-type"] == "application/json"
+    assert patch.content == '{"first_name":"Zoë"}'.encode()
+    assert patch.extensions["timeout"] == {"connect": 2.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+    assert str(listing.url) == "https://api.resend.test/v1/segments?limit=1"
+    assert "content-type" not in listing.headers
+    assert listing.content == b""
+
+
+def test_a_redirect_is_not_followed() -> None:
+    rec = Recorder(lambda request: httpx.Response(301, headers={"location": "https://elsewhere.test/contacts"}))
+    with pytest.raises(ResendRejected, match="301"):
+        client_for(rec).get_contact("a@x.io")
+    assert [r.url.host for r in rec.requests] == ["api.resend.test"]  # the key went nowhere else

@@ -145,6 +145,80 @@ def test_acquire_sleeps_what_the_script_says(store: fakeredis.FakeRedis, clock: 
     assert slept == [pytest.approx(0.25)]
 
 
+def leasing(
+    store: fakeredis.FakeRedis, clock: Clock, ceiling: float, team: str = "t"
+) -> tuple[RateLimiter, list[float]]:
+    """A limiter whose sleeps move the clock; returns it with the list of what it slept."""
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    limiter = RateLimiter(store, team=team, ceiling=ceiling, prefix="test:", sleep=sleep, clock=lambda: clock.now)
+    return limiter, slept
+
+
+def tat(store: fakeredis.FakeRedis) -> float:
+    return float(store.get("test:ratelimit:t:tat") or 0)
+
+
+def test_at_a_high_rate_one_ask_takes_the_next_50_ms_of_slots(store: fakeredis.FakeRedis, clock: Clock) -> None:
+    limiter, slept = leasing(store, clock, ceiling=1000.0)
+    other, _ = leasing(store, clock, ceiling=1000.0)
+    assert limiter.acquire() == 0.0
+    leased_until = tat(store)
+    assert leased_until == pytest.approx(START * 1000 + 50, abs=1)  # 50 slots, one ms apart, taken at once
+    assert other.wait_ms() == 50  # another process waits for the end of the lease
+    for _ in range(49):
+        limiter.acquire()
+    assert tat(store) == leased_until  # 49 more requests, no Redis call
+    assert slept == [pytest.approx(0.001, abs=1e-5)] * 49  # spent one interval apart: the rate's pace
+    limiter.acquire()
+    assert tat(store) > leased_until  # the lease is spent: Redis again
+
+
+def test_at_resends_usual_rates_every_request_asks_redis(store: fakeredis.FakeRedis, clock: Clock) -> None:
+    limiter, slept = leasing(store, clock, ceiling=10.0)
+    limiter.acquire()
+    limiter.acquire()
+    assert slept == [pytest.approx(0.1)]  # the second slot came from Redis, 100 ms later
+    assert tat(store) == pytest.approx(START * 1000 + 200, abs=1)
+
+
+def test_slots_not_spent_in_time_are_given_up(store: fakeredis.FakeRedis, clock: Clock) -> None:
+    limiter, slept = leasing(store, clock, ceiling=1000.0)
+    limiter.acquire()
+    clock.advance(1.0)  # idle: the 49 slots left are stale
+    limiter.acquire()
+    assert tat(store) == pytest.approx((START + 1.0) * 1000 + 50, abs=1)  # a fresh lease, not a burst of old slots
+    assert slept == []
+
+
+def test_a_cool_down_or_a_lower_limit_drops_the_lease(store: fakeredis.FakeRedis, clock: Clock) -> None:
+    limiter, slept = leasing(store, clock, ceiling=1000.0)
+    limiter.acquire()
+    limiter.cool_down(2.0)
+    limiter.acquire()
+    assert slept == [pytest.approx(2.0)]  # waited out the cool-down instead of spending leased slots
+    limiter.observe_limit(2.0)  # the slots leased after the cool-down stay taken in Redis, unused here
+    limiter.acquire()
+    limiter.acquire()
+    assert slept[1:] == [pytest.approx(0.05, abs=1e-3), pytest.approx(0.5, abs=1e-3)]  # then 2 per second
+
+
+def test_leased_slots_never_add_up_to_more_than_the_rate(store: fakeredis.FakeRedis, clock: Clock) -> None:
+    limiter, _ = leasing(store, clock, ceiling=200.0)
+    sent: list[float] = []
+    for i in range(1000):
+        if i % 7 == 0:
+            clock.advance(0.004)  # work between requests, some of it slower than the pace
+        limiter.acquire()
+        sent.append(clock.now)
+    for t in sent:
+        assert sum(1 for u in sent if t <= u < t + 1.0) <= 200 + 1
+
+
 def test_keys_name_the_fingerprint_not_the_key(limiter: Callable[..., RateLimiter], store: fakeredis.FakeRedis) -> None:
     limiter(team="0123abcd").wait_ms()
     assert store.keys() == ["test:ratelimit:0123abcd:tat"]

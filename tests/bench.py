@@ -3,10 +3,13 @@
 Runs the real connector process against the real broker, Redis and an emulator in its own process,
 and prints one table: events per second for (a) events that need no Resend call and (b) identifies
 that need one call each, Resend calls per event, peak RSS of the connector, p50/p99 processing
-latency (from the connector's own histogram), and (c) peak RSS while draining a large backlog.
+latency (from the connector's own histogram), and (c) peak RSS while draining a large backlog. CPU
+ms/ev is the connector's own CPU time per event (all replicas together): what an event costs, where
+events/s also says how much CPU the machine had to give.
 
 Goals on the 2-core machine: (a) >= 10,000 events/s, (b) >= 500 events/s, (c) <= 250 MB.
-Sizes: BENCH_NO_CALL (default 100,000), BENCH_ONE_CALL (5,000), BENCH_BACKLOG (1,000,000);
+Sizes: BENCH_NO_CALL (default 100,000), BENCH_ONE_CALL (5,000), BENCH_BACKLOG (1,000,000), BENCH_REPLICAS
+(2; the (b) row with that many replicas, none below 2);
 BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts (default: the setting's default).
 """
 
@@ -55,6 +58,12 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _metrics_port(process: ConnectorProcess) -> int | None:
     match = re.search(r'"event": "metrics.serving".*?"port": (\d+)', process.output())
     match = match or re.search(r'"port": (\d+)[^\n]*metrics.serving', process.output())
@@ -97,16 +106,18 @@ class Run:
                 if process.proc.poll() is not None:
                     raise RuntimeError(process.output()[-2000:])
                 time.sleep(0.05)
-            started = time.monotonic()
+            started, cpu = time.monotonic(), _cpu_seconds(process.proc.pid)
             wait_drained(self.deployment, process, timeout=3600)
             seconds = time.monotonic() - started
+            cpu = _cpu_seconds(process.proc.pid) - cpu
             rss = _peak_rss_mb(process.proc.pid)
             p50, p99 = _quantiles(process)
         finally:
             process.stop()
         calls = sum(inspector.call_counts().values()) - calls_before
         return {"scenario": name, "events": count, "seconds": seconds, "events_per_s": count / seconds,
-                "calls_per_event": calls / count, "peak_rss_mb": rss, "p50_s": p50, "p99_s": p99}  # fmt: skip
+                "cpu_ms_per_event": 1000 * cpu / count, "calls_per_event": calls / count, "peak_rss_mb": rss,
+                "p50_s": p50, "p99_s": p99}  # fmt: skip
 
     def drain_replicated(
         self, name: str, events: Iterator[dict[str, Any]], count: int, inspector: EmulatorInspector, replicas: int
@@ -121,10 +132,11 @@ class Run:
                 if time.monotonic() > deadline or any(p.proc.poll() is not None for p in processes):
                     raise RuntimeError("replicas did not all get partitions")
                 time.sleep(0.1)
-            started = time.monotonic()
+            started, cpu = time.monotonic(), sum(_cpu_seconds(p.proc.pid) for p in processes)
             assert self.deployment.produce_events(events) == count
             wait_drained(self.deployment, processes[0], timeout=3600)
             seconds = time.monotonic() - started
+            cpu = sum(_cpu_seconds(p.proc.pid) for p in processes) - cpu
             rss = max(_peak_rss_mb(p.proc.pid) for p in processes)
             p50, p99 = _quantiles(processes[0])
         finally:
@@ -132,7 +144,8 @@ class Run:
                 p.stop()
         calls = sum(inspector.call_counts().values()) - calls_before
         return {"scenario": name, "events": count, "seconds": seconds, "events_per_s": count / seconds,
-                "calls_per_event": calls / count, "peak_rss_mb": rss, "p50_s": p50, "p99_s": p99}  # fmt: skip
+                "cpu_ms_per_event": 1000 * cpu / count, "calls_per_event": calls / count, "peak_rss_mb": rss,
+                "p50_s": p50, "p99_s": p99}  # fmt: skip
 
 
 def main() -> int:
@@ -140,6 +153,7 @@ def main() -> int:
     no_call = int(os.environ.get("BENCH_NO_CALL", "100000"))
     one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
     backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
+    replicas = int(os.environ.get("BENCH_REPLICAS", "2"))
     port = free_port()
     emulator = subprocess.Popen(
         [sys.executable, "-m", "connector", "emulator", "--port", str(port), "--api-key", API_KEY, "--rate-limit", "0"],
@@ -174,8 +188,9 @@ def main() -> int:
         updates = (_identify(i % users, 1 + i // users) for i in range(one_call))
         rows.append(run.drain("(b) identify, 1 call each", updates, one_call, inspector))
         # The same with two replicas in the group (how the connector scales out past one core).
-        updates = (_identify(i % users, 1000 + i // users) for i in range(one_call))
-        rows.append(run.drain_replicated("(b) 2 replicas", updates, one_call, inspector, replicas=2))
+        if replicas > 1:
+            updates = (_identify(i % users, 1000 + i // users) for i in range(one_call))
+            rows.append(run.drain_replicated(f"(b) {replicas} replicas", updates, one_call, inspector, replicas))
         # (a) events that need no Resend call, for the same known users.
         rows.append(run.drain("(a) no call needed", (_no_call(i, users) for i in range(no_call)), no_call, inspector))
         # (c) a large backlog of (a)-type events: memory stays bounded while draining.
@@ -186,14 +201,14 @@ def main() -> int:
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
-    columns = ("events", "seconds", "events/s", "calls/ev", "RSS MB", "p50 s", "p99 s")
+    columns = ("events", "seconds", "events/s", "CPU ms/ev", "calls/ev", "RSS MB", "p50 s", "p99 s")
     header = f"{'scenario':32} " + " ".join(f"{c:>9}" for c in columns)
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
             f"{r['scenario']:32} {r['events']:>9} {r['seconds']:>9.1f} {r['events_per_s']:>9.0f} "
-            f"{r['calls_per_event']:>9.2f} {r['peak_rss_mb']:>9.0f} {r['p50_s']:>9.3f} {r['p99_s']:>9.3f}"
+            f"{r['cpu_ms_per_event']:>9.3f} {r['calls_per_event']:>9.2f} {r['peak_rss_mb']:>9.0f} {r['p50_s']:>9.3f} {r['p99_s']:>9.3f}"
         )
     print(json.dumps(rows), file=sys.stderr)
     return 0

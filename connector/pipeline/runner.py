@@ -45,7 +45,7 @@ _COMMIT_INTERVAL = 0.5  # seconds; also bounds what a crash makes us redo
 _PAUSE_PROBE = 30.0  # seconds between probes while Resend refuses for quota or key reasons
 _MAX_BACKOFF = 60.0
 _JOIN_POLL_MS = 3_000  # kafka-python's heartbeat interval: how long other members take to rejoin
-_POLL_INTERVAL = 0.05  # seconds; with half the buffer full, poll no more often than this
+_POLL_INTERVAL = 0.05  # seconds; with two polls' worth of records queued, poll no more often than this
 _CHUNK = 32  # most records one pool task carries (different contacts, one after the other)
 
 
@@ -160,11 +160,12 @@ class Runner:
         if (
             self._running  # so _collect waits for results instead of the loop spinning
             and not joining
-            and len(self._scheduler) >= self._max_buffered // 2
+            and len(self._scheduler) >= 2 * self._settings.max_poll_records
             and now - self._last_poll < _POLL_INTERVAL
         ):
-            # Plenty queued: a poll per finished record (slow events) would only cost loop time. Below
-            # half the buffer polls run freely, so this never caps the rate records are fetched at.
+            # Plenty queued: a poll per finished record (events that wait on Resend) would only cost
+            # CPU here and on kafka-python's network thread. With less queued polls run freely, so
+            # this never caps the rate records are fetched at.
             return
         self._last_poll = now
         # kafka-python finishes a group join only inside a poll() that is waiting for it (see

@@ -221,6 +221,18 @@ def test_many_contacts_never_run_more_than_the_bound_at_once_and_all_finish() ->
     assert runner._metrics.events.labels(type="track", outcome="skipped")._value.get() == 300
 
 
+def test_with_two_polls_worth_queued_the_loop_polls_every_50_ms_not_per_finished_record() -> None:
+    # Each poll() costs kafka-python a round trip to its network thread; events that wait on Resend
+    # finish one by one, and a poll after each would cost more than the events themselves.
+    processor, consumer, dlq = CountingProcessor(), FakeConsumer(keyed_records(600)), RecordingDeadLetters()
+    settings = KafkaSettings(max_in_flight_contacts=4, max_poll_records=50)
+    runner = Runner(settings, consumer, processor, dlq, Metrics())  # type: ignore[arg-type]
+    run_until(runner, consumer, lambda: len(processor.applied) == 600)
+    # 500 of the records finish with 100 or more queued (a few polls); the last 100 may poll freely.
+    assert consumer.polls < 150
+    assert consumer.commits[-1] == {TP: 600}
+
+
 def test_stopping_abandons_the_rest_of_a_threads_batch_uncommitted() -> None:
     def stop_at_five(runner: Runner, value: bytes) -> None:
         if value == b"v5":

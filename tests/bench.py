@@ -208,7 +208,8 @@ def main() -> int:
     for r in rows:
         print(
             f"{r['scenario']:32} {r['events']:>9} {r['seconds']:>9.1f} {r['events_per_s']:>9.0f} "
-            f"{r['cpu_ms_per_event']:>9.3f} {r['calls_per_event']:>9.2f} {r['peak_rss_mb']:>9.0f} {r['p50_s']:>9.3f} {r['p99_s']:>9.3f}"
+            f"{r['cpu_ms_per_event']:>9.3f} {r['calls_per_event']:>9.2f} {r['peak_rss_mb']:>9.0f} "
+            f"{r['p50_s']:>9.3f} {r['p99_s']:>9.3f}"
         )
     print(json.dumps(rows), file=sys.stderr)
     return 0

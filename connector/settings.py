@@ -71,7 +71,13 @@ class KafkaSettings(_Section):
     )
     schema_registry_url: str | None = Field(default=None, description="Where Confluent schema ids are resolved.")
     schema_dir: Path | None = Field(default=None, description="Local schemas keyed by id: <dir>/<id>.avsc.")
-    max_in_flight_contacts: int = Field(default=16, ge=1, le=256)
+    max_in_flight_contacts: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Contacts processed at once, one thread each. More hides more latency (a distant Redis), "
+        "but the threads share one interpreter lock, and past what the latency needs each costs CPU.",
+    )
     max_poll_records: int = Field(default=500, ge=1)
     session_timeout_ms: int = Field(default=30_000, ge=1_000)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)

@@ -4,17 +4,11 @@ GCRA (the generic cell rate algorithm) runs atomically in a Lua script that read
 clock, so replicas on different machines agree without synchronised clocks. Keys are named by a
 hash of the API key, never the key. The configured rate is a ceiling: when Resend announces a lower
 ``ratelimit-limit`` the limiter follows it, and a 429 starts a cool-down every process respects.
-
-At Resend's usual rates (2-10 per second) every request asks Redis for its slot. At high rates (an
-account with a raised limit) one ask takes the slots of the next ``lease_seconds`` at once and the
-process spends them one interval apart, so the pace is the same and Redis sees far fewer calls. A
-leased slot not spent within ``_LATE_SECONDS`` of its time is given up, never saved for a burst.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from importlib.resources import files
@@ -32,9 +26,6 @@ _WINDOW = re.compile(r";\s*w=(\d+(?:\.\d+)?)")
 # announcing it, and a process that stopped hearing it (no traffic) lets it lapse back to the ceiling.
 _REFRESH_SECONDS = 60.0
 _ANNOUNCED_TTL_SECONDS = 600
-# How late a leased slot may still be spent: slots left over from a busy moment never add up to a
-# burst later (over any second at most this much of the rate more than the rate itself).
-_LATE_SECONDS = 0.005
 
 
 def announced_rate(headers: Mapping[str, str]) -> float | None:
@@ -60,22 +51,13 @@ class RateLimiter:
         ceiling: float,
         prefix: str = "resend-connector:",
         burst: int = 1,
-        lease_seconds: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         base = f"{prefix}ratelimit:{team}:"
         self._keys = [base + "tat", base + "cooldown", base + "announced"]
         self._ceiling = ceiling
         self._burst = burst
-        self._lease_ms = max(0, int(lease_seconds * 1000))
         self._sleep = sleep
-        self._clock = clock
-        # Slots taken from Redis and not yet spent: the next one is ours at _lease_next (clock time).
-        self._lease_lock = threading.Lock()
-        self._lease_left = 0
-        self._lease_next = 0.0
-        self._lease_interval = 0.0
         self._gcra = client.register_script(_GCRA)
         self._cooldown = client.register_script(_COOLDOWN)
         self._client = client
@@ -83,42 +65,17 @@ class RateLimiter:
         self._announced_at = 0.0
 
     def wait_ms(self) -> int:
-        """Take one slot (0) or say how many milliseconds to wait before asking again."""
-        return self._take(lease_ms=0)[0]
-
-    def _take(self, lease_ms: int) -> tuple[int, int, float]:
-        """(ms to wait, 0, 0), or (0, slots taken, seconds between them)."""
+        """Take a slot (0) or say how many milliseconds to wait before asking again."""
         with translated():
-            wait, slots, interval_us = self._gcra(keys=self._keys, args=[self._ceiling, self._burst, lease_ms])
-        return int(wait), int(slots), int(interval_us) / 1_000_000
+            return int(self._gcra(keys=self._keys, args=[self._ceiling, self._burst]))
 
     def acquire(self) -> float:
         """Block until a slot is ours; returns the seconds waited."""
         waited = 0.0
-        while True:
-            with self._lease_lock:
-                if self._lease_left and self._clock() - self._lease_next > max(_LATE_SECONDS, self._lease_interval):
-                    self._lease_left = 0  # stale: given up
-                if self._lease_left:
-                    at = self._lease_next
-                    self._lease_left -= 1
-                    self._lease_next += self._lease_interval
-                    break
-                wait_ms, slots, interval = self._take(self._lease_ms)
-                if not wait_ms:
-                    at = self._clock()
-                    self._lease_left, self._lease_next, self._lease_interval = slots - 1, at + interval, interval
-                    break
-            self._sleep(wait_ms / 1000)
-            waited += wait_ms / 1000
-        if (early := at - self._clock()) > 0:  # a leased slot: ours one interval after the one before
-            self._sleep(early)
-            waited += early
+        while (wait := self.wait_ms()) > 0:
+            self._sleep(wait / 1000)
+            waited += wait / 1000
         return waited
-
-    def _drop_lease(self) -> None:
-        with self._lease_lock:
-            self._lease_left = 0
 
     def observe_limit(self, limit_per_second: float) -> None:
         """Follow the rate Resend announced (see :func:`announced_rate`); the ceiling still caps it."""
@@ -127,14 +84,11 @@ class RateLimiter:
             return
         if limit_per_second == self._announced and now - self._announced_at < _REFRESH_SECONDS:
             return
-        if self._announced is None or limit_per_second < self._announced:
-            self._drop_lease()  # slots taken at the old pace would be spent too fast
         self._announced, self._announced_at = limit_per_second, now
         with translated():
             self._client.set(self._keys[2], repr(float(limit_per_second)), ex=_ANNOUNCED_TTL_SECONDS)
 
     def cool_down(self, seconds: float) -> None:
         """Nobody sends for ``seconds`` (a 429 told us to wait)."""
-        self._drop_lease()
         with translated():
             self._cooldown(keys=[self._keys[1]], args=[max(1, int(seconds * 1000))])

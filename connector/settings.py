@@ -72,7 +72,7 @@ class KafkaSettings(_Section):
     schema_registry_url: str | None = Field(default=None, description="Where Confluent schema ids are resolved.")
     schema_dir: Path | None = Field(default=None, description="Local schemas keyed by id: <dir>/<id>.avsc.")
     max_in_flight_contacts: int = Field(
-        default=8,
+        default=4,
         ge=1,
         le=256,
         description="Contacts processed at once, one thread each. More hides more latency (a distant Redis), "

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json as jsonlib
 import random
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import redis
@@ -38,6 +39,17 @@ def _path_id(id_or_email: str) -> str:
     return quote(id_or_email, safe="")
 
 
+def environment_proxy(base_url: str) -> str | None:
+    """The proxy the environment names for ``base_url`` (``HTTPS_PROXY``, ``ALL_PROXY``... with
+    ``NO_PROXY`` honoured), as ``httpx.Client`` would have used it."""
+    parts = urlsplit(base_url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return proxy
+
+
 def _delay(error: RetryableError, backoffs: int) -> float:
     """Seconds before the next attempt: what Resend asked for, else jittered exponential backoff.
 
@@ -56,7 +68,8 @@ class ResendClient:
     Requests go to the transport directly rather than through ``httpx.Client``: the API needs none of
     the client's redirects, cookies or auth flows, and skipping them saves about a quarter of the CPU
     each call costs, which is what bounds a replica's throughput against a fast API. A redirect is
-    therefore never followed (it would carry the key to wherever it points).
+    therefore never followed (it would carry the key to wherever it points). The environment's proxy
+    and CA settings still apply (:func:`environment_proxy`; httpx reads ``SSL_CERT_FILE`` itself).
     """
 
     def __init__(
@@ -95,9 +108,10 @@ class ResendClient:
     ) -> ResendClient:  # fmt: skip
         secret = settings.api_key.get_secret_value() if settings.api_key else ""
         transport = httpx.HTTPTransport(
+            proxy=environment_proxy(settings.base_url),
             limits=httpx.Limits(
                 max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections
-            )
+            ),
         )
         limiter = None
         if store is not None:

@@ -10,6 +10,7 @@ import pytest
 
 from connector.errors import AuthenticationFailed, QuotaExceeded, ResendNotFound, ResendRejected, ResendUnavailable
 from connector.resend import ResendClient
+from connector.resend.client import environment_proxy
 from connector.settings import ResendSettings
 
 KEY = "re_SuperSecret_123"
@@ -219,3 +220,28 @@ def test_a_redirect_is_not_followed() -> None:
     with pytest.raises(ResendRejected, match="301"):
         client_for(rec).get_contact("a@x.io")
     assert [r.url.host for r in rec.requests] == ["api.resend.test"]  # the key went nowhere else
+
+
+def test_the_environment_s_proxy_is_used_unless_no_proxy_names_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert environment_proxy("https://api.resend.com") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert environment_proxy("https://api.resend.com") == "http://proxy.internal:3128"
+    assert environment_proxy("http://127.0.0.1:8025") is None  # only https goes through it
+    monkeypatch.setenv("ALL_PROXY", "http://all.internal:3128")
+    assert environment_proxy("http://emulator:8025") == "http://all.internal:3128"
+    monkeypatch.setenv("NO_PROXY", "api.resend.com,emulator")
+    assert environment_proxy("https://api.resend.com") is None
+    assert environment_proxy("http://emulator:8025") is None
+    settings = ResendSettings(api_key=KEY, base_url="https://api.resend.com")  # type: ignore[arg-type]
+    ResendClient.from_settings(settings, None).close()  # builds its transport with or without one

@@ -77,15 +77,17 @@ class StateStore:
 
     def contact(self, email: str) -> ContactState | None:
         with translated():
-            data = self.client.hmget(self.key("contact", email), ["exists", "managed", "members"])
-        exists, managed, members = data
-        if exists != "1":
-            return None
-        return ContactState(
-            exists=True,
-            managed=parse_managed(managed or ""),
-            members=parse_managed(members) if members is not None else None,
-        )
+            data = self.client.hmget(self.key("contact", email), _CONTACT_FIELDS)
+        return _contact_state(data)
+
+    def contacts(self, emails: Sequence[str]) -> dict[str, ContactState | None]:
+        """:meth:`contact` for several emails in one round trip."""
+        with translated():
+            pipe = self.client.pipeline(transaction=False)
+            for email in emails:
+                pipe.hmget(self.key("contact", email), _CONTACT_FIELDS)
+            rows = pipe.execute()
+        return {email: _contact_state(row) for email, row in zip(emails, rows, strict=True)}
 
     def remember_contact(
         self,
@@ -199,3 +201,17 @@ class StateStore:
     def refuse(self, key: str, reason: str) -> None:
         with translated():
             self.client.set(self.key("property-refused", key), reason[:200], ex=self._refused_ttl)
+
+
+_CONTACT_FIELDS = ["exists", "managed", "members"]
+
+
+def _contact_state(fields: Sequence[Any]) -> ContactState | None:
+    exists, managed, members = fields
+    if exists != "1":
+        return None
+    return ContactState(
+        exists=True,
+        managed=parse_managed(managed or ""),
+        members=parse_managed(members) if members is not None else None,
+    )

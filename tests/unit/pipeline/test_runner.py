@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,6 +232,35 @@ def test_with_two_polls_worth_queued_the_loop_polls_every_50_ms_not_per_finished
     # 500 of the records finish with 100 or more queued (a few polls); the last 100 may poll freely.
     assert consumer.polls < 150
     assert consumer.commits[-1] == {TP: 600}
+
+
+class ReadingAhead(CountingProcessor):
+    """Records each batch a thread reads ahead, or fails to read ahead."""
+
+    def __init__(self, fail: bool) -> None:
+        super().__init__()
+        self.fail = fail
+        self.batches: list[list[bytes | None]] = []
+
+    @contextlib.contextmanager
+    def reading_ahead(self, values: list[bytes | None]) -> Iterator[None]:
+        if self.fail:
+            raise RuntimeError("read ahead broke")
+        self.batches.append(list(values))
+        yield
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_thread_reads_its_batch_ahead_and_a_failed_read_ahead_changes_nothing(fail: bool) -> None:
+    processor, consumer, dlq = ReadingAhead(fail), FakeConsumer(keyed_records(100)), RecordingDeadLetters()
+    runner = make_runner(consumer, processor, dlq)  # type: ignore[arg-type]
+    run_until(runner, consumer, lambda: len(processor.applied) == 100)
+    assert sorted(processor.applied) == sorted(f"v{i}".encode() for i in range(100))
+    assert consumer.commits[-1] == {TP: 100}
+    if not fail:
+        assert processor.batches  # 4 threads shared 100 contacts: batches of 25
+        assert all(len(batch) > 1 for batch in processor.batches)
+        assert sorted(v for batch in processor.batches for v in batch) == sorted(processor.applied)
 
 
 def test_stopping_abandons_the_rest_of_a_threads_batch_uncommitted() -> None:

@@ -110,3 +110,15 @@ def test_redis_failures_become_state_store_unavailable(store: StateStore, server
     server.connected = False
     with pytest.raises(StateStoreUnavailable):
         store.contact("ada@example.com")
+
+
+def test_several_contacts_read_at_once_match_one_by_one(store: StateStore) -> None:
+    store.remember_contact("a@x.io", frozenset({"s1"}), frozenset({"s1", "s2"}))
+    store.remember_contact("b@x.io", frozenset(), None)
+    store.record_sync("c@x.io", "failed", "refused")  # a sync record alone: not a known contact
+    emails = ["a@x.io", "b@x.io", "c@x.io", "d@x.io"]
+    assert store.contacts(emails) == {email: store.contact(email) for email in emails}
+    assert store.contacts(emails)["a@x.io"] == ContactState(
+        exists=True, managed=frozenset({"s1"}), members=frozenset({"s1", "s2"})
+    )
+    assert store.contacts(emails)["c@x.io"] is None

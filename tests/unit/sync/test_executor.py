@@ -196,3 +196,86 @@ def test_redis_down_is_retryable(sync: EventSync, server: fakeredis.FakeServer) 
     server.connected = False
     with pytest.raises(StateStoreUnavailable):
         sync.handle(identify("ada@example.com", tier="a"))
+
+
+# -- reading ahead (a thread's batch of contacts) --------------------------------------------------
+
+
+class ReadCounter:
+    """Counts the store's single and batched contact reads."""
+
+    def __init__(self, sync: EventSync, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.single: list[str] = []
+        self.batched: list[list[str]] = []
+        store = sync.store
+        single, batched = store.contact, store.contacts
+
+        def contact(email: str) -> Any:
+            self.single.append(email)
+            return single(email)
+
+        def contacts(emails: list[str]) -> Any:
+            self.batched.append(list(emails))
+            return batched(emails)
+
+        monkeypatch.setattr(store, "contact", contact)
+        monkeypatch.setattr(store, "contacts", contacts)
+
+
+def test_a_batch_reads_its_contacts_in_one_round_trip(
+    sync: EventSync, resend: FakeResend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for email in ("ada@example.com", "bob@example.com"):
+        sync.handle(identify(email, plan="free"))
+    reads = ReadCounter(sync, monkeypatch)
+    batch = [identify("ada@example.com", plan="pro"), identify("bob@example.com", plan="pro"),
+             Event.from_dict({"type": "track", "userId": "u9", "event": "Clicked"})]  # fmt: skip
+    with sync.reading_ahead(batch):
+        assert [sync.handle(event).status for event in batch] == ["applied", "applied", "skipped"]
+    assert reads.batched == [["ada@example.com", "bob@example.com"]]  # identifies only
+    assert reads.single == []
+    assert resend.contacts["bob@example.com"].properties["plan"] == "pro"
+
+
+def test_a_state_read_ahead_serves_one_event_then_redis_is_read_again(
+    sync: EventSync, resend: FakeResend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sync.handle(identify("ada@example.com", plan="free"))
+    reads = ReadCounter(sync, monkeypatch)
+    with sync.reading_ahead([identify("ada@example.com")]):
+        sync.handle(identify("ada@example.com", plan="pro"))
+        sync.handle(identify("ada@example.com", plan="team"))
+    assert reads.single == ["ada@example.com"]  # the second event read Redis, not the batch's copy
+    assert resend.contacts["ada@example.com"].properties["plan"] == "team"
+
+
+def test_segments_reconciled_twice_in_one_batch_see_each_other(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com", resendAudiences="A"))
+    with sync.reading_ahead([identify("ada@example.com")]):
+        sync.handle(identify("ada@example.com", resendAudiences="A, B"))
+        sync.handle(identify("ada@example.com", resendAudiences="B"))  # must see what the first one wrote
+    assert resend.segment_names("ada@example.com") == {"B"}
+    assert managed_record(resend, "ada@example.com") == {"B"}
+
+
+def test_a_contact_erased_after_the_read_ahead_ends_right(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com", plan="free"))
+    with sync.reading_ahead([identify("ada@example.com")]):
+        # Another lane (or replica) erases the contact after the batch was read: the state read ahead
+        # says it exists; the update meets a 404 and the contact is created again, as without it.
+        del resend.contacts["ada@example.com"]
+        sync.store.forget_contact("ada@example.com")
+        assert sync.handle(identify("ada@example.com", plan="pro")).status == "applied"
+    assert resend.contacts["ada@example.com"].properties["plan"] == "pro"
+
+
+def test_a_failed_read_ahead_costs_nothing(
+    sync: EventSync, resend: FakeResend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(emails: list[str]) -> Any:
+        raise StateStoreUnavailable("redis unavailable: ConnectionError")
+
+    monkeypatch.setattr(sync.store, "contacts", down)
+    with sync.reading_ahead([identify("ada@example.com")]):
+        assert sync.handle(identify("ada@example.com", plan="pro")).status == "applied"
+    assert resend.contacts["ada@example.com"].properties["plan"] == "pro"

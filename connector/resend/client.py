@@ -14,7 +14,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import redis
@@ -47,7 +47,7 @@ def environment_proxy(base_url: str) -> str | None:
     proxy = proxies.get(parts.scheme) or proxies.get("all")
     if not proxy or not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
         return None
-    return proxy
+    return proxy if "://" in proxy else f"http://{proxy}"  # "host:port" means an HTTP proxy, as in httpx
 
 
 def _delay(error: RetryableError, backoffs: int) -> float:
@@ -190,9 +190,9 @@ class ResendClient:
         return error_from_response(response, route)
 
     def _request(self, method: str, path: str, json: Any, params: Mapping[str, Any] | None) -> httpx.Request:
-        url = self._base_url + path
+        url: str | httpx.URL = self._base_url + path
         if params:
-            url += "?" + urlencode(params)
+            url = httpx.URL(url, params=params)  # encoded as httpx.Client did (rare: list calls only)
         if json is None:
             return httpx.Request(method, url, headers=self._headers, extensions={"timeout": self._timeout})
         # As httpx encodes json=: compact UTF-8, and NaN refused (it is not JSON).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -61,6 +62,9 @@ __all__ = ["EventSync", "Outcome"]
 log = get_logger(__name__)
 
 _MAX_ROUNDS = 8  # plan/fulfil rounds; a healthy event needs at most four
+# States read ahead older than this are not used: an event behind slow ones (retries wait up to the
+# Resend deadline) reads Redis itself rather than trust what another lane may have changed since.
+_READ_AHEAD_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,7 @@ class EventSync:
                 with contextlib.suppress(InvalidEventError):
                     if (email := direct_email(event)) is not None:
                         emails[email] = None
+        self._ahead.read_at = time.monotonic()
         try:
             self._ahead.contacts = self._store.contacts(list(emails)) if emails else {}
         except ConnectorError as exc:
@@ -148,6 +153,8 @@ class EventSync:
 
     def _read_ahead(self) -> dict[str, ContactState | None]:
         contacts: dict[str, ContactState | None] = getattr(self._ahead, "contacts", {})
+        if contacts and time.monotonic() - self._ahead.read_at > _READ_AHEAD_SECONDS:
+            contacts.clear()  # too old to trust
         return contacts
 
     def handle(self, event: Event) -> Outcome:

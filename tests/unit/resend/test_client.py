@@ -235,6 +235,8 @@ def test_the_environment_s_proxy_is_used_unless_no_proxy_names_the_host(monkeypa
     ):
         monkeypatch.delenv(name, raising=False)
     assert environment_proxy("https://api.resend.com") is None
+    monkeypatch.setenv("HTTPS_PROXY", "proxy.internal:3128")  # no scheme: an HTTP proxy
+    assert environment_proxy("https://api.resend.com") == "http://proxy.internal:3128"
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     assert environment_proxy("https://api.resend.com") == "http://proxy.internal:3128"
     assert environment_proxy("http://127.0.0.1:8025") is None  # only https goes through it

@@ -279,3 +279,15 @@ def test_a_failed_read_ahead_costs_nothing(
     with sync.reading_ahead([identify("ada@example.com")]):
         assert sync.handle(identify("ada@example.com", plan="pro")).status == "applied"
     assert resend.contacts["ada@example.com"].properties["plan"] == "pro"
+
+
+def test_states_read_ahead_too_long_ago_are_not_used(
+    sync: EventSync, resend: FakeResend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sync.handle(identify("ada@example.com", plan="free"))
+    reads = ReadCounter(sync, monkeypatch)
+    monkeypatch.setattr("connector.sync.executor._READ_AHEAD_SECONDS", 0.0)  # every state is too old
+    with sync.reading_ahead([identify("ada@example.com")]):
+        sync.handle(identify("ada@example.com", plan="pro"))
+    assert reads.batched == [["ada@example.com"]]
+    assert reads.single == ["ada@example.com"]  # read again when its turn came

@@ -15,6 +15,7 @@ __all__ = [
     "CacheUserEmail",
     "Command",
     "CopyUserEmail",
+    "LinkAlias",
     "CreateContact",
     "DefineProperty",
     "DeleteContact",
@@ -94,6 +95,18 @@ class CopyUserEmail:
 
     def describe(self) -> str:
         return f"cache userId {self.user_id} -> {self.email} (alias of {self.previous_id})"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkAlias:
+    """An alias whose previous id has no email yet: keep the link, so that the new id resolves as
+    soon as an identify gives the previous id an email (whatever the order they arrive in)."""
+
+    previous_id: str
+    user_id: str
+
+    def describe(self) -> str:
+        return f"link userId {self.user_id} to {self.previous_id} until {self.previous_id} has an email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +199,7 @@ Command = (
     | EnsureSegment
     | CacheUserEmail
     | CopyUserEmail
+    | LinkAlias
     | CreateContact
     | UpdateContact
     | AddToSegment

@@ -18,6 +18,7 @@ from connector.mapping.commands import (
     CacheUserEmail,
     Command,
     CopyUserEmail,
+    LinkAlias,
     CreateContact,
     DefineProperty,
     DeleteContact,
@@ -102,7 +103,7 @@ def _plan_alias(event: Event, state: KnownState) -> Plan:
     if not state.cache_checked:
         return Plan(prerequisites=(LookupUserEmail(event.previous_id),))
     if state.cached_email is None:
-        return Plan(skip="alias_unknown_previous_id")
+        return Plan(skip="alias_pending", commands=(LinkAlias(event.previous_id, event.user_id),))
     return Plan(commands=(CopyUserEmail(event.previous_id, event.user_id, state.cached_email),))
 
 

@@ -8,6 +8,7 @@ does a RetryableError reach the caller, which then retries the whole event later
 
 from __future__ import annotations
 
+import copy
 import json as jsonlib
 import random
 import time
@@ -133,6 +134,20 @@ class ResendClient:
 
     def close(self) -> None:
         self._transport.close()
+
+    def observed(self, observer: Observer) -> ResendClient:
+        """This client (same transport, limiter and settings), also telling ``observer`` of every
+        call it makes: how the sync counts the calls of one event without wrapping the client."""
+        view = copy.copy(self)
+        outer = self._observer
+
+        def both(route: str, status: int, seconds: float) -> None:
+            if outer is not None:
+                outer(route, status, seconds)
+            observer(route, status, seconds)
+
+        view._observer = both
+        return view
 
     # -- the one place that talks HTTP -------------------------------------------------------------
 

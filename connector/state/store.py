@@ -2,6 +2,8 @@
 
 Keys, under ``redis.key_prefix``:
 - ``user:<userId>``           -> email (TTL ``user_id_cache_ttl_days``); ``email-users:<email>`` the reverse set
+- ``alias-pending:<userId>``  set of the ids aliased to a userId that had no email yet (same TTL);
+                              resolved, and emptied, when an identify gives that userId an email
 - ``contact:<email>``         hash: ``exists``, ``managed`` and ``members`` (segment ids, ``[a,b]``),
                               and the sync record ``last_sync``, ``last_outcome``, ``last_error``
 - ``segments``                hash name -> id; ``segments:loaded`` once the list was read from Resend
@@ -63,15 +65,47 @@ class StateStore:
         if not pairs:
             return
         with translated():
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.client.pipeline(transaction=True)
             self._queue_users(pipe, pairs)
-            pipe.execute()
+            self._resolve_aliases(pairs, pipe.execute())
+
+    def link_alias(self, previous_id: str, user_id: str) -> str | None:
+        """Keep ``user_id`` linked to ``previous_id``, which has no email yet; the email it has by now,
+        if any (an identify between the lookup and the link), else None.
+
+        Atomic against :meth:`remember_users` (both are MULTI/EXEC): either the identify's write sees
+        the link and resolves it, or this sees the identify's email."""
+        pending = self.key("alias-pending", previous_id)
+        with translated():
+            pipe = self.client.pipeline(transaction=True)
+            pipe.sadd(pending, user_id)
+            pipe.expire(pending, self._user_ttl)
+            pipe.get(self.key("user", previous_id))
+            email = pipe.execute()[-1]
+        return str(email) if email is not None else None
 
     def _queue_users(self, pipe: Any, pairs: Sequence[tuple[str, str]]) -> None:
+        """Queues four commands per pair; the last answers which ids wait for this one (aliases)."""
         for user_id, email in pairs:
             pipe.set(self.key("user", user_id), email, ex=self._user_ttl)
             pipe.sadd(self.key("email-users", email), user_id)
             pipe.expire(self.key("email-users", email), self._user_ttl)
+            pipe.smembers(self.key("alias-pending", user_id))
+
+    def _resolve_aliases(self, pairs: Sequence[tuple[str, str]], results: Sequence[Any], depth: int = 0) -> None:
+        """Ids aliased to these userIds before they had an email get the email now (and ids aliased to
+        those in turn, a few links deep). ``results`` are the answers of :meth:`_queue_users`."""
+        waiting = [(str(new), email, user_id) for (user_id, email), row in zip(pairs, results[3::4], strict=True)
+                   for new in row or ()]  # fmt: skip
+        if not waiting or depth >= 8:
+            return
+        resolved = [(new, email) for new, email, _ in waiting]
+        pipe = self.client.pipeline(transaction=True)
+        self._queue_users(pipe, resolved)
+        for new, _, previous in waiting:
+            pipe.srem(self.key("alias-pending", previous), new)
+        results = pipe.execute()
+        self._resolve_aliases(resolved, results[: 4 * len(resolved)], depth + 1)
 
     # -- contacts --------------------------------------------------------------------------------
 
@@ -133,10 +167,10 @@ class StateStore:
             if not users:
                 self.client.hset(self.key("contact", email), mapping=fields)
                 return
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.client.pipeline(transaction=True)
             self._queue_users(pipe, users)
             pipe.hset(self.key("contact", email), mapping=fields)
-            pipe.execute()
+            self._resolve_aliases(users, pipe.execute()[: 4 * len(users)])
 
     def sync_record(self, email: str) -> SyncRecord:
         with translated():

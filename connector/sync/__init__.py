@@ -1,5 +1,6 @@
 """Carrying plans out against Resend and Redis."""
 
+from connector.sync.context import ReadAhead
 from connector.sync.executor import EventSync, Outcome
 
-__all__ = ["EventSync", "Outcome"]
+__all__ = ["EventSync", "Outcome", "ReadAhead"]

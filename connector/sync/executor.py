@@ -1,20 +1,19 @@
 """EventSync: plans an event, fulfils what the plan needs to know, carries out its commands.
 
 ``handle`` loops: plan (pure) -> fulfil prerequisites (Redis first, Resend when Redis does not know)
--> plan again, until the plan is a skip or a list of commands; then it runs the commands in order.
-Every step is idempotent, so an event retried after a transient failure part-way through ends in
-the same state. Thread-safe: the pipeline runs different contacts on different threads.
+-> plan again, until the plan is a skip or a list of commands; then it runs the commands in order
+(connector.sync.apply). Every step is idempotent, so an event retried after a transient failure
+part-way through ends in the same state. Thread-safe: the pipeline runs different contacts on
+different threads; what one event's handling accumulates lives in its own EventContext.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import redis
 
@@ -30,13 +29,10 @@ from connector.events import Event
 from connector.logs import get_logger, mask_email
 from connector.mapping import (
     AddToSegment,
-    CacheUserEmail,
     Command,
     ContactState,
-    CopyUserEmail,
     CreateContact,
     DefineProperty,
-    DeleteContact,
     EnsureSegment,
     KnownState,
     LookupContact,
@@ -45,8 +41,6 @@ from connector.mapping import (
     Plan,
     RememberContact,
     RemoveFromSegment,
-    SendAutomationEvent,
-    UpdateContact,
     parse_managed,
     plan_event,
     property_key,
@@ -55,6 +49,8 @@ from connector.mapping.email import direct_email
 from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import StateStore, redis_lock
+from connector.sync.apply import Applier, Replan
+from connector.sync.context import EventContext, ReadAhead
 from connector.sync.definitions import Definitions
 
 __all__ = ["EventSync", "Outcome"]
@@ -62,9 +58,6 @@ __all__ = ["EventSync", "Outcome"]
 log = get_logger(__name__)
 
 _MAX_ROUNDS = 8  # plan/fulfil rounds; a healthy event needs at most four
-# States read ahead older than this are not used: an event behind slow ones (retries wait up to the
-# Resend deadline) reads Redis itself rather than trust what another lane may have changed since.
-_READ_AHEAD_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,33 +66,6 @@ class Outcome:
     reason: str = ""
     calls: int = 0
     commands: tuple[Command, ...] = ()
-
-
-class _Replan(Exception):
-    """The world was not as the plan assumed (a stale cache); plan again from fresh state."""
-
-
-class _Counting:
-    """Counts the Resend calls one event makes (the scarce resource)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.recorded = False  # the sync record was written with the contact state
-        self.email: str | None = None  # the contact the event is about, once known
-        self.fetched: dict[str, ContactState] = {}  # contacts read from Resend for this event
-        # userId -> email mappings to write, deferred to the event's last Redis write (one round trip)
-        self.users: list[tuple[str, str]] = []
-
-    def take_users(self) -> list[tuple[str, str]]:
-        users, self.users = self.users, []
-        return users
-
-    def __call__(self, fn: Callable[..., object]) -> Callable[..., object]:
-        def counted(*args: object, **kwargs: object) -> object:
-            self.calls += 1
-            return fn(*args, **kwargs)
-
-        return counted
 
 
 class EventSync:
@@ -113,9 +79,9 @@ class EventSync:
             refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
         )
         self._definitions = Definitions(self._store)
+        self._applier = Applier(self._store, self._definitions)
         prefix = f"{settings.destination.namespace}_" if settings.destination.namespace else ""
         self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
-        self._ahead = threading.local()  # contact states this thread read ahead (see reading_ahead)
 
     @property
     def store(self) -> StateStore:
@@ -123,69 +89,59 @@ class EventSync:
 
     # -- the entry points ------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def reading_ahead(self, events: Sequence[Event]) -> Iterator[None]:
-        """While this thread handles these events (one batch, each a different contact): the states
-        of the contacts their identifies name, read from Redis in one round trip instead of one each.
-
-        Each state read ahead serves the first lookup of its email and is then gone, and whatever an
-        event did not use is dropped when it finishes, so a later event of the same contact reads
-        Redis again. Anything that decides on shared state (creating a contact, reconciling its
-        segments) reads it again under the contact's lock anyway (see _handle). A failed read ahead
-        costs nothing: each event reads for itself.
-        """
+    def read_ahead(self, events: Sequence[Event]) -> ReadAhead:
+        """The states of the contacts these events' identifies name (one batch of one worker, each a
+        different contact), read from Redis in one round trip instead of one each; pass the result to
+        :meth:`handle` for each of them. Anything that decides on shared state (creating a contact,
+        reconciling its segments) reads it again under the contact's lock anyway (see _handle). A
+        failed read ahead costs nothing: each event reads for itself."""
         emails: dict[str, None] = {}
         for event in events:
             if event.type == "identify":
                 with contextlib.suppress(InvalidEventError):
                     if (email := direct_email(event)) is not None:
                         emails[email] = None
-        self._ahead.read_at = time.monotonic()
+        if not emails:
+            return ReadAhead({})
         try:
-            self._ahead.contacts = self._store.contacts(list(emails)) if emails else {}
+            return ReadAhead(self._store.contacts(list(emails)))
         except ConnectorError as exc:
             log.debug("read_ahead.skipped", error=type(exc).__name__)
-            self._ahead.contacts = {}
-        try:
-            yield
-        finally:
-            self._ahead.contacts = {}
+            return ReadAhead({})
 
-    def _read_ahead(self) -> dict[str, ContactState | None]:
-        contacts: dict[str, ContactState | None] = getattr(self._ahead, "contacts", {})
-        if contacts and time.monotonic() - self._ahead.read_at > _READ_AHEAD_SECONDS:
-            contacts.clear()  # too old to trust
-        return contacts
-
-    def handle(self, event: Event) -> Outcome:
-        counter = _Counting()
+    def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
+        context = EventContext(ahead)
+        resend = self._resend.observed(context.observe)
         try:
             with contextlib.ExitStack() as held:
-                return self._handle(event, counter, held)
+                return self._handle(event, context, resend, held)
         except SkipEvent as skip:
-            return Outcome("skipped", skip.reason, counter.calls)
+            return Outcome("skipped", skip.reason, context.calls)
         except (RetryableError, PermanentError) as exc:
-            if counter.email is not None:
+            if context.email is not None:
                 outcome = "pending" if isinstance(exc, RetryableError) else "failed"
-                self._safe_record(counter.email, outcome, exc)
+                self._safe_record(context.email, outcome, exc)
             raise
         finally:
-            if counter.email is not None:
-                self._read_ahead().pop(counter.email, None)  # unused: a later event reads afresh
+            if context.email is not None and ahead is not None:
+                ahead.discard(context.email)  # unused: a later event reads afresh
             # Mappings not yet written with the contact's record (a skip, a failure): written now,
             # whatever became of the Resend calls, as they would have been had they gone first.
-            self._store.remember_users(counter.take_users())
+            self._store.remember_users(context.take_users())
 
-    def _handle(self, event: Event, counter: _Counting, held: contextlib.ExitStack) -> Outcome:
+    def _handle(self, event: Event, context: EventContext, resend: ResendClient, held: contextlib.ExitStack) -> Outcome:
         locked: str | None = None
         seed: KnownState | None = None
         for _ in range(_MAX_ROUNDS):
-            plan, state = self._settle(event, counter, seed)
+            plan, state = self._settle(event, context, resend, seed)
             seed = None
-            counter.email = email = _email_of(plan)
+            context.email = email = _email_of(plan)
             if plan.skip is not None:
-                self._run(plan.commands, counter)
-                return Outcome("skipped", plan.skip, counter.calls, plan.commands)
+                try:
+                    self._applier.run(plan.commands, context, resend)
+                except Replan:
+                    continue
+                return Outcome("skipped", plan.skip, context.calls, plan.commands)
             if email is not None and email != locked and _reconciles(plan):
                 if locked is not None:
                     raise RetryableError("the event's email changed while it was being applied")
@@ -194,15 +150,15 @@ class EventSync:
                 # Redis says now (the lookup made before waiting stays valid unless Redis knows more).
                 held.enter_context(redis_lock(self._store.client, self._store.key("lock", "contact", email)))
                 locked = email
-                seed = dataclasses.replace(state, contact=self._store.contact(email) or counter.fetched.get(email))
+                seed = dataclasses.replace(state, contact=self._store.contact(email) or context.fetched.get(email))
                 continue
             try:
-                self._run(plan.commands, counter)
-            except _Replan:
+                self._applier.run(plan.commands, context, resend)
+            except Replan:
                 continue
-            if email is not None and not counter.recorded:
-                self._store.record_sync(email, "synced", users=counter.take_users())
-            return Outcome("applied", "", counter.calls, plan.commands)
+            if email is not None and not context.recorded:
+                self._store.record_sync(email, "synced", users=context.take_users())
+            return Outcome("applied", "", context.calls, plan.commands)
         raise RetryableError("the contact kept changing under us; trying the event again later")
 
     def plan(self, event: Event) -> tuple[Command, ...]:
@@ -234,31 +190,35 @@ class EventSync:
             segment_ids=self._definitions.segment_ids(), property_types=self._definitions.property_types()
         )
 
-    def _settle(self, event: Event, counter: _Counting, seed: KnownState | None) -> tuple[Plan, KnownState]:
+    def _settle(
+        self, event: Event, context: EventContext, resend: ResendClient, seed: KnownState | None
+    ) -> tuple[Plan, KnownState]:
         state = seed or self._initial_state()
         for _ in range(_MAX_ROUNDS):
             plan = plan_event(event, self._settings, state)
             if not plan.prerequisites:
                 return plan, state
-            state = self._fulfil(plan.prerequisites, state, counter)
+            state = self._fulfil(plan.prerequisites, state, context, resend)
         raise RetryableError("prerequisites kept changing; trying the event again later")
 
-    def _fulfil(self, needs: tuple[Command, ...], state: KnownState, counter: _Counting) -> KnownState:
+    def _fulfil(
+        self, needs: tuple[Command, ...], state: KnownState, context: EventContext, resend: ResendClient
+    ) -> KnownState:
         refused: set[str] = set(state.refused)
         for need in needs:
             if isinstance(need, LookupUserEmail):
                 state = dataclasses.replace(state, cached_email=self._store.email_for(need.user_id), cache_checked=True)
             elif isinstance(need, LookupContact):
-                state = dataclasses.replace(state, contact=self._lookup_contact(need.email, counter))
+                state = dataclasses.replace(state, contact=self._lookup_contact(need.email, context, resend))
             elif isinstance(need, LookupMemberships):
-                segments = _CountingClient(self._resend, counter).list_contact_segments(need.email)
+                segments = resend.list_contact_segments(need.email)
                 members = frozenset(s.id for s in segments)
                 contact = state.contact or ContactState(exists=True)
                 state = dataclasses.replace(state, contact=dataclasses.replace(contact, members=members))
             elif isinstance(need, DefineProperty):
-                self._definitions.define(need.key, _CountingClient(self._resend, counter))
+                self._definitions.define(need.key, resend)
             elif isinstance(need, EnsureSegment):
-                self._definitions.ensure_segment(need.name, _CountingClient(self._resend, counter))
+                self._definitions.ensure_segment(need.name, resend)
         defined = [n.key for n in needs if isinstance(n, DefineProperty)]
         refused |= self._definitions.refused(defined)
         return dataclasses.replace(
@@ -268,116 +228,30 @@ class EventSync:
             refused=frozenset(refused),
         )
 
-    def _lookup_contact(self, email: str, counter: _Counting) -> ContactState:
-        ahead = self._read_ahead()
-        known = ahead.pop(email) if email in ahead else self._store.contact(email)
+    def _lookup_contact(self, email: str, context: EventContext, resend: ResendClient) -> ContactState:
+        found, known = context.ahead.take(email) if context.ahead is not None else (False, None)
+        if not found:
+            known = self._store.contact(email)
         if known is not None:
             return known
         if self._settings.trust_contact_cache:
             return ContactState(exists=False, members=frozenset())  # Redis knows every contact: new
         try:
-            contact = _CountingClient(self._resend, counter).get_contact(email)
+            contact = resend.get_contact(email)
         except ResendNotFound:
             state = ContactState(exists=False, members=frozenset())
         else:
             # First sight of a contact that exists in Resend (created elsewhere, or by the reference
             # destination): what it says we manage is all we may ever remove.
             state = ContactState(exists=True, managed=parse_managed(contact.properties.get(self._managed_key)))
-        counter.fetched[email] = state
+        context.fetched[email] = state
         return state
-
-    # -- carrying out ------------------------------------------------------------------------------
-
-    def _run(self, commands: tuple[Command, ...], counter: _Counting) -> None:
-        for command in commands:
-            self._execute(command, counter)
-
-    def _execute(self, command: Command, counter: _Counting) -> None:
-        resend = _CountingClient(self._resend, counter)
-        match command:
-            case CacheUserEmail(user_id=user_id, email=email) | CopyUserEmail(user_id=user_id, email=email):
-                counter.users.append((user_id, email))
-            case CreateContact():
-                self._create(command, resend)
-            case UpdateContact():
-                self._update(command, resend)
-            case AddToSegment(email=email, segment_id=segment_id):
-                try:
-                    resend.add_contact_to_segment(email, segment_id)
-                except ResendNotFound:
-                    self._membership_not_found(email, segment_id, counter)
-            case RemoveFromSegment(email=email, segment_id=segment_id):
-                # A 404: not a member, or the segment is gone; either way the membership is removed.
-                with contextlib.suppress(ResendNotFound):
-                    resend.remove_contact_from_segment(email, segment_id)
-            case RememberContact(email=email, managed=managed, members=members):
-                self._store.remember_contact(email, managed, members, synced=True, users=counter.take_users())
-                counter.recorded = True
-            case DeleteContact(email=email):
-                with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
-                    resend.delete_contact(email)
-                self._store.forget_contact(email)
-            case SendAutomationEvent(event=name, email=email, payload=payload):
-                resend.send_event(name, email=email, payload=dict(payload))
-            case _:
-                raise PermanentError(f"cannot execute {type(command).__name__}")
-
-    def _create(self, command: CreateContact, resend: _CountingClient) -> None:
-        # Runs under the contact lock (see _handle): a second replica creating the same new contact
-        # waits, then finds it in Redis and plans an update, so one contact holds both writes.
-        try:
-            resend.create_contact(
-                command.email,
-                first_name=command.first_name,
-                last_name=command.last_name,
-                unsubscribed=command.unsubscribed,
-                properties=dict(command.properties),
-                segment_ids=command.segment_ids,
-            )
-        except ResendNotFound:
-            if not command.segment_ids:
-                raise
-            # A segment we carried was deleted in Resend: refresh the names and plan again.
-            self._definitions.refresh_segments(resend)
-            raise _Replan from None
-        ids = frozenset(command.segment_ids)
-        self._store.remember_contact(command.email, ids, ids)
-
-    def _update(self, command: UpdateContact, resend: _CountingClient) -> None:
-        try:
-            resend.update_contact(command.email, fields=dict(command.fields), properties=dict(command.properties))
-        except ResendNotFound:
-            if not command.upsert:
-                raise SkipEvent("unknown_contact", "no such contact in Resend") from None
-            # Deleted in Resend behind our back: forget what we believed and create it again.
-            self._store.forget_contact_state(command.email)
-            raise _Replan from None
-
-    def _membership_not_found(self, email: str, segment_id: str, counter: _Counting) -> None:
-        names = self._definitions.refresh_segments(_CountingClient(self._resend, counter))
-        if segment_id not in names.values():
-            log.info("segment.vanished", segment_id=segment_id)
-        else:
-            self._store.forget_contact_state(email)  # the segment exists: the contact is what vanished
-        raise _Replan
 
     def _safe_record(self, email: str, outcome: str, error: ConnectorError) -> None:
         try:
             self._store.record_sync(email, outcome, f"{type(error).__name__}: {error}"[:500])
         except RetryableError:
             log.debug("sync_record.skipped", email=mask_email(email))
-
-
-class _CountingClient:
-    """The Resend client, counting each call for the event's outcome."""
-
-    def __init__(self, client: ResendClient, counter: _Counting) -> None:
-        self._client = client
-        self._counter = counter
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        return self._counter(attribute) if callable(attribute) else attribute
 
 
 def _reconciles(plan: Plan) -> bool:

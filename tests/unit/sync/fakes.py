@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,10 @@ class FakeResend:
         self.calls: list[str] = []
         self.failures: dict[str, list[Exception]] = {}  # method -> errors raised by its next calls
         self._ids = (str(n) for n in itertools.count(1))
+
+    def observed(self, observer: Callable[[str, int, float], None]) -> Any:
+        """As ResendClient.observed: this fake, telling ``observer`` of every call it is asked."""
+        return _Observed(self, observer)
 
     # -- test helpers ----------------------------------------------------------------------------
 
@@ -147,3 +151,20 @@ class FakeResend:
     def send_event(self, event: str, *, email: str, payload: Mapping[str, object]) -> None:
         self._call("send_event")
         self.events.append((event, email, dict(payload)))
+
+
+class _Observed:
+    def __init__(self, fake: FakeResend, observer: Callable[[str, int, float], None]) -> None:
+        self._fake = fake
+        self._observer = observer
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._fake, name)
+        if not callable(attribute) or name.startswith("_"):
+            return attribute
+
+        def observed(*args: Any, **kwargs: Any) -> Any:
+            self._observer(name, 200, 0.0)
+            return attribute(*args, **kwargs)
+
+        return observed

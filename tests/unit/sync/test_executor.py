@@ -230,8 +230,8 @@ def test_a_batch_reads_its_contacts_in_one_round_trip(
     reads = ReadCounter(sync, monkeypatch)
     batch = [identify("ada@example.com", plan="pro"), identify("bob@example.com", plan="pro"),
              Event.from_dict({"type": "track", "userId": "u9", "event": "Clicked"})]  # fmt: skip
-    with sync.reading_ahead(batch):
-        assert [sync.handle(event).status for event in batch] == ["applied", "applied", "skipped"]
+    ahead = sync.read_ahead(batch)
+    assert [sync.handle(event, ahead).status for event in batch] == ["applied", "applied", "skipped"]
     assert reads.batched == [["ada@example.com", "bob@example.com"]]  # identifies only
     assert reads.single == []
     assert resend.contacts["bob@example.com"].properties["plan"] == "pro"
@@ -242,30 +242,30 @@ def test_a_state_read_ahead_serves_one_event_then_redis_is_read_again(
 ) -> None:
     sync.handle(identify("ada@example.com", plan="free"))
     reads = ReadCounter(sync, monkeypatch)
-    with sync.reading_ahead([identify("ada@example.com")]):
-        sync.handle(identify("ada@example.com", plan="pro"))
-        sync.handle(identify("ada@example.com", plan="team"))
+    ahead = sync.read_ahead([identify("ada@example.com")])
+    sync.handle(identify("ada@example.com", plan="pro"), ahead)
+    sync.handle(identify("ada@example.com", plan="team"), ahead)
     assert reads.single == ["ada@example.com"]  # the second event read Redis, not the batch's copy
     assert resend.contacts["ada@example.com"].properties["plan"] == "team"
 
 
 def test_segments_reconciled_twice_in_one_batch_see_each_other(sync: EventSync, resend: FakeResend) -> None:
     sync.handle(identify("ada@example.com", resendAudiences="A"))
-    with sync.reading_ahead([identify("ada@example.com")]):
-        sync.handle(identify("ada@example.com", resendAudiences="A, B"))
-        sync.handle(identify("ada@example.com", resendAudiences="B"))  # must see what the first one wrote
+    ahead = sync.read_ahead([identify("ada@example.com")])
+    sync.handle(identify("ada@example.com", resendAudiences="A, B"), ahead)
+    sync.handle(identify("ada@example.com", resendAudiences="B"), ahead)  # must see what the first one wrote
     assert resend.segment_names("ada@example.com") == {"B"}
     assert managed_record(resend, "ada@example.com") == {"B"}
 
 
 def test_a_contact_erased_after_the_read_ahead_ends_right(sync: EventSync, resend: FakeResend) -> None:
     sync.handle(identify("ada@example.com", plan="free"))
-    with sync.reading_ahead([identify("ada@example.com")]):
-        # Another lane (or replica) erases the contact after the batch was read: the state read ahead
-        # says it exists; the update meets a 404 and the contact is created again, as without it.
-        del resend.contacts["ada@example.com"]
-        sync.store.forget_contact("ada@example.com")
-        assert sync.handle(identify("ada@example.com", plan="pro")).status == "applied"
+    ahead = sync.read_ahead([identify("ada@example.com")])
+    # Another lane (or replica) erases the contact after the batch was read: the state read ahead
+    # says it exists; the update meets a 404 and the contact is created again, as without it.
+    del resend.contacts["ada@example.com"]
+    sync.store.forget_contact("ada@example.com")
+    assert sync.handle(identify("ada@example.com", plan="pro"), ahead).status == "applied"
     assert resend.contacts["ada@example.com"].properties["plan"] == "pro"
 
 
@@ -276,8 +276,8 @@ def test_a_failed_read_ahead_costs_nothing(
         raise StateStoreUnavailable("redis unavailable: ConnectionError")
 
     monkeypatch.setattr(sync.store, "contacts", down)
-    with sync.reading_ahead([identify("ada@example.com")]):
-        assert sync.handle(identify("ada@example.com", plan="pro")).status == "applied"
+    ahead = sync.read_ahead([identify("ada@example.com")])
+    assert sync.handle(identify("ada@example.com", plan="pro"), ahead).status == "applied"
     assert resend.contacts["ada@example.com"].properties["plan"] == "pro"
 
 
@@ -286,8 +286,40 @@ def test_states_read_ahead_too_long_ago_are_not_used(
 ) -> None:
     sync.handle(identify("ada@example.com", plan="free"))
     reads = ReadCounter(sync, monkeypatch)
-    monkeypatch.setattr("connector.sync.executor._READ_AHEAD_SECONDS", 0.0)  # every state is too old
-    with sync.reading_ahead([identify("ada@example.com")]):
-        sync.handle(identify("ada@example.com", plan="pro"))
+    monkeypatch.setattr("connector.sync.context.READ_AHEAD_SECONDS", 0.0)  # every state is too old
+    ahead = sync.read_ahead([identify("ada@example.com")])
+    sync.handle(identify("ada@example.com", plan="pro"), ahead)
     assert reads.batched == [["ada@example.com"]]
     assert reads.single == ["ada@example.com"]  # read again when its turn came
+
+
+def test_an_alias_before_its_previous_ids_identify_resolves_once_that_identify_lands(sync: EventSync) -> None:
+    alias = Event.from_dict({"type": "alias", "previousId": "anon-1", "userId": "u1"})
+    chained = Event.from_dict({"type": "alias", "previousId": "u1", "userId": "u2"})
+    assert (sync.handle(alias).status, sync.handle(alias).reason) == ("skipped", "alias_pending")
+    assert sync.handle(chained).reason == "alias_pending"  # u1 has no email yet either
+    assert sync.store.email_for("u1") is None
+    sync.handle(Event.from_dict({"type": "identify", "userId": "anon-1", "traits": {"email": "Ada@Example.com"}}))
+    assert sync.store.email_for("u1") == "ada@example.com"
+    assert sync.store.email_for("u2") == "ada@example.com"  # links of links, too
+    assert sync.handle(alias).status == "applied"  # now a plain copy
+
+
+def test_an_alias_linked_after_the_identify_looked_is_copied_at_once(
+    sync: EventSync, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The identify of anon-1 lands between the alias's lookup (no email) and its link: the link sees
+    # the email and the alias is planned again, as a copy.
+    store = sync.store
+    lookup = store.email_for
+
+    def late(user_id: str) -> str | None:
+        found = lookup(user_id)
+        if user_id == "anon-1" and found is None:
+            store.remember_users([("anon-1", "ada@example.com")])
+        return found
+
+    monkeypatch.setattr(store, "email_for", late)
+    outcome = sync.handle(Event.from_dict({"type": "alias", "previousId": "anon-1", "userId": "u1"}))
+    assert outcome.status == "applied"
+    assert lookup("u1") == "ada@example.com"

@@ -1,0 +1,153 @@
+"""Order by identity: records of one partition that share any identity run in partition order.
+
+A record's identities are its Kafka key and what its event names a person by: ``userId``,
+``anonymousId``, an alias's ``previousId``, and the email in ``traits`` or ``context.traits``. Two
+records of one partition that share any of them run one after the other, in offset order; records
+that share none run concurrently. So the order of one person's events does not depend on how the
+producer keyed them (by userId, anonymousId, messageId or not at all): an alias keyed by its new id
+still waits for the identify of its previous id before it, and the tracks after it wait for it.
+
+Identities are read from the record as consumed, before transformations (which run at the record's
+turn). A record that does not decode is ordered by its key alone (it is dead-lettered at its turn).
+
+Each (partition, identity) has a queue of records in offset order; a record may run when it heads
+every queue it is in. A record that must be retried stays at the head of its queues, so nothing
+that shares an identity with it overtakes it, and becomes runnable again at its ``not_before``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
+
+__all__ = ["IdentityScheduler", "Schedulable", "identities_of"]
+
+
+class Schedulable(Protocol):
+    partition_key: Hashable  # which partition the record came from
+    identities: tuple[str, ...]
+    blocked: int  # queues the record is in but does not head (bookkeeping of the scheduler)
+
+
+T = TypeVar("T", bound=Schedulable)
+
+
+def _email(traits: Any) -> str | None:
+    if isinstance(traits, Mapping):
+        email = traits.get("email")
+        if isinstance(email, str) and email.strip():
+            return email.strip().lower()
+    return None
+
+
+def identities_of(key: bytes | None, event: Any) -> tuple[str, ...]:
+    """The identities a record names (pure; ``event`` is the decoded value, of any shape)."""
+    found: dict[str, None] = {}
+    if key is not None:
+        found["k:" + key.decode("utf-8", "replace")] = None
+    if isinstance(event, Mapping):
+        for field in ("userId", "anonymousId", "previousId"):
+            value = event.get(field)
+            if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+                found["k:" + str(value)] = None  # one namespace: producers key by these very ids
+        for traits in (event.get("traits"), (event.get("context") or {}).get("traits")
+                       if isinstance(event.get("context"), Mapping) else None):  # fmt: skip
+            if (email := _email(traits)) is not None:
+                found["e:" + email] = None
+    return tuple(found)
+
+
+class IdentityScheduler(Generic[T]):
+    """Not thread-safe: the runner calls it under its own lock."""
+
+    def __init__(self) -> None:
+        self._queues: dict[tuple[Hashable, str], deque[T]] = {}
+        self._ready: deque[T] = deque()  # runnable now, in arrival order
+        self._waiting: dict[int, tuple[float, T]] = {}  # id(item) -> retry time, for heads that back off
+        self._running: set[int] = set()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def push(self, item: T) -> None:
+        item.blocked = 0
+        for identity in item.identities:
+            queue = self._queues.setdefault((item.partition_key, identity), deque())
+            if queue:
+                item.blocked += 1
+            queue.append(item)
+        self._size += 1
+        if not item.blocked:
+            self._ready.append(item)
+
+    def take(self, now: float, limit: int) -> list[T]:
+        """Up to ``limit`` runnable records whose retry time has come; they become running."""
+        if self._waiting:
+            for key, (at, item) in list(self._waiting.items()):
+                if at <= now:
+                    del self._waiting[key]
+                    self._ready.append(item)
+        taken: list[T] = []
+        while self._ready and len(taken) < limit:
+            item = self._ready.popleft()
+            self._running.add(id(item))
+            taken.append(item)
+        return taken
+
+    def done(self, item: T) -> None:
+        """``item`` finished (or was abandoned): the records it held back may run."""
+        if id(item) not in self._running:
+            return  # dropped meanwhile (its partition was revoked)
+        self._running.discard(id(item))
+        self._size -= 1
+        for identity in item.identities:
+            key = (item.partition_key, identity)
+            queue = self._queues.get(key)
+            if not queue or queue[0] is not item:
+                continue
+            queue.popleft()
+            if not queue:
+                del self._queues[key]
+                continue
+            head = queue[0]
+            head.blocked -= 1
+            if not head.blocked:
+                self._ready.append(head)
+
+    def retry_at(self, item: T, not_before: float) -> None:
+        """``item`` stays first in its queues and runs again at ``not_before``."""
+        if id(item) in self._running:
+            self._running.discard(id(item))
+            self._waiting[id(item)] = (not_before, item)
+
+    def has_ready(self, now: float) -> bool:
+        """Whether :meth:`take` would hand out anything at ``now``."""
+        return bool(self._ready) or any(at <= now for at, _ in self._waiting.values())
+
+    def next_retry(self) -> float | None:
+        return min(at for at, _ in self._waiting.values()) if self._waiting else None
+
+    def drop(self, partitions: Iterable[Hashable]) -> int:
+        """Forget the records of these partitions that are not running (their partition was revoked).
+
+        A running record stays known until :meth:`done`; records queued behind it are gone."""
+        gone = set(partitions)
+        dropped: set[int] = set()
+        for key in [k for k in self._queues if k[0] in gone]:
+            queue = self._queues[key]
+            for item in queue:
+                if id(item) not in self._running:
+                    dropped.add(id(item))
+            kept = deque(item for item in queue if id(item) in self._running)
+            if kept:
+                self._queues[key] = kept
+            else:
+                del self._queues[key]
+        self._ready = deque(item for item in self._ready if item.partition_key not in gone)
+        for key in [k for k, (_, item) in self._waiting.items() if item.partition_key in gone]:
+            dropped.add(key)
+            del self._waiting[key]
+        self._size -= len(dropped)
+        return len(dropped)

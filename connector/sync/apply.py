@@ -1,0 +1,114 @@
+"""Carrying out one command against Resend and Redis (the only module of the sync that writes)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from connector.errors import PermanentError, ResendNotFound, SkipEvent
+from connector.logs import get_logger
+from connector.mapping import (
+    AddToSegment,
+    CacheUserEmail,
+    Command,
+    CopyUserEmail,
+    CreateContact,
+    DeleteContact,
+    LinkAlias,
+    RememberContact,
+    RemoveFromSegment,
+    SendAutomationEvent,
+    UpdateContact,
+)
+from connector.resend import ResendClient
+from connector.state import StateStore
+from connector.sync.context import EventContext
+from connector.sync.definitions import Definitions
+
+__all__ = ["Applier", "Replan"]
+
+log = get_logger(__name__)
+
+
+class Replan(Exception):
+    """The world was not as the plan assumed (a stale cache); plan again from fresh state."""
+
+
+class Applier:
+    def __init__(self, store: StateStore, definitions: Definitions) -> None:
+        self._store = store
+        self._definitions = definitions
+
+    def run(self, commands: tuple[Command, ...], context: EventContext, resend: ResendClient) -> None:
+        for command in commands:
+            self.execute(command, context, resend)
+
+    def execute(self, command: Command, context: EventContext, resend: ResendClient) -> None:
+        match command:
+            case CacheUserEmail(user_id=user_id, email=email) | CopyUserEmail(user_id=user_id, email=email):
+                context.users.append((user_id, email))
+            case LinkAlias(previous_id=previous_id, user_id=user_id):
+                if self._store.link_alias(previous_id, user_id) is not None:
+                    raise Replan  # the previous id got its email meanwhile: copy it now
+            case CreateContact():
+                self._create(command, resend)
+            case UpdateContact():
+                self._update(command, resend)
+            case AddToSegment(email=email, segment_id=segment_id):
+                try:
+                    resend.add_contact_to_segment(email, segment_id)
+                except ResendNotFound:
+                    self._membership_not_found(email, segment_id, resend)
+            case RemoveFromSegment(email=email, segment_id=segment_id):
+                # A 404: not a member, or the segment is gone; either way the membership is removed.
+                with contextlib.suppress(ResendNotFound):
+                    resend.remove_contact_from_segment(email, segment_id)
+            case RememberContact(email=email, managed=managed, members=members):
+                self._store.remember_contact(email, managed, members, synced=True, users=context.take_users())
+                context.recorded = True
+            case DeleteContact(email=email):
+                with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
+                    resend.delete_contact(email)
+                self._store.forget_contact(email)
+            case SendAutomationEvent(event=name, email=email, payload=payload):
+                resend.send_event(name, email=email, payload=dict(payload))
+            case _:
+                raise PermanentError(f"cannot execute {type(command).__name__}")
+
+    def _create(self, command: CreateContact, resend: ResendClient) -> None:
+        # Runs under the contact lock (see EventSync._handle): a second replica creating the same new
+        # contact waits, then finds it in Redis and plans an update, so one contact holds both writes.
+        try:
+            resend.create_contact(
+                command.email,
+                first_name=command.first_name,
+                last_name=command.last_name,
+                unsubscribed=command.unsubscribed,
+                properties=dict(command.properties),
+                segment_ids=command.segment_ids,
+            )
+        except ResendNotFound:
+            if not command.segment_ids:
+                raise
+            # A segment we carried was deleted in Resend: refresh the names and plan again.
+            self._definitions.refresh_segments(resend)
+            raise Replan from None
+        ids = frozenset(command.segment_ids)
+        self._store.remember_contact(command.email, ids, ids)
+
+    def _update(self, command: UpdateContact, resend: ResendClient) -> None:
+        try:
+            resend.update_contact(command.email, fields=dict(command.fields), properties=dict(command.properties))
+        except ResendNotFound:
+            if not command.upsert:
+                raise SkipEvent("unknown_contact", "no such contact in Resend") from None
+            # Deleted in Resend behind our back: forget what we believed and create it again.
+            self._store.forget_contact_state(command.email)
+            raise Replan from None
+
+    def _membership_not_found(self, email: str, segment_id: str, resend: ResendClient) -> None:
+        names = self._definitions.refresh_segments(resend)
+        if segment_id not in names.values():
+            log.info("segment.vanished", segment_id=segment_id)
+        else:
+            self._store.forget_contact_state(email)  # the segment exists: the contact is what vanished
+        raise Replan

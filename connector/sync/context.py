@@ -1,0 +1,58 @@
+"""What the handling of one event carries from step to step, and the states a batch read ahead."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from connector.mapping import ContactState
+
+__all__ = ["EventContext", "ReadAhead"]
+
+# States read ahead older than this are not used: an event behind slow ones (retries wait up to the
+# Resend deadline) reads Redis itself rather than trust what another lane may have changed since.
+READ_AHEAD_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class ReadAhead:
+    """Contact states one worker read from Redis in one round trip for the batch it is about to run
+    (see EventSync.read_ahead). One batch, one thread: passed to each event of the batch in turn.
+
+    Each state serves the first lookup of its email and is then gone; whatever an event did not use
+    is dropped when it finishes, so a later event of the same contact reads Redis again."""
+
+    contacts: dict[str, ContactState | None]
+    read_at: float = field(default_factory=time.monotonic)
+
+    def take(self, email: str) -> tuple[bool, ContactState | None]:
+        """(found, state): the state read ahead for ``email``, at most once, and only while fresh."""
+        if self.contacts and time.monotonic() - self.read_at > READ_AHEAD_SECONDS:
+            self.contacts.clear()  # too old to trust
+        if email not in self.contacts:
+            return False, None
+        return True, self.contacts.pop(email)
+
+    def discard(self, email: str) -> None:
+        self.contacts.pop(email, None)
+
+
+@dataclass(slots=True)
+class EventContext:
+    """One event's handling: the Resend calls it made (counted through the client's observer hook),
+    what it learnt, and the userId -> email mappings it defers to its last Redis write."""
+
+    ahead: ReadAhead | None = None
+    calls: int = 0
+    recorded: bool = False  # the sync record was written with the contact state
+    email: str | None = None  # the contact the event is about, once known
+    fetched: dict[str, ContactState] = field(default_factory=dict)  # contacts read from Resend
+    users: list[tuple[str, str]] = field(default_factory=list)
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        """The Resend client's observer hook: one HTTP call made for this event."""
+        self.calls += 1
+
+    def take_users(self) -> list[tuple[str, str]]:
+        users, self.users = self.users, []
+        return users

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -10,8 +11,10 @@ import redis
 from connector.decoding import Decoder
 from connector.logs import get_logger
 from connector.pipeline.kafka_io import DeadLetterProducer, ensure_topics, new_consumer
+from connector.pipeline.letters import DeadLetterTopic
+from connector.pipeline.lifecycle import LetterBox, Lifecycle
 from connector.pipeline.metrics import Metrics
-from connector.pipeline.processor import RecordProcessor
+from connector.pipeline.replay import run_replay as _run_replay
 from connector.pipeline.runner import Runner
 from connector.redisio import connect
 from connector.resend import ResendClient
@@ -19,7 +22,7 @@ from connector.settings import Settings
 from connector.sync import EventSync
 from connector.transforms import TransformChain
 
-__all__ = ["Parts", "build_parts", "build_runner"]
+__all__ = ["Parts", "build_parts", "build_runner", "run_replay"]
 
 log = get_logger(__name__)
 
@@ -31,9 +34,14 @@ class Parts:
     settings: Settings
     redis: redis.Redis
     resend: ResendClient
-    processor: RecordProcessor
+    decoder: Decoder
+    transforms: TransformChain
+    sync: EventSync
     metrics: Metrics
     dead_letters: DeadLetterProducer
+
+    def lifecycle(self, letters: LetterBox) -> Lifecycle:
+        return Lifecycle(self.decoder, self.transforms, self.sync, letters, self.metrics.internal_errors)
 
 
 def build_parts(settings: Settings, stack: ExitStack, *, metrics: Metrics | None = None) -> Parts:
@@ -44,10 +52,12 @@ def build_parts(settings: Settings, stack: ExitStack, *, metrics: Metrics | None
     stack.callback(resend.close)
     transforms = TransformChain.from_settings(settings, store)
     stack.callback(transforms.close)
-    processor = RecordProcessor(Decoder.from_settings(settings.kafka), transforms, EventSync(settings, resend, store))
+    sync = EventSync(settings, resend, store)
     dead_letters = DeadLetterProducer(settings.kafka)
     stack.callback(dead_letters.close)
-    return Parts(settings, store, resend, processor, metrics, dead_letters)
+    return Parts(
+        settings, store, resend, Decoder.from_settings(settings.kafka), transforms, sync, metrics, dead_letters
+    )
 
 
 def build_runner(settings: Settings, stack: ExitStack) -> Runner:
@@ -60,5 +70,15 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
         port = parts.metrics.serve(settings.metrics.host, settings.metrics.port)
         stack.callback(parts.metrics.close)
         log.info("metrics.serving", host=settings.metrics.host, port=port)
+    letters = DeadLetterTopic(
+        parts.dead_letters, settings.kafka.dead_letter_topic, settings.kafka.group_id, parts.metrics.dead_letters
+    )
     consumer = new_consumer(settings.kafka)
-    return Runner(settings.kafka, consumer, parts.processor, parts.dead_letters, parts.metrics)
+    return Runner(settings.kafka, consumer, parts.lifecycle(letters), parts.metrics, flush=parts.dead_letters.flush)
+
+
+def run_replay(settings: Settings, args: argparse.Namespace) -> int:
+    """``resend-connector replay``: the dead-letter topic through the same lifecycle as ``run``."""
+    with ExitStack() as stack:
+        parts = build_parts(settings, stack)
+        return _run_replay(settings, args, lambda letters: (parts.lifecycle(letters), parts.dead_letters))

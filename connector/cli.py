@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from connector.pipeline.replay import run_replay
+    from connector.app import run_replay
 
     return run_replay(_settings(args), args)
 

@@ -1,20 +1,36 @@
-"""The Kafka side: consume with at-least-once delivery, dead-letter what cannot be applied, replay it."""
+"""The Kafka side: consume with at-least-once delivery, dead-letter what cannot be applied, replay it.
+
+A record's way, module by module: consumer.py (fetched; the only kafka-python consumer of ``run``)
+-> ordering.py (queued behind the records that share an identity with it) -> workers.py (a worker
+thread takes it) -> lifecycle.py (decode, transform, plan and apply, settle; fate.py decides what a
+failure means) -> runner.py (its offset committed once everything before it is finished).
+"""
 
 from connector.pipeline.dead_letter import DeadLetter, FailureContext, dead_letter_for
+from connector.pipeline.fate import Fate, Outcome, backoff_seconds, fate_of
+from connector.pipeline.lifecycle import LetterBox, Lifecycle
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.offsets import OffsetTracker
-from connector.pipeline.processor import EventResult, RecordProcessor
+from connector.pipeline.ordering import IdentityScheduler, identities_of
+from connector.pipeline.records import EventResult, InFlight, Settled
 from connector.pipeline.runner import Runner
-from connector.pipeline.scheduler import KeyedScheduler
 
 __all__ = [
     "DeadLetter",
     "EventResult",
     "FailureContext",
-    "KeyedScheduler",
+    "Fate",
+    "IdentityScheduler",
+    "InFlight",
+    "LetterBox",
+    "Lifecycle",
     "Metrics",
     "OffsetTracker",
-    "RecordProcessor",
+    "Outcome",
     "Runner",
+    "Settled",
+    "backoff_seconds",
     "dead_letter_for",
+    "fate_of",
+    "identities_of",
 ]

@@ -146,8 +146,8 @@ class IdentityScheduler(Generic[T]):
             else:
                 del self._queues[key]
         self._ready = deque(item for item in self._ready if item.partition_key not in gone)
-        for key in [k for k, (_, item) in self._waiting.items() if item.partition_key in gone]:
-            dropped.add(key)
-            del self._waiting[key]
+        for waiting in [k for k, (_, item) in self._waiting.items() if item.partition_key in gone]:
+            dropped.add(waiting)
+            del self._waiting[waiting]
         self._size -= len(dropped)
         return len(dropped)

@@ -14,26 +14,28 @@ import argparse
 import hashlib
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from tqdm import tqdm
 
-from connector.errors import PauseError, RetryableError
 from connector.logs import get_logger
 from connector.pipeline.dead_letter import (
     CLASS_NAME,
     STAGE,
+    DeadLetter,
     FailureContext,
     context_of,
     dead_letter_for,
 )
+from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.kafka_io import client_config
-from connector.pipeline.runner import backoff_seconds
+from connector.pipeline.lifecycle import LetterBox, Lifecycle
+from connector.pipeline.records import InFlight
 from connector.settings import Settings
 
 __all__ = ["ReplayFilter", "run_replay"]
@@ -93,15 +95,19 @@ class ReplayFilter:
         return all(checks)
 
 
-def run_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from connector.app import build_parts
+class _Producer(Protocol):
+    def send(self, topic: str, letter: DeadLetter) -> None: ...
 
+
+def run_replay(
+    settings: Settings, args: argparse.Namespace, build: Callable[[LetterBox], tuple[Lifecycle, _Producer]]
+) -> int:
+    """``build`` assembles the lifecycle (see connector.app) around the letter box it is given."""
     filters = ReplayFilter.from_args(args)
     group = f"{settings.kafka.group_id}-replay"
     if not filters.is_empty():
         group += f"-{filters.fingerprint()}"  # a filtered replay keeps its own place
     with ExitStack() as stack:
-        parts = build_parts(settings, stack)
         consumer = KafkaConsumer(**client_config(settings.kafka), group_id=group, enable_auto_commit=False)
         stack.callback(consumer.close)
         partitions = [
@@ -118,7 +124,7 @@ def run_replay(settings: Settings, args: argparse.Namespace) -> int:
             _start_after_committed(consumer, partitions)
         ends: dict[TopicPartition, int] = consumer.end_offsets(partitions)
         total = sum(max(0, ends[tp] - consumer.position(tp)) for tp in partitions)
-        replay = _Replay(settings, parts, consumer, dry_run=args.dry_run)
+        replay = _Replay(settings, build, consumer, dry_run=args.dry_run)
         bar = tqdm(total=total, unit="rec", disable=args.no_progress or args.dry_run, file=sys.stderr)
         stack.callback(bar.close)
         matched = 0
@@ -154,44 +160,78 @@ def _records_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> 
                     yield tp, record
 
 
+class _Letters:
+    """Where a replayed record that fails again goes: back to the dead-letter topic with its
+    attempt count raised, or to the parked topic once it reaches ``dead_letter_max_attempts``."""
+
+    def __init__(self, settings: Settings, counts: dict[str, int]) -> None:
+        self._settings = settings.kafka
+        self._counts = counts
+        self.producer: _Producer | None = None
+
+    def dead_letter(self, record: InFlight, error: BaseException) -> None:
+        assert self.producer is not None
+        origin = context_of(record.headers, FailureContext(record.topic, record.partition, record.offset))
+        letter = dead_letter_for(
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+            timestamp_ms=record.timestamp_ms,
+            error=error,
+            context=origin,
+            connector_name=self._settings.group_id,
+        )
+        parked = origin.attempts + 1 >= self._settings.dead_letter_max_attempts
+        topic = self._settings.parked_topic if parked else self._settings.dead_letter_topic
+        self.producer.send(topic, letter)
+        self._counts["parked" if parked else "failed_again"] += 1
+        log.warning("replay.failed_again", error=type(error).__name__, attempts=origin.attempts + 1, parked=parked)
+
+
 class _Replay:
-    def __init__(self, settings: Settings, parts: Any, consumer: KafkaConsumer, *, dry_run: bool) -> None:
-        self._settings = settings
-        self._parts = parts
+    def __init__(
+        self,
+        settings: Settings,
+        build: Callable[[_Letters], tuple[Lifecycle, _Producer]],
+        consumer: KafkaConsumer,
+        *,
+        dry_run: bool,
+    ) -> None:
         self._consumer = consumer
         self._dry_run = dry_run
         self._pending: dict[TopicPartition, int] = {}
         self._last_commit = time.monotonic()
         self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0}
+        letters = _Letters(settings, self.counts)
+        self._lifecycle, letters.producer = build(letters)
 
     def one(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
-        """Replay one record; False means stop (a pause condition: quota or key)."""
+        """Replay one record as ``run`` would (the same lifecycle and fates); False means stop (a
+        pause condition: quota or key)."""
         if self._dry_run:
             return self._plan(record)
-        attempt = 0
+        item = InFlight(record.topic, record.partition, record.offset, record.key, record.value, headers,
+                        record.timestamp)  # fmt: skip
         while True:
-            try:
-                results = self._parts.processor.process(record.value)
-            except RetryableError as exc:
-                attempt += 1
-                delay = backoff_seconds(attempt, exc.retry_after)
-                log.warning("replay.retry", error=type(exc).__name__, delay=round(delay, 2))
+            settled = self._lifecycle.run(item)
+            if settled.fate is Fate.RETRY:
+                item.attempts += 1
+                delay = backoff_seconds(item.attempts, getattr(settled.error, "retry_after", None))
+                log.warning("replay.retry", error=type(settled.error).__name__, delay=round(delay, 2))
                 time.sleep(delay)
                 continue
-            except PauseError as exc:
-                log.error("replay.paused", error=type(exc).__name__, detail=str(exc))
-                print(f"replay stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+            if settled.fate is Fate.PAUSE:
+                error = settled.error
+                log.error("replay.paused", error=type(error).__name__, detail=str(error))
+                print(f"replay stopped: {type(error).__name__}: {error}", file=sys.stderr)
                 return False
-            except Exception as exc:  # noqa: BLE001 - anything else fails the record again
-                self._fail_again(record, headers, exc)
-                return True
-            for result in results:
-                self.counts["applied" if result.status == "applied" else "skipped"] += 1
+            for result in settled.results:
+                self.counts[result.outcome.value] += 1
             return True
 
     def _plan(self, record: Any) -> bool:
         try:
-            commands = self._parts.processor.plan(record.value)
+            commands = self._lifecycle.plan(record.value)
         except Exception as exc:  # noqa: BLE001 - a dry run reports and goes on
             print(f"offset {record.offset}: would fail again: {type(exc).__name__}: {exc}")
             return True
@@ -201,23 +241,6 @@ class _Replay:
             describe = getattr(command, "describe", None)
             print(f"  {describe() if callable(describe) else command}")
         return True
-
-    def _fail_again(self, record: Any, headers: list[tuple[str, bytes]], error: Exception) -> None:
-        origin = context_of(headers, FailureContext(record.topic, record.partition, record.offset))
-        letter = dead_letter_for(
-            key=record.key,
-            value=record.value,
-            headers=headers,
-            timestamp_ms=record.timestamp,
-            error=error,
-            context=origin,
-            connector_name=self._settings.kafka.group_id,
-        )
-        parked = origin.attempts + 1 >= self._settings.kafka.dead_letter_max_attempts
-        topic = self._settings.kafka.parked_topic if parked else self._settings.kafka.dead_letter_topic
-        self._parts.dead_letters.send(topic, letter)
-        self.counts["parked" if parked else "failed_again"] += 1
-        log.warning("replay.failed_again", error=type(error).__name__, attempts=origin.attempts + 1, parked=parked)
 
     def done(self, tp: TopicPartition, offset: int) -> None:
         if self._dry_run:

@@ -1,23 +1,25 @@
-"""The run loop against a recording fake consumer and processor (no servers)."""
+"""The run loop against a recording fake consumer and a scripted sync behind the real lifecycle (no servers)."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from kafka import TopicPartition
 
-from connector.errors import DecodeError, QuotaExceeded, ResendUnavailable
+from connector.errors import InvalidEventError, QuotaExceeded, ResendUnavailable
+from connector.events import Event
+from connector.pipeline.letters import DeadLetterTopic
+from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
-from connector.pipeline.processor import EventResult
 from connector.pipeline.runner import Runner
 from connector.settings import KafkaSettings
+from connector.sync import Outcome, ReadAhead
 
 TP = TopicPartition("events", 0)
 
@@ -86,22 +88,40 @@ class FakeConsumer:
         self.closed = True
 
 
-class ScriptedProcessor:
+class ValueDecoder:
+    """Each value decodes to an event whose messageId is the value (so fakes can script by value)."""
+
+    def decode(self, value: bytes) -> dict[str, Any]:
+        return {"type": "identify", "messageId": value.decode(), "traits": {}}
+
+
+class NoTransforms:
+    def apply(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        return [event]
+
+
+class ScriptedSync:
     """Fails each value as scripted (a list of exceptions to raise first), then applies it."""
 
-    def __init__(self, script: dict[bytes, list[Exception]]) -> None:
+    def __init__(self, script: dict[bytes, list[BaseException]]) -> None:
         self.script = {k: deque(v) for k, v in script.items()}
         self.applied: list[bytes] = []
         self.lock = threading.Lock()
 
-    def process(self, value: bytes | None) -> list[EventResult]:
-        assert value is not None
+    def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
+        value = (event.message_id or "").encode()
         with self.lock:
             pending = self.script.get(value)
             if pending:
                 raise pending.popleft()
             self.applied.append(value)
-        return [EventResult("identify", "applied")]
+        return Outcome("applied")
+
+    def read_ahead(self, events: Any) -> ReadAhead:
+        return ReadAhead({})
+
+    def plan(self, event: Event) -> list[Any]:
+        return []
 
 
 class RecordingDeadLetters:
@@ -127,9 +147,15 @@ def run_until(runner: Runner, consumer: FakeConsumer, done: Callable[[], bool]) 
     assert not thread.is_alive(), "runner did not stop"
 
 
-def make_runner(consumer: FakeConsumer, processor: ScriptedProcessor, dlq: RecordingDeadLetters) -> Runner:
-    settings = KafkaSettings(max_in_flight_contacts=4)
-    return Runner(settings, consumer, processor, dlq, Metrics())  # type: ignore[arg-type]
+def lifecycle(sync: Any, dlq: RecordingDeadLetters, settings: KafkaSettings) -> Lifecycle:
+    return Lifecycle(ValueDecoder(), NoTransforms(), sync, DeadLetterTopic(dlq, settings.dead_letter_topic, "test"))
+
+
+def make_runner(
+    consumer: FakeConsumer, sync: Any, dlq: RecordingDeadLetters, settings: KafkaSettings | None = None
+) -> Runner:
+    settings = settings or KafkaSettings(max_in_flight_contacts=4)
+    return Runner(settings, consumer, lifecycle(sync, dlq, settings), Metrics())
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +165,7 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_transient_failures_retry_in_order_and_are_never_dead_lettered() -> None:
     records = [Record(0, b"a", b"a1"), Record(1, b"a", b"a2"), Record(2, b"b", b"b1")]
-    processor = ScriptedProcessor({b"a1": [ResendUnavailable("503"), ResendUnavailable("503")]})
+    processor = ScriptedSync({b"a1": [ResendUnavailable("503"), ResendUnavailable("503")]})
     consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
     runner = make_runner(consumer, processor, dlq)
     run_until(runner, consumer, lambda: len(processor.applied) == 3)
@@ -152,20 +178,20 @@ def test_transient_failures_retry_in_order_and_are_never_dead_lettered() -> None
 
 def test_permanent_failure_is_dead_lettered_then_committed() -> None:
     records = [Record(0, b"a", b"bad"), Record(1, b"a", b"good")]
-    processor = ScriptedProcessor({b"bad": [DecodeError("not JSON")]})
+    processor = ScriptedSync({b"bad": [InvalidEventError("not an email")]})
     consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
     runner = make_runner(consumer, processor, dlq)
     run_until(runner, consumer, lambda: processor.applied == [b"good"] and len(dlq.sent) == 1)
     topic, letter = dlq.sent[0]
     assert topic == "cdp-events-dlq"
     assert letter.value == b"bad"
-    assert dict(letter.headers)["__connect.errors.stage"] == b"decode"
+    assert dict(letter.headers)["__connect.errors.stage"] == b"plan"
     assert consumer.commits[-1] == {TP: 2}
 
 
 def test_commit_never_passes_an_unfinished_record() -> None:
     records = [Record(0, b"a", b"slow"), Record(1, b"b", b"fast")]
-    processor = ScriptedProcessor({b"slow": [QuotaExceeded("daily quota", name="daily_quota_exceeded")]})
+    processor = ScriptedSync({b"slow": [QuotaExceeded("daily quota", name="daily_quota_exceeded")]})
     consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
     runner = make_runner(consumer, processor, dlq)
     # A quota error stops consumption (probing every 30 s): stop as soon as the other record is done.
@@ -175,17 +201,16 @@ def test_commit_never_passes_an_unfinished_record() -> None:
     assert dlq.sent == []
 
 
-class CountingProcessor:
+class CountingSync(ScriptedSync):
     """Applies everything, slowly, and remembers how many records ran at the same moment."""
 
     def __init__(self, on_value: Callable[[bytes], None] = lambda value: None) -> None:
-        self.applied: list[bytes] = []
+        super().__init__({})
         self.running = self.most_at_once = 0
-        self.lock = threading.Lock()
         self.on_value = on_value
 
-    def process(self, value: bytes | None) -> list[EventResult]:
-        assert value is not None
+    def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
+        value = (event.message_id or "").encode()
         with self.lock:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
@@ -194,7 +219,7 @@ class CountingProcessor:
         with self.lock:
             self.running -= 1
             self.applied.append(value)
-        return [EventResult("track", "skipped", "nothing_to_write")]
+        return Outcome("skipped", "nothing_to_write")
 
 
 def keyed_records(count: int) -> list[Record]:
@@ -202,58 +227,55 @@ def keyed_records(count: int) -> list[Record]:
     return [Record(i, f"user-{i}".encode(), f"v{i}".encode()) for i in range(count)]
 
 
-def one_thread(count: int, on_value: Callable[[Runner, bytes], None]) -> tuple[Runner, FakeConsumer, CountingProcessor]:
+def one_thread(count: int, on_value: Callable[[Runner, bytes], None]) -> tuple[Runner, FakeConsumer, CountingSync]:
     """A runner with one worker thread over :func:`keyed_records`, calling ``on_value(runner, value)``
     while each record is processed (to stop or rebalance it at a chosen record)."""
     consumer = FakeConsumer(keyed_records(count))
     runners: list[Runner] = []
-    processor = CountingProcessor(lambda value: on_value(runners[0], value))
-    settings = KafkaSettings(max_in_flight_contacts=1)
-    runners.append(Runner(settings, consumer, processor, RecordingDeadLetters(), Metrics()))  # type: ignore[arg-type]
+    processor = CountingSync(lambda value: on_value(runners[0], value))
+    runners.append(make_runner(consumer, processor, RecordingDeadLetters(), KafkaSettings(max_in_flight_contacts=1)))
     return runners[0], consumer, processor
 
 
 def test_many_contacts_never_run_more_than_the_bound_at_once_and_all_finish() -> None:
-    processor, consumer, dlq = CountingProcessor(), FakeConsumer(keyed_records(300)), RecordingDeadLetters()
-    runner = make_runner(consumer, processor, dlq)  # type: ignore[arg-type]
+    processor, consumer, dlq = CountingSync(), FakeConsumer(keyed_records(300)), RecordingDeadLetters()
+    runner = make_runner(consumer, processor, dlq)
     run_until(runner, consumer, lambda: len(processor.applied) == 300)
     assert 1 < processor.most_at_once <= 4  # max_in_flight_contacts
     assert consumer.commits[-1] == {TP: 300}
-    assert runner._metrics.events.labels(type="track", outcome="skipped")._value.get() == 300
+    assert runner._metrics.events.labels(type="identify", outcome="skipped")._value.get() == 300
 
 
 def test_with_two_polls_worth_queued_the_loop_polls_every_50_ms_not_per_finished_record() -> None:
     # Each poll() costs kafka-python a round trip to its network thread; events that wait on Resend
     # finish one by one, and a poll after each would cost more than the events themselves.
-    processor, consumer, dlq = CountingProcessor(), FakeConsumer(keyed_records(600)), RecordingDeadLetters()
-    settings = KafkaSettings(max_in_flight_contacts=4, max_poll_records=50)
-    runner = Runner(settings, consumer, processor, dlq, Metrics())  # type: ignore[arg-type]
+    processor, consumer, dlq = CountingSync(), FakeConsumer(keyed_records(600)), RecordingDeadLetters()
+    runner = make_runner(consumer, processor, dlq, KafkaSettings(max_in_flight_contacts=4, max_poll_records=50))
     run_until(runner, consumer, lambda: len(processor.applied) == 600)
     # 500 of the records finish with 100 or more queued (a few polls); the last 100 may poll freely.
     assert consumer.polls < 150
     assert consumer.commits[-1] == {TP: 600}
 
 
-class ReadingAhead(CountingProcessor):
+class ReadingAhead(CountingSync):
     """Records each batch a thread reads ahead, or fails to read ahead."""
 
     def __init__(self, fail: bool) -> None:
         super().__init__()
         self.fail = fail
-        self.batches: list[list[bytes | None]] = []
+        self.batches: list[list[bytes]] = []
 
-    @contextlib.contextmanager
-    def reading_ahead(self, values: list[bytes | None]) -> Iterator[None]:
+    def read_ahead(self, events: Any) -> ReadAhead:
         if self.fail:
             raise RuntimeError("read ahead broke")
-        self.batches.append(list(values))
-        yield
+        self.batches.append([(e.message_id or "").encode() for e in events])
+        return ReadAhead({})
 
 
 @pytest.mark.parametrize("fail", [False, True])
 def test_a_thread_reads_its_batch_ahead_and_a_failed_read_ahead_changes_nothing(fail: bool) -> None:
     processor, consumer, dlq = ReadingAhead(fail), FakeConsumer(keyed_records(100)), RecordingDeadLetters()
-    runner = make_runner(consumer, processor, dlq)  # type: ignore[arg-type]
+    runner = make_runner(consumer, processor, dlq)
     run_until(runner, consumer, lambda: len(processor.applied) == 100)
     assert sorted(processor.applied) == sorted(f"v{i}".encode() for i in range(100))
     assert consumer.commits[-1] == {TP: 100}
@@ -282,7 +304,7 @@ def test_stopping_abandons_the_rest_of_a_threads_batch_uncommitted() -> None:
 def test_a_revoked_partition_s_records_still_in_a_threads_batch_are_not_run() -> None:
     def revoke_at_five(runner: Runner, value: bytes) -> None:
         if value == b"v5":
-            runner._on_revoked({TP})  # what kafka-python's network thread does in a rebalance
+            runner._consumer._on_revoked({TP})  # what kafka-python's network thread does in a rebalance
 
     runner, consumer, processor = one_thread(40, revoke_at_five)
     run_until(runner, consumer, lambda: runner.stats() == {"buffered": 0, "running": 0})
@@ -297,8 +319,8 @@ def test_records_taken_before_a_revoke_and_reassign_never_pass_for_the_new_assig
     def bounce_at_zero(runner: Runner, value: bytes) -> None:
         if value == b"v0" and not bounced:
             bounced.append(True)
-            runner._on_revoked({TP})  # the partition leaves and comes back while v0..v5 are taken
-            runner._on_assigned({TP})
+            runner._consumer._on_revoked({TP})  # the partition leaves and comes back while v0..v5 are taken
+            runner._consumer._on_assigned({TP})
 
     runner, consumer, processor = one_thread(6, bounce_at_zero)
     run_until(runner, consumer, lambda: len(processor.applied) >= 7 and runner.stats()["running"] == 0)
@@ -310,14 +332,13 @@ def test_records_taken_before_a_revoke_and_reassign_never_pass_for_the_new_assig
 def test_a_pause_inside_a_threads_batch_defers_the_rest_without_calling_and_without_spinning() -> None:
     attempts: list[bytes] = []
 
-    class QuotaGone(CountingProcessor):
-        def process(self, value: bytes | None) -> list[EventResult]:
-            assert value is not None
-            attempts.append(value)
+    class QuotaGone(CountingSync):
+        def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
+            attempts.append((event.message_id or "").encode())
             raise QuotaExceeded("daily quota", name="daily_quota_exceeded")
 
     consumer, dlq = FakeConsumer(keyed_records(10)), RecordingDeadLetters()
-    runner = Runner(KafkaSettings(max_in_flight_contacts=1), consumer, QuotaGone(), dlq, Metrics())  # type: ignore[arg-type]
+    runner = make_runner(consumer, QuotaGone(), dlq, KafkaSettings(max_in_flight_contacts=1))
     thread = threading.Thread(target=runner.run)
     thread.start()
     deadline = time.monotonic() + 5

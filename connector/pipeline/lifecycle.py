@@ -1,0 +1,161 @@
+"""The lifecycle of one record: decode, transform, plan and apply each event, settle.
+
+:meth:`Lifecycle.run` is the whole of it, top to bottom, for ``run`` and ``replay`` alike. It knows
+nothing of Kafka offsets, threads or retry timing: it returns a :class:`Settled` saying what became
+of the record (fate.py decides the fate of a failure; a record to dead-letter is written before
+``run`` returns, so its offset may be committed). Where dead letters go is the caller's
+:class:`LetterBox` (the dead-letter topic for ``run``; dead-letter or parked topic for ``replay``).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from connector.errors import DecodeError, RetryableError, SkipEvent
+from connector.events import Event
+from connector.logs import get_logger
+from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
+from connector.pipeline.ordering import identities_of
+from connector.pipeline.records import DROPPED, EventResult, InFlight, Settled
+from connector.sync import Outcome as SyncOutcome
+from connector.sync import ReadAhead
+
+__all__ = ["LetterBox", "Lifecycle"]
+
+log = get_logger(__name__)
+
+
+class _Decoder(Protocol):
+    def decode(self, value: bytes) -> dict[str, Any]: ...
+
+
+class _Transforms(Protocol):
+    def apply(self, event: dict[str, Any]) -> list[dict[str, Any]]: ...
+
+
+class _Sync(Protocol):
+    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncOutcome: ...
+
+    def read_ahead(self, events: Sequence[Event]) -> ReadAhead: ...
+
+    def plan(self, event: Event) -> Sequence[Any]: ...
+
+
+class LetterBox(Protocol):
+    def dead_letter(self, record: InFlight, error: BaseException) -> None:
+        """Write the record where failed records go, acknowledged; RetryableError when it cannot."""
+
+
+class _Counter(Protocol):
+    def labels(self, **labels: str) -> Any: ...
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        decoder: _Decoder,
+        transforms: _Transforms,
+        sync: _Sync,
+        letters: LetterBox,
+        internal_errors: _Counter | None = None,
+    ) -> None:
+        self._decoder = decoder
+        self._transforms = transforms
+        self._sync = sync
+        self._letters = letters
+        self._internal_errors = internal_errors
+
+    def run(self, record: InFlight, ahead: ReadAhead | None = None) -> Settled:
+        """One attempt at ``record``; never raises."""
+        try:
+            raw = self._decode(record)
+            events = self._transform(raw)
+            results = tuple(self._plan_and_apply(event, ahead) for event in events)
+        except BaseException as error:  # noqa: BLE001 - every failure has a fate (fate.py)
+            return self._settle_failure(record, error)
+        return Settled(Fate.DONE, results or (DROPPED,))
+
+    # -- the stages ------------------------------------------------------------------------------
+
+    def _decode(self, record: InFlight) -> Any:
+        decoded, record.decoded = record.decoded, None  # decoded when consumed: used once (see InFlight)
+        if decoded is not None:
+            return decoded
+        if record.value is None:
+            raise DecodeError("record has no value (tombstone)")
+        return self._decoder.decode(record.value)
+
+    def _transform(self, raw: Any) -> list[Event]:
+        return [Event.from_dict(event) for event in self._transforms.apply(raw)]
+
+    def _plan_and_apply(self, event: Event, ahead: ReadAhead | None) -> EventResult:
+        try:
+            outcome = self._sync.handle(event, ahead)
+        except SkipEvent as skip:
+            return EventResult(event.type, Outcome.SKIPPED, skip.reason)
+        return EventResult(event.type, Outcome(outcome.status), outcome.reason, outcome.calls)
+
+    def _settle_failure(self, record: InFlight, error: BaseException) -> Settled:
+        if is_internal(error):
+            record.internal_failures += 1
+            if self._internal_errors is not None:
+                self._internal_errors.labels(error=type(error).__name__).inc()
+            log.error(
+                "record.internal_error",
+                partition=record.partition,
+                offset=record.offset,
+                attempt=record.internal_failures,
+                error=type(error).__name__,
+                detail=str(error)[:500],
+                traceback="".join(traceback.format_exception(error))[-4000:],
+            )
+        fate = fate_of(error, record.internal_failures)
+        if fate is not Fate.DEAD_LETTERED:
+            return Settled(fate, error=error)
+        try:
+            self._letters.dead_letter(record, error)
+        except RetryableError as exc:  # the dead-letter topic is unavailable: the record waits
+            return Settled(Fate.RETRY, error=exc)
+        return Settled(Fate.DEAD_LETTERED, error=error)
+
+    # -- around the stages -----------------------------------------------------------------------
+
+    def peek(self, record: InFlight) -> None:
+        """Decode as consumed, to order the record by the identities it names (ordering.py); its
+        attempt uses this decoding. A value that does not decode is left for its attempt to report."""
+        if record.value is not None:
+            try:
+                record.decoded = self._decoder.decode(record.value)
+            except Exception:  # noqa: BLE001 - reported, with its stage, when the record's turn comes
+                record.decoded = None
+        record.identities = identities_of(record.key, record.decoded)
+
+    def read_ahead(self, records: Sequence[InFlight]) -> ReadAhead | None:
+        """For a worker about to run these records one after the other: the contact states their
+        identifies need, from Redis in one round trip (EventSync.read_ahead). Transformations run
+        at each record's turn (they may have effects), so one that changes the email only makes its
+        read ahead go unused. Any failure here costs nothing: each record reads for itself."""
+        events: list[Event] = []
+        for record in records:
+            raw = record.decoded
+            if isinstance(raw, dict) and raw.get("type") == "identify":
+                try:
+                    events.append(Event.from_dict(raw))
+                except Exception:  # noqa: BLE001, S112 - reported when the record's turn comes
+                    continue
+        if not events:
+            return None
+        try:
+            return self._sync.read_ahead(events)
+        except Exception as exc:  # noqa: BLE001 - only an optimisation
+            log.debug("read_ahead.failed", error=type(exc).__name__)
+            return None
+
+    def plan(self, value: bytes | None) -> list[Any]:
+        """The commands a record would cause (dry run: reads Redis, writes nothing)."""
+        if value is None:
+            raise DecodeError("record has no value (tombstone)")
+        events = self._transform(self._decoder.decode(value))
+        return [command for event in events for command in self._sync.plan(event)]

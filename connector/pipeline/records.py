@@ -1,0 +1,56 @@
+"""A record on its way through the pipeline, and what became of its events."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.pipeline.fate import Fate, Outcome
+
+__all__ = ["DROPPED", "EventResult", "InFlight", "Settled"]
+
+
+@dataclass(slots=True, eq=False)
+class InFlight:
+    """One consumed record, from the poll that fetched it until it is settled.
+
+    ``decoded`` is the value as decoded when the record was consumed (for ordering it by identity,
+    see ordering.py), used by its first attempt so that a record is decoded once; None when it did
+    not decode then (its own attempt reports why). ``epoch`` names the assignment it came with."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    timestamp_ms: int | None
+    partition_key: Hashable = None  # the TopicPartition (ordering and bookkeeping)
+    decoded: Any = None
+    identities: tuple[str, ...] = ()
+    polled_at: float = 0.0
+    epoch: int = 0
+    attempts: int = 0  # attempts that ended in a retry or a pause
+    internal_failures: int = 0  # attempts that met an unexpected exception (a bug)
+    blocked: int = field(default=0, repr=False)  # IdentityScheduler's bookkeeping
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    type: str
+    outcome: Outcome
+    reason: str = ""
+    calls: int = 0
+
+
+DROPPED = EventResult("none", Outcome.SKIPPED, "dropped_by_transform")
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The end of one attempt: the record's fate, its events' results, or the error that decided."""
+
+    fate: Fate
+    results: tuple[EventResult, ...] = ()
+    error: BaseException | None = None

@@ -1,0 +1,94 @@
+"""The worker threads: run batches of records through the lifecycle, hand back what became of each.
+
+At most ``size`` batches run at once, one per thread. A thread takes several records (each of a
+different identity) one after the other, which spares the pool's per-task cost when events are
+cheap (most need no call), and reads what they need from Redis at once (the read ahead). Each
+record's end comes back through one queue, which only the run loop reads.
+"""
+
+from __future__ import annotations
+
+import enum
+import queue
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from connector.pipeline.fate import Fate
+from connector.pipeline.records import InFlight, Settled
+from connector.sync import ReadAhead
+
+__all__ = ["Finished", "Turn", "Workers"]
+
+
+class _Lifecycle(Protocol):
+    def run(self, record: InFlight, ahead: ReadAhead | None = None) -> Settled: ...
+
+    def read_ahead(self, records: list[InFlight]) -> ReadAhead | None: ...
+
+
+class Turn(enum.Enum):
+    RAN = "ran"  # the record was attempted: see its Settled
+    DEFERRED = "deferred"  # not tried: an earlier record of its batch hit a pause
+    ABANDONED = "abandoned"  # not tried: stopping, or its partition was revoked since it was taken
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    record: InFlight
+    turn: Turn
+    settled: Settled | None
+    last_of_batch: bool
+
+
+class Workers:
+    def __init__(self, size: int, lifecycle: _Lifecycle, wanted: Callable[[InFlight], bool]) -> None:
+        self.size = size
+        self._lifecycle = lifecycle
+        self._wanted = wanted  # False once a record must not run any more (stopping, revoked)
+        self._pool = ThreadPoolExecutor(size, thread_name_prefix="sync")
+        self._finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()
+        self.running = 0  # records handed out and not yet collected
+        self.batches = 0  # batches not yet finished
+
+    def free(self) -> int:
+        return self.size - self.batches
+
+    def submit(self, batch: list[InFlight]) -> None:
+        self.batches += 1
+        self.running += len(batch)
+        self._pool.submit(self._run_batch, batch)
+
+    def collect(self, timeout: float) -> list[Finished]:
+        """What finished since the last call; waits up to ``timeout`` for the first one."""
+        if not self.running:
+            return []
+        finished: list[Finished] = []
+        try:
+            finished.append(self._finished.get(timeout=timeout))
+            while True:
+                finished.append(self._finished.get_nowait())
+        except queue.Empty:
+            pass
+        for item in finished:
+            self.running -= 1
+            self.batches -= item.last_of_batch
+        return finished
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run_batch(self, batch: list[InFlight]) -> None:
+        ahead = self._lifecycle.read_ahead(batch) if len(batch) > 1 else None
+        paused = False
+        for index, record in enumerate(batch):
+            settled: Settled | None = None
+            if not self._wanted(record):
+                turn = Turn.ABANDONED
+            elif paused:
+                turn = Turn.DEFERRED  # Resend refuses for now: the rest waits for the pause to end
+            else:
+                turn, settled = Turn.RAN, self._lifecycle.run(record, ahead)
+                paused = settled.fate is Fate.PAUSE
+            self._finished.put(Finished(record, turn, settled, index == len(batch) - 1))

@@ -17,7 +17,7 @@ from connector.errors import DecodeError, RetryableError, SkipEvent
 from connector.events import Event
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
-from connector.pipeline.ordering import identities_of
+from connector.pipeline.ordering import identities_of, joins_of
 from connector.pipeline.records import DROPPED, EventResult, InFlight, Settled
 from connector.sync import Outcome as SyncOutcome
 from connector.sync import ReadAhead
@@ -131,6 +131,7 @@ class Lifecycle:
             except Exception:  # noqa: BLE001 - reported, with its stage, when the record's turn comes
                 record.decoded = None
         record.identities = identities_of(record.key, record.decoded)
+        record.joins = joins_of(record.decoded)
 
     def read_ahead(self, records: Sequence[InFlight]) -> ReadAhead | None:
         """For a worker about to run these records one after the other: the contact states their

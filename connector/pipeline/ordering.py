@@ -7,6 +7,11 @@ that share none run concurrently. So the order of one person's events does not d
 producer keyed them (by userId, anonymousId, messageId or not at all): an alias keyed by its new id
 still waits for the identify of its previous id before it, and the tracks after it wait for it.
 
+An alias makes its two ids one person from then on: within the partition, records after it that
+name either id wait for records before them that name the other (the ids are joined, union-find, at
+the alias's place in the partition). So an identify of the previous id and a track of the new id
+after it stay in order, and the track finds the email the identify gives (through the alias link).
+
 Identities are read from the record as consumed, before transformations (which run at the record's
 turn). A record that does not decode is ordered by its key alone (it is dead-lettered at its turn).
 
@@ -21,12 +26,13 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["IdentityScheduler", "Schedulable", "identities_of"]
+__all__ = ["IdentityScheduler", "Schedulable", "identities_of", "joins_of"]
 
 
 class Schedulable(Protocol):
     partition_key: Hashable  # which partition the record came from
-    identities: tuple[str, ...]
+    identities: tuple[str, ...]  # rewritten by push() to the joined identities it is queued under
+    joins: tuple[str, ...]  # identities that name one person from this record on (an alias's ids)
     blocked: int  # queues the record is in but does not head (bookkeeping of the scheduler)
 
 
@@ -39,6 +45,16 @@ def _email(traits: Any) -> str | None:
         if isinstance(email, str) and email.strip():
             return email.strip().lower()
     return None
+
+
+def joins_of(event: Any) -> tuple[str, ...]:
+    """The ids an alias makes one person (its previousId and userId), else ()."""
+    if not isinstance(event, Mapping) or event.get("type") != "alias":
+        return ()
+    ids = [event.get("previousId"), event.get("userId")]
+    if all(isinstance(v, str | int) and not isinstance(v, bool) and v != "" for v in ids):
+        return tuple("k:" + str(v) for v in ids)
+    return ()
 
 
 def identities_of(key: bytes | None, event: Any) -> tuple[str, ...]:
@@ -61,8 +77,12 @@ def identities_of(key: bytes | None, event: Any) -> tuple[str, ...]:
 class IdentityScheduler(Generic[T]):
     """Not thread-safe: the runner calls it under its own lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_joins: int = 200_000) -> None:
         self._queues: dict[tuple[Hashable, str], deque[T]] = {}
+        # Per partition, joined identities: identity -> another of the same person (union-find).
+        # Bounded: past max_joins the oldest are forgotten (aliases are rare, one per sign-up).
+        self._joined: dict[Hashable, dict[str, str]] = {}
+        self._max_joins = max_joins
         self._ready: deque[T] = deque()  # runnable now, in arrival order
         self._waiting: dict[int, tuple[float, T]] = {}  # id(item) -> retry time, for heads that back off
         self._running: set[int] = set()
@@ -71,7 +91,20 @@ class IdentityScheduler(Generic[T]):
     def __len__(self) -> int:
         return self._size
 
+    def _root(self, links: dict[str, str], identity: str) -> str:
+        root = identity
+        while (parent := links.get(root)) is not None:
+            root = parent
+        while identity != root:  # path compression: the next lookup is one step
+            parent = links[identity]
+            links[identity] = root
+            identity = parent
+        return root
+
     def push(self, item: T) -> None:
+        links = self._joined.get(item.partition_key)
+        if links:
+            item.identities = tuple(dict.fromkeys(self._root(links, i) for i in item.identities))
         item.blocked = 0
         for identity in item.identities:
             queue = self._queues.setdefault((item.partition_key, identity), deque())
@@ -81,6 +114,18 @@ class IdentityScheduler(Generic[T]):
         self._size += 1
         if not item.blocked:
             self._ready.append(item)
+        if item.joins:
+            self._join(item.partition_key, item.joins)
+
+    def _join(self, partition: Hashable, joins: tuple[str, ...]) -> None:
+        links = self._joined.setdefault(partition, {})
+        if len(links) >= self._max_joins:
+            for stale in list(links)[: self._max_joins // 2]:
+                del links[stale]  # a forgotten link only relaxes order between ids that no record names now
+        roots = {self._root(links, identity) for identity in joins}
+        first = roots.pop()
+        for other in roots:
+            links[other] = first
 
     def take(self, now: float, limit: int) -> list[T]:
         """Up to ``limit`` runnable records whose retry time has come; they become running."""
@@ -145,6 +190,8 @@ class IdentityScheduler(Generic[T]):
                 self._queues[key] = kept
             else:
                 del self._queues[key]
+        for partition in gone:
+            self._joined.pop(partition, None)
         self._ready = deque(item for item in self._ready if item.partition_key not in gone)
         for waiting in [k for k, (_, item) in self._waiting.items() if item.partition_key in gone]:
             dropped.add(waiting)

@@ -29,6 +29,7 @@ class InFlight:
     partition_key: Hashable = None  # the TopicPartition (ordering and bookkeeping)
     decoded: Any = None
     identities: tuple[str, ...] = ()
+    joins: tuple[str, ...] = ()  # an alias's ids, one person from this record on (ordering.py)
     polled_at: float = 0.0
     epoch: int = 0
     attempts: int = 0  # attempts that ended in a retry or a pause

@@ -14,6 +14,7 @@ from kafka import TopicPartition
 
 from connector.errors import InvalidEventError, QuotaExceeded, ResendUnavailable
 from connector.events import Event
+from connector.pipeline.fate import MAX_INTERNAL_ATTEMPTS
 from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
@@ -355,3 +356,41 @@ def test_a_pause_inside_a_threads_batch_defers_the_rest_without_calling_and_with
     assert min(waits) >= 100  # the loop waits in poll() for the pause to end, never spins
     assert all(commit[TP] == 0 for commit in consumer.commits)
     assert runner.stats() == {"buffered": 10, "running": 0}
+
+
+def test_a_bug_is_retried_a_bounded_number_of_times_then_dead_lettered_as_internal() -> None:
+    # Issue #12 point 4: an unexpected error in the connector's own code never retries for ever.
+    records = [Record(0, b"a", b"buggy"), Record(1, b"a", b"after")]
+    bugs = [TypeError("All headers items must be (str, bytes) tuples") for _ in range(10)]
+    processor = ScriptedSync({b"buggy": list(bugs)})
+    consumer, dlq, metrics, settings = FakeConsumer(records), RecordingDeadLetters(), Metrics(), KafkaSettings()
+    letters = DeadLetterTopic(dlq, settings.dead_letter_topic, "test", metrics.dead_letters)
+    counted = Lifecycle(ValueDecoder(), NoTransforms(), processor, letters, metrics.internal_errors)
+    runner = Runner(settings, consumer, counted, metrics)
+    run_until(runner, consumer, lambda: processor.applied == [b"after"])
+    assert len(processor.script[b"buggy"]) == 10 - MAX_INTERNAL_ATTEMPTS  # tried exactly that often
+    [(_, letter)] = dlq.sent
+    headers = dict(letter.headers)
+    assert headers["__connect.errors.stage"] == b"internal"
+    assert b"Traceback" in headers["__connect.errors.exception.stacktrace"]
+    assert b"TypeError" in headers["__connect.errors.exception.class.name"]
+    assert metrics.internal_errors.labels(error="TypeError")._value.get() == MAX_INTERNAL_ATTEMPTS
+    assert metrics.dead_letters.labels(stage="internal")._value.get() == 1
+    assert consumer.commits[-1] == {TP: 2}
+
+
+def test_a_record_is_decoded_once_when_consumed_and_again_only_when_retried() -> None:
+    decoded: list[bytes] = []
+
+    class Counting(ValueDecoder):
+        def decode(self, value: bytes) -> dict[str, Any]:
+            decoded.append(value)
+            return super().decode(value)
+
+    settings = KafkaSettings(max_in_flight_contacts=2)
+    processor = ScriptedSync({b"flaky": [ResendUnavailable("503")]})
+    consumer, dlq = FakeConsumer([Record(0, b"a", b"flaky"), Record(1, b"b", b"fine")]), RecordingDeadLetters()
+    letters = DeadLetterTopic(dlq, settings.dead_letter_topic, "test")
+    runner = Runner(settings, consumer, Lifecycle(Counting(), NoTransforms(), processor, letters), Metrics())
+    run_until(runner, consumer, lambda: len(processor.applied) == 2)
+    assert sorted(decoded) == [b"fine", b"flaky", b"flaky"]

@@ -295,13 +295,18 @@ def test_two_replicas_in_one_group_share_the_work_and_expose_metrics(
     deployment: Deployment, inspector: EmulatorInspector, logs: Path
 ) -> None:
     events = mixed_events(seed=4, users=300, total=3_000)
-    deployment.produce_events(events)
+    deployment.produce_events(events[:1_500])
     first = ConnectorProcess(deployment, logs / "first.log")
     time.sleep(3)  # the second replica joins while the first is working: a real rebalance
     second = ConnectorProcess(deployment, logs / "second.log")
     try:
+        # Ready means "the group gave this member its share". On a loaded machine the join can take
+        # longer than the first replica needs to drain the topic (issue #13 point 5: /readyz answered
+        # 503 when read at the moment the lag reached zero): wait for it, then give both work.
+        port = wait_for_metrics_port(second)
+        wait_ready(port, second)
+        deployment.produce_events(events[1_500:])
         wait_drained(deployment, first)
-        port = int(re.search(r'"port": (\d+), "event": "metrics.serving"', second.output()).group(1))  # type: ignore[union-attr]
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
@@ -316,3 +321,24 @@ def test_two_replicas_in_one_group_share_the_work_and_expose_metrics(
     assert 'connector_events_total{outcome="applied",type="identify"}' in metrics
     assert "connector_resend_calls_total" in metrics
     assert_matches(inspector, model(events))
+
+
+def wait_for_metrics_port(process: ConnectorProcess, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(r'"port": (\d+), "event": "metrics.serving"', process.output())
+        if found:
+            return int(found.group(1))
+        assert process.proc.poll() is None, f"replica exited:\n{process.output()[-3000:]}"
+        time.sleep(0.2)
+    raise AssertionError(f"no metrics port after {timeout}s:\n{process.output()[-3000:]}")
+
+
+def wait_ready(port: int, process: ConnectorProcess, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+            return
+        assert process.proc.poll() is None, f"replica exited:\n{process.output()[-3000:]}"
+        time.sleep(0.2)
+    raise AssertionError(f"/readyz still 503 after {timeout}s:\n{process.output()[-3000:]}")

@@ -54,5 +54,11 @@ class EmulatorInspector:
         result: list[dict[str, Any]] = self._post("seed", [{"method": m, "path": p, "body": b} for m, p, b in calls])
         return result
 
+    def set_imports(self, *, paused: bool | None = None, rows_per_second: float | None = None) -> dict[str, Any]:
+        """Hold contact imports in ``queued`` (paused) or slow them down; 0 rows/s = as fast as possible."""
+        changes = {k: v for k, v in {"paused": paused, "rows_per_second": rows_per_second}.items() if v is not None}
+        result: dict[str, Any] = self._post("imports", changes)
+        return result
+
     def close(self) -> None:
         self._http.close()

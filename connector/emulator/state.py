@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from connector.emulator.extensions import Extensions
+
 __all__ = ["ApiError", "Resend", "route_template"]
 
 _KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
@@ -91,13 +93,22 @@ class Resend:
         self.segments: dict[str, Segment] = {}
         self.properties: dict[str, Property] = {}  # by key
         self.events: list[Json] = []
+        # Newer resources (imports, topics, webhooks, broadcasts, suppressions) plug in here.
+        from connector.emulator.resources import install
+
+        self.extensions = Extensions()
+        install(self)
+
+    def close(self) -> None:
+        """Stops the resources' background threads (webhook delivery, imports)."""
+        self.extensions.close()
 
     # -- dispatch ------------------------------------------------------------------------------
 
     def call(self, method: str, path: str, query: dict[str, str], body: Json | None) -> tuple[int, Json, str]:
         """Returns (status, body, route template)."""
         parts = [unquote(p) for p in path.strip("/").split("/")]
-        route, handler, args = self._route(method, parts)
+        route, handler, args = self.extensions.match(method, parts) or self._route(method, parts)
         if handler is None:
             raise ApiError(405 if route else 404, "method_not_allowed" if route else "not_found",
                            "Method not allowed" if route else "Route not found")  # fmt: skip
@@ -249,8 +260,10 @@ class Resend:
             properties={k: v for k, v in properties.items() if v is not None},
             segments=list(dict.fromkeys(segment_ids)),
         )
+        self.extensions.after_contact_write(contact, body, created=True)  # may refuse (e.g. an unknown topic)
         self.contacts[contact.id] = contact
         self.by_email[contact.email.lower()] = contact.id
+        self.extensions.notify("contact.created", contact)
         return 201, {"object": "contact", "id": contact.id}
 
     def _list_contacts(self, *, query: dict[str, str], body: Json) -> tuple[int, Json]:
@@ -264,6 +277,7 @@ class Resend:
     def _update_contact(self, id_or_email: str, *, query: dict[str, str], body: Json) -> tuple[int, Json]:
         contact = self._contact(id_or_email)
         properties = self._checked_properties(body.get("properties"), allow_null=True)
+        self.extensions.after_contact_write(contact, body, created=False)
         for name in ("first_name", "last_name"):
             if name in body:
                 setattr(contact, name, body[name])
@@ -276,12 +290,14 @@ class Resend:
                 contact.properties.pop(key, None)
             else:
                 contact.properties[key] = value
+        self.extensions.notify("contact.updated", contact)
         return 200, {"object": "contact", "id": contact.id}
 
     def _delete_contact(self, id_or_email: str, *, query: dict[str, str], body: Json) -> tuple[int, Json]:
         contact = self._contact(id_or_email)
         del self.contacts[contact.id]
         del self.by_email[contact.email.lower()]
+        self.extensions.notify("contact.deleted", contact)
         return 200, {"object": "contact", "contact": contact.id, "deleted": True}
 
     # -- membership ------------------------------------------------------------------------------
@@ -419,4 +435,5 @@ class Resend:
                 "segments": [{"id": s.id, "name": s.name} for s in self.segments.values()],
                 "properties": [{"id": p.id, "key": p.key, "type": p.type} for p in self.properties.values()],
                 "events": list(self.events),
+                **self.extensions.snapshot(),
             }  # fmt: skip

@@ -241,7 +241,7 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             self._send(status, answer, rate_headers)
 
         def _route_of(self, path: str) -> str:
-            return emulator.resend.extensions.template_of(path) or route_template(path)
+            return route_template(path)
 
         def _answer_error(self, path: str, error: ApiError, headers: dict[str, str]) -> None:
             emulator.record(self.command, self._route_of(path), error.status)
@@ -283,9 +283,8 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                         status, answer = error.status, error.body()
                     results.append({"status": status, "body": answer})
                 self._send(200, results)
-            elif (inspection := emulator.resend.extensions.inspections.get((self.command, what))) is not None:
-                status, answer = inspection(body)
-                self._send(status, answer)
+            elif (answered := emulator.resend.inspect(self.command, what, body)) is not None:
+                self._send(*answered)
             else:
                 self._send(404, {"message": f"no inspection route {self.command} /_emulator/{what}"})
 

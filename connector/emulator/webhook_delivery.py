@@ -130,6 +130,10 @@ class Deliverer:
         self.log.append({"t": time.time(), "svix_id": message.svix_id, "webhook_id": message.webhook_id,
                          "type": message.event_type, "attempt": message.attempts, "status": status})  # fmt: skip
 
+    def attempts(self) -> list[dict[str, Any]]:
+        with self._wake:
+            return list(self.log)
+
     def pending(self) -> int:
         with self._wake:
             return len(self._due)

@@ -28,7 +28,7 @@ def team() -> Resend:
     r = Resend()
     call(r, "POST", "/contact-properties", {"key": "plan", "type": "string"})
     call(r, "POST", "/contact-properties", {"key": "seats", "type": "number"})
-    r.extensions.inspections[("POST", "imports")]({"paused": True})  # the test runs imports itself
+    r.inspect("POST", "imports", {"paused": True})  # the test runs imports itself
     yield r
     r.close()
 
@@ -41,7 +41,7 @@ def start(r: Resend, csv_text: str, column_map: dict | None = MAP, **fields: str
 
 
 def run(r: Resend) -> None:
-    r.extensions.resources["imports"].run_pending()
+    r.world.runtime.jobs.run_pending()
 
 
 def test_queued_until_run_then_completed_with_counts_and_failed_rows(team: Resend) -> None:
@@ -65,7 +65,7 @@ def test_queued_until_run_then_completed_with_counts_and_failed_rows(team: Resen
     assert contacts["b@x.io"]["properties"] == {"seats": 2.5}
     failed = team.snapshot()["imports"][0]["failed_rows"]
     assert [f["row"] for f in failed] == [2, 4]
-    assert "invalid email" in failed[0]["reason"]
+    assert "email" in failed[0]["reason"]
     assert "seats" in failed[1]["reason"]
 
 

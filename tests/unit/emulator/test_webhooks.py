@@ -11,6 +11,7 @@ import pytest
 from svix.webhooks import Webhook as SvixWebhook
 from svix.webhooks import WebhookVerificationError
 
+from connector.emulator.resources.webhooks import emit
 from connector.emulator.state import ApiError, Resend
 from connector.emulator.webhook_delivery import Deliverer, Message
 from tests.conftest import wait_for
@@ -49,9 +50,8 @@ def receiver() -> Receiver:
 @pytest.fixture
 def team(receiver: Receiver) -> Iterator[Resend]:
     r = Resend()
-    hooks = r.extensions.resources["webhooks"]
-    hooks.deliverer.close()
-    hooks.deliverer = Deliverer(transport=httpx.MockTransport(receiver), retry_delays=(0.01, 0.01))
+    r.world.runtime.deliverer.close()
+    r.world.runtime.deliverer = Deliverer(transport=httpx.MockTransport(receiver), retry_delays=(0.01, 0.01))
     yield r
     r.close()
 
@@ -68,8 +68,7 @@ def test_create_answers_a_whsec_secret_that_list_and_reprs_never_show(team: Rese
     listed = call(team, "GET", "/webhooks")["data"]
     assert "signing_secret" not in listed[0]
     assert call(team, "GET", f"/webhooks/{created['id']}")["signing_secret"] == created["signing_secret"]
-    hooks = team.extensions.resources["webhooks"]
-    assert created["signing_secret"] not in repr(hooks._hooks) + json.dumps(team.snapshot())
+    assert created["signing_secret"] not in repr(team.world) + json.dumps(team.snapshot())
 
 
 def test_management_rules(team: Resend) -> None:
@@ -115,9 +114,9 @@ def test_only_subscribed_and_enabled_webhooks_receive(team: Resend, receiver: Re
     disabled = subscribe(team, "contact.created")["id"]
     call(team, "PATCH", f"/webhooks/{disabled}", {"status": "disabled"})
     call(team, "POST", "/contacts", {"email": "a@x.io"})
-    hooks = team.extensions.resources["webhooks"]
-    assert hooks.emit("contact.created", {"id": "x"}) == []
-    assert hooks.deliverer.pending() == 0
+    with team.lock:
+        assert emit(team.world, "contact.created", {"id": "x"}) == []
+    assert team.world.runtime.deliverer.pending() == 0
     assert receiver.seen == []
 
 
@@ -144,7 +143,12 @@ def test_failures_are_retried_with_the_same_svix_id_then_given_up() -> None:
 def test_inspection_unsubscribe_bounce_and_complaint(team: Resend, receiver: Receiver) -> None:
     subscribe(team, "contact.updated", "email.bounced", "email.complained", "email.suppressed")
     call(team, "POST", "/contacts", {"email": "a@x.io"})
-    act = team.extensions.inspections[("POST", "contact-event")]
+
+    def act(body: dict) -> tuple[int, dict]:
+        answered = team.inspect("POST", "contact-event", body)
+        assert answered is not None
+        return answered
+
     status, answer = act({"email": "a@x.io", "action": "unsubscribe"})
     assert status == 200
     assert [e["type"] for e in answer["events"]] == ["contact.updated"]

@@ -1,0 +1,16 @@
+"""The emulated resources. A new resource module is one more entry in ``RESOURCES``."""
+
+from connector.emulator.api import Routes
+from connector.emulator.resources import contacts, events, imports, membership, properties, segments, webhooks
+
+__all__ = ["RESOURCES"]
+
+RESOURCES: tuple[Routes, ...] = (
+    contacts.routes,
+    membership.routes,
+    segments.routes,
+    properties.routes,
+    events.routes,
+    imports.routes,
+    webhooks.routes,
+)

@@ -8,7 +8,7 @@ from typing import Any
 from connector.emulator.api import Json, now
 from connector.emulator.import_rows import ColumnMap
 
-__all__ = ["ContactImport", "Webhook"]
+__all__ = ["ContactImport", "Topic", "Webhook"]
 
 
 @dataclass
@@ -40,3 +40,13 @@ class Webhook:
         """As listed (the secret only in ``GET /webhooks/{id}``)."""
         return {"id": self.id, "endpoint": self.endpoint, "events": list(self.events), "status": self.status,
                 "created_at": self.created_at}  # fmt: skip
+
+
+@dataclass
+class Topic:
+    id: str
+    name: str
+    default_subscription: str  # opt_in / opt_out, fixed at creation
+    description: str | None = None
+    visibility: str = "private"
+    created_at: str = field(default_factory=now)

@@ -1,7 +1,7 @@
 """The emulated resources. A new resource module is one more entry in ``RESOURCES``."""
 
 from connector.emulator.api import Routes
-from connector.emulator.resources import contacts, events, imports, membership, properties, segments, webhooks
+from connector.emulator.resources import contacts, events, imports, membership, properties, segments, topics, webhooks
 
 __all__ = ["RESOURCES"]
 
@@ -13,4 +13,5 @@ RESOURCES: tuple[Routes, ...] = (
     events.routes,
     imports.routes,
     webhooks.routes,
+    topics.routes,
 )

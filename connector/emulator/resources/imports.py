@@ -24,6 +24,7 @@ from urllib.parse import quote
 from connector.emulator.api import Answer, ApiError, Json, Query, Routes, not_found, now
 from connector.emulator.import_rows import BadRow, Row, parse_column_map, plan_row, read_csv
 from connector.emulator.records import ContactImport
+from connector.emulator.resources.topics import checked_topics
 from connector.emulator.views import page
 from connector.emulator.world import World
 
@@ -85,6 +86,7 @@ def create_import(world: World, *, query: Query, body: Json) -> Answer:
     for segment_id in segments:
         world.segment(segment_id)
     topics = _json_list(body, "topics")
+    checked_topics(world, topics)
     imp = ContactImport(str(uuid.uuid4()), header, rows, column_map, on_conflict, segments, topics)
     imp.counts = {"total": len(rows), "created": 0, "updated": 0, "skipped": 0, "failed": 0}
     world.imports[imp.id] = imp

@@ -1,7 +1,7 @@
 """The emulated resources. A new resource module is one more entry in ``RESOURCES``."""
 
 from connector.emulator.api import Routes
-from connector.emulator.resources import contacts, events, membership, properties, segments
+from connector.emulator.resources import audiences, contacts, events, membership, properties, segments
 
 __all__ = ["RESOURCES"]
 
@@ -11,4 +11,5 @@ RESOURCES: tuple[Routes, ...] = (
     segments.routes,
     properties.routes,
     events.routes,
+    audiences.routes,
 )

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from connector.emulator.api import Answer, ApiError, Json, Query, Routes
-from connector.emulator.views import contact_view, page
+from connector.emulator.views import contact_view, newest_first, page
 from connector.emulator.world import Contact, World
 
 __all__ = ["routes"]
@@ -70,7 +70,11 @@ def create_contact(world: World, *, query: Query, body: Json) -> Answer:
 
 @routes.add("GET", "/contacts")
 def list_contacts(world: World, *, query: Query, body: Json) -> Answer:
-    items = [contact_view(c, with_properties=False) for c in world.contacts.values()]
+    contacts = newest_first(world.contacts.values())
+    if "segment_id" in query:  # the filter the OpenAPI description documents
+        segment = world.segment(query["segment_id"])
+        contacts = [c for c in contacts if segment.id in c.segments]
+    items = [contact_view(c, with_properties=False) for c in contacts]
     # An older list endpoint: without a limit it answers every contact (resend-api.md, Pagination).
     return 200, page(items, query, everything_by_default=True)
 
@@ -101,10 +105,13 @@ def update_contact(world: World, id_or_email: str, *, query: Query, body: Json) 
 
 @routes.add("DELETE", "/contacts/{id}")
 def delete_contact(world: World, id_or_email: str, *, query: Query, body: Json) -> Answer:
-    contact = world.contact(id_or_email)
-    del world.contacts[contact.id]
-    del world.by_email[contact.email.lower()]
-    return 200, {"object": "contact", "contact": contact.id, "deleted": True}
+    # Recorded: the answer echoes the id or email as given, and an unknown contact is "deleted" too
+    # (200, not 404: "appears to remove a contact that never existed").
+    key = world.by_email.get(id_or_email.strip().lower(), id_or_email)
+    contact = world.contacts.pop(key, None)
+    if contact is not None:
+        del world.by_email[contact.email.lower()]
+    return 200, {"object": "contact", "contact": id_or_email, "deleted": True}
 
 
 @routes.snapshot("contacts")

@@ -105,13 +105,18 @@ def update_contact(world: World, id_or_email: str, *, query: Query, body: Json) 
 
 @routes.add("DELETE", "/contacts/{id}")
 def delete_contact(world: World, id_or_email: str, *, query: Query, body: Json) -> Answer:
-    # Recorded: the answer echoes the id or email as given, and an unknown contact is "deleted" too
-    # (200, not 404: "appears to remove a contact that never existed").
-    key = world.by_email.get(id_or_email.strip().lower(), id_or_email)
-    contact = world.contacts.pop(key, None)
-    if contact is not None:
-        del world.by_email[contact.email.lower()]
-    return 200, {"object": "contact", "contact": id_or_email, "deleted": True}
+    # Recorded: the answer names the contact's id, and an unknown contact is "deleted" too (200, not
+    # 404: "appears to remove a contact that never existed"), answered with the identifier given.
+    return 200, {"object": "contact", "contact": forget_contact(world, id_or_email) or id_or_email, "deleted": True}
+
+
+def forget_contact(world: World, id_or_email: str) -> str | None:
+    """Removes the contact if it exists; its id, else None."""
+    contact = world.contacts.pop(world.by_email.get(id_or_email.strip().lower(), id_or_email), None)
+    if contact is None:
+        return None
+    del world.by_email[contact.email.lower()]
+    return contact.id
 
 
 @routes.snapshot("contacts")

@@ -100,8 +100,10 @@ def test_deleting_unknown_contacts_and_segments_answers_deleted_as_recorded() ->
     r = Resend()
     assert call(r, "DELETE", "/segments/0000") == {"object": "segment", "id": "0000", "deleted": True}
     assert call(r, "DELETE", "/contacts/no@x.io") == {"object": "contact", "contact": "no@x.io", "deleted": True}
+    contact = call(r, "POST", "/contacts", {"email": "a@x.io"})["id"]
+    assert call(r, "DELETE", "/contacts/A@x.io")["contact"] == contact  # the id, even when given the email
     call(r, "POST", "/contacts", {"email": "a@x.io"})
-    assert call(r, "DELETE", "/contacts/A@x.io")["contact"] == "A@x.io"  # echoes what was given
+    assert call(r, "DELETE", "/audiences/any/contacts/A@x.io")["contact"] == "A@x.io"  # legacy: as given
     assert error(r, "GET", "/contacts/a@x.io") == (404, "not_found")
 
 

@@ -317,3 +317,18 @@ def test_api_key_is_invalid_is_raised_at_once_as_a_key_problem() -> None:
     with pytest.raises(AuthenticationFailed):
         client_for(rec).update_contact("a@x.io", fields={"first_name": "A"})
     assert len(rec.requests) == 1
+
+
+def test_an_observed_view_counts_its_own_calls_retries_included_and_the_client_still_reports_all() -> None:
+    # How the sync counts one event's calls (issue #13): a view per event, no wrapper, no thread-local.
+    rec = Recorder([httpx.Response(503, json={"name": "internal_server_error"}),
+                    httpx.Response(200, json={"object": "contact", "id": "c1"}),
+                    httpx.Response(200, json={"object": "contact", "id": "c1"})])  # fmt: skip
+    everything: list[tuple[str, int]] = []
+    client = client_for(rec, observer=lambda route, status, seconds: everything.append((route, status)))
+    mine: list[int] = []
+    view = client.observed(lambda route, status, seconds: mine.append(status))
+    assert view.update_contact("a@x.io", fields={}, properties={"plan": "pro"}) == "c1"
+    client.update_contact("a@x.io", fields={}, properties={"plan": "team"})
+    assert mine == [503, 200]  # each HTTP request the view made, the retried one too
+    assert [status for _, status in everything] == [503, 200, 200]

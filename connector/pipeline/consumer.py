@@ -1,4 +1,4 @@
-"""The Kafka side of ``run``: the only module that consumes through kafka-python.
+"""The Kafka side of ``run`` and ``replay``: the only module that consumes through kafka-python.
 
 It owns the consumer and everything about it: the subscription and the rebalance listener, which
 assignment (epoch) each partition came with, the seek back after a partition is revoked and
@@ -12,17 +12,19 @@ The rebalance listener runs on kafka-python's thread: bookkeeping and a non-bloc
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
 from connector.logs import get_logger
 from connector.pipeline.group_join import join_in_flight, repair_lost_join
+from connector.pipeline.kafka_io import client_config
 from connector.pipeline.records import InFlight
+from connector.settings import KafkaSettings
 
-__all__ = ["Consumer", "RevokeHook"]
+__all__ = ["Consumer", "DeadLetterSource", "RevokeHook"]
 
 log = get_logger(__name__)
 
@@ -200,3 +202,43 @@ class Consumer:
                 self._consumer.commit_async({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
             except KafkaError as exc:
                 log.warning("offsets.commit_on_revoke_failed", error=type(exc).__name__)
+
+
+class DeadLetterSource:
+    """``replay``'s side of Kafka: the dead-letter topic, assigned (no group rebalances), read from
+    where the replay group stopped (or the beginning) up to the end it had when the replay started,
+    so records that fail again and are written back behind that point are not read twice."""
+
+    def __init__(self, settings: KafkaSettings, topic: str, group: str) -> None:
+        self._consumer = KafkaConsumer(**client_config(settings), group_id=group, enable_auto_commit=False)
+        self._topic = topic
+        self._ends: dict[TopicPartition, int] = {}
+
+    def open(self, *, from_beginning: bool) -> int | None:
+        """Records to read (None: the topic has no partitions)."""
+        found = self._consumer.partitions_for_topic(self._topic) or ()
+        partitions = [TopicPartition(self._topic, p) for p in sorted(found)]
+        if not partitions:
+            return None
+        self._consumer.assign(partitions)
+        for tp in partitions:
+            committed = None if from_beginning else self._consumer.committed(tp)
+            if committed is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, committed)
+        self._ends = self._consumer.end_offsets(partitions)
+        return int(sum(max(0, end - self._consumer.position(tp)) for tp, end in self._ends.items()))
+
+    def records(self) -> Iterator[tuple[TopicPartition, Any]]:
+        while any(self._consumer.position(tp) < end for tp, end in self._ends.items()):
+            for tp, records in self._consumer.poll(timeout_ms=1000).items():
+                for record in records:
+                    if record.offset < self._ends[tp]:
+                        yield tp, record
+
+    def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+
+    def close(self) -> None:
+        self._consumer.close()

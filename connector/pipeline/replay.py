@@ -14,16 +14,17 @@ import argparse
 import hashlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka import TopicPartition
 from tqdm import tqdm
 
 from connector.logs import get_logger
+from connector.pipeline.consumer import DeadLetterSource
 from connector.pipeline.dead_letter import (
     CLASS_NAME,
     STAGE,
@@ -33,7 +34,6 @@ from connector.pipeline.dead_letter import (
     dead_letter_for,
 )
 from connector.pipeline.fate import Fate, backoff_seconds
-from connector.pipeline.kafka_io import client_config
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
 from connector.pipeline.records import InFlight
 from connector.settings import Settings
@@ -108,27 +108,17 @@ def run_replay(
     if not filters.is_empty():
         group += f"-{filters.fingerprint()}"  # a filtered replay keeps its own place
     with ExitStack() as stack:
-        consumer = KafkaConsumer(**client_config(settings.kafka), group_id=group, enable_auto_commit=False)
-        stack.callback(consumer.close)
-        partitions = [
-            TopicPartition(settings.kafka.dead_letter_topic, p)
-            for p in sorted(consumer.partitions_for_topic(settings.kafka.dead_letter_topic) or ())
-        ]
-        if not partitions:
+        source = DeadLetterSource(settings.kafka, settings.kafka.dead_letter_topic, group)
+        stack.callback(source.close)
+        total = source.open(from_beginning=args.from_beginning)
+        if total is None:
             print(f"dead-letter topic {settings.kafka.dead_letter_topic} has no partitions: nothing to replay")
             return 0
-        consumer.assign(partitions)
-        if args.from_beginning:
-            consumer.seek_to_beginning(*partitions)
-        else:
-            _start_after_committed(consumer, partitions)
-        ends: dict[TopicPartition, int] = consumer.end_offsets(partitions)
-        total = sum(max(0, ends[tp] - consumer.position(tp)) for tp in partitions)
-        replay = _Replay(settings, build, consumer, dry_run=args.dry_run)
+        replay = _Replay(settings, build, source, dry_run=args.dry_run)
         bar = tqdm(total=total, unit="rec", disable=args.no_progress or args.dry_run, file=sys.stderr)
         stack.callback(bar.close)
         matched = 0
-        for tp, record in _records_until(consumer, ends):
+        for tp, record in source.records():
             bar.update(1)
             if args.limit is not None and matched >= args.limit:
                 break
@@ -141,23 +131,6 @@ def run_replay(
         replay.commit(force=True)
         print(replay.summary(matched), file=sys.stderr)
     return 0
-
-
-def _start_after_committed(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
-    for tp in partitions:
-        committed = consumer.committed(tp)
-        if committed is None:
-            consumer.seek_to_beginning(tp)
-        else:
-            consumer.seek(tp, committed)
-
-
-def _records_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> Iterator[tuple[TopicPartition, Any]]:
-    while any(consumer.position(tp) < end for tp, end in ends.items()):
-        for tp, records in consumer.poll(timeout_ms=1000).items():
-            for record in records:
-                if record.offset < ends[tp]:
-                    yield tp, record
 
 
 class _Letters:
@@ -193,11 +166,11 @@ class _Replay:
         self,
         settings: Settings,
         build: Callable[[_Letters], tuple[Lifecycle, _Producer]],
-        consumer: KafkaConsumer,
+        source: DeadLetterSource,
         *,
         dry_run: bool,
     ) -> None:
-        self._consumer = consumer
+        self._source = source
         self._dry_run = dry_run
         self._pending: dict[TopicPartition, int] = {}
         self._last_commit = time.monotonic()
@@ -253,7 +226,7 @@ class _Replay:
             return
         if not force and time.monotonic() - self._last_commit < 1.0:
             return
-        self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in self._pending.items()})
+        self._source.commit(dict(self._pending))
         self._pending.clear()
         self._last_commit = time.monotonic()
 

@@ -38,11 +38,11 @@ class Applier:
         self._store = store
         self._definitions = definitions
 
-    def run(self, commands: tuple[Command, ...], context: EventContext, resend: ResendClient) -> None:
+    def run(self, commands: tuple[Command, ...], context: EventContext) -> None:
         for command in commands:
-            self.execute(command, context, resend)
+            self.execute(command, context)
 
-    def execute(self, command: Command, context: EventContext, resend: ResendClient) -> None:
+    def execute(self, command: Command, context: EventContext) -> None:
         match command:
             case CacheUserEmail(user_id=user_id, email=email) | CopyUserEmail(user_id=user_id, email=email):
                 context.users.append((user_id, email))
@@ -50,27 +50,27 @@ class Applier:
                 if self._store.link_alias(previous_id, user_id) is not None:
                     raise Replan  # the previous id got its email meanwhile: copy it now
             case CreateContact():
-                self._create(command, resend)
+                self._create(command, context.resend)
             case UpdateContact():
-                self._update(command, resend)
+                self._update(command, context.resend)
             case AddToSegment(email=email, segment_id=segment_id):
                 try:
-                    resend.add_contact_to_segment(email, segment_id)
+                    context.resend.add_contact_to_segment(email, segment_id)
                 except ResendNotFound:
-                    self._membership_not_found(email, segment_id, resend)
+                    self._membership_not_found(email, segment_id, context.resend)
             case RemoveFromSegment(email=email, segment_id=segment_id):
                 # A 404: not a member, or the segment is gone; either way the membership is removed.
                 with contextlib.suppress(ResendNotFound):
-                    resend.remove_contact_from_segment(email, segment_id)
+                    context.resend.remove_contact_from_segment(email, segment_id)
             case RememberContact(email=email, managed=managed, members=members):
                 self._store.remember_contact(email, managed, members, synced=True, users=context.take_users())
                 context.recorded = True
             case DeleteContact(email=email):
                 with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
-                    resend.delete_contact(email)
+                    context.resend.delete_contact(email)
                 self._store.forget_contact(email)
             case SendAutomationEvent(event=name, email=email, payload=payload):
-                resend.send_event(name, email=email, payload=dict(payload))
+                context.resend.send_event(name, email=email, payload=dict(payload))
             case _:
                 raise PermanentError(f"cannot execute {type(command).__name__}")
 

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from connector.mapping import ContactState
+from connector.resend import ResendClient
 
 __all__ = ["EventContext", "ReadAhead"]
 
@@ -42,12 +43,22 @@ class EventContext:
     """One event's handling: the Resend calls it made (counted through the client's observer hook),
     what it learnt, and the userId -> email mappings it defers to its last Redis write."""
 
+    client: ResendClient
     ahead: ReadAhead | None = None
+    _view: ResendClient | None = None
     calls: int = 0
     recorded: bool = False  # the sync record was written with the contact state
     email: str | None = None  # the contact the event is about, once known
     fetched: dict[str, ContactState] = field(default_factory=dict)  # contacts read from Resend
     users: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def resend(self) -> ResendClient:
+        """The client as this event uses it: each call it makes is counted in :attr:`calls`. Made at
+        the first call (most events make none, and this is the hot path)."""
+        if self._view is None:
+            self._view = self.client.observed(self.observe)
+        return self._view
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         """The Resend client's observer hook: one HTTP call made for this event."""

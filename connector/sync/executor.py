@@ -110,11 +110,10 @@ class EventSync:
             return ReadAhead({})
 
     def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
-        context = EventContext(ahead)
-        resend = self._resend.observed(context.observe)
+        context = EventContext(self._resend, ahead)
         try:
             with contextlib.ExitStack() as held:
-                return self._handle(event, context, resend, held)
+                return self._handle(event, context, held)
         except SkipEvent as skip:
             return Outcome("skipped", skip.reason, context.calls)
         except (RetryableError, PermanentError) as exc:
@@ -129,16 +128,16 @@ class EventSync:
             # whatever became of the Resend calls, as they would have been had they gone first.
             self._store.remember_users(context.take_users())
 
-    def _handle(self, event: Event, context: EventContext, resend: ResendClient, held: contextlib.ExitStack) -> Outcome:
+    def _handle(self, event: Event, context: EventContext, held: contextlib.ExitStack) -> Outcome:
         locked: str | None = None
         seed: KnownState | None = None
         for _ in range(_MAX_ROUNDS):
-            plan, state = self._settle(event, context, resend, seed)
+            plan, state = self._settle(event, context, seed)
             seed = None
             context.email = email = _email_of(plan)
             if plan.skip is not None:
                 try:
-                    self._applier.run(plan.commands, context, resend)
+                    self._applier.run(plan.commands, context)
                 except Replan:
                     continue
                 return Outcome("skipped", plan.skip, context.calls, plan.commands)
@@ -153,7 +152,7 @@ class EventSync:
                 seed = dataclasses.replace(state, contact=self._store.contact(email) or context.fetched.get(email))
                 continue
             try:
-                self._applier.run(plan.commands, context, resend)
+                self._applier.run(plan.commands, context)
             except Replan:
                 continue
             if email is not None and not context.recorded:
@@ -190,35 +189,31 @@ class EventSync:
             segment_ids=self._definitions.segment_ids(), property_types=self._definitions.property_types()
         )
 
-    def _settle(
-        self, event: Event, context: EventContext, resend: ResendClient, seed: KnownState | None
-    ) -> tuple[Plan, KnownState]:
+    def _settle(self, event: Event, context: EventContext, seed: KnownState | None) -> tuple[Plan, KnownState]:
         state = seed or self._initial_state()
         for _ in range(_MAX_ROUNDS):
             plan = plan_event(event, self._settings, state)
             if not plan.prerequisites:
                 return plan, state
-            state = self._fulfil(plan.prerequisites, state, context, resend)
+            state = self._fulfil(plan.prerequisites, state, context)
         raise RetryableError("prerequisites kept changing; trying the event again later")
 
-    def _fulfil(
-        self, needs: tuple[Command, ...], state: KnownState, context: EventContext, resend: ResendClient
-    ) -> KnownState:
+    def _fulfil(self, needs: tuple[Command, ...], state: KnownState, context: EventContext) -> KnownState:
         refused: set[str] = set(state.refused)
         for need in needs:
             if isinstance(need, LookupUserEmail):
                 state = dataclasses.replace(state, cached_email=self._store.email_for(need.user_id), cache_checked=True)
             elif isinstance(need, LookupContact):
-                state = dataclasses.replace(state, contact=self._lookup_contact(need.email, context, resend))
+                state = dataclasses.replace(state, contact=self._lookup_contact(need.email, context))
             elif isinstance(need, LookupMemberships):
-                segments = resend.list_contact_segments(need.email)
+                segments = context.resend.list_contact_segments(need.email)
                 members = frozenset(s.id for s in segments)
                 contact = state.contact or ContactState(exists=True)
                 state = dataclasses.replace(state, contact=dataclasses.replace(contact, members=members))
             elif isinstance(need, DefineProperty):
-                self._definitions.define(need.key, resend)
+                self._definitions.define(need.key, context.resend)
             elif isinstance(need, EnsureSegment):
-                self._definitions.ensure_segment(need.name, resend)
+                self._definitions.ensure_segment(need.name, context.resend)
         defined = [n.key for n in needs if isinstance(n, DefineProperty)]
         refused |= self._definitions.refused(defined)
         return dataclasses.replace(
@@ -228,7 +223,7 @@ class EventSync:
             refused=frozenset(refused),
         )
 
-    def _lookup_contact(self, email: str, context: EventContext, resend: ResendClient) -> ContactState:
+    def _lookup_contact(self, email: str, context: EventContext) -> ContactState:
         found, known = context.ahead.take(email) if context.ahead is not None else (False, None)
         if not found:
             known = self._store.contact(email)
@@ -237,7 +232,7 @@ class EventSync:
         if self._settings.trust_contact_cache:
             return ContactState(exists=False, members=frozenset())  # Redis knows every contact: new
         try:
-            contact = resend.get_contact(email)
+            contact = context.resend.get_contact(email)
         except ResendNotFound:
             state = ContactState(exists=False, members=frozenset())
         else:

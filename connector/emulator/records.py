@@ -8,7 +8,7 @@ from typing import Any
 from connector.emulator.api import Json, now
 from connector.emulator.import_rows import ColumnMap
 
-__all__ = ["ContactImport", "Topic", "Webhook"]
+__all__ = ["ContactImport", "Suppression", "Topic", "Webhook"]
 
 
 @dataclass
@@ -50,3 +50,16 @@ class Topic:
     description: str | None = None
     visibility: str = "private"
     created_at: str = field(default_factory=now)
+
+
+@dataclass
+class Suppression:
+    id: str
+    email: str
+    origin: str  # bounce, complaint, manual
+    source_id: str | None = None  # the email that bounced or complained
+    created_at: str = field(default_factory=now)
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "email": self.email, "origin": self.origin, "source_id": self.source_id,
+                "created_at": self.created_at}  # fmt: skip

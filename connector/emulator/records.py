@@ -8,7 +8,7 @@ from typing import Any
 from connector.emulator.api import Json, now
 from connector.emulator.import_rows import ColumnMap
 
-__all__ = ["ContactImport", "Suppression", "Topic", "Webhook"]
+__all__ = ["Broadcast", "ContactImport", "Suppression", "Topic", "Webhook"]
 
 
 @dataclass
@@ -63,3 +63,24 @@ class Suppression:
     def view(self) -> dict[str, Any]:
         return {"id": self.id, "email": self.email, "origin": self.origin, "source_id": self.source_id,
                 "created_at": self.created_at}  # fmt: skip
+
+
+@dataclass
+class Broadcast:
+    id: str
+    segment_id: str
+    sender: str  # "from"
+    subject: str
+    name: str | None = None
+    reply_to: list[str] = field(default_factory=list)
+    preview_text: str | None = None
+    html: str | None = None
+    text: str | None = None
+    topic_id: str | None = None
+    status: str = "draft"  # draft, scheduled, queued, sent
+    created_at: str = field(default_factory=now)
+    scheduled_at: str | None = None
+    sent_at: str | None = None
+    # Once sent: [{id, contact_id, email}] who got it, and who was skipped as suppressed.
+    recipients: list[Json] = field(default_factory=list)
+    suppressed: list[Json] = field(default_factory=list)

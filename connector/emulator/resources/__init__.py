@@ -2,6 +2,7 @@
 
 from connector.emulator.api import Routes
 from connector.emulator.resources import (
+    broadcasts,
     contacts,
     events,
     imports,
@@ -25,4 +26,5 @@ RESOURCES: tuple[Routes, ...] = (
     webhooks.routes,
     topics.routes,
     suppressions.routes,
+    broadcasts.routes,
 )

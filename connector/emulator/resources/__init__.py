@@ -2,6 +2,7 @@
 
 from connector.emulator.api import Routes
 from connector.emulator.resources import (
+    audiences,
     broadcasts,
     contacts,
     events,
@@ -25,6 +26,7 @@ RESOURCES: tuple[Routes, ...] = (
     imports.routes,
     webhooks.routes,
     topics.routes,
+    audiences.routes,
     suppressions.routes,
     broadcasts.routes,
 )

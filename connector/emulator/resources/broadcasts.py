@@ -60,6 +60,11 @@ def _summary(b: Broadcast) -> Json:
     }
 
 
+def _unset_left_out(view: Json, *, nullable: tuple[str, ...]) -> Json:
+    """Unset fields the OpenAPI schema types as plain strings are left out; the ``[string, null]`` ones stay null."""
+    return {k: v for k, v in view.items() if v is not None or k in nullable}
+
+
 def _set_fields(world: World, b: Broadcast, body: Json) -> None:
     """Checks, then sets, the editable fields present in ``body``."""
     segment_id = body.get("segment_id") or body.get("audience_id")
@@ -101,14 +106,16 @@ def create_broadcast(world: World, *, query: Query, body: Json) -> Answer:
 
 @routes.add("GET", "/broadcasts")
 def list_broadcasts(world: World, *, query: Query, body: Json) -> Answer:
-    return 200, page([_summary(b) for b in reversed(world.broadcasts.values())], query)  # newest first
+    items = [_unset_left_out(_summary(b), nullable=()) for b in reversed(world.broadcasts.values())]
+    return 200, page(items, query)  # newest first
 
 
 @routes.add("GET", "/broadcasts/{id}")
 def get_broadcast(world: World, broadcast_id: str, *, query: Query, body: Json) -> Answer:
     b = _broadcast(world, broadcast_id)
-    return 200, {"object": "broadcast", **_summary(b), "from": b.sender, "subject": b.subject, "reply_to": b.reply_to,
-                 "preview_text": b.preview_text, "html": b.html, "text": b.text}  # fmt: skip
+    view = {"object": "broadcast", **_summary(b), "from": b.sender, "subject": b.subject, "reply_to": b.reply_to,
+            "preview_text": b.preview_text, "html": b.html, "text": b.text}  # fmt: skip
+    return 200, _unset_left_out(view, nullable=("audience_id", "segment_id", "html", "text", "topic_id"))
 
 
 @routes.add("PATCH", "/broadcasts/{id}")

@@ -224,7 +224,8 @@ def _plan_identify(
         needs.extend(EnsureSegment(n) for n in desired_names if n not in state.segment_ids)
         if managed_key not in state.property_types and managed_key not in state.refused:
             needs.append(DefineProperty(managed_key))
-    if state.contact is None:
+    if state.contact is None or (desired_names is not None and state.contact.managed is None):
+        # Redis knows nothing, or not what we manage: only the contact's record in Resend says (#19).
         needs.append(LookupContact(email))
     properties, missing = _typed(
         tuple(raw), settings, state, creating=state.contact is None or not state.contact.exists
@@ -276,6 +277,7 @@ def _update(
     membership: list[Command] = []
     managed, members = contact.managed, contact.members
     if desired is not None:
+        assert managed is not None  # _plan_identify looked it up first
         wanted = frozenset(desired)
         candidates = [sid for sid in desired if sid not in managed]
         if candidates and members is None:

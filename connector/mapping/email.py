@@ -17,7 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from connector.errors import InvalidEventError
 from connector.events import Event
-from connector.mapping.text import lone_surrogate
+from connector.text import lone_surrogate
 
 __all__ = ["direct_email", "normalise_email"]
 

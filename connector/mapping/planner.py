@@ -37,6 +37,7 @@ from connector.mapping.names import split_name
 from connector.mapping.state import ContactState, KnownState, format_managed
 from connector.mapping.values import as_number, as_text
 from connector.settings import DestinationSettings
+from connector.text import lone_surrogate, valid_json
 
 __all__ = ["AUDIENCES_TRAIT", "plan_event"]
 
@@ -85,7 +86,8 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
         )
     automation: tuple[Command, ...] = ()
     if automating:
-        automation = (SendAutomationEvent(event.event or "", email, tuple(event.properties.items())),)
+        payload = tuple(valid_json(dict(event.properties)).items())  # values reach Resend as valid text
+        automation = (SendAutomationEvent(event.event or "", email, payload),)
     return _with_properties(
         email, _contact_fields(event.traits, settings), settings, state, upsert=False, before=(), after=automation
     )
@@ -204,6 +206,9 @@ def desired_audiences(traits: Mapping[str, Any], settings: DestinationSettings) 
         raise InvalidEventError(
             f"resendAudiences must be a comma-separated string or a list of strings, not {type(raw).__name__}"
         )
+    for name in names:
+        if (surrogate := lone_surrogate(name)) is not None:  # a name is matched exactly: not guessable
+            raise InvalidEventError(f"resendAudiences is not valid text: it holds a lone surrogate {surrogate}")
     return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
 
 

@@ -9,8 +9,9 @@ invalid, a property key is made valid like any other odd key, a value has the su
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["lone_surrogate", "replace_surrogates"]
+__all__ = ["lone_surrogate", "replace_surrogates", "valid_json"]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
@@ -25,3 +26,14 @@ def lone_surrogate(text: str) -> str | None:
 def replace_surrogates(text: str) -> str:
     """``text`` with each lone surrogate replaced by U+FFFD, the Unicode replacement character."""
     return _SURROGATE.sub(REPLACEMENT, text) if _SURROGATE.search(text) else text
+
+
+def valid_json(value: Any) -> Any:
+    """A JSON value (an automation payload) with lone surrogates replaced in every key and string."""
+    if isinstance(value, str):
+        return replace_surrogates(value)
+    if isinstance(value, dict):
+        return {replace_surrogates(str(k)): valid_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [valid_json(v) for v in value]
+    return value

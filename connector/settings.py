@@ -93,6 +93,7 @@ class KafkaSettings(_Section):
 
 
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})  # redis-py's own list, case-sensitive like its check
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,19}")  # RFC 3986 3.1
 
 
 class RedisSettings(_Section):
@@ -108,7 +109,8 @@ class RedisSettings(_Section):
         url = value.get_secret_value()
         scheme, found, _ = url.partition("://")
         if scheme not in _REDIS_SCHEMES:
-            given = f"not {scheme}://" if found else "none given"
+            # Only a scheme-shaped prefix is shown: anything else could be part of a password.
+            given = f"not {scheme}://" if found and _SCHEME.fullmatch(scheme) else "none given"
             raise ValueError(f"scheme must be redis://, rediss:// or unix:// ({given})")
         try:
             ConnectionPool.from_url(url)  # parses only: a pool connects on first use

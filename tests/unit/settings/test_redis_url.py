@@ -47,6 +47,7 @@ def test_an_unknown_scheme_is_reported_with_the_other_problems() -> None:
     [
         (f"ftp://:{PASSWORD}@host", "(not ftp://)"),
         (f"127.0.0.1:{PASSWORD}", "scheme must be"),  # no scheme at all
+        (f"user:{PASSWORD}@host://x", "(none given)"),  # not scheme-shaped: not shown
         (f"REDIS://:{PASSWORD}@host", "(not REDIS://)"),  # redis-py reads the scheme case-sensitively
         (f"redis://:{PASSWORD}@host:99999/0", "Port out of range"),
         (f"redis://:{PASSWORD}@host:6379/0?socket_timeout=soon", "socket_timeout"),

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connector.errors import InvalidEventError
 from connector.events import KNOWN_TYPES, Event
+from connector.mapping.audiences import AUDIENCES_TRAIT, event_audiences
 from connector.mapping.commands import (
     AddToSegment,
     CacheUserEmail,
@@ -37,11 +37,9 @@ from connector.mapping.names import split_name
 from connector.mapping.state import ContactState, KnownState, format_managed
 from connector.mapping.values import as_number, as_text
 from connector.settings import DestinationSettings
-from connector.text import lone_surrogate, valid_json
+from connector.text import valid_json
 
 __all__ = ["AUDIENCES_TRAIT", "plan_event"]
-
-AUDIENCES_TRAIT = "resendaudiences"
 _EXCLUDED = frozenset(
     {"email", "name", "firstname", "lastname", "first_name", "last_name", "unsubscribed", AUDIENCES_TRAIT}
 )
@@ -192,26 +190,6 @@ def _with_properties(
     return Plan(commands=(*before, *writes, *after))
 
 
-def desired_audiences(traits: Mapping[str, Any], settings: DestinationSettings) -> tuple[str, ...] | None:
-    """Segment names the contact should be in, or None when nothing is to be reconciled."""
-    present = [v for k, v in traits.items() if k.lower() == AUDIENCES_TRAIT]
-    if not present:
-        return tuple(dict.fromkeys(settings.audiences)) if settings.audiences else None
-    raw = present[-1]
-    if isinstance(raw, str):
-        names = raw.split(",")
-    elif isinstance(raw, list) and all(isinstance(n, str) for n in raw):
-        names = raw
-    else:
-        raise InvalidEventError(
-            f"resendAudiences must be a comma-separated string or a list of strings, not {type(raw).__name__}"
-        )
-    for name in names:
-        if (surrogate := lone_surrogate(name)) is not None:  # a name is matched exactly: not guessable
-            raise InvalidEventError(f"resendAudiences is not valid text: it holds a lone surrogate {surrogate}")
-    return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
-
-
 def _plan_identify(
     event: Event, settings: DestinationSettings, state: KnownState, email: str, remember: tuple[Command, ...]
 ) -> Plan:
@@ -222,7 +200,7 @@ def _plan_identify(
         raw.append((_system_key("user_id", settings), event.user_id))
     if event.anonymous_id is not None:
         raw.append((_system_key("anonymous_id", settings), event.anonymous_id))
-    desired_names = desired_audiences(traits, settings)
+    desired_names = event_audiences(event, settings)
     managed_key = _system_key("managed_audiences", settings)
     needs: list[Command] = []
     if desired_names is not None:

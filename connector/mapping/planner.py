@@ -2,7 +2,7 @@
 
 The executor (connector.sync) calls :func:`plan_event` until the plan has no prerequisites left,
 fulfilling them in between, then carries out the commands. Golden tests in tests/golden/ pin the
-behaviour of every rule in shared/design/semantics.md.
+behaviour of every rule in docs/semantics.md.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class EventResult:
 DROPPED = EventResult("none", Outcome.SKIPPED, "dropped_by_transform")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Settled:
     """The end of one attempt: the record's fate, its events' results, or the error that decided."""
 

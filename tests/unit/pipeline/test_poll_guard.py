@@ -30,8 +30,15 @@ class RawKey(str):
 
 
 def batch(*headers: list[tuple[str, bytes | None]]) -> DefaultRecordBatch:
-    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
-                                        producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=1 << 20)  # fmt: skip
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=0,
+        is_transactional=False,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 20,
+    )
     for offset, record_headers in enumerate(headers):
         builder.append(offset, timestamp=1_700_000_000_000, key=b"k%d" % offset, value=b"v%d" % offset,
                        headers=record_headers)  # fmt: skip

@@ -10,7 +10,9 @@ refuses a header whose value is null, and a header key must be UTF-8. A null val
 empty bytes and its index listed in ``__resend_connector.null_header_values``; a key that is not
 UTF-8 is written with its bad bytes escaped (``\\xff``) and its original bytes kept in
 ``__resend_connector.header_key_bytes.<index>``. These descriptions travel with the record through
-every replay. Records too large for the topic: see dead_letter_fit.py.
+every replay. A record with neither key nor value (kafka-python's producer refuses one) is written
+with an empty value and ``__resend_connector.null_key_and_value``. Records too large for the topic:
+see dead_letter_fit.py.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "CONNECT_PREFIX",
     "FIRST_FAILURE",
     "KEY_BYTES",
+    "NULL_RECORD",
     "NULL_VALUES",
     "ORIGINAL_TIMESTAMP",
     "TRUNCATED",
@@ -52,9 +55,10 @@ NULL_VALUES = "__resend_connector.null_header_values"
 KEY_BYTES = "__resend_connector.header_key_bytes."
 TRUNCATED = "__resend_connector.truncated"
 ORIGINAL_TIMESTAMP = "__resend_connector.original_timestamp"
+NULL_RECORD = "__resend_connector.null_key_and_value"
 _OURS = (CONNECT_PREFIX, "__resend_connector.")
 # Descriptions of what a write had to change: kept when a replayed record is dead-lettered again.
-_CARRIED = (NULL_VALUES, KEY_BYTES, TRUNCATED, ORIGINAL_TIMESTAMP)
+_CARRIED = (NULL_VALUES, KEY_BYTES, TRUNCATED, ORIGINAL_TIMESTAMP, NULL_RECORD)
 
 Headers = Sequence[tuple[str, bytes | None]]
 
@@ -155,6 +159,9 @@ def dead_letter_for(
         (ATTEMPTS, str(context.attempts + 1)),
         (FIRST_FAILURE, context.first_failure or moment),
     ]
+    if key is None and value is None:
+        value = b""
+        extra.append((NULL_RECORD, "true"))
     return DeadLetter(
         key=key,
         value=value,

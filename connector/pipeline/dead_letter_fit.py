@@ -9,7 +9,7 @@ guessing another's; it writes, and when the write is refused for good it writes 
    error text to 16 KiB, the original sizes in ``__resend_connector.truncated`` (a JSON object,
    e.g. ``{"value": 2097152}``); when the refusal was not about size, the record's timestamp moves
    to ``__resend_connector.original_timestamp``.
-2. :func:`context_only`: no key, value or original headers: the context headers alone (topic,
+2. :func:`context_only`: no key, an empty value, no original headers: the context headers alone (topic,
    partition, offset, stage, error), which fit any topic; the original is still at its offset in
    the events topic until retention removes it.
 """
@@ -104,4 +104,4 @@ def context_only(letter: DeadLetter) -> DeadLetter:
     if letter.timestamp_ms is not None:
         headers.append((ORIGINAL_TIMESTAMP, str(letter.timestamp_ms).encode()))
     headers.append((TRUNCATED, _described(sizes, previous)))
-    return DeadLetter(key=None, value=None, headers=headers, timestamp_ms=None)
+    return DeadLetter(key=None, value=b"", headers=headers, timestamp_ms=None)  # kafka-python needs key or value

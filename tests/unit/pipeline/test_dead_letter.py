@@ -6,6 +6,7 @@ from connector.pipeline.dead_letter import (
     ATTEMPTS,
     FIRST_FAILURE,
     KEY_BYTES,
+    NULL_RECORD,
     NULL_VALUES,
     ORIGINAL_TIMESTAMP,
     TRUNCATED,
@@ -146,9 +147,15 @@ def test_a_fitted_copy_cuts_what_is_large_and_records_the_original_sizes() -> No
 def test_a_context_only_copy_keeps_the_context() -> None:
     letter = _letter(value=b"x" * 10, headers=[("trace", b"1")])
     copy = context_only(letter)
-    assert (copy.key, copy.value, copy.timestamp_ms) == (None, None, None)
+    assert (copy.key, copy.value, copy.timestamp_ms) == (None, b"", None)
     headers = dict(copy.headers)
     assert "trace" not in headers
     assert headers["__connect.errors.stage"] == b"decode"
     assert headers["__connect.errors.partition"] == b"1"
     assert json.loads(headers[TRUNCATED]) == {"key": 1, "value": 10, "headers": 1}
+
+
+def test_a_record_with_neither_key_nor_value_gets_an_empty_value() -> None:
+    letter = _letter(key=None, value=None)
+    assert (letter.key, letter.value) == (None, b"")
+    assert dict(letter.headers)[NULL_RECORD] == b"true"

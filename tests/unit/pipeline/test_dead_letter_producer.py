@@ -67,7 +67,7 @@ def test_a_refused_timestamp_moves_to_a_header_then_context_only_is_the_last_res
     fake = ScriptedProducer(InvalidTimestampError(), InvalidTimestampError(), None)
     written = producer(fake).send("dlq", letter(b"{}"))
     assert fake.sent[1]["timestamp_ms"] is None
-    assert (written.key, written.value) == (None, None)
+    assert (written.key, written.value) == (None, b"")
     assert dict(written.headers)["__connect.errors.offset"] == b"3"
 
 

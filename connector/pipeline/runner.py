@@ -188,6 +188,7 @@ class Runner:
         now = self._clock()
         with self._lock:
             for bad in unreadable:  # skipped past by poll(): dead-lettered with its context only
+                self._metrics.unreadable.labels(partition=str(bad.tp.partition)).inc()
                 epoch = self._epochs.get(bad.tp)
                 if epoch is not None:
                     item = _Pending(bad.tp, bad.offset, None, None, [], None, now, epoch, fault=bad.error)

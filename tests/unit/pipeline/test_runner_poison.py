@@ -87,3 +87,4 @@ def test_a_record_kafka_python_cannot_unpack_is_skipped_past_and_dead_lettered_w
     assert b"failed crc check" in headers["__connect.errors.exception.message"]
     assert b"ValueError" in headers["__connect.errors.exception.message"]
     assert consumer.commits[-1] == {TP: 3}
+    assert runner._metrics.unreadable.labels(partition="0")._value.get() == 1

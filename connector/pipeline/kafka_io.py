@@ -89,7 +89,7 @@ class DeadLetterProducer:
     """
 
     def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
-        config = {**client_config(settings), "acks": "all", "linger_ms": 5, "retries": 5, **overrides}
+        config = {**client_config(settings), "acks": "all", "linger_ms": 0, "retries": 5, **overrides}
         self._producer = KafkaProducer(**config)
 
     def send(self, topic: str, letter: DeadLetter, *, timeout: float = 30.0) -> DeadLetter:

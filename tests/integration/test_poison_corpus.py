@@ -104,20 +104,12 @@ def test_the_connector_never_exits_and_every_good_record_lands(run: Run) -> None
     assert missing == []
     assert [o for o in run.good if o in run.letters] == []
     assert set(run.letters) <= set(run.bad_at)
-    internal = [dict(r.headers)["__connect.errors.exception.message"] for o, r in run.letters.items()
-                if dict(r.headers)["__connect.errors.stage"] == b"internal" and not run.bad_at[o].xfail]  # fmt: skip
-    assert internal == []  # no bug of the connector's own met on the way (the xfail kinds have their own test)
+    internal = [dict(r.headers)["__connect.errors.exception.message"] for r in run.letters.values()
+                if dict(r.headers)["__connect.errors.stage"] == b"internal"]  # fmt: skip
+    assert internal == []  # no bug of the connector's own met on the way
 
 
-def _params() -> list[Any]:
-    marks = {
-        "needs #12.3": pytest.mark.xfail(strict=True, reason="needs #12.3/#12.4"),
-        "email validation": pytest.mark.xfail(strict=True, reason="#19: the email check accepts control characters"),
-    }
-    return [pytest.param(case, id=case.name, marks=[marks[case.xfail]] if case.xfail else []) for case in CORPUS]
-
-
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", CORPUS, ids=[case.name for case in CORPUS])
 def test_each_kind_ends_as_documented(run: Run, case: Bad) -> None:
     offset = next(o for o, c in run.bad_at.items() if c is case)
     letter = run.letters.get(offset)

@@ -82,6 +82,8 @@ class Lifecycle:
     # -- the stages ------------------------------------------------------------------------------
 
     def _decode(self, record: InFlight) -> Any:
+        if record.fault is not None:  # unreadable, or a header key that is not UTF-8 (poll_guard.py)
+            raise record.fault
         decoded, record.decoded = record.decoded, None  # decoded when consumed: used once (see InFlight)
         if decoded is not None:
             return decoded

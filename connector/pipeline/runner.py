@@ -55,7 +55,13 @@ class Runner:
         flush: Callable[[], None] = lambda: None,
     ) -> None:
         self._settings = settings
-        self._consumer = Consumer(consumer, settings.topic, on_assigned=self._on_assigned, on_revoked=self._on_revoked)
+        self._consumer = Consumer(
+            consumer,
+            settings.topic,
+            on_assigned=self._on_assigned,
+            on_revoked=self._on_revoked,
+            on_unreadable=lambda tp: metrics.unreadable.labels(partition=str(tp.partition)).inc(),
+        )
         self._lifecycle = lifecycle
         self._metrics = metrics
         self._max_buffered = max_buffered

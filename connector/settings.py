@@ -16,16 +16,17 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -61,6 +62,9 @@ class _Section(BaseModel):
 
 class KafkaSettings(_Section):
     bootstrap_servers: str = "127.0.0.1:9092"
+    bootstrap_timeout_ms: int = Field(
+        default=30_000, ge=100, description="How long a client waits for a first broker before the command fails."
+    )
     topic: str = "cdp-events"
     dead_letter_topic: str = "cdp-events-dlq"
     group_id: str = "resend-connector"
@@ -88,6 +92,10 @@ class KafkaSettings(_Section):
     sasl_password: SecretStr | None = None
     dead_letter_max_attempts: int = Field(default=5, ge=1, description="Replays before a record is parked.")
     parked_topic: str = "cdp-events-parked"
+    # What `run` creates when the dead-letter or parked topic is missing; None leaves it to the
+    # broker's num.partitions / default.replication.factor (brokers 2.4+).
+    dead_letter_partitions: int | None = Field(default=None, ge=1)
+    dead_letter_replication_factor: int | None = Field(default=None, ge=1, le=32767)
 
 
 class RedisSettings(_Section):
@@ -97,8 +105,9 @@ class RedisSettings(_Section):
 
 
 class ResendSettings(_Section):
-    api_key: SecretStr | None = None
+    # base_url comes first: the api_key validator reads it (fields validate in declaration order).
     base_url: str = "https://api.resend.com"
+    api_key: SecretStr | None = Field(default=None, validate_default=True)
     timeout_seconds: float = Field(default=10.0, gt=0)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     max_connections: int = Field(default=20, ge=1)
@@ -106,6 +115,21 @@ class ResendSettings(_Section):
         default=2.0, gt=0, description="A ceiling; the limiter follows Resend's ratelimit-limit when lower."
     )
     follow_rate_limit_header: bool = True
+    pause_probe_max_seconds: float = Field(
+        default=300.0, ge=1, description="Longest wait between probes while paused for quota or key problems."
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_present(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # A field validator, not a model validator: it reports together with every other problem
+        # instead of only once all of them are fixed (#17).
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("is empty; set the Resend API key or leave the setting out")
+        base_url = info.data.get("base_url", "")
+        if value is None and "api.resend.com" in base_url:
+            raise ValueError("is required when resend.base_url is Resend itself")
+        return value
 
     def key_fingerprint(self) -> str:
         """A stable, non-reversible name for the team's key (used for shared Redis keys)."""
@@ -174,18 +198,17 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
-    resend: ResendSettings = ResendSettings()
+    # Validated even when the section is absent, so a missing API key is reported with every other
+    # problem (ResendSettings._key_present), not only once they are fixed.
+    resend: ResendSettings = Field(default=cast(Any, {}), validate_default=True)
     destination: DestinationSettings = DestinationSettings()
     transforms: TransformSettings = TransformSettings()
     metrics: MetricsSettings = MetricsSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-
-    @model_validator(mode="after")
-    def _api_key_for_real_resend(self) -> Settings:
-        if self.resend.api_key is None and "api.resend.com" in self.resend.base_url:
-            raise ValueError("resend.api_key is required when resend.base_url is Resend itself")
-        return self
+    log_event_outcomes: bool = Field(
+        default=True, description="One info line per event (partition, offset, ids, calls, reason); false: debug."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -231,11 +254,21 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = tuple(_describe(error) for error in exc.errors(include_url=False, include_input=False))
         raise ConfigurationError(f"{len(problems)} problem(s) in the settings", problems) from None
-    except (OSError, ValueError) as exc:  # unreadable file, YAML/TOML syntax error
-        problem = f"cannot read settings: {type(exc).__name__}: {exc}"
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable file, YAML/TOML syntax error
+        problem = f"cannot read {path or _settings_file() or 'settings'}: {_one_line(exc)}"
         raise ConfigurationError(problem, (problem,)) from None
     finally:
         _explicit_file = None
+
+
+def _one_line(exc: BaseException) -> str:
+    """A parser's message on one line: YAML's spans several (context, problem, a caret under the text)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        return f"YAML syntax error at {where}{exc.problem or exc.context or 'invalid YAML'}"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _describe(error: Any) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from tqdm import tqdm
 
-from connector.errors import PauseError, RetryableError
+from connector.errors import ConfigurationError, PauseError, RetryableError
 from connector.logs import get_logger
 from connector.pipeline.dead_letter import (
     CLASS_NAME,
@@ -62,8 +62,8 @@ class ReplayFilter:
             partition=args.partition,
             from_offset=args.from_offset,
             to_offset=args.to_offset,
-            since=datetime.fromisoformat(args.since) if args.since else None,
-            until=datetime.fromisoformat(args.until) if args.until else None,
+            since=_time(args.since, "--since"),
+            until=_time(args.until, "--until"),
             key=args.key.encode() if args.key is not None else None,
         )
 
@@ -91,6 +91,15 @@ class ReplayFilter:
             self.key is None or key == self.key,
         )
         return all(checks)
+
+
+def _time(text: str | None, option: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(f"{option}: not an ISO-8601 time: {text!r}") from None
 
 
 def run_replay(settings: Settings, args: argparse.Namespace) -> int:

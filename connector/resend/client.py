@@ -31,6 +31,7 @@ __all__ = ["Observer", "ResendClient"]
 log = get_logger(__name__)
 
 Observer = Callable[[str, int, float], None]  # (route, status or 0, seconds)
+RetryHook = Callable[[str, BaseException], None]  # (route, the transient error): about to send again
 
 _DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -83,6 +84,7 @@ class ResendClient:
         max_attempts: int = 8,
         deadline_seconds: float = 120.0,
         observer: Observer | None = None,
+        on_retry: RetryHook | None = None,
         follow_rate_limit_header: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -96,6 +98,7 @@ class ResendClient:
         self._max_attempts = max_attempts
         self._deadline = deadline_seconds
         self._observer = observer
+        self._on_retry = on_retry
         self._sleep = sleep
 
     def __repr__(self) -> str:  # never the headers: they carry the key
@@ -104,7 +107,7 @@ class ResendClient:
     @classmethod
     def from_settings(
         cls, settings: ResendSettings, store: redis.Redis | None, *, key_prefix: str = "resend-connector:",
-        observer: Observer | None = None,
+        observer: Observer | None = None, on_retry: RetryHook | None = None,
     ) -> ResendClient:  # fmt: skip
         secret = settings.api_key.get_secret_value() if settings.api_key else ""
         transport = httpx.HTTPTransport(
@@ -128,11 +131,16 @@ class ResendClient:
             timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
             limiter=limiter,
             observer=observer,
+            on_retry=on_retry,
             follow_rate_limit_header=settings.follow_rate_limit_header,
         )
 
     def close(self) -> None:
         self._transport.close()
+
+    def rate_limit(self) -> dict[str, float | None] | None:
+        """The shared rate limit in force (None without a limiter), for ``/status``."""
+        return self._limiter.in_force() if self._limiter is not None else None
 
     # -- the one place that talks HTTP -------------------------------------------------------------
 
@@ -161,6 +169,8 @@ class ResendClient:
                 delay=round(delay, 2),
                 error=type(error).__name__,
             )
+            if self._on_retry is not None:
+                self._on_retry(route, error)
             self._sleep(delay)
 
     def _attempt(self, method: str, path: str, route: str, *, json: Any, params: Mapping[str, Any] | None) -> Any:

@@ -8,10 +8,13 @@ Keys, under ``redis.key_prefix``:
 - ``properties``              hash key -> type; ``properties:loaded`` likewise
 - ``property-refused:<key>``  a key Resend refused to define (TTL ``refused_property_ttl_seconds``)
 - ``lock:<name>``             see lock.py
+- ``index:synced``            sorted set email -> time of its last sync record (any outcome), for ``status --since``
+- ``index:failed``            sorted set email -> time its last event failed; left when it syncs (``status --failed``)
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -121,22 +124,47 @@ class StateStore:
             user_ids = self.client.smembers(self.key("email-users", email))
             keys = [self.key("contact", email), self.key("email-users", email)]
             keys.extend(self.key("user", str(u)) for u in user_ids)
-            self.client.delete(*keys)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.delete(*keys)
+            pipe.zrem(self.key("index", "synced"), email)
+            pipe.zrem(self.key("index", "failed"), email)
+            pipe.execute()
 
     def record_sync(self, email: str, outcome: str, error: str = "", *, users: Sequence[tuple[str, str]] = ()) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         self._write_contact(email, {"last_sync": now, "last_outcome": outcome, "last_error": error}, users)
 
     def _write_contact(self, email: str, fields: dict[Any, Any], users: Sequence[tuple[str, str]]) -> None:
-        """The contact's hash fields, and any userId mappings, in one round trip."""
+        """The contact's hash fields, any userId mappings and the status indexes, in one round trip."""
         with translated():
-            if not users:
+            outcome = fields.get("last_outcome")
+            if not users and outcome is None:
                 self.client.hset(self.key("contact", email), mapping=fields)
                 return
             pipe = self.client.pipeline(transaction=False)
             self._queue_users(pipe, users)
             pipe.hset(self.key("contact", email), mapping=fields)
+            if outcome is not None:
+                now = time.time()
+                pipe.zadd(self.key("index", "synced"), {email: now})
+                if outcome == "failed":
+                    pipe.zadd(self.key("index", "failed"), {email: now})
+                elif outcome == "synced":
+                    pipe.zrem(self.key("index", "failed"), email)
             pipe.execute()
+
+    def emails_failed(self, limit: int) -> list[str]:
+        """Contacts whose last event failed, most recent first."""
+        with translated():
+            return [str(e) for e in self.client.zrevrange(self.key("index", "failed"), 0, limit - 1)]
+
+    def emails_since(self, since: datetime, limit: int) -> list[str]:
+        """Contacts with a sync record written at or after ``since``, most recent first."""
+        with translated():
+            found = self.client.zrevrangebyscore(
+                self.key("index", "synced"), "+inf", since.timestamp(), start=0, num=limit
+            )
+        return [str(e) for e in found]
 
     def sync_record(self, email: str) -> SyncRecord:
         with translated():

@@ -70,7 +70,7 @@ def test_nothing_known_exits_1(store: StateStore) -> None:
 def test_an_invalid_email_says_so_and_exits_1(store: StateStore) -> None:
     code, text = status(store, "not an email")
     assert code == 1
-    assert text == "status: email is not a valid address\n"
+    assert text == "status: email is not a valid address: An email address must have an @-sign.\n"
 
 
 def test_several_contacts_at_once_in_json(store: StateStore) -> None:
@@ -84,7 +84,7 @@ def test_several_contacts_at_once_in_json(store: StateStore) -> None:
         ("bo@example.com", "failed"),
     ]
     assert body["contacts"][1]["last_error"] == "ResendRejected: 422 validation_error"
-    assert body["invalid"] == ["x: email is not a valid address"]
+    assert body["invalid"] == ["x: email is not a valid address: An email address must have an @-sign."]
 
 
 def test_failed_lists_contacts_whose_last_event_failed_until_they_sync(store: StateStore) -> None:

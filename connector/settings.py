@@ -13,19 +13,16 @@ connector ever formats ``get_secret_value()`` into a log line, an error or a met
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -39,7 +36,7 @@ from pydantic_settings import (
 )
 from redis import ConnectionPool
 
-from connector.errors import ConfigurationError
+from connector.settings_files import load_settings, settings_file
 
 __all__ = [
     "DestinationSettings",
@@ -52,7 +49,6 @@ __all__ = [
     "load_settings",
 ]
 
-SETTINGS_FILE_ENV = "RESEND_CONNECTOR_SETTINGS"
 _PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_]*$")
 # A list setting that the environment may give as "a, b, c" (JSON lists work too).
 Names = Annotated[tuple[str, ...], NoDecode]
@@ -245,60 +241,13 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = _settings_file()
+        path = settings_file()
         if path is not None:
             if path.suffix in {".yaml", ".yml"}:
                 sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
             else:
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
-
-
-_explicit_file: Path | None = None  # set by load_settings for the duration of one validation
-
-
-def _settings_file() -> Path | None:
-    if _explicit_file is not None:
-        return _explicit_file
-    raw = os.environ.get(SETTINGS_FILE_ENV)
-    return Path(raw) if raw else None
-
-
-def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Read and validate the settings once; every problem is reported in one ConfigurationError."""
-    if path is not None:
-        if not path.is_file():
-            raise ConfigurationError(f"settings file not found: {path}", (f"settings file not found: {path}",))
-        if path.suffix not in {".yaml", ".yml", ".toml"}:
-            problem = f"settings file must be .yaml, .yml or .toml: {path}"
-            raise ConfigurationError(problem, (problem,))
-    global _explicit_file  # noqa: PLW0603 - pydantic-settings asks for sources through a classmethod
-    _explicit_file = path
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = tuple(_describe(error) for error in exc.errors(include_url=False, include_input=False))
-        raise ConfigurationError(f"{len(problems)} problem(s) in the settings", problems) from None
-    except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable file, YAML/TOML syntax error
-        problem = f"cannot read {path or _settings_file() or 'settings'}: {_one_line(exc)}"
-        raise ConfigurationError(problem, (problem,)) from None
-    finally:
-        _explicit_file = None
-
-
-def _one_line(exc: BaseException) -> str:
-    """A parser's message on one line: YAML's spans several (context, problem, a caret under the text)."""
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        return f"YAML syntax error at {where}{exc.problem or exc.context or 'invalid YAML'}"
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _describe(error: Any) -> str:
-    location = ".".join(str(part) for part in error.get("loc", ())) or "settings"
-    return f"{location}: {error.get('msg', 'invalid')}"
 
 
 def _split_names(value: Any) -> Any:

@@ -180,3 +180,11 @@ def test_every_command_is_registered_once_and_listed_in_help(capsys: pytest.Capt
     out = capsys.readouterr().out
     for name in ("run", "emulator", "replay", "check", "status", "backfill", "resume"):
         assert name in out
+
+
+@pytest.mark.parametrize("argv", [["emulator", "--help"], ["--settings", "x.yaml", "emulator", "--help"]])
+def test_the_emulator_parses_its_own_options(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 0
+    assert "--rate-limit" in capsys.readouterr().out

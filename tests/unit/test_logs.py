@@ -68,3 +68,11 @@ def test_standard_library_records_render_as_the_same_json(monkeypatch: pytest.Mo
     assert line["event"] == "Heartbeat failed for group g1"
     assert (line["level"], line["logger"]) == ("warning", "kafka.coordinator")
     assert "timestamp" in line
+
+
+def test_a_lone_surrogate_in_a_field_still_makes_a_json_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    logs.configure(fmt="json")
+    logs.get_logger("test").info("event.applied", user_id="u-\udc00x")  # valid JSON in an event, not UTF-8
+    assert json.loads(stream.getvalue())["user_id"] == "u-\udc00x"

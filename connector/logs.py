@@ -10,12 +10,10 @@ stream stays one JSON object per line with ``event``, ``level``, ``logger`` and 
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from typing import Any, Literal, TextIO
 
-import orjson
 import structlog
 
 __all__ = ["configure", "get_logger", "mask_email"]
@@ -23,16 +21,6 @@ __all__ = ["configure", "get_logger", "mask_email"]
 _masking = True
 # Libraries' own lines below this level are dropped: kafka-python narrates every connection at INFO.
 _LIBRARY_LEVEL = logging.WARNING
-
-
-def _dumps(obj: Any, **kwargs: Any) -> str:
-    # orjson renders a line in a third of the time json.dumps takes (the per-event line is hot).
-    try:
-        return orjson.dumps(obj, default=kwargs.get("default"), option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        # orjson refuses text that is not valid UTF-8 (a lone surrogate in a userId or a trait key,
-        # valid JSON in the event): json.dumps escapes it as \udc00, so the line is still written.
-        return json.dumps(obj, default=kwargs.get("default"))
 
 
 def configure(
@@ -45,9 +33,7 @@ def configure(
     global _masking  # noqa: PLW0603 - one process-wide switch, set once at start-up
     _masking = mask_emails
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    renderer: Any = (
-        structlog.processors.JSONRenderer(serializer=_dumps) if use_json else structlog.dev.ConsoleRenderer()
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     shared: list[Any] = [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

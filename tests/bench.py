@@ -65,8 +65,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _metrics_port(process: ConnectorProcess) -> int | None:
-    match = re.search(r'"event": ?"metrics.serving".*?"port": ?(\d+)', process.output())
-    match = match or re.search(r'"port": ?(\d+)[^\n]*metrics.serving', process.output())
+    match = re.search(r'"event": "metrics.serving".*?"port": (\d+)', process.output())
+    match = match or re.search(r'"port": (\d+)[^\n]*metrics.serving', process.output())
     return int(match.group(1)) if match else None
 
 

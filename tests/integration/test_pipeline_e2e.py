@@ -301,7 +301,7 @@ def test_two_replicas_in_one_group_share_the_work_and_expose_metrics(
     second = ConnectorProcess(deployment, logs / "second.log")
     try:
         wait_drained(deployment, first)
-        port = int(re.search(r'"port": ?(\d+), ?"event": ?"metrics.serving"', second.output()).group(1))  # type: ignore[union-attr]
+        port = int(re.search(r'"port": (\d+), "event": "metrics.serving"', second.output()).group(1))  # type: ignore[union-attr]
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200

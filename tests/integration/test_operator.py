@@ -49,13 +49,18 @@ def cli(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
 def metrics_port(process: ConnectorProcess, deadline_s: float = 60) -> int:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
-        found = re.search(r'"port":(\d+)[^\n]*"event":"metrics.serving"', process.output())
-        if found:
-            return int(found.group(1))
+        for line in events_logged(process):
+            if line["event"] == "metrics.serving":
+                return int(line["port"])
         if process.proc.poll() is not None:
             raise AssertionError(process.output()[-3000:])
         time.sleep(0.1)
     raise AssertionError("the connector never said where it serves metrics")
+
+
+def events_logged(process: ConnectorProcess) -> list[dict[str, Any]]:
+    """The connector's log lines so far, parsed (a line still being written is left for later)."""
+    return [json.loads(line) for line in process.output().splitlines(keepends=True) if line.endswith("\n")]
 
 
 def wait_for(condition: Callable[[], Any], what: str, deadline_s: float = 90) -> Any:
@@ -121,7 +126,7 @@ def test_a_quota_pause_shows_in_status_and_an_operator_resume_lifts_it(
         wait_drained(deployment, process)
     finally:
         process.stop()
-    assert '"event":"consumer.resume_requested"' in process.output()
+    assert "consumer.resume_requested" in {line["event"] for line in events_logged(process)}
 
 
 def test_a_quota_pause_probes_on_its_schedule_not_after_the_retry_after_day(
@@ -132,7 +137,7 @@ def test_a_quota_pause_probes_on_its_schedule_not_after_the_retry_after_day(
     deployment.produce_events([identify(8)])
     process = ConnectorProcess(deployment, tmp_path / "connector.log")
     try:
-        wait_for(lambda: '"event":"consumer.paused"' in process.output(), "the pause")
+        wait_for(lambda: "consumer.paused" in {line["event"] for line in events_logged(process)}, "the pause")
         inspector.set_faults(quota_exhausted=False)
         wait_drained(deployment, process, timeout=60)
     finally:

@@ -4,6 +4,8 @@ Keys, under ``redis.key_prefix``:
 - ``user:<userId>``           -> email (TTL ``user_id_cache_ttl_days``); ``email-users:<email>`` the reverse set
 - ``contact:<email>``         hash: ``exists``, ``managed`` and ``members`` (segment ids, ``[a,b]``),
                               and the sync record ``last_sync``, ``last_outcome``, ``last_error``
+- ``fields:<email>``          hash: fingerprint of each field the connector last wrote to the contact,
+                              ``<hash>@<unix seconds>`` (connector.sync.fingerprints; expires with the trust)
 - ``segments``                hash name -> id; ``segments:loaded`` once the list was read from Resend
 - ``properties``              hash key -> type; ``properties:loaded`` likewise
 - ``property-refused:<key>``  a key Resend refused to define (TTL ``refused_property_ttl_seconds``)
@@ -42,11 +44,20 @@ def _loose(values: Mapping[str, str]) -> dict[Any, Any]:
 
 
 class StateStore:
-    def __init__(self, client: redis.Redis, *, prefix: str, user_ttl_seconds: int, refused_ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str,
+        user_ttl_seconds: int,
+        refused_ttl_seconds: int,
+        fields_ttl_seconds: int = 7 * 86_400,
+    ) -> None:
         self.client = client
         self._p = prefix
         self._user_ttl = user_ttl_seconds
         self._refused_ttl = refused_ttl_seconds
+        self._fields_ttl = fields_ttl_seconds
 
     def key(self, *parts: str) -> str:
         return self._p + ":".join(parts)
@@ -97,9 +108,11 @@ class StateStore:
         *,
         synced: bool = False,
         users: Sequence[tuple[str, str]] = (),
+        written: Mapping[str, str] | None = None,
     ) -> None:
         """What Redis believes about the contact (None: unchanged); with ``synced``, the sync record,
-        and ``users`` (see :meth:`remember_users`), all in the same round trip."""
+        ``users`` (see :meth:`remember_users`) and ``written`` (see :meth:`written_fields`), all in
+        the same round trip."""
         mapping: dict[Any, Any] = {"exists": "1"}
         if synced:
             mapping.update(last_sync=datetime.now(UTC).isoformat(timespec="seconds"), last_outcome="synced",
@@ -108,34 +121,62 @@ class StateStore:
             mapping["managed"] = format_managed(managed)
         if members is not None:
             mapping["members"] = format_managed(members)
-        self._write_contact(email, mapping, users)
+        self._write_contact(email, mapping, users, written)
+
+    def written_fields(self, email: str) -> dict[str, str]:
+        """The fingerprints of what the connector last wrote to the contact (connector.sync.fingerprints)."""
+        if self._fields_ttl <= 0:
+            return {}
+        with translated():
+            return cast(dict[str, str], self.client.hgetall(self.key("fields", email)))
 
     def forget_contact_state(self, email: str) -> None:
         """The cache was stale (Resend answered 404): keep the sync record, drop what we believed."""
         with translated():
-            self.client.hdel(self.key("contact", email), "exists", "managed", "members")
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hdel(self.key("contact", email), "exists", "managed", "members")
+            pipe.delete(self.key("fields", email))
+            pipe.execute()
 
     def forget_contact(self, email: str) -> None:
         """Right to erasure: the contact, its sync record and every userId that maps to it."""
         with translated():
             user_ids = self.client.smembers(self.key("email-users", email))
-            keys = [self.key("contact", email), self.key("email-users", email)]
+            keys = [self.key("contact", email), self.key("email-users", email), self.key("fields", email)]
             keys.extend(self.key("user", str(u)) for u in user_ids)
             self.client.delete(*keys)
 
-    def record_sync(self, email: str, outcome: str, error: str = "", *, users: Sequence[tuple[str, str]] = ()) -> None:
+    def record_sync(
+        self,
+        email: str,
+        outcome: str,
+        error: str = "",
+        *,
+        users: Sequence[tuple[str, str]] = (),
+        written: Mapping[str, str] | None = None,
+    ) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        self._write_contact(email, {"last_sync": now, "last_outcome": outcome, "last_error": error}, users)
+        self._write_contact(email, {"last_sync": now, "last_outcome": outcome, "last_error": error}, users, written)
 
-    def _write_contact(self, email: str, fields: dict[Any, Any], users: Sequence[tuple[str, str]]) -> None:
-        """The contact's hash fields, and any userId mappings, in one round trip."""
+    def _write_contact(
+        self,
+        email: str,
+        fields: dict[Any, Any],
+        users: Sequence[tuple[str, str]],
+        written: Mapping[str, str] | None = None,
+    ) -> None:
+        """The contact's hash fields, any userId mappings and field fingerprints, in one round trip."""
+        remember = bool(written) and self._fields_ttl > 0
         with translated():
-            if not users:
+            if not users and not remember:
                 self.client.hset(self.key("contact", email), mapping=fields)
                 return
             pipe = self.client.pipeline(transaction=False)
             self._queue_users(pipe, users)
             pipe.hset(self.key("contact", email), mapping=fields)
+            if remember:
+                pipe.hset(self.key("fields", email), mapping=_loose(written or {}))
+                pipe.expire(self.key("fields", email), self._fields_ttl)
             pipe.execute()
 
     def sync_record(self, email: str) -> SyncRecord:

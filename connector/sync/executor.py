@@ -56,6 +56,7 @@ from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import StateStore, redis_lock
 from connector.sync.definitions import Definitions
+from connector.sync.fingerprints import FieldMemory, written
 
 __all__ = ["EventSync", "Outcome"]
 
@@ -89,10 +90,16 @@ class _Counting:
         self.fetched: dict[str, ContactState] = {}  # contacts read from Resend for this event
         # userId -> email mappings to write, deferred to the event's last Redis write (one round trip)
         self.users: list[tuple[str, str]] = []
+        # fingerprints of the fields Resend accepted, written with the contact's record (fingerprints.py)
+        self.written: dict[str, str] = {}
 
     def take_users(self) -> list[tuple[str, str]]:
         users, self.users = self.users, []
         return users
+
+    def take_written(self) -> dict[str, str]:
+        fields, self.written = self.written, {}
+        return fields
 
     def __call__(self, fn: Callable[..., object]) -> Callable[..., object]:
         def counted(*args: object, **kwargs: object) -> object:
@@ -111,9 +118,15 @@ class EventSync:
             prefix=settings.redis.key_prefix,
             user_ttl_seconds=settings.destination.user_id_cache_ttl_days * 86_400,
             refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
+            fields_ttl_seconds=settings.destination.skip_unchanged_seconds,
         )
         self._definitions = Definitions(self._store)
         prefix = f"{settings.destination.namespace}_" if settings.destination.namespace else ""
+        consent = settings.destination.namespace and settings.destination.app_scoped_unsubscribe
+        self._memory = FieldMemory(
+            settings.destination.skip_unchanged_seconds,
+            frozenset({property_key("subscriptionStatus", prefix)} if consent else ()),
+        )
         self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
         self._ahead = threading.local()  # contact states this thread read ahead (see reading_ahead)
 
@@ -167,7 +180,7 @@ class EventSync:
         except (RetryableError, PermanentError) as exc:
             if counter.email is not None:
                 outcome = "pending" if isinstance(exc, RetryableError) else "failed"
-                self._safe_record(counter.email, outcome, exc)
+                self._safe_record(counter.email, outcome, exc, counter.take_written())
             raise
         finally:
             if counter.email is not None:
@@ -201,7 +214,7 @@ class EventSync:
             except _Replan:
                 continue
             if email is not None and not counter.recorded:
-                self._store.record_sync(email, "synced", users=counter.take_users())
+                self._store.record_sync(email, "synced", users=counter.take_users(), written=counter.take_written())
             return Outcome("applied", "", counter.calls, plan.commands)
         raise RetryableError("the contact kept changing under us; trying the event again later")
 
@@ -298,9 +311,9 @@ class EventSync:
             case CacheUserEmail(user_id=user_id, email=email) | CopyUserEmail(user_id=user_id, email=email):
                 counter.users.append((user_id, email))
             case CreateContact():
-                self._create(command, resend)
+                self._create(command, resend, counter)
             case UpdateContact():
-                self._update(command, resend)
+                self._update(command, resend, counter)
             case AddToSegment(email=email, segment_id=segment_id):
                 try:
                     resend.add_contact_to_segment(email, segment_id)
@@ -311,7 +324,9 @@ class EventSync:
                 with contextlib.suppress(ResendNotFound):
                     resend.remove_contact_from_segment(email, segment_id)
             case RememberContact(email=email, managed=managed, members=members):
-                self._store.remember_contact(email, managed, members, synced=True, users=counter.take_users())
+                self._store.remember_contact(
+                    email, managed, members, synced=True, users=counter.take_users(), written=counter.take_written()
+                )
                 counter.recorded = True
             case DeleteContact(email=email):
                 with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
@@ -322,7 +337,7 @@ class EventSync:
             case _:
                 raise PermanentError(f"cannot execute {type(command).__name__}")
 
-    def _create(self, command: CreateContact, resend: _CountingClient) -> None:
+    def _create(self, command: CreateContact, resend: _CountingClient, counter: _Counting) -> None:
         # Runs under the contact lock (see _handle): a second replica creating the same new contact
         # waits, then finds it in Redis and plans an update, so one contact holds both writes.
         try:
@@ -341,11 +356,16 @@ class EventSync:
             self._definitions.refresh_segments(resend)
             raise _Replan from None
         ids = frozenset(command.segment_ids)
-        self._store.remember_contact(command.email, ids, ids)
+        counter.written.update(written(command, time.time()))
+        self._store.remember_contact(command.email, ids, ids, written=counter.written)
 
-    def _update(self, command: UpdateContact, resend: _CountingClient) -> None:
+    def _update(self, command: UpdateContact, resend: _CountingClient, counter: _Counting) -> None:
+        trimmed = self._memory.trim_update(command, self._store.written_fields(command.email), time.time())
+        if trimmed is None:
+            return  # Resend holds every field already: nothing to send
         try:
-            resend.update_contact(command.email, fields=dict(command.fields), properties=dict(command.properties))
+            resend.update_contact(command.email, fields=dict(trimmed.fields), properties=dict(trimmed.properties))
+            counter.written.update(written(trimmed, time.time()))
         except ResendNotFound:
             if not command.upsert:
                 raise SkipEvent("unknown_contact", "no such contact in Resend") from None
@@ -361,9 +381,10 @@ class EventSync:
             self._store.forget_contact_state(email)  # the segment exists: the contact is what vanished
         raise _Replan
 
-    def _safe_record(self, email: str, outcome: str, error: ConnectorError) -> None:
+    def _safe_record(self, email: str, outcome: str, error: ConnectorError, written: dict[str, str]) -> None:
+        # ``written``: what Resend accepted before the failure; the retry need not send it again.
         try:
-            self._store.record_sync(email, outcome, f"{type(error).__name__}: {error}"[:500])
+            self._store.record_sync(email, outcome, f"{type(error).__name__}: {error}"[:500], written=written)
         except RetryableError:
             log.debug("sync_record.skipped", email=mask_email(email))
 

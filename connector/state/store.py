@@ -7,7 +7,8 @@ Keys, under ``redis.key_prefix``:
 - ``fields:<email>``          hash: fingerprint of each field the connector last wrote to the contact,
                               ``<hash>@<unix seconds>`` (connector.sync.fingerprints; expires with the trust)
 - ``segments``                hash name -> id; ``segments:loaded`` once the list was read from Resend
-- ``properties``              hash key -> type; ``properties:loaded`` likewise
+- ``properties``              hash key -> type; ``properties:loaded`` likewise; ``properties:deleted``
+                              key -> unix seconds it was found deleted in Resend (voids older fingerprints)
 - ``property-refused:<key>``  a key Resend refused to define (TTL ``refused_property_ttl_seconds``)
 - ``lock:<name>``             see lock.py
 """
@@ -123,12 +124,17 @@ class StateStore:
             mapping["members"] = format_managed(members)
         self._write_contact(email, mapping, users, written)
 
-    def written_fields(self, email: str) -> dict[str, str]:
-        """The fingerprints of what the connector last wrote to the contact (connector.sync.fingerprints)."""
+    def written_fields(self, email: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The fingerprints of what the connector last wrote to the contact (connector.sync.fingerprints),
+        and when each property key was last found deleted in Resend, in one round trip."""
         if self._fields_ttl <= 0:
-            return {}
+            return {}, {}
         with translated():
-            return cast(dict[str, str], self.client.hgetall(self.key("fields", email)))
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hgetall(self.key("fields", email))
+            pipe.hgetall(self.key("properties:deleted"))
+            fields, deleted = pipe.execute()
+        return dict(fields), dict(deleted)
 
     def forget_contact_state(self, email: str) -> None:
         """The cache was stale (Resend answered 404): keep the sync record, drop what we believed."""
@@ -229,6 +235,19 @@ class StateStore:
                 pipe.hset(self.key("properties"), mapping=_loose(types))
             if loaded:
                 pipe.set(self.key("properties:loaded"), "1")
+            pipe.execute()
+
+    def replace_properties(self, types: Mapping[str, str], deleted: Iterable[str], at: int) -> None:
+        """The definitions as Resend lists them now; ``deleted`` keys were deleted in Resend at ``at``."""
+        gone = {key: str(at) for key in deleted}
+        with translated():
+            pipe = self.client.pipeline(transaction=True)
+            pipe.delete(self.key("properties"))
+            if types:
+                pipe.hset(self.key("properties"), mapping=_loose(types))
+            pipe.set(self.key("properties:loaded"), "1")
+            if gone:
+                pipe.hset(self.key("properties:deleted"), mapping=_loose(gone))
             pipe.execute()
 
     def refused(self, keys: Iterable[str]) -> frozenset[str]:

@@ -23,6 +23,7 @@ from connector.errors import (
     InvalidEventError,
     PermanentError,
     ResendNotFound,
+    ResendRejected,
     RetryableError,
     SkipEvent,
 )
@@ -92,6 +93,7 @@ class _Counting:
         self.users: list[tuple[str, str]] = []
         # fingerprints of the fields Resend accepted, written with the contact's record (fingerprints.py)
         self.written: dict[str, str] = {}
+        self.properties_refreshed = False  # definitions re-read after a refused write (once per event)
 
     def take_users(self) -> list[tuple[str, str]]:
         users, self.users = self.users, []
@@ -355,23 +357,46 @@ class EventSync:
             # A segment we carried was deleted in Resend: refresh the names and plan again.
             self._definitions.refresh_segments(resend)
             raise _Replan from None
+        except ResendRejected as exc:
+            self._property_refused(command.properties, exc, resend, counter)
         ids = frozenset(command.segment_ids)
         counter.written.update(written(command, time.time()))
         self._store.remember_contact(command.email, ids, ids, written=counter.written)
 
     def _update(self, command: UpdateContact, resend: _CountingClient, counter: _Counting) -> None:
-        trimmed = self._memory.trim_update(command, self._store.written_fields(command.email), time.time())
+        remembered, deleted = self._store.written_fields(command.email)
+        trimmed = self._memory.trim_update(command, remembered, time.time(), deleted)
         if trimmed is None:
             return  # Resend holds every field already: nothing to send
         try:
             resend.update_contact(command.email, fields=dict(trimmed.fields), properties=dict(trimmed.properties))
-            counter.written.update(written(trimmed, time.time()))
         except ResendNotFound:
             if not command.upsert:
                 raise SkipEvent("unknown_contact", "no such contact in Resend") from None
             # Deleted in Resend behind our back: forget what we believed and create it again.
             self._store.forget_contact_state(command.email)
             raise _Replan from None
+        except ResendRejected as exc:
+            self._property_refused(trimmed.properties, exc, resend, counter)
+        counter.written.update(written(trimmed, time.time()))
+
+    def _property_refused(
+        self,
+        properties: tuple[tuple[str, Any], ...],
+        error: ResendRejected,
+        resend: _CountingClient,
+        counter: _Counting,
+    ) -> None:
+        """A write refused (422 "Contact property 'plan' does not exist"): when a key it carried was
+        deleted in Resend while Redis still listed it, refresh the definitions and plan again (once
+        per event: the plan then defines the key anew). Any other refusal stands."""
+        if not properties or counter.properties_refreshed:
+            raise error
+        counter.properties_refreshed = True
+        deleted = self._definitions.refresh_properties(resend, int(time.time()))
+        if not deleted & {key for key, _ in properties}:
+            raise error
+        raise _Replan from error
 
     def _membership_not_found(self, email: str, segment_id: str, counter: _Counting) -> None:
         names = self._definitions.refresh_segments(_CountingClient(self._resend, counter))

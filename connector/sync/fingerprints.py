@@ -73,7 +73,9 @@ class FieldMemory:
             return value is True
         return name.removeprefix(_PROPERTY) in self.consent_properties and value == "unsubscribed"
 
-    def _unchanged(self, name: str, value: Any, remembered: Mapping[str, str], now: float) -> bool:
+    def _unchanged(
+        self, name: str, value: Any, remembered: Mapping[str, str], now: float, redefined: Mapping[str, str]
+    ) -> bool:
         if self.trust_seconds <= 0 or self._opt_out(name, value):
             return False
         stored = remembered.get(name)
@@ -81,18 +83,30 @@ class FieldMemory:
             return False
         digest, _, stamp = stored.partition("@")
         try:
-            age = now - int(stamp)
+            at = int(stamp)
+            # A property deleted in Resend took its values from every contact: older memories are void.
+            voided = int(redefined.get(name.removeprefix(_PROPERTY), 0)) if name.startswith(_PROPERTY) else 0
         except ValueError:
             return False  # unreadable: send it (a cache, never a reason to skip)
-        return digest == fingerprint(name, value) and 0 <= age < self.trust_seconds
+        return digest == fingerprint(name, value) and 0 <= now - at < self.trust_seconds and at > voided
 
-    def trim_update(self, command: UpdateContact, remembered: Mapping[str, str], now: float) -> UpdateContact | None:
-        """``command`` without the fields Resend already holds; None when nothing is left to send."""
+    def trim_update(
+        self,
+        command: UpdateContact,
+        remembered: Mapping[str, str],
+        now: float,
+        redefined: Mapping[str, str] | None = None,
+    ) -> UpdateContact | None:
+        """``command`` without the fields Resend already holds; None when nothing is left to send.
+
+        ``redefined``: property key -> unix seconds when it was found deleted in Resend.
+        """
         if not remembered:
             return command
-        fields = tuple((k, v) for k, v in command.fields if not self._unchanged(_FIELD + k, v, remembered, now))
+        gone = redefined or {}
+        fields = tuple((k, v) for k, v in command.fields if not self._unchanged(_FIELD + k, v, remembered, now, gone))
         properties = tuple(
-            (k, v) for k, v in command.properties if not self._unchanged(_PROPERTY + k, v, remembered, now)
+            (k, v) for k, v in command.properties if not self._unchanged(_PROPERTY + k, v, remembered, now, gone)
         )
         if not fields and not properties:
             return None

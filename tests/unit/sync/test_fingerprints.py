@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis
 
+from connector.errors import ResendRejected
 from connector.events import Event
 from connector.mapping import CreateContact, UpdateContact
 from connector.sync import EventSync
@@ -141,3 +143,50 @@ def test_a_deleted_contact_forgets_its_fields(sync: EventSync, resend: FakeResen
     del resend.contacts["ada@example.com"]  # deleted in Resend: the next changed write meets a 404
     assert sync.handle(identify("ada@example.com", plan="team")).status == "applied"
     assert resend.contacts["ada@example.com"].properties["plan"] == "team"
+
+
+def _delete_property(resend: FakeResend, key: str) -> None:
+    """What the dashboard's delete does: the definition and every contact's value are gone."""
+    del resend.properties[key]
+    for contact in resend.contacts.values():
+        contact.properties.pop(key, None)
+
+
+def test_a_property_deleted_in_resend_is_defined_again_and_the_write_lands(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com", plan="pro"))
+    sync.handle(identify("bob@example.com", plan="pro"))
+    _delete_property(resend, "plan")
+    resend.calls.clear()
+    outcome = sync.handle(identify("ada@example.com", plan="team"))
+    assert outcome.status == "applied"
+    assert resend.contacts["ada@example.com"].properties["plan"] == "team"
+    assert resend.calls == ["update_contact", "list_contact_properties", "create_contact_property", "update_contact"]
+    # Bob's memory of plan=pro predates the deletion: void, so the same value is sent again.
+    resend.calls.clear()
+    assert sync.handle(identify("bob@example.com", plan="pro")).calls == 1
+    assert resend.contacts["bob@example.com"].properties["plan"] == "pro"
+
+
+def test_a_refusal_that_is_not_a_deleted_property_is_not_retried(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com", plan="pro"))
+    resend.fail_next("update_contact", ResendRejected("value too long", status=422, name="validation_error"))
+    with pytest.raises(ResendRejected):
+        sync.handle(identify("ada@example.com", plan="x" * 50))
+    assert resend.calls[-2:] == ["update_contact", "list_contact_properties"]  # one look, then it stands
+
+
+def test_a_property_deleted_again_and_again_is_refreshed_once_per_event(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com", plan="pro"))
+    _delete_property(resend, "plan")
+    resend.calls.clear()
+    deleted_after_each_definition = resend.create_contact_property
+
+    def define_then_lose(key: str, type: str = "string", fallback_value: object = None) -> str:
+        deleted_after_each_definition(key, type, fallback_value)
+        resend.properties.pop(key)  # someone deletes it again at once
+        return key
+
+    resend.create_contact_property = define_then_lose  # type: ignore[method-assign]
+    with pytest.raises(ResendRejected):
+        sync.handle(identify("ada@example.com", plan="team"))
+    assert resend.calls.count("list_contact_properties") == 1

@@ -22,7 +22,7 @@ import redis
 from connector.errors import RateLimited, ResendNotFound, ResendRejected, RetryableError
 from connector.logs import get_logger
 from connector.resend._errors import error_from_response, error_from_transport
-from connector.resend.models import Contact, PropertyDefinition, PropertyValue, Segment
+from connector.resend.models import Contact, ContactPage, ListedContact, PropertyDefinition, PropertyValue, Segment
 from connector.resend.ratelimit import RateLimiter, announced_rate
 from connector.settings import ResendSettings
 
@@ -257,6 +257,15 @@ class ResendClient:
             body["properties"] = dict(properties)
         data = self._call("PATCH", f"/contacts/{_path_id(id_or_email)}", "PATCH /contacts/{id}", json=body)
         return str(data.get("id", ""))
+
+    def list_contacts_page(self, *, after: str | None = None, limit: int = 100) -> ContactPage:
+        """One page of the team's contacts (Resend lists them newest first), after the id ``after``."""
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        page = self._call("GET", "/contacts", "GET /contacts", params=params)
+        contacts = tuple(ListedContact.parse(item) for item in page.get("data") or [])
+        return ContactPage(contacts, bool(page.get("has_more")) and bool(contacts))
 
     def delete_contact(self, id_or_email: str) -> None:
         self._call("DELETE", f"/contacts/{_path_id(id_or_email)}", "DELETE /contacts/{id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Contact", "PropertyDefinition", "PropertyValue", "Segment"]
+__all__ = ["Contact", "ContactPage", "ListedContact", "PropertyDefinition", "PropertyValue", "Segment"]
 
 PropertyValue = str | int | float | None
 
@@ -62,3 +62,22 @@ class Contact:
             unsubscribed=bool(data.get("unsubscribed", False)),
             properties=properties,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ListedContact:
+    """A contact as ``GET /contacts`` lists it (no properties)."""
+
+    id: str
+    email: str
+    created_at: str = ""
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> ListedContact:
+        return cls(id=str(data["id"]), email=str(data.get("email") or ""), created_at=str(data.get("created_at") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPage:
+    contacts: tuple[ListedContact, ...]
+    has_more: bool

@@ -55,7 +55,7 @@ from connector.mapping import (
 from connector.mapping.email import direct_email
 from connector.resend import ResendClient
 from connector.settings import Settings
-from connector.state import StateStore, redis_lock
+from connector.state import EmailIndex, StateStore, redis_lock
 from connector.sync.definitions import Definitions
 from connector.sync.fingerprints import FieldMemory, written
 
@@ -130,6 +130,11 @@ class EventSync:
             frozenset({property_key("subscriptionStatus", prefix)} if consent else ()),
         )
         self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
+        self._index = (
+            EmailIndex(self._store, max_age_seconds=settings.destination.email_index_max_age_seconds)
+            if settings.destination.email_index and not settings.destination.trust_contact_cache
+            else None
+        )
         self._ahead = threading.local()  # contact states this thread read ahead (see reading_ahead)
 
     @property
@@ -290,8 +295,12 @@ class EventSync:
             return known
         if self._settings.trust_contact_cache:
             return ContactState(exists=False, members=frozenset())  # Redis knows every contact: new
+        resend = _CountingClient(self._resend, counter)
+        if self._index is not None and self._index.knows_absent(email, resend):
+            counter.fetched[email] = ContactState(exists=False, members=frozenset())
+            return counter.fetched[email]  # not a contact of the team: one POST creates it
         try:
-            contact = _CountingClient(self._resend, counter).get_contact(email)
+            contact = resend.get_contact(email)
         except ResendNotFound:
             state = ContactState(exists=False, members=frozenset())
         else:
@@ -334,6 +343,8 @@ class EventSync:
                 with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
                     resend.delete_contact(email)
                 self._store.forget_contact(email)
+                if self._index is not None:
+                    self._index.remove(email)
             case SendAutomationEvent(event=name, email=email, payload=payload):
                 resend.send_event(name, email=email, payload=dict(payload))
             case _:
@@ -360,6 +371,8 @@ class EventSync:
         except ResendRejected as exc:
             self._property_refused(command.properties, exc, resend, counter)
         ids = frozenset(command.segment_ids)
+        if self._index is not None:
+            self._index.add([command.email])
         counter.written.update(written(command, time.time()))
         self._store.remember_contact(command.email, ids, ids, written=counter.written)
 
@@ -371,6 +384,8 @@ class EventSync:
         try:
             resend.update_contact(command.email, fields=dict(trimmed.fields), properties=dict(trimmed.properties))
         except ResendNotFound:
+            if self._index is not None:
+                self._index.remove(command.email)
             if not command.upsert:
                 raise SkipEvent("unknown_contact", "no such contact in Resend") from None
             # Deleted in Resend behind our back: forget what we believed and create it again.

@@ -22,7 +22,15 @@ import redis
 from connector.errors import RateLimited, ResendNotFound, ResendRejected, RetryableError
 from connector.logs import get_logger
 from connector.resend._errors import error_from_response, error_from_transport
-from connector.resend.models import Contact, ContactPage, ListedContact, PropertyDefinition, PropertyValue, Segment
+from connector.resend.models import (
+    Contact,
+    ContactImport,
+    ContactPage,
+    ListedContact,
+    PropertyDefinition,
+    PropertyValue,
+    Segment,
+)
 from connector.resend.ratelimit import RateLimiter, announced_rate
 from connector.settings import ResendSettings
 
@@ -31,6 +39,8 @@ __all__ = ["Observer", "ResendClient"]
 log = get_logger(__name__)
 
 Observer = Callable[[str, int, float], None]  # (route, status or 0, seconds)
+# text fields, and files as name -> (file name, content, content type)
+Multipart = tuple[Mapping[str, str], Mapping[str, tuple[str, bytes, str]]]
 
 _DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -137,13 +147,20 @@ class ResendClient:
     # -- the one place that talks HTTP -------------------------------------------------------------
 
     def _call(
-        self, method: str, path: str, route: str, *, json: Any = None, params: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        route: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        form: Multipart | None = None,
     ) -> Any:
         started = time.monotonic()
         attempt = backoffs = 0
         while True:
             attempt += 1
-            error = self._attempt(method, path, route, json=json, params=params)
+            error = self._attempt(method, path, route, json=json, params=params, form=form)
             if not isinstance(error, Exception):
                 return error
             spent = time.monotonic() - started
@@ -163,10 +180,12 @@ class ResendClient:
             )
             self._sleep(delay)
 
-    def _attempt(self, method: str, path: str, route: str, *, json: Any, params: Mapping[str, Any] | None) -> Any:
+    def _attempt(
+        self, method: str, path: str, route: str, *, json: Any, params: Mapping[str, Any] | None, form: Multipart | None
+    ) -> Any:
         if self._limiter is not None:
             self._limiter.acquire()
-        request = self._request(method, path, json, params)
+        request = self._request(method, path, json, params, form)
         sent = time.monotonic()
         try:
             response = self._transport.handle_request(request)
@@ -189,10 +208,18 @@ class ResendClient:
                 return {}
         return error_from_response(response, route)
 
-    def _request(self, method: str, path: str, json: Any, params: Mapping[str, Any] | None) -> httpx.Request:
+    def _request(
+        self, method: str, path: str, json: Any, params: Mapping[str, Any] | None, form: Multipart | None = None
+    ) -> httpx.Request:
         url: str | httpx.URL = self._base_url + path
         if params:
             url = httpx.URL(url, params=params)  # encoded as httpx.Client did (rare: list calls only)
+        if form is not None:  # multipart/form-data (contact imports): text fields and one file
+            fields, files = form
+            return httpx.Request(
+                method, url, headers=self._headers, data=dict(fields), files=dict(files),
+                extensions={"timeout": self._timeout},
+            )  # fmt: skip
         if json is None:
             return httpx.Request(method, url, headers=self._headers, extensions={"timeout": self._timeout})
         # As httpx encodes json=: compact UTF-8, and NaN refused (it is not JSON).
@@ -266,6 +293,26 @@ class ResendClient:
         page = self._call("GET", "/contacts", "GET /contacts", params=params)
         contacts = tuple(ListedContact.parse(item) for item in page.get("data") or [])
         return ContactPage(contacts, bool(page.get("has_more")) and bool(contacts))
+
+    def create_contact_import(
+        self,
+        csv_file: bytes,
+        *,
+        column_map: Mapping[str, Any],
+        segment_ids: Sequence[str] = (),
+        on_conflict: Literal["upsert", "skip"] = "upsert",
+        file_name: str = "contacts.csv",
+    ) -> str:
+        """``POST /contacts/imports``: a CSV of at most 50 MB, loaded asynchronously (see get_contact_import)."""
+        fields = {"column_map": jsonlib.dumps(column_map), "on_conflict": on_conflict}
+        if segment_ids:
+            fields["segments"] = jsonlib.dumps([{"id": s} for s in segment_ids])
+        form: Multipart = (fields, {"file": (file_name, csv_file, "text/csv")})
+        return str(self._call("POST", "/contacts/imports", "POST /contacts/imports", form=form)["id"])
+
+    def get_contact_import(self, import_id: str) -> ContactImport:
+        path = f"/contacts/imports/{_path_id(import_id)}"
+        return ContactImport.parse(self._call("GET", path, "GET /contacts/imports/{id}"))
 
     def delete_contact(self, id_or_email: str) -> None:
         self._call("DELETE", f"/contacts/{_path_id(id_or_email)}", "DELETE /contacts/{id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Contact", "ContactPage", "ListedContact", "PropertyDefinition", "PropertyValue", "Segment"]
+__all__ = ["Contact", "ContactImport", "ContactPage", "ListedContact", "PropertyDefinition", "PropertyValue", "Segment"]
 
 PropertyValue = str | int | float | None
 
@@ -81,3 +81,38 @@ class ListedContact:
 class ContactPage:
     contacts: tuple[ListedContact, ...]
     has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ContactImport:
+    """``GET /contacts/imports/{id}``: queued, in_progress, completed or failed, with its counts."""
+
+    id: str
+    status: str
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {"completed", "failed"}
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> ContactImport:
+        counts = data.get("counts") or {}
+
+        def count(name: str) -> int:
+            value = counts.get(name)
+            return int(value) if isinstance(value, int | float) else 0
+
+        return cls(
+            id=str(data.get("id", "")),
+            status=str(data.get("status") or "queued"),
+            total=count("total"),
+            created=count("created"),
+            updated=count("updated"),
+            skipped=count("skipped"),
+            failed=count("failed"),
+        )

@@ -65,6 +65,24 @@ class EmailIndex:
         with translated():
             self._client.srem(self._set, email)
 
+    def present(self, emails: list[str]) -> set[str]:
+        """Which of ``emails`` the index lists."""
+        if not emails:
+            return set()
+        with translated():
+            flags = self._client.smismember(self._set, emails)
+        return {email for email, flag in zip(emails, flags, strict=True) if flag}
+
+    def catch_up(self, resend: Any) -> None:
+        """Read until the index holds every contact Resend lists now (a backfill's start and end)."""
+        with redis_lock(self._client, self._lock, ttl_ms=600_000, wait_s=600.0):
+            while True:
+                _, meta = self._read("")
+                self._read_newest(meta, resend)
+                _, meta = self._read("")
+                if "started" not in meta:
+                    return
+
     # -- the question ------------------------------------------------------------------------------
 
     def knows_absent(self, email: str, resend: Any) -> bool:

@@ -124,6 +124,25 @@ class StateStore:
             mapping["members"] = format_managed(members)
         self._write_contact(email, mapping, users, written)
 
+    def remember_imported(
+        self, contacts: Sequence[tuple[str, frozenset[str], Sequence[tuple[str, str]], Mapping[str, str]]]
+    ) -> None:
+        """Contacts a bulk import created, as if each had been identified: (email, managed segment
+        ids, userId mappings, field fingerprints), a thousand per round trip."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with translated():
+            for start in range(0, len(contacts), 1000):
+                pipe = self.client.pipeline(transaction=False)
+                for email, managed, users, written in contacts[start : start + 1000]:
+                    self._queue_users(pipe, users)
+                    pipe.hset(self.key("contact", email), mapping={
+                        "exists": "1", "managed": format_managed(managed), "members": format_managed(managed),
+                        "last_sync": now, "last_outcome": "synced", "last_error": ""})  # fmt: skip
+                    if written and self._fields_ttl > 0:
+                        pipe.hset(self.key("fields", email), mapping=_loose(written))
+                        pipe.expire(self.key("fields", email), self._fields_ttl)
+                pipe.execute()
+
     def written_fields(self, email: str) -> tuple[dict[str, str], dict[str, str]]:
         """The fingerprints of what the connector last wrote to the contact (connector.sync.fingerprints),
         and when each property key was last found deleted in Resend, in one round trip."""

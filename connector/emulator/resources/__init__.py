@@ -1,0 +1,28 @@
+"""The emulated resources. A new resource module is one more entry in ``RESOURCES``."""
+
+from connector.emulator.api import Routes
+from connector.emulator.resources import (
+    audiences,
+    contacts,
+    events,
+    imports,
+    membership,
+    properties,
+    segments,
+    topics,
+    webhooks,
+)
+
+__all__ = ["RESOURCES"]
+
+RESOURCES: tuple[Routes, ...] = (
+    contacts.routes,
+    membership.routes,
+    segments.routes,
+    properties.routes,
+    events.routes,
+    imports.routes,
+    webhooks.routes,
+    topics.routes,
+    audiences.routes,
+)

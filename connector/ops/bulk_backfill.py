@@ -15,13 +15,16 @@ hours at 2 requests/s); through imports it costs about one call per thousand. Th
    written to ``<file>.failed.jsonl``, which ``backfill`` loads again once fixed;
 6. Redis learns every loaded contact as if it had been identified (exists, managed segments,
    userId mappings, field fingerprints, the email index), so later events send only what changed.
+
+Resuming: the emails a run planned as new are kept per file (``backfill-import:<file hash>``); a
+rerun imports them again unless Redis holds them already, so an interrupted backfill neither sends
+its contacts through the events path nor loads a finished one twice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,36 +44,22 @@ from connector.mapping import (
     KnownState,
     plan_event,
 )
+from connector.ops.backfill import identify_file
+from connector.ops.backfill_report import Tally, write_rows
 from connector.ops.import_files import MAX_IMPORT_BYTES, ImportFile, PlannedRow, group_by_segments, import_files
 from connector.ops.rows import BadRow, ContactRow, check_file, file_format, identify_event, read_rows
-from connector.redisio import connect
+from connector.redisio import connect, translated
 from connector.resend import ContactImport, ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore
+from connector.state.imported import known_contacts, remember_imported
 from connector.sync.definitions import Definitions
 from connector.sync.fingerprints import written
 
 __all__ = ["run_import_backfill"]
 
 _POLL_FIRST_S, _POLL_MAX_S = 1.0, 15.0  # status polls back off: a long import costs a few calls
-
-
-@dataclasses.dataclass(slots=True)
-class _Tally:
-    rows: int = 0
-    bad: int = 0
-    existing: int = 0
-    imports: int = 0
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    failed: int = 0
-
-    def add(self, result: ContactImport) -> None:
-        self.created += result.created
-        self.updated += result.updated
-        self.skipped += result.skipped
-        self.failed += result.failed
+_PLANNED_TTL_S = 30 * 86_400  # how long a rerun of the same file remembers what it imported
 
 
 def run_import_backfill(
@@ -119,7 +108,7 @@ class _Backfill:
         )
         self._definitions = Definitions(self._store)
         self._index = EmailIndex(self._store, max_age_seconds=destination.email_index_max_age_seconds)
-        self.tally = _Tally()
+        self.tally = Tally()
 
     def run(
         self, path: Path, kind: Any, *, progress: bool, events_path: Callable[[Path], int] | None, max_bytes: int
@@ -128,9 +117,8 @@ class _Backfill:
         rows = [row for row in read_rows(path, kind) if not self._bad(row)]
         contact_rows = [row for row in rows if isinstance(row, ContactRow)]
         self.tally.rows = len(contact_rows)
-        known = self._index.present([row.email for row in contact_rows])
-        existing = [row for row in contact_rows if row.email in known]
-        planned, failures = self._plan([row for row in contact_rows if row.email not in known])
+        new, existing = self._sort(contact_rows, self._store.key("backfill-import", identify_file(path).digest))
+        planned, failures = self._plan(new)
         files = [
             file
             for segments, group in group_by_segments(planned).items()
@@ -140,20 +128,42 @@ class _Backfill:
         code = 0
         if failures:
             failed_path = path.with_name(f"{path.stem}.failed.jsonl")
-            _write_rows(failed_path, [row for row, _ in failures])
+            write_rows(failed_path, [row for row, _ in failures])
             for row, reason in failures[:20]:
                 print(f"line {row.line}: failed: {reason}", file=self._out)
             print(f"{len(failures)} rows not loaded: fix them in {failed_path} and backfill it again", file=self._out)
             code = 1
         self.tally.existing = len(existing)
-        print(self._summary(path.name), file=self._out)
+        print(self.tally.summary(path.name), file=self._out)
         if existing:
             existing_path = path.with_name(f"{path.stem}.existing.jsonl")
-            _write_rows(existing_path, existing)
+            write_rows(existing_path, existing)
             print(f"{len(existing)} rows name contacts Resend already holds: sent as identify events "
                   f"from {existing_path}", file=self._out)  # fmt: skip
             code = max(code, events_path(existing_path) if events_path is not None else 0)
         return code
+
+    def _sort(self, rows: list[ContactRow], planned_key: str) -> tuple[list[ContactRow], list[ContactRow]]:
+        """New contacts (to import) and existing ones (to the events path); rows an earlier run of
+        this file imported and Redis already holds are done. An interrupted run resumes: what it
+        planned as new is imported again (the same data, ``upsert``) unless Redis holds it already,
+        rather than read back contact by contact through the events path."""
+        emails = [row.email for row in rows]
+        in_index = self._index.present(emails)
+        known = known_contacts(self._store, emails)
+        with translated():
+            before = set(emails) & {str(e) for e in self._store.client.smembers(planned_key)}
+        new = [r for r in rows if r.email not in known and (r.email in before or r.email not in in_index)]
+        existing = [r for r in rows if r.email not in before and (r.email in known or r.email in in_index)]
+        self.tally.already_done = len(rows) - len(new) - len(existing)
+        if new:
+            with translated():
+                pipe = self._store.client.pipeline(transaction=False)
+                for start in range(0, len(new), 10_000):
+                    pipe.sadd(planned_key, *(r.email for r in new[start : start + 10_000]))
+                pipe.expire(planned_key, _PLANNED_TTL_S)
+                pipe.execute()
+        return new, existing
 
     def _bad(self, row: ContactRow | BadRow) -> bool:
         if isinstance(row, BadRow):
@@ -258,24 +268,10 @@ class _Backfill:
                         if p.create.email not in present]  # fmt: skip
             loaded = [p for p in loaded if p.create.email in present]
         now = time.time()
-        self._store.remember_imported(
+        remember_imported(
+            self._store,
             [(p.create.email, frozenset(p.create.segment_ids), [(p.user_id, p.create.email)] if p.user_id else [],
               written(p.create, now)) for p in loaded]
         )  # fmt: skip
         self._index.add(p.create.email for p in loaded)
         return failures
-
-    def _summary(self, name: str) -> str:
-        t = self.tally
-        counts = f"{t.created} created, {t.updated} updated, {t.skipped} skipped, {t.failed} failed"
-        return f"backfill {name}: {t.rows} rows, {t.bad} bad, {t.imports} imports: {counts}; {t.existing} existing"
-
-
-def _write_rows(path: Path, rows: list[ContactRow]) -> None:
-    """Rows as JSON Lines that ``backfill`` reads back into the same rows."""
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            record: dict[str, Any] = dict(row.traits)
-            if row.user_id is not None:
-                record["userId"] = row.user_id
-            handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")

@@ -60,6 +60,10 @@ class StateStore:
         self._refused_ttl = refused_ttl_seconds
         self._fields_ttl = fields_ttl_seconds
 
+    @property
+    def fields_ttl_seconds(self) -> int:
+        return self._fields_ttl
+
     def key(self, *parts: str) -> str:
         return self._p + ":".join(parts)
 
@@ -76,10 +80,11 @@ class StateStore:
             return
         with translated():
             pipe = self.client.pipeline(transaction=False)
-            self._queue_users(pipe, pairs)
+            self.queue_users(pipe, pairs)
             pipe.execute()
 
-    def _queue_users(self, pipe: Any, pairs: Sequence[tuple[str, str]]) -> None:
+    def queue_users(self, pipe: Any, pairs: Sequence[tuple[str, str]]) -> None:
+        """Queue userId -> email mappings (and their reverse sets) on a pipeline."""
         for user_id, email in pairs:
             pipe.set(self.key("user", user_id), email, ex=self._user_ttl)
             pipe.sadd(self.key("email-users", email), user_id)
@@ -123,25 +128,6 @@ class StateStore:
         if members is not None:
             mapping["members"] = format_managed(members)
         self._write_contact(email, mapping, users, written)
-
-    def remember_imported(
-        self, contacts: Sequence[tuple[str, frozenset[str], Sequence[tuple[str, str]], Mapping[str, str]]]
-    ) -> None:
-        """Contacts a bulk import created, as if each had been identified: (email, managed segment
-        ids, userId mappings, field fingerprints), a thousand per round trip."""
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        with translated():
-            for start in range(0, len(contacts), 1000):
-                pipe = self.client.pipeline(transaction=False)
-                for email, managed, users, written in contacts[start : start + 1000]:
-                    self._queue_users(pipe, users)
-                    pipe.hset(self.key("contact", email), mapping={
-                        "exists": "1", "managed": format_managed(managed), "members": format_managed(managed),
-                        "last_sync": now, "last_outcome": "synced", "last_error": ""})  # fmt: skip
-                    if written and self._fields_ttl > 0:
-                        pipe.hset(self.key("fields", email), mapping=_loose(written))
-                        pipe.expire(self.key("fields", email), self._fields_ttl)
-                pipe.execute()
 
     def written_fields(self, email: str) -> tuple[dict[str, str], dict[str, str]]:
         """The fingerprints of what the connector last wrote to the contact (connector.sync.fingerprints),
@@ -197,7 +183,7 @@ class StateStore:
                 self.client.hset(self.key("contact", email), mapping=fields)
                 return
             pipe = self.client.pipeline(transaction=False)
-            self._queue_users(pipe, users)
+            self.queue_users(pipe, users)
             pipe.hset(self.key("contact", email), mapping=fields)
             if remember:
                 pipe.hset(self.key("fields", email), mapping=_loose(written or {}))

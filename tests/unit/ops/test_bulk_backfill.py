@@ -256,3 +256,31 @@ def test_an_import_file_holds_exactly_what_the_identify_would_post() -> None:
     ]
     assert file.column_map["properties"] == {"plan": {"column": "plan", "type": "string"},
                                              "seats": {"column": "seats", "type": "number"}}  # fmt: skip
+
+
+def test_an_interrupted_backfill_resumes_and_a_finished_one_is_not_loaded_again(
+    contacts: Path, redis_client: fakeredis.FakeRedis
+) -> None:
+    resend = Resend(polls_to_finish=2)
+    interrupted = {"done": False}
+
+    def stop_once(seconds: float) -> None:
+        if not interrupted["done"]:
+            interrupted["done"] = True
+            raise KeyboardInterrupt  # Ctrl-C while the first import is queued
+
+    with pytest.raises(KeyboardInterrupt):
+        run_import_backfill(_settings(), contacts, fmt=None, progress=False, out=io.StringIO(),
+                            resend=_client(resend), redis_client=redis_client, sleep=stop_once)  # fmt: skip
+    submitted = len(resend.imports)
+    assert submitted == 3  # every import was already on its way
+    code, text, handed = _backfill(contacts, resend, redis_client)
+    # The rerun imports what the first run planned (Resend holds some of it by now), not through events.
+    assert (code, handed) == (0, [])
+    assert len(resend.contacts) == 8
+    assert redis_client.hget("t:contact:a3@example.com", "exists") == "1"
+    resend.calls.clear()
+    code, text, handed = _backfill(contacts, resend, redis_client)
+    assert (code, handed) == (0, [])
+    assert "8 already loaded, 0 imports" in text
+    assert "POST /contacts/imports" not in resend.calls

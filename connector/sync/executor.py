@@ -245,7 +245,18 @@ class EventSync:
             if not progressed:
                 break
             plan = plan_event(event, self._settings, state)
-        return (*plan.prerequisites, *plan.commands)
+        return (*plan.prerequisites, *self._trimmed(plan.commands))
+
+    def _trimmed(self, commands: tuple[Command, ...]) -> Iterator[Command]:
+        """The dry run's writes as they would be sent: without the fields Resend already holds."""
+        for command in commands:
+            if isinstance(command, UpdateContact):
+                remembered, deleted = self._store.written_fields(command.email)
+                trimmed = self._memory.trim_update(command, remembered, time.time(), deleted)
+                if trimmed is not None:
+                    yield trimmed
+            else:
+                yield command
 
     # -- planning with prerequisites fulfilled ---------------------------------------------------
 

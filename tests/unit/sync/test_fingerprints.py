@@ -190,3 +190,10 @@ def test_a_property_deleted_again_and_again_is_refreshed_once_per_event(sync: Ev
     with pytest.raises(ResendRejected):
         sync.handle(identify("ada@example.com", plan="team"))
     assert resend.calls.count("list_contact_properties") == 1
+
+
+def test_the_dry_run_shows_only_what_would_be_sent(sync: EventSync, resend: FakeResend) -> None:
+    sync.handle(identify("ada@example.com", plan="pro", seats=3))
+    assert not any(isinstance(c, UpdateContact) for c in sync.plan(identify("ada@example.com", plan="pro", seats=3)))
+    (update,) = [c for c in sync.plan(identify("ada@example.com", plan="pro", seats=4)) if isinstance(c, UpdateContact)]
+    assert update.properties == (("seats", "4"),)

@@ -114,11 +114,15 @@ class StateStore:
         *,
         synced: bool = False,
         users: Sequence[tuple[str, str]] = (),
+        seen_managed: frozenset[str] | None = None,
         written: Mapping[str, str] | None = None,
     ) -> None:
         """What Redis believes about the contact (None: unchanged); with ``synced``, the sync record,
         ``users`` (see :meth:`remember_users`) and ``written`` (see :meth:`written_fields`), all in
-        the same round trip."""
+        the same round trip.
+
+        ``seen_managed`` is a managed set as read (from Resend, by an event that did not reconcile):
+        written only where Redis has none, so a record a reconciliation wrote meanwhile wins."""
         mapping: dict[Any, Any] = {"exists": "1"}
         if synced:
             mapping.update(last_sync=datetime.now(UTC).isoformat(timespec="seconds"), last_outcome="synced",
@@ -127,7 +131,8 @@ class StateStore:
             mapping["managed"] = format_managed(managed)
         if members is not None:
             mapping["members"] = format_managed(members)
-        self._write_contact(email, mapping, users, written)
+        absent = {} if managed is not None or seen_managed is None else {"managed": format_managed(seen_managed)}
+        self._write_contact(email, mapping, users, if_absent=absent, written=written)
 
     def written_fields(self, email: str) -> tuple[dict[str, str], dict[str, str]]:
         """The fingerprints of what the connector last wrote to the contact (connector.sync.fingerprints),
@@ -167,24 +172,31 @@ class StateStore:
         written: Mapping[str, str] | None = None,
     ) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        self._write_contact(email, {"last_sync": now, "last_outcome": outcome, "last_error": error}, users, written)
+        self._write_contact(
+            email, {"last_sync": now, "last_outcome": outcome, "last_error": error}, users, written=written
+        )
 
     def _write_contact(
         self,
         email: str,
         fields: dict[Any, Any],
         users: Sequence[tuple[str, str]],
+        *,
+        if_absent: Mapping[str, str] | None = None,
         written: Mapping[str, str] | None = None,
     ) -> None:
-        """The contact's hash fields, any userId mappings and field fingerprints, in one round trip."""
+        """The contact's hash fields (``if_absent`` ones only where the hash has none), any userId
+        mappings and field fingerprints, in one round trip."""
         remember = bool(written) and self._fields_ttl > 0
         with translated():
-            if not users and not remember:
+            if not users and not if_absent and not remember:
                 self.client.hset(self.key("contact", email), mapping=fields)
                 return
             pipe = self.client.pipeline(transaction=False)
             self.queue_users(pipe, users)
             pipe.hset(self.key("contact", email), mapping=fields)
+            for name, value in (if_absent or {}).items():
+                pipe.hsetnx(self.key("contact", email), name, value)
             if remember:
                 pipe.hset(self.key("fields", email), mapping=_loose(written or {}))
                 pipe.expire(self.key("fields", email), self._fields_ttl)
@@ -277,6 +289,6 @@ def _contact_state(fields: Sequence[Any]) -> ContactState | None:
         return None
     return ContactState(
         exists=True,
-        managed=parse_managed(managed or ""),
+        managed=parse_managed(managed) if managed is not None else None,
         members=parse_managed(members) if members is not None else None,
     )

@@ -20,11 +20,8 @@ from tests.integration.conftest import API_KEY
 from tests.recordings import Exchange, IdMap, answer_now, differences, exchanges, recordings
 
 _OCTOBER = "recorded 2025-10-17, before Resend added `properties` to contact answers (the 2025-11-30 recordings of the same legacy route carry it, and so does the emulator)"  # noqa: E501
-_TOPICS = "topics are not emulated yet (the contact's `topics` field is accepted and ignored)"
 
 EXCEPTIONS: dict[tuple[str, int], str] = {
-    ("contacts/Contacts-Integration-Tests-contacts-API-endpoint-create-creates-a-contact.har", 1): _TOPICS,
-    ("contacts/Contacts-Integration-Tests-contacts-API-endpoint-create-creates-a-contact.har", 5): _TOPICS,
     ("contacts/Contacts-Integration-Tests-get-retrieves-a-contact-by-email.har", 2): _OCTOBER,
     ("contacts/Contacts-Integration-Tests-get-retrieves-a-contact-by-id.har", 2): _OCTOBER,
     ("contacts/Contacts-Integration-Tests-update-updates-a-contact.har", 3): _OCTOBER,

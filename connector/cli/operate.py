@@ -59,14 +59,26 @@ def _replay(args: argparse.Namespace) -> int:
 def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path)
     parser.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
+    parser.add_argument(
+        "--via-events", action="store_true", help="produce identify events to the events topic instead (one by one)"
+    )
     parser.add_argument("--no-progress", action="store_true")
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from connector.ops import run_backfill
+    from connector.ops import run_backfill, run_import_backfill
 
     settings = settings_of(args)
-    return run_backfill(settings, args.file, fmt=args.format, progress=not args.no_progress, out=sys.stdout)
+
+    def via_events(path: Path, fmt: str | None = args.format) -> int:
+        return run_backfill(settings, path, fmt=fmt, progress=not args.no_progress, out=sys.stdout)
+
+    if args.via_events:
+        return via_events(args.file)
+    return run_import_backfill(
+        settings, args.file, fmt=args.format, progress=not args.no_progress, out=sys.stdout,
+        events_path=lambda path: via_events(path, "jsonl"),
+    )  # fmt: skip
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -81,7 +93,7 @@ register(Command("replay", "run dead-lettered records through the pipeline again
 register(
     Command(
         "backfill",
-        "produce identify events for existing contacts (CSV or JSON Lines)",
+        "load existing contacts (CSV or JSON Lines) through contact imports",
         _backfill,
         _backfill_arguments,
     )

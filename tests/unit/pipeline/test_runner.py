@@ -124,6 +124,9 @@ class ScriptedSync:
     def plan(self, event: Event) -> list[Any]:
         return []
 
+    def identify(self, value: bytes | None) -> dict[str, Any]:
+        return {}
+
 
 class RecordingDeadLetters:
     def __init__(self) -> None:

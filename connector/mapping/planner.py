@@ -13,6 +13,7 @@ from typing import Any
 
 from connector.errors import InvalidEventError
 from connector.events import KNOWN_TYPES, Event
+from connector.mapping.closed_loop import around_write, with_after
 from connector.mapping.commands import (
     AddToSegment,
     CacheUserEmail,
@@ -35,6 +36,7 @@ from connector.mapping.email import direct_email
 from connector.mapping.keys import property_key
 from connector.mapping.names import split_name
 from connector.mapping.state import ContactState, KnownState, format_managed
+from connector.mapping.topics import TOPICS_TRAIT
 from connector.mapping.values import as_number, as_text
 from connector.settings import DestinationSettings
 
@@ -42,7 +44,7 @@ __all__ = ["AUDIENCES_TRAIT", "plan_event"]
 
 AUDIENCES_TRAIT = "resendaudiences"
 _EXCLUDED = frozenset(
-    {"email", "name", "firstname", "lastname", "first_name", "last_name", "unsubscribed", AUDIENCES_TRAIT}
+    {"email", "name", "firstname", "lastname", "first_name", "last_name", "unsubscribed", AUDIENCES_TRAIT, TOPICS_TRAIT}
 )
 _UPDATING = frozenset({"track", "page", "screen"})
 
@@ -86,9 +88,17 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
     automation: tuple[Command, ...] = ()
     if automating:
         automation = (SendAutomationEvent(event.event or "", email, tuple(event.properties.items())),)
-    return _with_properties(
-        email, _contact_fields(event.traits, settings), settings, state, upsert=False, before=(), after=automation
+    fields = _contact_fields(event.traits, settings)
+    extra = around_write(
+        email, event.traits, fields.fields, settings, state, lookup=LookupContact(email), creating=False
     )
+    if extra.needs:
+        return Plan(prerequisites=extra.needs)
+    plan = _with_properties(
+        email, _Fields(extra.fields, fields.raw_properties), settings, state, upsert=False, before=extra.before,
+        after=automation,
+    )  # fmt: skip
+    return with_after(plan, extra)
 
 
 def _uses_cache(event: Event, settings: DestinationSettings) -> bool:
@@ -123,7 +133,7 @@ def _contact_fields(traits: Mapping[str, Any], settings: DestinationSettings) ->
         fields.append(("last_name", last))
     props: list[tuple[str, Any]] = []
     unsubscribed = next((v for k, v in traits.items() if k.lower() == "unsubscribed"), None)
-    if isinstance(unsubscribed, bool):
+    if isinstance(unsubscribed, bool) and not (settings.namespace and settings.app_scoped_unsubscribe == "topic"):
         if settings.namespace and settings.app_scoped_unsubscribe:
             status = "unsubscribed" if unsubscribed else "active"
             props.append((property_key("subscriptionStatus", _prefix(settings)), status))
@@ -212,6 +222,9 @@ def _plan_identify(
 ) -> Plan:
     traits = {**event.context_traits, **event.traits}
     fields = _contact_fields(traits, settings)
+    creating = state.contact is not None and not state.contact.exists
+    extra = around_write(email, traits, fields.fields, settings, state, lookup=LookupContact(email), creating=creating)
+    fields, remember = _Fields(extra.fields, fields.raw_properties), (*remember, *extra.before)
     raw = list(fields.raw_properties)
     if event.user_id is not None:
         raw.append((_system_key("user_id", settings), event.user_id))
@@ -226,6 +239,7 @@ def _plan_identify(
             needs.append(DefineProperty(managed_key))
     if state.contact is None:
         needs.append(LookupContact(email))
+    needs.extend(extra.needs)
     properties, missing = _typed(
         tuple(raw), settings, state, creating=state.contact is None or not state.contact.exists
     )
@@ -236,8 +250,10 @@ def _plan_identify(
     desired = None if desired_names is None else tuple(state.segment_ids[n] for n in desired_names)
     record_managed = desired is not None and managed_key not in state.refused
     if not state.contact.exists:
-        return _create(email, fields, properties, desired, managed_key if record_managed else None, remember)
-    return _update(email, fields, properties, desired, state, managed_key if record_managed else None, remember)
+        plan = _create(email, fields, properties, desired, managed_key if record_managed else None, remember)
+    else:
+        plan = _update(email, fields, properties, desired, state, managed_key if record_managed else None, remember)
+    return with_after(plan, extra)
 
 
 def _create(

@@ -24,6 +24,7 @@ from connector.logs import get_logger
 from connector.resend._errors import error_from_response, error_from_transport
 from connector.resend.models import Contact, PropertyDefinition, PropertyValue, Segment
 from connector.resend.ratelimit import RateLimiter, announced_rate
+from connector.resend.topics import TopicCalls
 from connector.settings import ResendSettings
 
 __all__ = ["Observer", "ResendClient"]
@@ -62,7 +63,7 @@ def _delay(error: RetryableError, backoffs: int) -> float:
     return min(10.0, 0.1 * 2.0**backoffs) * random.uniform(0.5, 1.0)
 
 
-class ResendClient:
+class ResendClient(TopicCalls):
     """Resend over one ``httpx`` transport (a connection pool; ``httpx.MockTransport`` in tests).
 
     Requests go to the transport directly rather than through ``httpx.Client``: the API needs none of
@@ -227,6 +228,7 @@ class ResendClient:
         unsubscribed: bool | None = None,
         properties: Mapping[str, PropertyValue] | None = None,
         segment_ids: Sequence[str] = (),
+        topics: Sequence[tuple[str, str]] = (),  # (topic id, opt_in | opt_out)
     ) -> str:
         body: dict[str, Any] = {"email": email}
         if first_name is not None:
@@ -239,6 +241,8 @@ class ResendClient:
             body["properties"] = dict(properties)
         if segment_ids:
             body["segments"] = [{"id": s} for s in segment_ids]
+        if topics:
+            body["topics"] = [{"id": t, "subscription": s} for t, s in topics]
         return str(self._call("POST", "/contacts", "POST /contacts", json=body)["id"])
 
     def get_contact(self, id_or_email: str) -> Contact:

@@ -38,14 +38,19 @@ from connector.mapping import (
     DefineProperty,
     DeleteContact,
     EnsureSegment,
+    EnsureTopic,
+    KeptConsent,
     KnownState,
+    LookupConsent,
     LookupContact,
     LookupMemberships,
     LookupUserEmail,
     Plan,
+    RememberConsent,
     RememberContact,
     RemoveFromSegment,
     SendAutomationEvent,
+    SetTopics,
     UpdateContact,
     parse_managed,
     plan_event,
@@ -55,6 +60,7 @@ from connector.mapping.email import direct_email
 from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import StateStore, redis_lock
+from connector.sync.closed_loop import LoopSync, now_ms
 from connector.sync.definitions import Definitions
 
 __all__ = ["EventSync", "Outcome"]
@@ -113,6 +119,7 @@ class EventSync:
             refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
         )
         self._definitions = Definitions(self._store)
+        self.loop = LoopSync(self._store)  # consent and topics (connector/sync/closed_loop.py)
         prefix = f"{settings.destination.namespace}_" if settings.destination.namespace else ""
         self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
         self._ahead = threading.local()  # contact states this thread read ahead (see reading_ahead)
@@ -231,7 +238,9 @@ class EventSync:
 
     def _initial_state(self) -> KnownState:
         return KnownState(
-            segment_ids=self._definitions.segment_ids(), property_types=self._definitions.property_types()
+            segment_ids=self._definitions.segment_ids(),
+            property_types=self._definitions.property_types(),
+            topic_ids=self.loop.known_topics(),
         )
 
     def _settle(self, event: Event, counter: _Counting, seed: KnownState | None) -> tuple[Plan, KnownState]:
@@ -259,6 +268,8 @@ class EventSync:
                 self._definitions.define(need.key, _CountingClient(self._resend, counter))
             elif isinstance(need, EnsureSegment):
                 self._definitions.ensure_segment(need.name, _CountingClient(self._resend, counter))
+            elif isinstance(need, LookupConsent | EnsureTopic):
+                state = self.loop.fulfil(need, state, _CountingClient(self._resend, counter))
         defined = [n.key for n in needs if isinstance(n, DefineProperty)]
         refused |= self._definitions.refused(defined)
         return dataclasses.replace(
@@ -282,23 +293,31 @@ class EventSync:
         else:
             # First sight of a contact that exists in Resend (created elsewhere, or by the reference
             # destination): what it says we manage is all we may ever remove.
-            state = ContactState(exists=True, managed=parse_managed(contact.properties.get(self._managed_key)))
+            managed = parse_managed(contact.properties.get(self._managed_key))
+            state = ContactState(exists=True, managed=managed, unsubscribed=contact.unsubscribed)
+            self._store.remember_unsubscribed(email, contact.unsubscribed, now_ms())
         counter.fetched[email] = state
         return state
 
     # -- carrying out ------------------------------------------------------------------------------
 
     def _run(self, commands: tuple[Command, ...], counter: _Counting) -> None:
+        created: set[str] = set()
         for command in commands:
-            self._execute(command, counter)
+            if isinstance(command, CreateContact):
+                created.add(command.email)
+                topics = next((c for c in commands if isinstance(c, SetTopics) and c.email == command.email), None)
+                self._create(command, _CountingClient(self._resend, counter), topics)
+            elif not (isinstance(command, SetTopics) and command.email in created):  # else carried by the POST
+                self._execute(command, counter)
 
     def _execute(self, command: Command, counter: _Counting) -> None:
         resend = _CountingClient(self._resend, counter)
         match command:
             case CacheUserEmail(user_id=user_id, email=email) | CopyUserEmail(user_id=user_id, email=email):
                 counter.users.append((user_id, email))
-            case CreateContact():
-                self._create(command, resend)
+            case KeptConsent() | RememberConsent() | SetTopics():
+                self.loop.execute(command, resend)
             case UpdateContact():
                 self._update(command, resend)
             case AddToSegment(email=email, segment_id=segment_id):
@@ -322,7 +341,7 @@ class EventSync:
             case _:
                 raise PermanentError(f"cannot execute {type(command).__name__}")
 
-    def _create(self, command: CreateContact, resend: _CountingClient) -> None:
+    def _create(self, command: CreateContact, resend: _CountingClient, topics: SetTopics | None = None) -> None:
         # Runs under the contact lock (see _handle): a second replica creating the same new contact
         # waits, then finds it in Redis and plans an update, so one contact holds both writes.
         try:
@@ -333,6 +352,7 @@ class EventSync:
                 unsubscribed=command.unsubscribed,
                 properties=dict(command.properties),
                 segment_ids=command.segment_ids,
+                topics=[(topic_id, sub) for topic_id, _, sub in topics.topics] if topics else (),
             )
         except ResendNotFound:
             if not command.segment_ids:
@@ -341,7 +361,7 @@ class EventSync:
             self._definitions.refresh_segments(resend)
             raise _Replan from None
         ids = frozenset(command.segment_ids)
-        self._store.remember_contact(command.email, ids, ids)
+        self._store.remember_contact(command.email, ids, ids, unsubscribed=bool(command.unsubscribed))
 
     def _update(self, command: UpdateContact, resend: _CountingClient) -> None:
         try:

@@ -74,16 +74,34 @@ def _backfill(args: argparse.Namespace) -> int:
     return run_backfill(_settings(args), args.file, fmt=args.format, progress=not args.no_progress, out=sys.stdout)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="resend-connector", description="Kafka events -> Resend contacts.")
-    parser.add_argument("--settings", type=Path, help="YAML or TOML settings file")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _global_options(*, on_command: bool) -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name (`--settings F run` = `run --settings F`).
 
-    sub.add_parser("run", help="consume events and keep Resend in sync (the service)").set_defaults(func=_run)
+    On a command's own parser the default is SUPPRESS, so an option given before the command name is
+    not overwritten by the subparser's default.
+    """
+    options = argparse.ArgumentParser(add_help=False)
+    default = argparse.SUPPRESS if on_command else None
+    options.add_argument("--settings", type=Path, default=default, help="YAML or TOML settings file")
+    return options
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resend-connector",
+        description="Kafka events -> Resend contacts.",
+        parents=[_global_options(on_command=False)],
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = [_global_options(on_command=True)]
+
+    sub.add_parser("run", parents=common, help="consume events and keep Resend in sync (the service)").set_defaults(
+        func=_run
+    )
 
     sub.add_parser("emulator", help="a local Resend emulator (see `resend-connector emulator --help`)")
 
-    replay = sub.add_parser("replay", help="run dead-lettered records through the pipeline again")
+    replay = sub.add_parser("replay", parents=common, help="run dead-lettered records through the pipeline again")
     replay.add_argument("--dry-run", action="store_true", help="print the commands; send and commit nothing")
     replay.add_argument("--limit", type=int, help="stop after this many matching records")
     replay.add_argument("--from-beginning", action="store_true", help="ignore where the previous replay stopped")
@@ -99,11 +117,15 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
     replay.set_defaults(func=_replay)
 
-    sub.add_parser("check", help="validate settings and reach Kafka, Redis and Resend").set_defaults(func=_check)
-    status = sub.add_parser("status", help="what the connector knows about one contact")
+    sub.add_parser("check", parents=common, help="validate settings and reach Kafka, Redis and Resend").set_defaults(
+        func=_check
+    )
+    status = sub.add_parser("status", parents=common, help="what the connector knows about one contact")
     status.add_argument("email")
     status.set_defaults(func=_status)
-    backfill = sub.add_parser("backfill", help="produce identify events for existing contacts (CSV or JSON Lines)")
+    backfill = sub.add_parser(
+        "backfill", parents=common, help="produce identify events for existing contacts (CSV or JSON Lines)"
+    )
     backfill.add_argument("file", type=Path)
     backfill.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
     backfill.add_argument("--no-progress", action="store_true")

@@ -4,7 +4,8 @@ In a test: ``EmulatorServer(api_keys=("re_k",), rate_limit=2).start()``, then ``
 Standalone: ``resend-connector emulator --port 8025 --api-key re_demo --rate-limit 2`` (or
 ``python -m connector.emulator ...``; ``--help`` lists the fault options).
 
-Resend's routes answer at the root (contract: shared/design/resend-api.md; rules in state.py):
+Resend's routes answer at the root (contract: shared/design/resend-api.md; one module per resource in
+resources/, registered in ``resources.RESOURCES``; dispatch in state.py):
 ``/contacts``, ``/contacts/{id_or_email}``, ``/contacts/{id_or_email}/segments[/{segment_id}]``,
 ``/segments``, ``/segments/{id}``, ``/segments/{id}/contacts``, ``/contact-properties[/{id}]``,
 ``/events/send``. Every answer carries ``ratelimit-*`` headers (unless unthrottled); past the limit of

@@ -44,3 +44,14 @@ def test_status_with_redis_down_is_one_clear_line(
     err = capsys.readouterr().err
     assert err.startswith("resend-connector: StateStoreUnavailable")
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_settings_option_is_accepted_before_or_after_the_command(
+    before: bool, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("kafka:\n  max_in_flight_contacts: 0\n")
+    argv = ["--settings", str(path), "check"] if before else ["check", "--settings", str(path)]
+    assert main(argv) == 1
+    assert "kafka.max_in_flight_contacts" in capsys.readouterr().err

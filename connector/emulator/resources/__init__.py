@@ -1,0 +1,14 @@
+"""The emulated resources. A new resource module is one more entry in ``RESOURCES``."""
+
+from connector.emulator.api import Routes
+from connector.emulator.resources import contacts, events, membership, properties, segments
+
+__all__ = ["RESOURCES"]
+
+RESOURCES: tuple[Routes, ...] = (
+    contacts.routes,
+    membership.routes,
+    segments.routes,
+    properties.routes,
+    events.routes,
+)

@@ -1,0 +1,118 @@
+"""``/contacts`` and ``/contacts/{id}``: contacts by id or email, their properties."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from connector.emulator.api import Answer, ApiError, Json, Query, Routes
+from connector.emulator.views import contact_view, page
+from connector.emulator.world import Contact, World
+
+__all__ = ["routes"]
+
+routes = Routes()
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _checked_properties(world: World, raw: Any, *, allow_null: bool) -> dict[str, str | int | float | None]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ApiError(422, "validation_error", "properties must be an object")
+    out: dict[str, str | int | float | None] = {}
+    for key, value in raw.items():
+        prop = world.properties.get(key)
+        if prop is None:
+            raise ApiError(422, "validation_error", f"Contact property '{key}' does not exist")
+        if value is None:
+            if not allow_null:
+                continue
+        elif prop.type == "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ApiError(422, "validation_error", f"Contact property '{key}' must be a number")
+        elif not isinstance(value, str):
+            raise ApiError(422, "validation_error", f"Contact property '{key}' must be a string")
+        out[key] = value
+    return out
+
+
+@routes.add("POST", "/contacts")
+def create_contact(world: World, *, query: Query, body: Json) -> Answer:
+    email = body.get("email")
+    if not email:
+        raise ApiError(422, "missing_required_field", "Missing `email` field.")
+    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+        raise ApiError(422, "validation_error", "Invalid `email` field.")
+    existing = world.by_email.get(email.strip().lower())
+    if existing is not None:
+        # Live behaviour: 201 with the existing id, the stored contact left unchanged.
+        return 201, {"object": "contact", "id": existing}
+    properties = _checked_properties(world, body.get("properties"), allow_null=False)
+    segment_ids = [s["id"] if isinstance(s, dict) else s for s in body.get("segments") or []]
+    for segment_id in segment_ids:
+        world.segment(segment_id)
+    contact = Contact(
+        id=str(uuid.uuid4()),
+        email=email.strip(),
+        first_name=body.get("first_name"),
+        last_name=body.get("last_name"),
+        unsubscribed=bool(body.get("unsubscribed", False)),
+        properties={k: v for k, v in properties.items() if v is not None},
+        segments=list(dict.fromkeys(segment_ids)),
+    )
+    world.contacts[contact.id] = contact
+    world.by_email[contact.email.lower()] = contact.id
+    return 201, {"object": "contact", "id": contact.id}
+
+
+@routes.add("GET", "/contacts")
+def list_contacts(world: World, *, query: Query, body: Json) -> Answer:
+    items = [contact_view(c, with_properties=False) for c in world.contacts.values()]
+    # An older list endpoint: without a limit it answers every contact (resend-api.md, Pagination).
+    return 200, page(items, query, everything_by_default=True)
+
+
+@routes.add("GET", "/contacts/{id}")
+def get_contact(world: World, id_or_email: str, *, query: Query, body: Json) -> Answer:
+    return 200, contact_view(world.contact(id_or_email))
+
+
+@routes.add("PATCH", "/contacts/{id}")
+def update_contact(world: World, id_or_email: str, *, query: Query, body: Json) -> Answer:
+    contact = world.contact(id_or_email)
+    properties = _checked_properties(world, body.get("properties"), allow_null=True)
+    for name in ("first_name", "last_name"):
+        if name in body:
+            setattr(contact, name, body[name])
+    if "unsubscribed" in body:
+        if not isinstance(body["unsubscribed"], bool):
+            raise ApiError(422, "validation_error", "`unsubscribed` must be a boolean")
+        contact.unsubscribed = body["unsubscribed"]
+    for key, value in properties.items():
+        if value is None:
+            contact.properties.pop(key, None)
+        else:
+            contact.properties[key] = value
+    return 200, {"object": "contact", "id": contact.id}
+
+
+@routes.add("DELETE", "/contacts/{id}")
+def delete_contact(world: World, id_or_email: str, *, query: Query, body: Json) -> Answer:
+    contact = world.contact(id_or_email)
+    del world.contacts[contact.id]
+    del world.by_email[contact.email.lower()]
+    return 200, {"object": "contact", "contact": contact.id, "deleted": True}
+
+
+@routes.snapshot("contacts")
+def _contacts_state(world: World) -> list[Json]:
+    names = {s.id: s.name for s in world.segments.values()}
+    return [
+        {"id": c.id, "email": c.email, "first_name": c.first_name, "last_name": c.last_name,
+         "unsubscribed": c.unsubscribed, "properties": dict(c.properties),
+         "segments": [names[s] for s in c.segments if s in names], "segment_ids": list(c.segments)}
+        for c in world.contacts.values()
+    ]  # fmt: skip

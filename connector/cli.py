@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
+from connector.closed_loop_cli import add_commands
 from connector.errors import ConfigurationError, ConnectorError
 from connector.logs import configure, get_logger
 from connector.settings import Settings, load_settings
@@ -130,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
     backfill.add_argument("--no-progress", action="store_true")
     backfill.set_defaults(func=_backfill)
+    add_commands(sub, common, _settings)  # webhooks, broadcast (connector/closed_loop_cli.py)
     return parser
 
 

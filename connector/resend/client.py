@@ -22,6 +22,7 @@ import redis
 from connector.errors import RateLimited, ResendNotFound, ResendRejected, RetryableError
 from connector.logs import get_logger
 from connector.resend._errors import error_from_response, error_from_transport
+from connector.resend.broadcasts import BroadcastCalls
 from connector.resend.models import Contact, PropertyDefinition, PropertyValue, Segment
 from connector.resend.ratelimit import RateLimiter, announced_rate
 from connector.resend.topics import TopicCalls
@@ -63,7 +64,7 @@ def _delay(error: RetryableError, backoffs: int) -> float:
     return min(10.0, 0.1 * 2.0**backoffs) * random.uniform(0.5, 1.0)
 
 
-class ResendClient(TopicCalls):
+class ResendClient(TopicCalls, BroadcastCalls):
     """Resend over one ``httpx`` transport (a connection pool; ``httpx.MockTransport`` in tests).
 
     Requests go to the transport directly rather than through ``httpx.Client``: the API needs none of

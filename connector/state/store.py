@@ -136,9 +136,13 @@ class StateStore:
 
     def unsubscribed(self, email: str) -> bool | None:
         """Resend's unsubscribed flag as last known (a webhook, a read, our own write); None: unknown."""
+        return self.consent(email)[0]
+
+    def consent(self, email: str) -> tuple[bool | None, int]:
+        """The flag as last known and when it was observed (ms; 0 when unknown)."""
         with translated():
-            value = self.client.hget(self.key("contact", email), "unsubscribed")
-        return None if value is None else value == "1"
+            value, at = self.client.hmget(self.key("contact", email), ["unsubscribed", "unsubscribed_at"])
+        return (None if value is None else value == "1"), int(at or 0)
 
     def remember_unsubscribed(self, email: str, unsubscribed: bool, at_ms: int) -> bool:
         """Record the flag unless Redis holds one observed later (webhooks arrive in any order).

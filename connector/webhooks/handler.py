@@ -64,8 +64,11 @@ class WebhookHandler:
         try:
             emails = recipients(payload)
             users = self._store.latest_users(list(emails))
-            previous = self._store.unsubscribed(emails[0]) if kind.startswith("contact.") and emails else None
+            previous, known_at = self._store.consent(emails[0]) if kind.startswith("contact.") else (None, 0)
             translation = translate(svix_id, payload, users=users, previous_unsubscribed=previous)
+            if translation.change is not None and translation.change.at_ms < known_at:
+                # Delivered after a later change: what it changed from is not what Redis holds now.
+                translation = translate(svix_id, payload, users=users, previous_unsubscribed=None)
         except InvalidWebhook as exc:
             return self._answer(kind, "invalid", 422, {"error": str(exc)})
         if translation.skip is not None:
@@ -78,7 +81,7 @@ class WebhookHandler:
             self._follower.follow(translation.change)
         self._dedupe.done(svix_id)
         for event in translation.events:
-            log.info("webhook.written", svix_id=svix_id, event=event["event"],
+            log.info("webhook.written", svix_id=svix_id, name=event["event"],
                      email=mask_email(event["context"]["traits"]["email"]))  # fmt: skip
         return self._answer(kind, "written", 200, {"written": len(translation.events)})
 

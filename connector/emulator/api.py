@@ -62,6 +62,8 @@ class Routes:
 
     routes: list[Route] = field(default_factory=list)
     snapshots: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    # Calls under /_emulator/ ("POST", "imports") -> part(world, body) -> (status, body); run outside the lock.
+    inspections: dict[tuple[str, str], Callable[[Any, Any], tuple[int, Any]]] = field(default_factory=dict)
 
     def add(self, method: str, template: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -73,6 +75,15 @@ class Routes:
     def snapshot(self, name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
         def register(part: Callable[[Any], Any]) -> Callable[[Any], Any]:
             self.snapshots[name] = part
+            return part
+
+        return register
+
+    def inspect(
+        self, method: str, name: str
+    ) -> Callable[[Callable[[Any, Any], tuple[int, Any]]], Callable[[Any, Any], tuple[int, Any]]]:
+        def register(part: Callable[[Any, Any], tuple[int, Any]]) -> Callable[[Any, Any], tuple[int, Any]]:
+            self.inspections[(method, name)] = part
             return part
 
         return register

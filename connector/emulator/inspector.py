@@ -54,5 +54,32 @@ class EmulatorInspector:
         result: list[dict[str, Any]] = self._post("seed", [{"method": m, "path": p, "body": b} for m, p, b in calls])
         return result
 
+    def set_imports(self, *, paused: bool | None = None, rows_per_second: float | None = None) -> dict[str, Any]:
+        """Hold contact imports in ``queued`` (paused) or slow them down; 0 rows/s = as fast as possible."""
+        changes = {k: v for k, v in {"paused": paused, "rows_per_second": rows_per_second}.items() if v is not None}
+        result: dict[str, Any] = self._post("imports", changes)
+        return result
+
+    def contact_event(self, email: str, action: str, **details: Any) -> list[dict[str, Any]]:
+        """As if the person or their mail server acted: unsubscribe, resubscribe, bounce, complaint, suppressed.
+
+        The events emitted, ``[{type, svix_ids}]`` (one svix-id per webhook that receives it)."""
+        result: list[dict[str, Any]] = self._post("contact-event", {"email": email, "action": action, **details})[
+            "events"
+        ]
+        return result
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """Webhook delivery attempts ``[{t, svix_id, webhook_id, type, attempt, status}]``, oldest first."""
+        result: list[dict[str, Any]] = self._get("deliveries")
+        return result
+
+    def set_webhook_retries(self, delays: list[float], *, timeout_seconds: float | None = None) -> None:
+        """The pause before each redelivery (their count bounds the attempts) and each attempt's timeout."""
+        body: dict[str, Any] = {"retry_delays": delays}
+        if timeout_seconds is not None:
+            body["timeout_seconds"] = timeout_seconds
+        self._post("webhooks", body)
+
     def close(self) -> None:
         self._http.close()

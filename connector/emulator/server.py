@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from connector.emulator.faults import FaultPlan, Faults
+from connector.emulator.forms import MAX_BODY_BYTES, FormError, parse_multipart
 from connector.emulator.state import ApiError, Resend, route_template
 
 __all__ = ["EmulatorServer"]
@@ -114,6 +115,7 @@ class EmulatorServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+        self.resend.close()
 
     def record(self, method: str, route: str, status: int) -> None:
         with self._log_lock:
@@ -121,6 +123,7 @@ class EmulatorServer:
             self.counts[f"{method} {route} {status}"] += 1
 
     def reset(self) -> None:
+        self.resend.close()
         self.resend = Resend()
         self.faults = FaultPlan(Faults())
         with self._log_lock:
@@ -141,6 +144,12 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> Any:
             length = int(self.headers.get("Content-Length") or 0)
+            content_type = self.headers.get("Content-Type", "")
+            if content_type.startswith("multipart/form-data"):  # contact imports
+                if length > MAX_BODY_BYTES:
+                    self.close_connection = True  # the body is left unread
+                    raise FormError("the file is larger than 50 MB")
+                return parse_multipart(content_type, length, self.rfile)
             raw = self.rfile.read(length) if length else b""
             return json.loads(raw) if raw.strip() else None
 
@@ -162,6 +171,9 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             allowed, rate_headers = emulator.rate.take()
             try:
                 body = self._body()
+            except FormError as exc:
+                self._answer_error(url.path, ApiError(422, "validation_error", str(exc)), rate_headers)
+                return
             except ValueError:
                 self._answer_error(url.path, ApiError(400, "validation_error", "Invalid JSON body"), rate_headers)
                 return
@@ -271,6 +283,8 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                         status, answer = error.status, error.body()
                     results.append({"status": status, "body": answer})
                 self._send(200, results)
+            elif (answered := emulator.resend.inspect(self.command, what, body)) is not None:
+                self._send(*answered)
             else:
                 self._send(404, {"message": f"no inspection route {self.command} /_emulator/{what}"})
 

@@ -36,6 +36,19 @@ class Resend:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.world = World()
+        self.world.runtime.bind(self.call, self.lock)
+
+    def close(self) -> None:
+        """Stops the account's background work (webhook delivery, imports)."""
+        self.world.runtime.close()
+
+    def inspect(self, method: str, name: str, body: Any) -> tuple[int, Any] | None:
+        """A resource's call under ``/_emulator/`` (None when no resource has it); outside the lock."""
+        for routes in RESOURCES:
+            part = routes.inspections.get((method, name))
+            if part is not None:
+                return part(self.world, body)
+        return None
 
     def call(self, method: str, path: str, query: dict[str, str], body: Json | None) -> tuple[int, Json, str]:
         """Returns (status, body, "METHOD /route/template")."""

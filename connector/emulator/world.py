@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connector.emulator.api import Json, not_found, now
+from connector.emulator.records import ContactImport, Topic, Webhook
+from connector.emulator.runtime import Runtime
 
 __all__ = ["Contact", "Property", "Segment", "World"]
 
@@ -18,6 +20,7 @@ class Contact:
     unsubscribed: bool = False
     properties: dict[str, str | int | float] = field(default_factory=dict)
     segments: list[str] = field(default_factory=list)  # ids, in the order added
+    topics: dict[str, str] = field(default_factory=dict)  # topic id -> opt_in / opt_out, where set explicitly
     created_at: str = field(default_factory=now)
 
 
@@ -46,6 +49,11 @@ class World:
     segments: dict[str, Segment] = field(default_factory=dict)
     properties: dict[str, Property] = field(default_factory=dict)  # by key
     events: list[Json] = field(default_factory=list)
+    imports: dict[str, ContactImport] = field(default_factory=dict)  # oldest first
+    webhooks: dict[str, Webhook] = field(default_factory=dict)
+    topics: dict[str, Topic] = field(default_factory=dict)  # oldest first
+    # Background work (webhook delivery, import jobs); bound to the account by Resend.
+    runtime: Runtime = field(default_factory=Runtime, repr=False, compare=False)
 
     def contact(self, id_or_email: str) -> Contact:
         key = self.by_email.get(id_or_email.strip().lower(), id_or_email)

@@ -1,7 +1,7 @@
 """The emulated resources. A new resource module is one more entry in ``RESOURCES``."""
 
 from connector.emulator.api import Routes
-from connector.emulator.resources import contacts, events, membership, properties, segments
+from connector.emulator.resources import contacts, events, imports, membership, properties, segments, topics, webhooks
 
 __all__ = ["RESOURCES"]
 
@@ -11,4 +11,7 @@ RESOURCES: tuple[Routes, ...] = (
     segments.routes,
     properties.routes,
     events.routes,
+    imports.routes,
+    webhooks.routes,
+    topics.routes,
 )

@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 from connector.emulator.api import Answer, ApiError, Json, Query, Routes
+from connector.emulator.resources.topics import checked_topics
+from connector.emulator.resources.webhooks import contact_changed
 from connector.emulator.views import contact_view, page
 from connector.emulator.world import Contact, World
 
@@ -54,6 +56,7 @@ def create_contact(world: World, *, query: Query, body: Json) -> Answer:
     segment_ids = [s["id"] if isinstance(s, dict) else s for s in body.get("segments") or []]
     for segment_id in segment_ids:
         world.segment(segment_id)
+    topics = checked_topics(world, body.get("topics"))
     contact = Contact(
         id=str(uuid.uuid4()),
         email=email.strip(),
@@ -62,9 +65,11 @@ def create_contact(world: World, *, query: Query, body: Json) -> Answer:
         unsubscribed=bool(body.get("unsubscribed", False)),
         properties={k: v for k, v in properties.items() if v is not None},
         segments=list(dict.fromkeys(segment_ids)),
+        topics=topics,
     )
     world.contacts[contact.id] = contact
     world.by_email[contact.email.lower()] = contact.id
+    contact_changed(world, "contact.created", contact)
     return 201, {"object": "contact", "id": contact.id}
 
 
@@ -84,6 +89,7 @@ def get_contact(world: World, id_or_email: str, *, query: Query, body: Json) -> 
 def update_contact(world: World, id_or_email: str, *, query: Query, body: Json) -> Answer:
     contact = world.contact(id_or_email)
     properties = _checked_properties(world, body.get("properties"), allow_null=True)
+    topics = checked_topics(world, body.get("topics"))  # not in the spec's update body; accepted like create's
     for name in ("first_name", "last_name"):
         if name in body:
             setattr(contact, name, body[name])
@@ -96,6 +102,8 @@ def update_contact(world: World, id_or_email: str, *, query: Query, body: Json) 
             contact.properties.pop(key, None)
         else:
             contact.properties[key] = value
+    contact.topics.update(topics)
+    contact_changed(world, "contact.updated", contact)
     return 200, {"object": "contact", "id": contact.id}
 
 
@@ -104,6 +112,7 @@ def delete_contact(world: World, id_or_email: str, *, query: Query, body: Json) 
     contact = world.contact(id_or_email)
     del world.contacts[contact.id]
     del world.by_email[contact.email.lower()]
+    contact_changed(world, "contact.deleted", contact)
     return 200, {"object": "contact", "contact": contact.id, "deleted": True}
 
 
@@ -113,6 +122,7 @@ def _contacts_state(world: World) -> list[Json]:
     return [
         {"id": c.id, "email": c.email, "first_name": c.first_name, "last_name": c.last_name,
          "unsubscribed": c.unsubscribed, "properties": dict(c.properties),
-         "segments": [names[s] for s in c.segments if s in names], "segment_ids": list(c.segments)}
+         "segments": [names[s] for s in c.segments if s in names], "segment_ids": list(c.segments),
+         "topics": {world.topics[t].name: sub for t, sub in c.topics.items() if t in world.topics}}
         for c in world.contacts.values()
     ]  # fmt: skip

@@ -49,7 +49,11 @@ class EventWriter:
             raise RetryableError(f"webhook event write failed: {type(exc).__name__}") from exc
 
     def connected(self) -> bool:
-        return bool(self._producer.bootstrap_connected())
+        """Kafka answers with the topic's metadata (waits up to the write timeout when it does not)."""
+        try:
+            return bool(self._producer.partitions_for(self._topic))
+        except KafkaError:
+            return False
 
     def close(self) -> None:
         self._producer.close(timeout=10)

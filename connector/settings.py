@@ -175,7 +175,8 @@ class WebhookSettings(_Section):
             return None
         raw = value.get_secret_value().strip()
         try:
-            decoded = base64.b64decode(raw.removeprefix("whsec_") + "==", validate=True)
+            body = raw.removeprefix("whsec_")
+            decoded = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)  # padded or not
         except (binascii.Error, ValueError):
             decoded = b""
         if not raw.startswith("whsec_") or not decoded:

@@ -104,6 +104,8 @@ def test_the_webhook_signing_secret_is_checked_and_never_shown(monkeypatch: pyte
         monkeypatch.delenv(key)
     good = load_settings(resend={"base_url": "http://x"}, webhooks={"signing_secret": "whsec_c2VjcmV0IGJ5dGVz"})
     assert "c2VjcmV0" not in repr(good)
+    for form in ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_c2VjcmV0IGJ5dGVzIQ==", "whsec_c2VjcmV0IGJ5dGVzIQ"]:
+        assert load_settings(resend={"base_url": "http://x"}, webhooks={"signing_secret": form}).webhooks.signing_secret
     for bad in ["c2VjcmV0IGJ5dGVz", "whsec_", "whsec_not base64!"]:
         with pytest.raises(ConfigurationError) as caught:
             load_settings(resend={"base_url": "http://x"}, webhooks={"signing_secret": bad})

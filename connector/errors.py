@@ -8,7 +8,8 @@ pipeline then decides an event's fate from the class alone::
     ├── ConfigurationError          settings are wrong; the process exits 1 at start-up
     ├── RetryableError              transient: pause the partition, back off, try the same event again
     │   ├── RateLimited             429 rate_limit_exceeded (carries retry_after)
-    │   ├── ResendUnavailable       5xx, or a body that is not JSON on a 5xx
+    │   ├── ResendUnavailable       5xx, 408, 409 resource_locked / concurrent_idempotent_requests
+    │   │   └── MalformedAnswer     a 2xx whose body is not JSON or lacks a field the call needs
     │   ├── TransportError          timeouts, refused or dropped connections
     │   └── StateStoreUnavailable   Redis cannot be reached
     ├── PauseError                  consumption stops until the condition clears or an operator acts
@@ -34,6 +35,7 @@ __all__ = [
     "ConnectorError",
     "DecodeError",
     "InvalidEventError",
+    "MalformedAnswer",
     "PauseError",
     "PermanentError",
     "QuotaExceeded",
@@ -104,6 +106,11 @@ class ResendUnavailable(RetryableError, ResendError):
     ) -> None:
         ResendError.__init__(self, message, status=status, name=name, route=route)
         self.retry_after = retry_after
+
+
+class MalformedAnswer(ResendUnavailable):
+    """A success status with a body the call cannot use (not JSON, not an object, a needed field
+    missing): a proxy's page or a truncated answer, never the event's fault, so it is retried."""
 
 
 class TransportError(RetryableError, ResendError):

@@ -15,7 +15,6 @@ Resend routes answer at the server's root (``POST /contacts`` ...). The inspecti
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections import Counter, deque
@@ -25,41 +24,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from connector.emulator.faults import FaultPlan, Faults
 from connector.emulator.forms import MAX_BODY_BYTES, FormError, parse_multipart
+from connector.emulator.ratewindow import RateWindow
 from connector.emulator.state import ApiError, Resend, route_template
 
 __all__ = ["EmulatorServer"]
-
-
-class _RateWindow:
-    """Resend's limit: N requests per one-second window, per team."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._window = 0
-        self._used = 0
-        self._lock = threading.Lock()
-
-    def take(self) -> tuple[bool, dict[str, str]]:
-        now = time.time()
-        with self._lock:
-            if self.limit <= 0:
-                return True, {}
-            window = int(now)
-            if window != self._window:
-                self._window, self._used = window, 0
-            allowed = self._used < self.limit
-            if allowed:
-                self._used += 1
-            reset = max(1, math.ceil(window + 1 - now))
-            headers = {
-                "ratelimit-limit": str(self.limit),
-                "ratelimit-remaining": str(max(0, self.limit - self._used)),
-                "ratelimit-reset": str(reset),
-                "ratelimit-policy": f"{self.limit};w=1",
-            }
-            if not allowed:
-                headers["retry-after"] = str(reset)
-            return allowed, headers
 
 
 class EmulatorServer:
@@ -78,12 +46,13 @@ class EmulatorServer:
         self.resend = Resend()
         self.api_keys = set(api_keys)
         self.restricted_keys = set(restricted_keys)
-        if unknown_key_status not in (401, 403):
-            raise ValueError("unknown_key_status must be 401 or 403")
-        # The issue asks for 401 on an unknown key; resend-api.md lists Resend's 403 invalid_api_key.
-        # Both are served (403 on request) so the client is tested against either answer.
+        if unknown_key_status not in (400, 401, 403):
+            raise ValueError("unknown_key_status must be 400, 401 or 403")
+        # Resend has answered an unknown key as 401/403 invalid_api_key and (its current errors page)
+        # as 400 validation_error "API key is invalid": each is served on request so the client is
+        # tested against every variant.
         self.unknown_key_status = unknown_key_status
-        self.rate = _RateWindow(rate_limit)
+        self.rate = RateWindow(rate_limit)
         self.faults = FaultPlan(faults or Faults())
         self.calls: deque[dict[str, Any]] = deque(maxlen=call_log_size)
         self.counts: Counter[str] = Counter()
@@ -154,9 +123,14 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             return json.loads(raw) if raw.strip() else None
 
         def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            payload = json.dumps(body).encode()
+            self._send_bytes(status, json.dumps(body).encode(), "application/json", headers)
+
+        def _send_text(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+            self._send_bytes(status, text.encode(), "text/plain; charset=UTF-8", headers)
+
+        def _send_bytes(self, status: int, payload: bytes, kind: str, headers: dict[str, str] | None) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(payload)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -177,6 +151,11 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._answer_error(url.path, ApiError(400, "validation_error", "Invalid JSON body"), rate_headers)
                 return
+            if not self.headers.get("User-Agent"):
+                # Real Resend: Cloudflare refuses the request before the API, in plain text.
+                emulator.record(self.command, self._route_of(url.path), 403)
+                self._send_text(403, "error code: 1010", rate_headers)
+                return
             auth = self.headers.get("Authorization", "")
             key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
             if not key:
@@ -194,11 +173,9 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                 )
                 return
             if key not in emulator.api_keys:
-                self._answer_error(
-                    url.path,
-                    ApiError(emulator.unknown_key_status, "invalid_api_key", "API key is invalid"),
-                    rate_headers,
-                )
+                status = emulator.unknown_key_status
+                name = "validation_error" if status == 400 else "invalid_api_key"
+                self._answer_error(url.path, ApiError(status, name, "API key is invalid"), rate_headers)
                 return
             if not allowed:
                 self._answer_error(

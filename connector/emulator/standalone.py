@@ -26,9 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--unknown-key-status",
         type=int,
-        choices=(401, 403),
+        choices=(400, 401, 403),
         default=401,
-        help="status for an unknown key (Resend's docs list 403 invalid_api_key; 401 by default)",
+        help="status for an unknown key: 401 or 403 invalid_api_key, or 400 validation_error (401 by default)",
     )
     parser.add_argument("--rate-limit", type=int, default=2, help="requests per second; 0 = unthrottled")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 500/503")

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeVar
+
 from connector.emulator.api import ApiError, Json, Query
 from connector.emulator.world import Contact, Segment
 
-__all__ = ["contact_view", "page", "segment_view"]
+__all__ = ["contact_view", "newest_first", "page", "segment_view"]
+
+T = TypeVar("T")
 
 
 def contact_view(c: Contact, *, with_properties: bool = True) -> Json:
-    view: Json = {"object": "contact", "id": c.id, "email": c.email, "first_name": c.first_name,
-                  "last_name": c.last_name, "created_at": c.created_at, "unsubscribed": c.unsubscribed}  # fmt: skip
+    """A contact as ``GET /contacts/{id}`` shows it; list items (``with_properties=False``) carry
+    neither ``object`` nor ``properties`` (recordings: GET /contacts, GET /segments/{id}/contacts)."""
+    view: Json = {"id": c.id, "email": c.email, "first_name": c.first_name, "last_name": c.last_name,
+                  "created_at": c.created_at, "unsubscribed": c.unsubscribed}  # fmt: skip
     if with_properties:
+        view = {"object": "contact", **view}
         # The live answer wraps each value with its type (docs, Node and Rust SDKs).
         view["properties"] = {
             k: {"type": "number" if isinstance(v, int | float) else "string", "value": v}
@@ -24,7 +32,13 @@ def segment_view(s: Segment) -> Json:
     return {"id": s.id, "name": s.name, "created_at": s.created_at}
 
 
+def newest_first(items: Iterable[T]) -> list[T]:
+    """Resend lists newest first (every list in the recordings); the tables keep creation order."""
+    return list(reversed(list(items)))
+
+
 def page(items: list[Json], query: Query, *, everything_by_default: bool = False) -> Json:
+    """One page of ``items`` (already newest first); ``after``/``before`` are ids within them."""
     if everything_by_default and not query.keys() & {"limit", "after", "before"}:
         return {"object": "list", "has_more": False, "data": items}
     try:

@@ -1,7 +1,9 @@
 """Resend's answers and transport failures, translated once into connector.errors.
 
-The whole table lives here (status + Resend error name -> class); tests/unit/resend/test_errors.py
-walks every row of the contract and every httpx transport exception.
+The whole table lives here (status + Resend error name, and for a key problem the message ->
+class); tests/unit/resend/test_errors.py walks every row of the contract and every httpx transport
+exception. Successes the call cannot use (not JSON, a needed field missing) are the Caller's
+(connector.resend.caller): MalformedAnswer, retried.
 """
 
 from __future__ import annotations
@@ -24,6 +26,23 @@ from connector.errors import (
 __all__ = ["error_from_response", "error_from_transport", "retry_after_of"]
 
 _QUOTA = {"daily_quota_exceeded", "monthly_quota_exceeded"}
+# Another request is changing the same thing, or the same idempotent request is in flight: both pass.
+_BUSY = {"resource_locked", "concurrent_idempotent_requests"}
+
+
+def _is_key_problem(status: int, name: str, message: str) -> bool:
+    """A missing, revoked, unknown, suspended or sending-only key (resend-api.md, Errors).
+
+    Every 401 is about the key. A 403 is too unless it is a ``validation_error`` about the request
+    (e.g. sending to an unverified address). A revoked or unknown key has also been answered 400 or
+    403 ``validation_error`` "API key is invalid" (Resend's errors page): read by its message, since
+    the name alone is shared with ordinary bad requests.
+    """
+    if status == 401:
+        return True
+    if name == "validation_error":
+        return status in (400, 403) and "api key is invalid" in message.lower()
+    return status == 403
 
 
 def retry_after_of(headers: httpx.Headers, status: int = 429) -> float | None:
@@ -66,13 +85,13 @@ def error_from_response(response: httpx.Response, route: str) -> ConnectorError:
         return RateLimited(text, retry_after=retry_after, status=status, name=name, route=route)
     if status >= 500:
         return ResendUnavailable(text, status=status, name=name, route=route, retry_after=retry_after)
-    if status in (401, 403) and name != "validation_error":
+    if _is_key_problem(status, name, message):
         return AuthenticationFailed(text, status=status, name=name, route=route)
     if status == 404:
         return ResendNotFound(text, status=status, name=name, route=route)
     if status == 408:
         return ResendUnavailable(text, status=status, name=name, route=route, retry_after=retry_after)
-    if status == 409 and name == "concurrent_idempotent_requests":
+    if status == 409 and name in _BUSY:
         return ResendUnavailable(text, status=status, name=name, route=route, retry_after=retry_after)
     return ResendRejected(text, status=status, name=name, route=route)
 

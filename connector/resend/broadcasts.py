@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -13,10 +13,8 @@ RECIPIENT_TYPES = ("sent", "delivered", "opened", "clicked", "bounced", "complai
 
 
 class BroadcastCalls:
-    def _call(
-        self, method: str, path: str, route: str, *, json: Any = None, params: Mapping[str, Any] | None = None
-    ) -> Any:
-        raise NotImplementedError  # the ResendClient's
+    # The ResendClient's: its Caller's call(method, path, route, *, json, params, needs).
+    _call: Callable[..., Any]
 
     def create_broadcast(
         self,
@@ -36,7 +34,7 @@ class BroadcastCalls:
             body["topic_id"] = topic_id
         if send:
             body["send"] = True
-        return str(self._call("POST", "/broadcasts", "POST /broadcasts", json=body)["id"])
+        return str(self._call("POST", "/broadcasts", "POST /broadcasts", json=body, needs=("id",))["id"])
 
     def send_broadcast(self, broadcast_id: str, *, scheduled_at: str | None = None) -> None:
         body = {"scheduled_at": scheduled_at} if scheduled_at else {}

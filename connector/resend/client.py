@@ -1,67 +1,34 @@
 """The Resend API client: typed calls, one retry policy, the shared rate limit, no secrets shown.
 
-Every call goes through :meth:`ResendClient._call`: take a slot from the shared limiter, send,
-follow the announced limit, translate failures (connector.resend._errors) and retry what is
-transient with backoff that honours ``retry-after``. Only when the attempts or the deadline are spent
-does a RetryableError reach the caller, which then retries the whole event later.
+Every call goes through one :class:`connector.resend.caller.Caller` (limiter, retries, error
+translation, what a success must carry); this module builds the requests and reads the answers.
 """
 
 from __future__ import annotations
 
-import json as jsonlib
-import random
 import time
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import redis
 
-from connector.errors import RateLimited, ResendNotFound, ResendRejected, RetryableError
-from connector.logs import get_logger
-from connector.resend._errors import error_from_response, error_from_transport
+from connector.errors import MalformedAnswer, ResendNotFound, ResendRejected
 from connector.resend.broadcasts import BroadcastCalls
+from connector.resend.caller import USER_AGENT, Caller, Observer, environment_proxy
 from connector.resend.models import Contact, PropertyDefinition, PropertyValue, Segment
-from connector.resend.ratelimit import RateLimiter, announced_rate
+from connector.resend.ratelimit import RateLimiter
 from connector.resend.topics import TopicCalls
 from connector.settings import ResendSettings
 
 __all__ = ["Observer", "ResendClient"]
-
-log = get_logger(__name__)
-
-Observer = Callable[[str, int, float], None]  # (route, status or 0, seconds)
 
 _DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 def _path_id(id_or_email: str) -> str:
     return quote(id_or_email, safe="")
-
-
-def environment_proxy(base_url: str) -> str | None:
-    """The proxy the environment names for ``base_url`` (``HTTPS_PROXY``, ``ALL_PROXY``... with
-    ``NO_PROXY`` honoured), as ``httpx.Client`` would have used it."""
-    parts = urlsplit(base_url)
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy or not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
-        return None
-    return proxy if "://" in proxy else f"http://{proxy}"  # "host:port" means an HTTP proxy, as in httpx
-
-
-def _delay(error: RetryableError, backoffs: int) -> float:
-    """Seconds before the next attempt: what Resend asked for, else jittered exponential backoff.
-
-    An announced wait is honoured as given (plus up to 10% jitter so replicas do not return in step).
-    ``backoffs`` counts only the failures that announced no wait: a 5xx after a 429 storm starts the
-    backoff afresh instead of inheriting the storm's attempt count (seconds of idle time otherwise).
-    """
-    if error.retry_after:
-        return error.retry_after * random.uniform(1.0, 1.1)
-    return min(10.0, 0.1 * 2.0**backoffs) * random.uniform(0.5, 1.0)
 
 
 class ResendClient(TopicCalls, BroadcastCalls):
@@ -88,20 +55,27 @@ class ResendClient(TopicCalls, BroadcastCalls):
         follow_rate_limit_header: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._transport = transport
-        self._base_url = base_url.rstrip("/")
-        self._headers = httpx.Headers(headers)
-        self._json_headers = httpx.Headers({**self._headers, "Content-Type": "application/json"})
-        self._timeout = timeout.as_dict()
-        self._limiter = limiter
-        self._follow_header = follow_rate_limit_header
-        self._max_attempts = max_attempts
-        self._deadline = deadline_seconds
-        self._observer = observer
-        self._sleep = sleep
+        self._caller = Caller(
+            transport,
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout,
+            limiter=limiter,
+            max_attempts=max_attempts,
+            deadline_seconds=deadline_seconds,
+            observer=observer,
+            follow_rate_limit_header=follow_rate_limit_header,
+            sleep=sleep,
+        )
+        self._call = self._caller.call
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        """The shared rate limiter every call takes a slot from (None: unlimited)."""
+        return self._caller.limiter
 
     def __repr__(self) -> str:  # never the headers: they carry the key
-        return f"ResendClient(base_url={self._base_url!r})"
+        return f"ResendClient(base_url={self._caller.base_url!r})"
 
     @classmethod
     def from_settings(
@@ -126,7 +100,7 @@ class ResendClient(TopicCalls, BroadcastCalls):
         return cls(
             transport,
             base_url=settings.base_url,
-            headers={"Authorization": f"Bearer {secret}", "User-Agent": "resend-connector/0.1"},
+            headers={"Authorization": f"Bearer {secret}", "User-Agent": USER_AGENT},
             timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
             limiter=limiter,
             observer=observer,
@@ -134,78 +108,7 @@ class ResendClient(TopicCalls, BroadcastCalls):
         )
 
     def close(self) -> None:
-        self._transport.close()
-
-    # -- the one place that talks HTTP -------------------------------------------------------------
-
-    def _call(
-        self, method: str, path: str, route: str, *, json: Any = None, params: Mapping[str, Any] | None = None
-    ) -> Any:
-        started = time.monotonic()
-        attempt = backoffs = 0
-        while True:
-            attempt += 1
-            error = self._attempt(method, path, route, json=json, params=params)
-            if not isinstance(error, Exception):
-                return error
-            spent = time.monotonic() - started
-            if not isinstance(error, RetryableError) or attempt >= self._max_attempts or spent >= self._deadline:
-                raise error
-            if not error.retry_after:
-                backoffs += 1
-            delay = _delay(error, backoffs)
-            if isinstance(error, RateLimited) and self._limiter is not None:
-                self._limiter.cool_down(error.retry_after or 1.0)
-            log.info(
-                "resend.retry",
-                route=route,
-                attempt=attempt,
-                delay=round(delay, 2),
-                error=type(error).__name__,
-            )
-            self._sleep(delay)
-
-    def _attempt(self, method: str, path: str, route: str, *, json: Any, params: Mapping[str, Any] | None) -> Any:
-        if self._limiter is not None:
-            self._limiter.acquire()
-        request = self._request(method, path, json, params)
-        sent = time.monotonic()
-        try:
-            response = self._transport.handle_request(request)
-            try:
-                response.read()
-            finally:
-                response.close()
-        except httpx.HTTPError as exc:
-            self._observe(route, 0, sent)
-            return error_from_transport(exc, route)
-        self._observe(route, response.status_code, sent)
-        if self._limiter is not None and self._follow_header:
-            rate = announced_rate(response.headers)
-            if rate is not None:
-                self._limiter.observe_limit(rate)
-        if response.is_success:
-            try:
-                return jsonlib.loads(response.content) if response.content else {}
-            except ValueError:
-                return {}
-        return error_from_response(response, route)
-
-    def _request(self, method: str, path: str, json: Any, params: Mapping[str, Any] | None) -> httpx.Request:
-        url: str | httpx.URL = self._base_url + path
-        if params:
-            url = httpx.URL(url, params=params)  # encoded as httpx.Client did (rare: list calls only)
-        if json is None:
-            return httpx.Request(method, url, headers=self._headers, extensions={"timeout": self._timeout})
-        # As httpx encodes json=: compact UTF-8, and NaN refused (it is not JSON).
-        body = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-        return httpx.Request(
-            method, url, headers=self._json_headers, content=body, extensions={"timeout": self._timeout}
-        )
-
-    def _observe(self, route: str, status: int, sent: float) -> None:
-        if self._observer is not None:
-            self._observer(route, status, time.monotonic() - sent)
+        self._caller.transport.close()
 
     def _all_pages(self, path: str, route: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -213,6 +116,8 @@ class ResendClient(TopicCalls, BroadcastCalls):
         while True:
             page = self._call("GET", path, route, params=params)
             data = page.get("data") or []
+            if not isinstance(data, list) or not all(isinstance(i, dict) and i.get("id") for i in data):
+                raise MalformedAnswer(f"{route} answered a page whose items are not objects with ids", route=route)
             items.extend(data)
             if not page.get("has_more") or not data:
                 return items
@@ -244,10 +149,10 @@ class ResendClient(TopicCalls, BroadcastCalls):
             body["segments"] = [{"id": s} for s in segment_ids]
         if topics:
             body["topics"] = [{"id": t, "subscription": s} for t, s in topics]
-        return str(self._call("POST", "/contacts", "POST /contacts", json=body)["id"])
+        return str(self._call("POST", "/contacts", "POST /contacts", json=body, needs=("id",))["id"])
 
     def get_contact(self, id_or_email: str) -> Contact:
-        data = self._call("GET", f"/contacts/{_path_id(id_or_email)}", "GET /contacts/{id}")
+        data = self._call("GET", f"/contacts/{_path_id(id_or_email)}", "GET /contacts/{id}", needs=("id", "email"))
         return Contact.parse(data)
 
     def update_contact(
@@ -272,7 +177,7 @@ class ResendClient(TopicCalls, BroadcastCalls):
         return [Segment.parse(item) for item in self._all_pages("/segments", "GET /segments")]
 
     def create_segment(self, name: str) -> Segment:
-        data = self._call("POST", "/segments", "POST /segments", json={"name": name})
+        data = self._call("POST", "/segments", "POST /segments", json={"name": name}, needs=("id",))
         return Segment(id=str(data["id"]), name=str(data.get("name") or name))
 
     def delete_segment(self, segment_id: str) -> None:
@@ -300,6 +205,8 @@ class ResendClient(TopicCalls, BroadcastCalls):
 
     def list_contact_properties(self) -> list[PropertyDefinition]:
         items = self._all_pages("/contact-properties", "GET /contact-properties")
+        if not all(item.get("key") for item in items):
+            raise MalformedAnswer("GET /contact-properties answered a definition without a key")
         return [PropertyDefinition.parse(item) for item in items]
 
     def create_contact_property(

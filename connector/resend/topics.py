@@ -5,7 +5,7 @@ They go through the client's one HTTP path: shared rate limit, retries, the erro
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -29,10 +29,8 @@ class Topic:
 
 
 class TopicCalls:
-    def _call(
-        self, method: str, path: str, route: str, *, json: Any = None, params: Mapping[str, Any] | None = None
-    ) -> Any:
-        raise NotImplementedError  # the ResendClient's
+    # The ResendClient's: its Caller's call(method, path, route, *, json, params, needs).
+    _call: Callable[..., Any]
 
     def _all_pages(self, path: str, route: str) -> list[dict[str, Any]]:
         raise NotImplementedError  # the ResendClient's
@@ -42,7 +40,7 @@ class TopicCalls:
 
     def create_topic(self, name: str, default_subscription: str) -> Topic:
         body = {"name": name, "default_subscription": default_subscription}
-        data = self._call("POST", "/topics", "POST /topics", json=body)
+        data = self._call("POST", "/topics", "POST /topics", json=body, needs=("id",))
         return Topic(id=str(data["id"]), name=name, default_subscription=default_subscription)
 
     def update_contact_topics(self, id_or_email: str, topics: Sequence[tuple[str, str]]) -> None:

@@ -47,6 +47,15 @@ def test_unknown_key_can_be_answered_with_resends_documented_403() -> None:
     assert missing.status_code == 401  # only the unknown-key answer changes
 
 
+def test_a_request_without_user_agent_is_refused_before_the_api(emulator: EmulatorServer) -> None:
+    with httpx.Client(base_url=emulator.url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+        client.headers.pop("User-Agent")
+        refused = client.get("/segments")
+        answered = client.get("/segments", headers={"User-Agent": "any/1"})
+    assert (refused.status_code, refused.text) == (403, "error code: 1010")  # as Cloudflare answers
+    assert answered.status_code == 200
+
+
 def test_one_second_window_headers_and_429(
     emulator: EmulatorServer, inspector: EmulatorInspector, http: httpx.Client
 ) -> None:

@@ -54,7 +54,7 @@ def test_dropped_connections_and_latency_are_survived(
     c.close()
 
 
-@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize("status", [400, 401, 403])
 def test_an_unknown_key_is_an_authentication_failure_whichever_status_names_it(status: int) -> None:
     server = EmulatorServer(api_keys=(API_KEY,), unknown_key_status=status).start()
     try:
@@ -64,7 +64,8 @@ def test_an_unknown_key_is_an_authentication_failure_whichever_status_names_it(s
         wrong.close()
     finally:
         server.stop()
-    assert (caught.value.status, caught.value.name) == (status, "invalid_api_key")
+    name = "validation_error" if status == 400 else "invalid_api_key"  # 400: "API key is invalid"
+    assert (caught.value.status, caught.value.name) == (status, name)
     assert "re_wrong_key_456" not in str(caught.value)
 
 
@@ -106,7 +107,7 @@ def test_the_limit_is_shared_by_key_hash_not_by_key(redis_client: redis.Redis, u
     prefix = unique("gcra") + ":"
     settings = ResendSettings(api_key="re_shared_secret", max_requests_per_second=2)  # type: ignore[arg-type]
     shared = ResendClient.from_settings(settings, redis_client, key_prefix=prefix)
-    shared._limiter.acquire()  # type: ignore[union-attr]
+    shared.limiter.acquire()  # type: ignore[union-attr]
     shared.close()
     keys = redis_client.keys(prefix + "*")
     assert keys

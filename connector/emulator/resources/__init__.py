@@ -1,7 +1,17 @@
 """The emulated resources. A new resource module is one more entry in ``RESOURCES``."""
 
 from connector.emulator.api import Routes
-from connector.emulator.resources import contacts, events, imports, membership, properties, segments, topics, webhooks
+from connector.emulator.resources import (
+    audiences,
+    contacts,
+    events,
+    imports,
+    membership,
+    properties,
+    segments,
+    topics,
+    webhooks,
+)
 
 __all__ = ["RESOURCES"]
 
@@ -14,4 +24,5 @@ RESOURCES: tuple[Routes, ...] = (
     imports.routes,
     webhooks.routes,
     topics.routes,
+    audiences.routes,
 )

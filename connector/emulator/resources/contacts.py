@@ -9,7 +9,7 @@ from typing import Any
 from connector.emulator.api import Answer, ApiError, Json, Query, Routes
 from connector.emulator.resources.topics import checked_topics
 from connector.emulator.resources.webhooks import contact_changed
-from connector.emulator.views import contact_view, page
+from connector.emulator.views import contact_view, newest_first, page
 from connector.emulator.world import Contact, World
 
 __all__ = ["routes"]
@@ -75,7 +75,11 @@ def create_contact(world: World, *, query: Query, body: Json) -> Answer:
 
 @routes.add("GET", "/contacts")
 def list_contacts(world: World, *, query: Query, body: Json) -> Answer:
-    items = [contact_view(c, with_properties=False) for c in world.contacts.values()]
+    contacts = newest_first(world.contacts.values())
+    if "segment_id" in query:  # the filter the OpenAPI description documents
+        segment = world.segment(query["segment_id"])
+        contacts = [c for c in contacts if segment.id in c.segments]
+    items = [contact_view(c, with_properties=False) for c in contacts]
     # An older list endpoint: without a limit it answers every contact (resend-api.md, Pagination).
     return 200, page(items, query, everything_by_default=True)
 
@@ -109,11 +113,19 @@ def update_contact(world: World, id_or_email: str, *, query: Query, body: Json) 
 
 @routes.add("DELETE", "/contacts/{id}")
 def delete_contact(world: World, id_or_email: str, *, query: Query, body: Json) -> Answer:
-    contact = world.contact(id_or_email)
-    del world.contacts[contact.id]
+    # Recorded: the answer names the contact's id, and an unknown contact is "deleted" too (200, not
+    # 404: "appears to remove a contact that never existed"), answered with the identifier given.
+    return 200, {"object": "contact", "contact": forget_contact(world, id_or_email) or id_or_email, "deleted": True}
+
+
+def forget_contact(world: World, id_or_email: str) -> str | None:
+    """Removes the contact if it exists; its id, else None."""
+    contact = world.contacts.pop(world.by_email.get(id_or_email.strip().lower(), id_or_email), None)
+    if contact is None:
+        return None
     del world.by_email[contact.email.lower()]
     contact_changed(world, "contact.deleted", contact)
-    return 200, {"object": "contact", "contact": contact.id, "deleted": True}
+    return contact.id
 
 
 @routes.snapshot("contacts")

@@ -21,10 +21,15 @@ def send_event(world: World, *, query: Query, body: Json) -> Answer:
         raise ApiError(422, "validation_error", "Event names starting with `resend:` are reserved")
     if not body.get("email") and not body.get("contact_id"):
         raise ApiError(422, "missing_required_field", "Missing `email` or `contact_id` field.")
-    event_id = str(uuid.uuid4())
-    world.events.append({"id": event_id, "event": name, "email": body.get("email"),
-                         "contact_id": body.get("contact_id"), "payload": body.get("payload") or {}})  # fmt: skip
-    return 202, {"object": "event", "id": event_id}
+    if body.get("email") and body.get("contact_id"):
+        raise ApiError(422, "validation_error", "Exactly one of `email` or `contact_id` must be provided.")
+    payload = body.get("payload")
+    if payload is not None and not isinstance(payload, dict):
+        raise ApiError(422, "validation_error", "`payload` must be an object")
+    world.events.append({"id": str(uuid.uuid4()), "event": name, "email": body.get("email"),
+                         "contact_id": body.get("contact_id"), "payload": payload or {}})  # fmt: skip
+    # The answer as resend-openapi.yaml describes it (SendEventResponse): the event's name, no id.
+    return 202, {"object": "event", "event": name}
 
 
 @routes.snapshot("events")

@@ -6,7 +6,7 @@ import re
 import uuid
 
 from connector.emulator.api import Answer, ApiError, Json, Query, Routes
-from connector.emulator.views import page
+from connector.emulator.views import newest_first, page
 from connector.emulator.world import Property, World
 
 __all__ = ["routes"]
@@ -23,7 +23,7 @@ def _view(p: Property) -> Json:
 
 @routes.add("GET", "/contact-properties")
 def list_properties(world: World, *, query: Query, body: Json) -> Answer:
-    return 200, page([_view(p) for p in world.properties.values()], query)
+    return 200, page([_view(p) for p in newest_first(world.properties.values())], query)
 
 
 @routes.add("POST", "/contact-properties")

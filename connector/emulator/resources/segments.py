@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from connector.emulator.api import Answer, ApiError, Json, Query, Routes
-from connector.emulator.views import contact_view, page, segment_view
+from connector.emulator.views import contact_view, newest_first, page, segment_view
 from connector.emulator.world import Segment, World
 
 __all__ = ["routes"]
@@ -15,7 +15,7 @@ routes = Routes()
 
 @routes.add("GET", "/segments")
 def list_segments(world: World, *, query: Query, body: Json) -> Answer:
-    return 200, page([segment_view(s) for s in world.segments.values()], query)
+    return 200, page([segment_view(s) for s in newest_first(world.segments.values())], query)
 
 
 @routes.add("POST", "/segments")
@@ -35,18 +35,19 @@ def get_segment(world: World, segment_id: str, *, query: Query, body: Json) -> A
 
 @routes.add("DELETE", "/segments/{id}")
 def delete_segment(world: World, segment_id: str, *, query: Query, body: Json) -> Answer:
-    segment = world.segment(segment_id)
-    del world.segments[segment.id]
-    for contact in world.contacts.values():
-        if segment.id in contact.segments:
-            contact.segments.remove(segment.id)
-    return 200, {"object": "segment", "id": segment.id, "deleted": True}
+    # Recorded: an unknown segment is "deleted" too (200, "appears to remove a segment that never existed").
+    if world.segments.pop(segment_id, None) is not None:
+        for contact in world.contacts.values():
+            if segment_id in contact.segments:
+                contact.segments.remove(segment_id)
+    return 200, {"object": "segment", "id": segment_id, "deleted": True}
 
 
 @routes.add("GET", "/segments/{id}/contacts")
 def segment_contacts(world: World, segment_id: str, *, query: Query, body: Json) -> Answer:
     segment = world.segment(segment_id)
-    items = [contact_view(c, with_properties=False) for c in world.contacts.values() if segment.id in c.segments]
+    members = [c for c in newest_first(world.contacts.values()) if segment.id in c.segments]
+    items = [contact_view(c, with_properties=False) for c in members]
     return 200, page(items, query, everything_by_default=True)
 
 

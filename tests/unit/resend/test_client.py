@@ -8,9 +8,17 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from connector.errors import AuthenticationFailed, QuotaExceeded, ResendNotFound, ResendRejected, ResendUnavailable
+from connector.errors import (
+    AuthenticationFailed,
+    MalformedAnswer,
+    QuotaExceeded,
+    ResendNotFound,
+    ResendRejected,
+    ResendUnavailable,
+    RetryableError,
+)
 from connector.resend import ResendClient
-from connector.resend.client import environment_proxy
+from connector.resend.caller import USER_AGENT, environment_proxy
 from connector.settings import ResendSettings
 
 KEY = "re_SuperSecret_123"
@@ -247,3 +255,65 @@ def test_the_environment_s_proxy_is_used_unless_no_proxy_names_the_host(monkeypa
     assert environment_proxy("http://emulator:8025") is None
     settings = ResendSettings(api_key=KEY, base_url="https://api.resend.com")  # type: ignore[arg-type]
     ResendClient.from_settings(settings, None).close()  # builds its transport with or without one
+
+
+def test_every_request_carries_the_pinned_user_agent() -> None:
+    # Without one Resend answers 403 (Cloudflare error 1010) before the API: resend-api.md, Errors.
+    assert USER_AGENT == "resend-connector/0.1.0"
+    rec = Recorder(lambda r: httpx.Response(200, json={"object": "list", "data": []}))
+    client_for(rec).check()  # headers without a User-Agent: the client adds it
+    settings = ResendSettings(api_key=KEY, base_url="https://api.resend.test")  # type: ignore[arg-type]
+    configured = ResendClient.from_settings(settings, None)
+    configured._caller.transport = httpx.MockTransport(rec)
+    configured.check()
+    configured.update_contact("a@x.io", fields={"first_name": "A"})  # a JSON request too
+    assert [r.headers["user-agent"] for r in rec.requests] == [USER_AGENT] * 3
+    own = ResendClient(httpx.MockTransport(rec), base_url="https://api.resend.test", headers={"User-Agent": "x/1"})
+    own.check()
+    assert rec.requests[-1].headers["user-agent"] == "x/1"  # a caller's own is kept
+
+
+@pytest.mark.parametrize(
+    ("answer", "call"),
+    [
+        (httpx.Response(201, content=b"<html>captive portal</html>"), lambda c: c.create_contact("a@x.io")),
+        (httpx.Response(201, json={"object": "contact"}), lambda c: c.create_contact("a@x.io")),
+        (httpx.Response(200, content=b""), lambda c: c.get_contact("a@x.io")),
+        (httpx.Response(200, json=["not", "an", "object"]), lambda c: c.update_contact("a@x.io", fields={})),
+        (httpx.Response(201, json={"object": "segment", "id": ""}), lambda c: c.create_segment("S")),
+        (httpx.Response(200, json={"object": "list", "data": [{"name": "no id"}]}), lambda c: c.list_segments()),
+        (httpx.Response(200, json={"object": "list", "data": [{"id": "p"}]}), lambda c: c.list_contact_properties()),
+    ],
+)
+def test_a_success_the_call_cannot_use_is_a_retryable_error_not_a_key_error(
+    answer: httpx.Response, call: Callable[[ResendClient], object]
+) -> None:
+    rec = Recorder(lambda r: answer)
+    with pytest.raises(MalformedAnswer) as caught:
+        call(client_for(rec, max_attempts=2))
+    assert isinstance(caught.value, RetryableError)
+    assert isinstance(caught.value, ResendUnavailable)
+    assert "a@x.io" not in str(caught.value)
+
+
+def test_a_malformed_success_is_retried_in_place() -> None:
+    rec = Recorder(
+        [httpx.Response(201, content=b"truncat"), httpx.Response(201, json={"object": "contact", "id": "c"})]
+    )
+    assert client_for(rec).create_contact("a@x.io") == "c"
+    assert len(rec.requests) == 2
+
+
+def test_a_locked_resource_is_retried() -> None:
+    locked = {"statusCode": 409, "name": "resource_locked", "message": "The resource is being updated"}
+    rec = Recorder([httpx.Response(409, json=locked), httpx.Response(200, json={"object": "contact", "id": "c"})])
+    assert client_for(rec).update_contact("a@x.io", fields={"first_name": "A"}) == "c"
+    assert len(rec.requests) == 2
+
+
+def test_api_key_is_invalid_is_raised_at_once_as_a_key_problem() -> None:
+    body = {"statusCode": 400, "name": "validation_error", "message": "API key is invalid"}
+    rec = Recorder(lambda r: httpx.Response(400, json=body))
+    with pytest.raises(AuthenticationFailed):
+        client_for(rec).update_contact("a@x.io", fields={"first_name": "A"})
+    assert len(rec.requests) == 1

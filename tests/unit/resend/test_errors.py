@@ -26,6 +26,8 @@ TABLE = [
     (400, "invalid_idempotency_key", ResendRejected),
     (401, "missing_api_key", AuthenticationFailed),
     (401, "restricted_api_key", AuthenticationFailed),
+    (401, "invalid_api_key", AuthenticationFailed),
+    (401, "validation_error", AuthenticationFailed),  # every 401 is about the key
     (403, "invalid_api_key", AuthenticationFailed),
     (403, "suspended_api_key", AuthenticationFailed),
     (403, "invalid_permission", AuthenticationFailed),
@@ -34,7 +36,7 @@ TABLE = [
     (405, "method_not_allowed", ResendRejected),
     (409, "invalid_idempotent_request", ResendRejected),
     (409, "concurrent_idempotent_requests", ResendUnavailable),
-    (409, "resource_locked", ResendRejected),
+    (409, "resource_locked", ResendUnavailable),  # another request is changing it: retry
     (422, "missing_required_field", ResendRejected),
     (422, "invalid_parameter", ResendRejected),
     (422, "missing_required_parameter", ResendRejected),
@@ -65,6 +67,25 @@ def test_families(expected_family: type[Exception], statuses: list[int]) -> None
         names = {429: "rate_limit_exceeded", 401: "missing_api_key", 403: "invalid_api_key"}
         response = httpx.Response(status, json={"name": names.get(status, "x"), "message": ""})
         assert isinstance(error_from_response(response, ROUTE), expected_family)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_api_key_is_invalid_pauses_whatever_the_status(status: int) -> None:
+    """The current errors page's variant for a revoked or unknown key: validation_error with this
+    message, on 400 (401 on sending endpoints). It must pause, never dead-letter every event."""
+    body = {"statusCode": status, "name": "validation_error", "message": "API key is invalid"}
+    error = error_from_response(httpx.Response(status, json=body), ROUTE)
+    assert type(error) is AuthenticationFailed
+    assert isinstance(error, PauseError)
+    other = {"statusCode": status, "name": "validation_error", "message": "Invalid `email` field."}
+    expected = AuthenticationFailed if status == 401 else ResendRejected
+    assert type(error_from_response(httpx.Response(status, json=other), ROUTE)) is expected
+
+
+def test_no_user_agent_answer_pauses() -> None:
+    # Cloudflare's refusal of a request without a User-Agent (error 1010) is plain text, not JSON.
+    error = error_from_response(httpx.Response(403, content=b"error code: 1010"), ROUTE)
+    assert type(error) is AuthenticationFailed
 
 
 def test_non_json_body_on_5xx_is_retryable_and_typed() -> None:

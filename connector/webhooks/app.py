@@ -74,7 +74,7 @@ def build_app(
             return refuse(exc.status, exc.reason, "refused")
         try:
             payload: Any = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             return refuse(400, "the body is not JSON", "invalid")
         log.info("webhook.verified", svix_id=svix_id, type=payload.get("type") if isinstance(payload, dict) else None)
         answer = await run_in_threadpool(handler.handle, svix_id, payload)

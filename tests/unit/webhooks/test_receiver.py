@@ -166,7 +166,9 @@ def test_another_secret_is_refused(client: AppClient, writer: RecordingWriter) -
     assert writer.written == []
 
 
-@pytest.mark.parametrize("body", ["not json", "[1, 2]", '{"type": "email.bounced", "data": {}}'])
+@pytest.mark.parametrize(
+    "body", ["not json", "[1, 2]", '{"type": "email.bounced", "data": {}}', "[" * 2000 + "]" * 2000]
+)
 def test_bad_bodies_get_a_clear_4xx(client: AppClient, writer: RecordingWriter, body: str) -> None:
     answer = client.post(PATH, **signed(body))
     assert answer.status_code in {400, 422}

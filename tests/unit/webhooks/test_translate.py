@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector.webhooks import ContactChange, InvalidWebhook, recipients, translate
 
@@ -111,3 +113,38 @@ def test_events_about_no_contact_are_skipped() -> None:
 def test_malformed_events_are_refused(payload: Any) -> None:
     with pytest.raises(InvalidWebhook):
         translate("m", payload, users={})
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+shapes = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["email.bounced", "contact.updated", "contact.deleted", "domain.created", ""])
+        | st.text(max_size=15),
+        "created_at": st.sampled_from([AT, "2026-11-30 20:39:59.5+00", "nope"]) | json_values,
+        "data": st.fixed_dictionaries(
+            {},
+            optional={
+                "to": st.lists(st.emails(), max_size=3) | json_values,
+                "email": st.emails() | json_values,
+                "unsubscribed": json_values,
+                "bounce": json_values,
+            },
+        )  # fmt: skip
+        | json_values,
+    }
+)
+
+
+@given(payload=shapes | json_values)
+@settings(max_examples=150, deadline=None)
+def test_any_json_is_translated_or_refused_never_crashes(payload: Any) -> None:
+    try:
+        translation = translate("m", payload, users={})
+    except InvalidWebhook:
+        return
+    for event in translation.events:
+        assert event["type"] == "track" and "@" in event["context"]["traits"]["email"]

@@ -361,7 +361,10 @@ class EventSync:
             self._definitions.refresh_segments(resend)
             raise _Replan from None
         ids = frozenset(command.segment_ids)
-        self._store.remember_contact(command.email, ids, ids, unsubscribed=bool(command.unsubscribed))
+        # The flag is known only for a contact Resend said it did not have: trusting the cache, the
+        # POST may have met an existing contact (left unchanged), whose flag is then read when it matters.
+        flag = None if self._settings.trust_contact_cache else bool(command.unsubscribed)
+        self._store.remember_contact(command.email, ids, ids, unsubscribed=flag)
 
     def _update(self, command: UpdateContact, resend: _CountingClient) -> None:
         try:

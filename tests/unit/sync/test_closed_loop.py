@@ -159,3 +159,14 @@ def test_a_topic_deleted_in_resend_is_resolved_again(resend: FakeResend, redis_c
         sync.handle(identify(resendTopics="News:opt_out"))
     sync.handle(identify(resendTopics="News:opt_out"))  # the retry creates it again
     assert resend.topic_subscriptions(EMAIL) == {"News": "opt_out"}
+
+
+def test_trusting_the_cache_a_created_contacts_flag_is_not_guessed(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    resend.contacts[EMAIL] = StoredContact("c1", unsubscribed=True)  # created elsewhere, unknown to Redis
+    sync = make_sync(resend, redis_client, trust_contact_cache=True)
+    sync.handle(identify(plan="pro"))  # a blind POST: Resend keeps the stored contact as it was
+    assert store_of(redis_client).unsubscribed(EMAIL) is None
+    sync.handle(identify(unsubscribed=False))
+    assert resend.contacts[EMAIL].unsubscribed is True  # read before writing, and kept

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connector.mapping.commands import Plan
+from connector.mapping.commands import LookupContact, Plan
 from connector.mapping.consent import KeptConsent, guard_unsubscribe
 from connector.mapping.state import KnownState
 from connector.mapping.topics import EnsureTopic, SetTopics, app_topic, app_unsubscribe, desired_topics
@@ -36,10 +36,11 @@ def around_write(
     settings: DestinationSettings,
     state: KnownState,
     *,
-    lookup: Any,
-    creating: bool,
+    creates: bool,
 ) -> AroundWrite:
-    consent = guard_unsubscribe(email, fields, state, settings, lookup=lookup)
+    """``creates``: the write may create the contact (identify), so a new one gets the default topics."""
+    creating = creates and state.contact is not None and not state.contact.exists
+    consent = guard_unsubscribe(email, fields, state, settings, lookup=LookupContact(email))
     wanted = dict(desired_topics(traits, settings, creating=creating))
     before: list[Any] = list(consent.before)
     app = app_unsubscribe(traits, settings)

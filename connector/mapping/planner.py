@@ -2,7 +2,7 @@
 
 The executor (connector.sync) calls :func:`plan_event` until the plan has no prerequisites left,
 fulfilling them in between, then carries out the commands. Golden tests in tests/golden/ pin the
-behaviour of every rule in shared/design/semantics.md.
+behaviour of every rule in docs/semantics.md.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connector.errors import InvalidEventError
 from connector.events import KNOWN_TYPES, Event
+from connector.mapping.audiences import AUDIENCES_TRAIT, event_audiences
 from connector.mapping.closed_loop import around_write, with_after
 from connector.mapping.commands import (
     AddToSegment,
@@ -39,10 +39,9 @@ from connector.mapping.state import ContactState, KnownState, format_managed
 from connector.mapping.topics import TOPICS_TRAIT
 from connector.mapping.values import as_number, as_text
 from connector.settings import DestinationSettings
+from connector.text import valid_json
 
 __all__ = ["AUDIENCES_TRAIT", "plan_event"]
-
-AUDIENCES_TRAIT = "resendaudiences"
 _EXCLUDED = frozenset(
     {"email", "name", "firstname", "lastname", "first_name", "last_name", "unsubscribed", AUDIENCES_TRAIT, TOPICS_TRAIT}
 )
@@ -87,17 +86,14 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
         )
     automation: tuple[Command, ...] = ()
     if automating:
-        automation = (SendAutomationEvent(event.event or "", email, tuple(event.properties.items())),)
+        payload = tuple(valid_json(dict(event.properties)).items())  # values reach Resend as valid text
+        automation = (SendAutomationEvent(event.event or "", email, payload),)
     fields = _contact_fields(event.traits, settings)
-    extra = around_write(
-        email, event.traits, fields.fields, settings, state, lookup=LookupContact(email), creating=False
-    )
+    extra = around_write(email, event.traits, fields.fields, settings, state, creates=False)
     if extra.needs:
         return Plan(prerequisites=extra.needs)
-    plan = _with_properties(
-        email, _Fields(extra.fields, fields.raw_properties), settings, state, upsert=False, before=extra.before,
-        after=automation,
-    )  # fmt: skip
+    fields = _Fields(extra.fields, fields.raw_properties)
+    plan = _with_properties(email, fields, settings, state, upsert=False, before=extra.before, after=automation)
     return with_after(plan, extra)
 
 
@@ -200,44 +196,27 @@ def _with_properties(
     return Plan(commands=(*before, *writes, *after))
 
 
-def desired_audiences(traits: Mapping[str, Any], settings: DestinationSettings) -> tuple[str, ...] | None:
-    """Segment names the contact should be in, or None when nothing is to be reconciled."""
-    present = [v for k, v in traits.items() if k.lower() == AUDIENCES_TRAIT]
-    if not present:
-        return tuple(dict.fromkeys(settings.audiences)) if settings.audiences else None
-    raw = present[-1]
-    if isinstance(raw, str):
-        names = raw.split(",")
-    elif isinstance(raw, list) and all(isinstance(n, str) for n in raw):
-        names = raw
-    else:
-        raise InvalidEventError(
-            f"resendAudiences must be a comma-separated string or a list of strings, not {type(raw).__name__}"
-        )
-    return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
-
-
 def _plan_identify(
     event: Event, settings: DestinationSettings, state: KnownState, email: str, remember: tuple[Command, ...]
 ) -> Plan:
     traits = {**event.context_traits, **event.traits}
     fields = _contact_fields(traits, settings)
-    creating = state.contact is not None and not state.contact.exists
-    extra = around_write(email, traits, fields.fields, settings, state, lookup=LookupContact(email), creating=creating)
+    extra = around_write(email, traits, fields.fields, settings, state, creates=True)
     fields, remember = _Fields(extra.fields, fields.raw_properties), (*remember, *extra.before)
     raw = list(fields.raw_properties)
     if event.user_id is not None:
         raw.append((_system_key("user_id", settings), event.user_id))
     if event.anonymous_id is not None:
         raw.append((_system_key("anonymous_id", settings), event.anonymous_id))
-    desired_names = desired_audiences(traits, settings)
+    desired_names = event_audiences(event, settings)
     managed_key = _system_key("managed_audiences", settings)
     needs: list[Command] = []
     if desired_names is not None:
         needs.extend(EnsureSegment(n) for n in desired_names if n not in state.segment_ids)
         if managed_key not in state.property_types and managed_key not in state.refused:
             needs.append(DefineProperty(managed_key))
-    if state.contact is None:
+    if state.contact is None or (desired_names is not None and state.contact.managed is None):
+        # Redis knows nothing, or not what we manage: only the contact's record in Resend says (#19).
         needs.append(LookupContact(email))
     needs.extend(extra.needs)
     properties, missing = _typed(
@@ -248,12 +227,10 @@ def _plan_identify(
         return Plan(prerequisites=tuple(dict.fromkeys(needs)))
     assert state.contact is not None
     desired = None if desired_names is None else tuple(state.segment_ids[n] for n in desired_names)
-    record_managed = desired is not None and managed_key not in state.refused
+    key = managed_key if desired is not None and managed_key not in state.refused else None
     if not state.contact.exists:
-        plan = _create(email, fields, properties, desired, managed_key if record_managed else None, remember)
-    else:
-        plan = _update(email, fields, properties, desired, state, managed_key if record_managed else None, remember)
-    return with_after(plan, extra)
+        return with_after(_create(email, fields, properties, desired, key, remember), extra)
+    return with_after(_update(email, fields, properties, desired, state, key, remember), extra)
 
 
 def _create(
@@ -292,6 +269,7 @@ def _update(
     membership: list[Command] = []
     managed, members = contact.managed, contact.members
     if desired is not None:
+        assert managed is not None  # _plan_identify looked it up first
         wanted = frozenset(desired)
         candidates = [sid for sid in desired if sid not in managed]
         if candidates and members is None:

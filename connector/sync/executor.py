@@ -201,7 +201,9 @@ class EventSync:
                 # Redis says now (the lookup made before waiting stays valid unless Redis knows more).
                 held.enter_context(redis_lock(self._store.client, self._store.key("lock", "contact", email)))
                 locked = email
-                seed = dataclasses.replace(state, contact=self._store.contact(email) or counter.fetched.get(email))
+                seed = dataclasses.replace(
+                    state, contact=_fresher(self._store.contact(email), counter.fetched.get(email))
+                )
                 continue
             try:
                 self._run(plan.commands, counter)
@@ -226,9 +228,11 @@ class EventSync:
                         state, cached_email=self._store.email_for(need.user_id), cache_checked=True
                     )
                     progressed = True
-                elif isinstance(need, LookupContact) and (known := self._store.contact(need.email)) is not None:
-                    state = dataclasses.replace(state, contact=known)
-                    progressed = True
+                elif isinstance(need, LookupContact):
+                    known = self._store.contact(need.email)  # unchanged: only Resend can say more
+                    if known is not None and known != state.contact:
+                        state = dataclasses.replace(state, contact=known)
+                        progressed = True
             if not progressed:
                 break
             plan = plan_event(event, self._settings, state)
@@ -282,10 +286,11 @@ class EventSync:
     def _lookup_contact(self, email: str, counter: _Counting) -> ContactState:
         ahead = self._read_ahead()
         known = ahead.pop(email) if email in ahead else self._store.contact(email)
-        if known is not None:
+        if known is not None and known.managed is not None:
             return known
-        if self._settings.trust_contact_cache:
+        if known is None and self._settings.trust_contact_cache:
             return ContactState(exists=False, members=frozenset())  # Redis knows every contact: new
+        # Redis does not know the contact, or knows it exists but not what we manage: Resend says.
         try:
             contact = _CountingClient(self._resend, counter).get_contact(email)
         except ResendNotFound:
@@ -294,7 +299,12 @@ class EventSync:
             # First sight of a contact that exists in Resend (created elsewhere, or by the reference
             # destination): what it says we manage is all we may ever remove.
             managed = parse_managed(contact.properties.get(self._managed_key))
-            state = ContactState(exists=True, managed=managed, unsubscribed=contact.unsubscribed)
+            state = ContactState(
+                exists=True,
+                managed=managed,
+                members=known.members if known else None,
+                unsubscribed=contact.unsubscribed,
+            )
             self._store.remember_unsubscribed(email, contact.unsubscribed, now_ms())
         counter.fetched[email] = state
         return state
@@ -330,7 +340,13 @@ class EventSync:
                 with contextlib.suppress(ResendNotFound):
                     resend.remove_contact_from_segment(email, segment_id)
             case RememberContact(email=email, managed=managed, members=members):
-                self._store.remember_contact(email, managed, members, synced=True, users=counter.take_users())
+                # What this event read from Resend about what we manage is kept too (where Redis has
+                # no record), so a later event never reads a missing record as "manages nothing" (#19).
+                fetched = counter.fetched.get(email)
+                seen = fetched.managed if fetched is not None and fetched.exists else None
+                self._store.remember_contact(
+                    email, managed, members, synced=True, users=counter.take_users(), seen_managed=seen
+                )
                 counter.recorded = True
             case DeleteContact(email=email):
                 with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
@@ -401,6 +417,13 @@ class _CountingClient:
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
         return self._counter(attribute) if callable(attribute) else attribute
+
+
+def _fresher(in_redis: ContactState | None, fetched: ContactState | None) -> ContactState | None:
+    """What Redis says now, unless it does not know what we manage and Resend told this event."""
+    if in_redis is None or (in_redis.managed is None and fetched is not None):
+        return fetched or in_redis
+    return in_redis
 
 
 def _reconciles(plan: Plan) -> bool:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from connector.emulator import EmulatorInspector, EmulatorServer
+from tests.conftest import wait_for
 from tests.integration.conftest import API_KEY
 
 pytestmark = pytest.mark.integration
@@ -39,7 +40,8 @@ def served(emulator: EmulatorServer) -> None:
 def test_create_send_list_and_show(
     emulator: EmulatorServer, inspector: EmulatorInspector, redis_url: str, served: None, tmp_path: Path
 ) -> None:
-    inspector.seed(("POST", "/segments", {"name": "Newsletter"}))
+    [segment] = inspector.seed(("POST", "/segments", {"name": "Newsletter"}))
+    inspector.seed(("POST", "/contacts", {"email": "ada@example.com", "segments": [{"id": segment["body"]["id"]}]}))
     html = tmp_path / "news.html"
     html.write_text("<p>Hello {{{FIRST_NAME|there}}}</p>", encoding="utf-8")
     created = cli(emulator, redis_url, "create", "--segment", "Newsletter", "--from", "Acme <news@acme.com>",
@@ -51,10 +53,18 @@ def test_create_send_list_and_show(
     assert broadcast_id in listed.stdout
     sent = cli(emulator, redis_url, "send", broadcast_id)
     assert (sent.returncode, sent.stdout) == (0, f"{broadcast_id} sending\n")
-    shown = cli(emulator, redis_url, "show", broadcast_id)
-    assert shown.returncode == 0, shown.stdout + shown.stderr
-    assert f"id:            {broadcast_id}" in shown.stdout
-    assert "subject:       November" in shown.stdout
+    shows: list[str] = []
+
+    def sent_to_ada() -> bool:
+        shown = cli(emulator, redis_url, "show", broadcast_id)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        shows.append(shown.stdout)
+        return "status:        sent" in shown.stdout and "  delivered:     1" in shown.stdout
+
+    wait_for(sent_to_ada, timeout=60, interval=0.5, what="the broadcast sent and delivered")
+    assert f"id:            {broadcast_id}" in shows[-1]
+    assert "subject:       November" in shows[-1]
+    assert "  bounced:       0" in shows[-1]
 
 
 def test_an_unknown_segment_and_a_sending_only_key_are_named(

@@ -5,7 +5,7 @@ app runs it in a worker thread. Nothing is acknowledged (2xx) before the Kafka w
     another replica has it  -> 409 (Svix retries)
     not a Resend event      -> 422
     Kafka or Redis down     -> 503 (Svix retries; nothing was acknowledged)
-    else                    -> the track events written (acks=all), the contact's state followed,
+    else                    -> the contact's state followed, the track events written (acks=all),
                                the svix-id marked seen, 200
 """
 
@@ -75,10 +75,12 @@ class WebhookHandler:
             self._dedupe.done(svix_id)
             log.info("webhook.skipped", svix_id=svix_id, type=kind, reason=translation.skip)
             return self._answer(kind, "skipped", 200, {"skipped": translation.skip})
-        with self._metrics.write_seconds.time():
-            self._writer.write([(e["context"]["traits"]["email"], e) for e in translation.events])
+        # The state follows first: it is idempotent and ordered by Resend's clock, so a failure after it
+        # is simply redone by the redelivery, and the Kafka write (then 2xx) comes last.
         if translation.change is not None:
             self._follower.follow(translation.change)
+        with self._metrics.write_seconds.time():
+            self._writer.write([(e["context"]["traits"]["email"], e) for e in translation.events])
         self._dedupe.done(svix_id)
         for event in translation.events:
             log.info("webhook.written", svix_id=svix_id, name=event["event"],

@@ -16,7 +16,7 @@ import pytest
 import redis
 from standardwebhooks.webhooks import Webhook
 
-from connector.errors import RetryableError
+from connector.errors import RetryableError, StateStoreUnavailable
 from connector.state import StateStore
 from connector.webhooks.app import PATH, build_app
 from connector.webhooks.dedupe import Dedupe
@@ -229,3 +229,25 @@ def test_health_readiness_and_metrics(client: AppClient) -> None:
     assert 'webhooks_received_total{outcome="written",type="email.bounced"} 1.0' in text
     assert 'webhooks_received_total{outcome="refused",type="other"} 1.0' in text
     assert SECRET not in text
+
+
+def test_a_state_follow_that_fails_writes_nothing_and_the_retry_does_both(
+    store: StateStore, redis_client: redis.Redis, writer: RecordingWriter, metrics: WebhookMetrics
+) -> None:
+    class FlakyFollower(Follower):
+        failures = 1
+
+        def follow(self, change: Any) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise StateStoreUnavailable("redis unavailable: ConnectionError")
+            super().follow(change)
+
+    dedupe = Dedupe(redis_client, prefix="t:", ttl_seconds=600)
+    handler = WebhookHandler(store, dedupe, writer, FlakyFollower(store), metrics)  # type: ignore[arg-type]
+    client = AppClient(build_app(Verifier(SECRET), handler, metrics, ready=lambda: True, max_body_bytes=4096))
+    assert client.post(PATH, **signed(unsubscribe(True), "m-f")).status_code == 503
+    assert writer.written == []
+    assert client.post(PATH, **signed(unsubscribe(True), "m-f")).status_code == 200
+    assert [e["event"] for _, e in writer.written] == ["Contact Unsubscribed"]
+    assert store.unsubscribed("ada@example.com") is True

@@ -70,9 +70,19 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from connector.ops import run_backfill
+    from connector.ops import run_backfill, run_import_backfill
 
-    return run_backfill(_settings(args), args.file, fmt=args.format, progress=not args.no_progress, out=sys.stdout)
+    settings = _settings(args)
+
+    def via_events(path: Path, fmt: str | None = args.format) -> int:
+        return run_backfill(settings, path, fmt=fmt, progress=not args.no_progress, out=sys.stdout)
+
+    if args.via_events:
+        return via_events(args.file)
+    return run_import_backfill(
+        settings, args.file, fmt=args.format, progress=not args.no_progress, out=sys.stdout,
+        events_path=lambda path: via_events(path, "jsonl"),
+    )  # fmt: skip
 
 
 def _global_options(*, on_command: bool) -> argparse.ArgumentParser:
@@ -125,10 +135,13 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("email")
     status.set_defaults(func=_status)
     backfill = sub.add_parser(
-        "backfill", parents=common, help="produce identify events for existing contacts (CSV or JSON Lines)"
+        "backfill", parents=common, help="load existing contacts (CSV or JSON Lines) through contact imports"
     )
     backfill.add_argument("file", type=Path)
     backfill.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
+    backfill.add_argument(
+        "--via-events", action="store_true", help="produce identify events to the events topic instead (one by one)"
+    )
     backfill.add_argument("--no-progress", action="store_true")
     backfill.set_defaults(func=_backfill)
     add_commands(sub, common, _settings)  # webhooks, broadcast (connector/closed_loop_cli.py)

@@ -163,6 +163,20 @@ class DestinationSettings(_Section):
         default=False,
         description="Redis knows every contact of the team: create an unknown email with one POST, no GET first.",
     )
+    skip_unchanged_seconds: int = Field(
+        default=7 * 86_400,
+        ge=0,
+        description="How long a field the connector wrote is trusted to be unchanged in Resend (0: always send).",
+    )
+    email_index: bool = Field(
+        default=True,
+        description="Keep an index of the team's emails (listing contacts) so a new email costs one POST.",
+    )
+    email_index_max_age_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="Before creating an email the index lacks, re-read the newest contacts if older than this.",
+    )
     mask_emails_in_logs: bool = True
 
     @field_validator("system_prefix", "namespace")

@@ -30,6 +30,12 @@ class Metrics:
         self.pauses = Counter("connector_pauses", "Times consumption stopped", ["reason"], registry=r)
         self.paused = Gauge("connector_paused", "1 while consumption is stopped by a pause error", registry=r)
         self.dead_letters = Counter("connector_dead_letters", "Records dead-lettered", ["stage"], registry=r)
+        self.unreadable = Counter(
+            "connector_unreadable_records",
+            "Records kafka-python could not unpack, skipped past",
+            ["partition"],
+            registry=r,
+        )
         self.lag = Gauge("connector_consumer_lag", "Records behind the end of the partition", ["partition"], registry=r)
         self.latency = Histogram(
             "connector_processing_seconds",

@@ -27,13 +27,14 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
-from connector.errors import PauseError, RetryableError
+from connector.errors import DecodeError, PauseError, RetryableError
 from connector.logs import get_logger
 from connector.pipeline.dead_letter import FailureContext, dead_letter_for, stage_of
 from connector.pipeline.group_join import join_in_flight, repair_lost_join
 from connector.pipeline.kafka_io import DeadLetterProducer
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.offsets import OffsetTracker
+from connector.pipeline.poll_guard import header_fault, install_lenient_header_keys, poll
 from connector.pipeline.processor import EventResult, RecordProcessor
 from connector.pipeline.scheduler import KeyedScheduler
 from connector.settings import KafkaSettings
@@ -62,11 +63,12 @@ class _Pending:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]]
+    headers: list[tuple[str, bytes | None]]
     timestamp_ms: int | None
     polled_at: float
     epoch: int
     attempts: int = 0
+    fault: DecodeError | None = None  # known unusable before it runs (poll_guard.py): dead-lettered
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ class Runner:
         # and at the usual info level it must cost next to nothing.
         self._event_log = log.bind()
         self._last_lag = 0.0
+        install_lenient_header_keys()  # a header key that is not UTF-8 fails its record, not the loop
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -173,17 +176,24 @@ class Runner:
         # group_join.py): wait there long enough for the other members to notice the rebalance.
         idle_ms = 0 if self._running or self._runnable(now) else self._idle_ms(now)
         timeout_ms = _JOIN_POLL_MS if joining else idle_ms
-        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=self._settings.max_poll_records)
+        batches, unreadable = poll(self._consumer, timeout_ms=timeout_ms, max_records=self._settings.max_poll_records)
         if repair_lost_join(self._consumer):
             log.warning("consumer.join_repaired", reason="a finished group join was never collected; rejoining")
         with self._lock:
             seeks, self._seeks = self._seeks, {}
         for tp, offset in seeks.items():
             self._consumer.seek(tp, offset)  # records this poll returned for it are re-read from there
-        if not batches:
+        if not batches and not unreadable:
             return
         now = self._clock()
         with self._lock:
+            for bad in unreadable:  # skipped past by poll(): dead-lettered with its context only
+                self._metrics.unreadable.labels(partition=str(bad.tp.partition)).inc()
+                epoch = self._epochs.get(bad.tp)
+                if epoch is not None:
+                    item = _Pending(bad.tp, bad.offset, None, None, [], None, now, epoch, fault=bad.error)
+                    self._tracker.started(bad.tp, bad.offset)
+                    self._scheduler.push(bad.tp, item)
             for tp, records in batches.items():
                 epoch = self._epochs.get(tp)
                 if tp in seeks:
@@ -201,6 +211,7 @@ class Runner:
                         timestamp_ms=record.timestamp,
                         polled_at=now,
                         epoch=epoch,
+                        fault=header_fault(record.headers) if record.headers else None,
                     )
                     self._tracker.started(tp, record.offset)
                     # One contact's events keep their order: producers key by identity, and one key
@@ -406,6 +417,8 @@ class Runner:
                 self._finished.put((lane, item, done, index == len(chunk) - 1))
 
     def _work(self, item: _Pending) -> _Done:
+        if item.fault is not None:
+            return self._dead_letter(item, item.fault)
         try:
             return _Done("finished", tuple(self._processor.process(item.value)))
         except RetryableError as exc:
@@ -426,7 +439,7 @@ class Runner:
             connector_name=self._settings.group_id,
         )
         try:
-            self._dead_letters.send(self._settings.dead_letter_topic, letter)
+            written = self._dead_letters.send(self._settings.dead_letter_topic, letter)
         except RetryableError as exc:
             return _Done("retry", error=exc)
         self._metrics.dead_letters.labels(stage=stage_of(error)).inc()
@@ -437,6 +450,7 @@ class Runner:
             stage=stage_of(error),
             error=type(error).__name__,
             detail=str(error)[:500],
+            shortened=written is not letter,
         )
         return _Done("dead_lettered", error=error)
 

@@ -6,6 +6,7 @@ translation, what a success must carry); this module builds the requests and rea
 
 from __future__ import annotations
 
+import json as jsonlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -16,8 +17,16 @@ import redis
 
 from connector.errors import MalformedAnswer, ResendNotFound, ResendRejected
 from connector.resend.broadcasts import BroadcastCalls
-from connector.resend.caller import USER_AGENT, Caller, Observer, environment_proxy
-from connector.resend.models import Contact, PropertyDefinition, PropertyValue, Segment
+from connector.resend.caller import USER_AGENT, Caller, Multipart, Observer, environment_proxy
+from connector.resend.models import (
+    Contact,
+    ContactImport,
+    ContactPage,
+    ListedContact,
+    PropertyDefinition,
+    PropertyValue,
+    Segment,
+)
 from connector.resend.ratelimit import RateLimiter
 from connector.resend.topics import TopicCalls
 from connector.settings import ResendSettings
@@ -167,6 +176,41 @@ class ResendClient(TopicCalls, BroadcastCalls):
             body["properties"] = dict(properties)
         data = self._call("PATCH", f"/contacts/{_path_id(id_or_email)}", "PATCH /contacts/{id}", json=body)
         return str(data.get("id", ""))
+
+    def list_contacts_page(self, *, after: str | None = None, limit: int = 100) -> ContactPage:
+        """One page of the team's contacts (Resend lists them newest first), after the id ``after``."""
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        page = self._call("GET", "/contacts", "GET /contacts", params=params)
+        items = page.get("data") or []
+        if not isinstance(items, list) or not all(isinstance(i, dict) and "id" in i for i in items):
+            raise MalformedAnswer(
+                "GET /contacts answered a page whose items are not objects with ids", route="GET /contacts"
+            )
+        contacts = tuple(ListedContact.parse(item) for item in items)
+        return ContactPage(contacts, bool(page.get("has_more")) and bool(contacts))
+
+    def create_contact_import(
+        self,
+        csv_file: bytes,
+        *,
+        column_map: Mapping[str, Any],
+        segment_ids: Sequence[str] = (),
+        on_conflict: Literal["upsert", "skip"] = "upsert",
+        file_name: str = "contacts.csv",
+    ) -> str:
+        """``POST /contacts/imports``: a CSV of at most 50 MB, loaded asynchronously (see get_contact_import)."""
+        fields = {"column_map": jsonlib.dumps(column_map), "on_conflict": on_conflict}
+        if segment_ids:
+            fields["segments"] = jsonlib.dumps([{"id": s} for s in segment_ids])
+        form: Multipart = (fields, {"file": (file_name, csv_file, "text/csv")})
+        data = self._call("POST", "/contacts/imports", "POST /contacts/imports", form=form, needs=("id",))
+        return str(data["id"])
+
+    def get_contact_import(self, import_id: str) -> ContactImport:
+        path = f"/contacts/imports/{_path_id(import_id)}"
+        return ContactImport.parse(self._call("GET", path, "GET /contacts/imports/{id}", needs=("status",)))
 
     def delete_contact(self, id_or_email: str) -> None:
         self._call("DELETE", f"/contacts/{_path_id(id_or_email)}", "DELETE /contacts/{id}")

@@ -7,8 +7,11 @@ Keys, under ``redis.key_prefix``:
                               ``unsubscribed`` (Resend's flag as last known, ``1``/``0``) with
                               ``unsubscribed_at`` (ms), and the sync record ``last_sync``, ``last_outcome``,
                               ``last_error``
+- ``fields:<email>``          hash: fingerprint of each field the connector last wrote to the contact,
+                              ``<hash>@<unix seconds>`` (connector.sync.fingerprints; expires with the trust)
 - ``segments``                hash name -> id; ``segments:loaded`` once the list was read from Resend
-- ``properties``              hash key -> type; ``properties:loaded`` likewise
+- ``properties``              hash key -> type; ``properties:loaded`` likewise; ``properties:deleted``
+                              key -> unix seconds it was found deleted in Resend (voids older fingerprints)
 - ``property-refused:<key>``  a key Resend refused to define (TTL ``refused_property_ttl_seconds``)
 - ``lock:<name>``             see lock.py
 """
@@ -46,11 +49,24 @@ def _loose(values: Mapping[str, str]) -> dict[Any, Any]:
 
 
 class StateStore:
-    def __init__(self, client: redis.Redis, *, prefix: str, user_ttl_seconds: int, refused_ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str,
+        user_ttl_seconds: int,
+        refused_ttl_seconds: int,
+        fields_ttl_seconds: int = 7 * 86_400,
+    ) -> None:
         self.client = client
         self._p = prefix
         self._user_ttl = user_ttl_seconds
         self._refused_ttl = refused_ttl_seconds
+        self._fields_ttl = fields_ttl_seconds
+
+    @property
+    def fields_ttl_seconds(self) -> int:
+        return self._fields_ttl
 
     def key(self, *parts: str) -> str:
         return self._p + ":".join(parts)
@@ -68,10 +84,11 @@ class StateStore:
             return
         with translated():
             pipe = self.client.pipeline(transaction=False)
-            self._queue_users(pipe, pairs)
+            self.queue_users(pipe, pairs)
             pipe.execute()
 
-    def _queue_users(self, pipe: Any, pairs: Sequence[tuple[str, str]]) -> None:
+    def queue_users(self, pipe: Any, pairs: Sequence[tuple[str, str]]) -> None:
+        """Queue userId -> email mappings (and their reverse sets) on a pipeline."""
         for user_id, email in pairs:
             pipe.set(self.key("user", user_id), email, ex=self._user_ttl)
             pipe.sadd(self.key("email-users", email), user_id)
@@ -111,10 +128,12 @@ class StateStore:
         synced: bool = False,
         users: Sequence[tuple[str, str]] = (),
         seen_managed: frozenset[str] | None = None,
+        written: Mapping[str, str] | None = None,
         unsubscribed: bool | None = None,
     ) -> None:
         """What Redis believes about the contact (None: unchanged); with ``synced``, the sync record,
-        and ``users`` (see :meth:`remember_users`), all in the same round trip.
+        ``users`` (see :meth:`remember_users`) and ``written`` (see :meth:`written_fields`), all in
+        the same round trip.
 
         ``seen_managed`` is a managed set as read (from Resend, by an event that did not reconcile):
         written only where Redis has none, so a record a reconciliation wrote meanwhile wins.
@@ -130,14 +149,33 @@ class StateStore:
         if members is not None:
             mapping["members"] = format_managed(members)
         absent = {} if managed is not None or seen_managed is None else {"managed": format_managed(seen_managed)}
-        self._write_contact(email, mapping, users, absent)
+        self._write_contact(email, mapping, users, if_absent=absent, written=written)
+
+    def written_fields(self, email: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The fingerprints of what the connector last wrote to the contact (connector.sync.fingerprints),
+        and when each property key was last found deleted in Resend, in one round trip."""
+        if self._fields_ttl <= 0:
+            return {}, {}
+        with translated():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hgetall(self.key("fields", email))
+            pipe.hgetall(self.key("properties:deleted"))
+            fields, deleted = pipe.execute()
+        return dict(fields), dict(deleted)
 
     def forget_contact_state(self, email: str) -> None:
         """The cache was stale (Resend answered 404): keep the sync record, drop what we believed."""
         with translated():
-            self.client.hdel(
-                self.key("contact", email), "exists", "managed", "members", "unsubscribed", "unsubscribed_at"
-            )
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hdel(self.key("contact", email), "exists", "managed", "members", "unsubscribed", "unsubscribed_at")
+            pipe.delete(self.key("fields", email))
+            pipe.execute()
+
+    def forget_written(self, email: str) -> None:
+        """The contact changed in Resend (a webhook): what the connector remembers having written is no
+        longer what Resend holds, so the next event writes its fields again instead of skipping them."""
+        with translated():
+            self.client.delete(self.key("fields", email))
 
     def unsubscribed(self, email: str) -> bool | None:
         """Resend's unsubscribed flag as last known (a webhook, a read, our own write); None: unknown."""
@@ -160,32 +198,49 @@ class StateStore:
         """Right to erasure: the contact, its sync record and every userId that maps to it."""
         with translated():
             user_ids = self.client.smembers(self.key("email-users", email))
-            keys = [self.key("contact", email), self.key("email-users", email), self.key("email-user", email)]
+            keys = [self.key("contact", email), self.key("email-users", email), self.key("email-user", email),
+                    self.key("fields", email)]  # fmt: skip
             keys.extend(self.key("user", str(u)) for u in user_ids)
             self.client.delete(*keys)
 
-    def record_sync(self, email: str, outcome: str, error: str = "", *, users: Sequence[tuple[str, str]] = ()) -> None:
+    def record_sync(
+        self,
+        email: str,
+        outcome: str,
+        error: str = "",
+        *,
+        users: Sequence[tuple[str, str]] = (),
+        written: Mapping[str, str] | None = None,
+    ) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        self._write_contact(email, {"last_sync": now, "last_outcome": outcome, "last_error": error}, users)
+        self._write_contact(
+            email, {"last_sync": now, "last_outcome": outcome, "last_error": error}, users, written=written
+        )
 
     def _write_contact(
         self,
         email: str,
         fields: dict[Any, Any],
         users: Sequence[tuple[str, str]],
+        *,
         if_absent: Mapping[str, str] | None = None,
+        written: Mapping[str, str] | None = None,
     ) -> None:
-        """The contact's hash fields (``if_absent`` ones only where the hash has none), and any userId
-        mappings, in one round trip."""
+        """The contact's hash fields (``if_absent`` ones only where the hash has none), any userId
+        mappings and field fingerprints, in one round trip."""
+        remember = bool(written) and self._fields_ttl > 0
         with translated():
-            if not users and not if_absent:
+            if not users and not if_absent and not remember:
                 self.client.hset(self.key("contact", email), mapping=fields)
                 return
             pipe = self.client.pipeline(transaction=False)
-            self._queue_users(pipe, users)
+            self.queue_users(pipe, users)
             pipe.hset(self.key("contact", email), mapping=fields)
             for name, value in (if_absent or {}).items():
                 pipe.hsetnx(self.key("contact", email), name, value)
+            if remember:
+                pipe.hset(self.key("fields", email), mapping=_loose(written or {}))
+                pipe.expire(self.key("fields", email), self._fields_ttl)
             pipe.execute()
 
     def sync_record(self, email: str) -> SyncRecord:
@@ -238,6 +293,19 @@ class StateStore:
                 pipe.hset(self.key("properties"), mapping=_loose(types))
             if loaded:
                 pipe.set(self.key("properties:loaded"), "1")
+            pipe.execute()
+
+    def replace_properties(self, types: Mapping[str, str], deleted: Iterable[str], at: int) -> None:
+        """The definitions as Resend lists them now; ``deleted`` keys were deleted in Resend at ``at``."""
+        gone = {key: str(at) for key in deleted}
+        with translated():
+            pipe = self.client.pipeline(transaction=True)
+            pipe.delete(self.key("properties"))
+            if types:
+                pipe.hset(self.key("properties"), mapping=_loose(types))
+            pipe.set(self.key("properties:loaded"), "1")
+            if gone:
+                pipe.hset(self.key("properties:deleted"), mapping=_loose(gone))
             pipe.execute()
 
     def refused(self, keys: Iterable[str]) -> frozenset[str]:

@@ -23,6 +23,7 @@ from connector.errors import (
     InvalidEventError,
     PermanentError,
     ResendNotFound,
+    ResendRejected,
     RetryableError,
     SkipEvent,
 )
@@ -59,9 +60,10 @@ from connector.mapping import (
 from connector.mapping.email import direct_email
 from connector.resend import ResendClient
 from connector.settings import Settings
-from connector.state import StateStore, redis_lock
+from connector.state import EmailIndex, StateStore, redis_lock
 from connector.sync.closed_loop import LoopSync, now_ms
 from connector.sync.definitions import Definitions
+from connector.sync.fingerprints import FieldMemory, written
 
 __all__ = ["EventSync", "Outcome"]
 
@@ -95,10 +97,17 @@ class _Counting:
         self.fetched: dict[str, ContactState] = {}  # contacts read from Resend for this event
         # userId -> email mappings to write, deferred to the event's last Redis write (one round trip)
         self.users: list[tuple[str, str]] = []
+        # fingerprints of the fields Resend accepted, written with the contact's record (fingerprints.py)
+        self.written: dict[str, str] = {}
+        self.properties_refreshed = False  # definitions re-read after a refused write (once per event)
 
     def take_users(self) -> list[tuple[str, str]]:
         users, self.users = self.users, []
         return users
+
+    def take_written(self) -> dict[str, str]:
+        fields, self.written = self.written, {}
+        return fields
 
     def __call__(self, fn: Callable[..., object]) -> Callable[..., object]:
         def counted(*args: object, **kwargs: object) -> object:
@@ -117,11 +126,22 @@ class EventSync:
             prefix=settings.redis.key_prefix,
             user_ttl_seconds=settings.destination.user_id_cache_ttl_days * 86_400,
             refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
+            fields_ttl_seconds=settings.destination.skip_unchanged_seconds,
         )
         self._definitions = Definitions(self._store)
         self.loop = LoopSync(self._store)  # consent and topics (connector/sync/closed_loop.py)
         prefix = f"{settings.destination.namespace}_" if settings.destination.namespace else ""
+        consent = settings.destination.namespace and settings.destination.app_scoped_unsubscribe
+        self._memory = FieldMemory(
+            settings.destination.skip_unchanged_seconds,
+            frozenset({property_key("subscriptionStatus", prefix)} if consent else ()),
+        )
         self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
+        self._index = (
+            EmailIndex(self._store, max_age_seconds=settings.destination.email_index_max_age_seconds)
+            if settings.destination.email_index and not settings.destination.trust_contact_cache
+            else None
+        )
         self._ahead = threading.local()  # contact states this thread read ahead (see reading_ahead)
 
     @property
@@ -174,7 +194,7 @@ class EventSync:
         except (RetryableError, PermanentError) as exc:
             if counter.email is not None:
                 outcome = "pending" if isinstance(exc, RetryableError) else "failed"
-                self._safe_record(counter.email, outcome, exc)
+                self._safe_record(counter.email, outcome, exc, counter.take_written())
             raise
         finally:
             if counter.email is not None:
@@ -210,7 +230,7 @@ class EventSync:
             except _Replan:
                 continue
             if email is not None and not counter.recorded:
-                self._store.record_sync(email, "synced", users=counter.take_users())
+                self._store.record_sync(email, "synced", users=counter.take_users(), written=counter.take_written())
             return Outcome("applied", "", counter.calls, plan.commands)
         raise RetryableError("the contact kept changing under us; trying the event again later")
 
@@ -236,7 +256,18 @@ class EventSync:
             if not progressed:
                 break
             plan = plan_event(event, self._settings, state)
-        return (*plan.prerequisites, *plan.commands)
+        return (*plan.prerequisites, *self._trimmed(plan.commands))
+
+    def _trimmed(self, commands: tuple[Command, ...]) -> Iterator[Command]:
+        """The dry run's writes as they would be sent: without the fields Resend already holds."""
+        for command in commands:
+            if isinstance(command, UpdateContact):
+                remembered, deleted = self._store.written_fields(command.email)
+                trimmed = self._memory.trim_update(command, remembered, time.time(), deleted)
+                if trimmed is not None:
+                    yield trimmed
+            else:
+                yield command
 
     # -- planning with prerequisites fulfilled ---------------------------------------------------
 
@@ -290,9 +321,13 @@ class EventSync:
             return known
         if known is None and self._settings.trust_contact_cache:
             return ContactState(exists=False, members=frozenset())  # Redis knows every contact: new
+        resend = _CountingClient(self._resend, counter)
+        if known is None and self._index is not None and self._index.knows_absent(email, resend):
+            counter.fetched[email] = ContactState(exists=False, members=frozenset())
+            return counter.fetched[email]  # not a contact of the team: one POST creates it
         # Redis does not know the contact, or knows it exists but not what we manage: Resend says.
         try:
-            contact = _CountingClient(self._resend, counter).get_contact(email)
+            contact = resend.get_contact(email)
         except ResendNotFound:
             state = ContactState(exists=False, members=frozenset())
         else:
@@ -317,7 +352,7 @@ class EventSync:
             if isinstance(command, CreateContact):
                 created.add(command.email)
                 topics = next((c for c in commands if isinstance(c, SetTopics) and c.email == command.email), None)
-                self._create(command, _CountingClient(self._resend, counter), topics)
+                self._create(command, _CountingClient(self._resend, counter), counter, topics)
             elif not (isinstance(command, SetTopics) and command.email in created):  # else carried by the POST
                 self._execute(command, counter)
 
@@ -328,8 +363,10 @@ class EventSync:
                 counter.users.append((user_id, email))
             case KeptConsent() | RememberConsent() | SetTopics():
                 self.loop.execute(command, resend)
+            case CreateContact():
+                self._create(command, resend, counter)
             case UpdateContact():
-                self._update(command, resend)
+                self._update(command, resend, counter)
             case AddToSegment(email=email, segment_id=segment_id):
                 try:
                     resend.add_contact_to_segment(email, segment_id)
@@ -345,19 +382,29 @@ class EventSync:
                 fetched = counter.fetched.get(email)
                 seen = fetched.managed if fetched is not None and fetched.exists else None
                 self._store.remember_contact(
-                    email, managed, members, synced=True, users=counter.take_users(), seen_managed=seen
+                    email,
+                    managed,
+                    members,
+                    synced=True,
+                    users=counter.take_users(),
+                    seen_managed=seen,
+                    written=counter.take_written(),
                 )
                 counter.recorded = True
             case DeleteContact(email=email):
                 with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
                     resend.delete_contact(email)
                 self._store.forget_contact(email)
+                if self._index is not None:
+                    self._index.remove(email)
             case SendAutomationEvent(event=name, email=email, payload=payload):
                 resend.send_event(name, email=email, payload=dict(payload))
             case _:
                 raise PermanentError(f"cannot execute {type(command).__name__}")
 
-    def _create(self, command: CreateContact, resend: _CountingClient, topics: SetTopics | None = None) -> None:
+    def _create(
+        self, command: CreateContact, resend: _CountingClient, counter: _Counting, topics: SetTopics | None = None
+    ) -> None:
         # Runs under the contact lock (see _handle): a second replica creating the same new contact
         # waits, then finds it in Redis and plans an update, so one contact holds both writes.
         try:
@@ -376,21 +423,53 @@ class EventSync:
             # A segment we carried was deleted in Resend: refresh the names and plan again.
             self._definitions.refresh_segments(resend)
             raise _Replan from None
+        except ResendRejected as exc:
+            self._property_refused(command.properties, exc, resend, counter)
         ids = frozenset(command.segment_ids)
+        if self._index is not None:
+            self._index.add([command.email])
+        counter.written.update(written(command, time.time()))
         # The flag is known only for a contact Resend said it did not have: trusting the cache, the
         # POST may have met an existing contact (left unchanged), whose flag is then read when it matters.
         flag = None if self._settings.trust_contact_cache else bool(command.unsubscribed)
-        self._store.remember_contact(command.email, ids, ids, unsubscribed=flag)
+        self._store.remember_contact(command.email, ids, ids, written=counter.written, unsubscribed=flag)
 
-    def _update(self, command: UpdateContact, resend: _CountingClient) -> None:
+    def _update(self, command: UpdateContact, resend: _CountingClient, counter: _Counting) -> None:
+        remembered, deleted = self._store.written_fields(command.email)
+        trimmed = self._memory.trim_update(command, remembered, time.time(), deleted)
+        if trimmed is None:
+            return  # Resend holds every field already: nothing to send
         try:
-            resend.update_contact(command.email, fields=dict(command.fields), properties=dict(command.properties))
+            resend.update_contact(command.email, fields=dict(trimmed.fields), properties=dict(trimmed.properties))
         except ResendNotFound:
+            if self._index is not None:
+                self._index.remove(command.email)
             if not command.upsert:
                 raise SkipEvent("unknown_contact", "no such contact in Resend") from None
             # Deleted in Resend behind our back: forget what we believed and create it again.
             self._store.forget_contact_state(command.email)
             raise _Replan from None
+        except ResendRejected as exc:
+            self._property_refused(trimmed.properties, exc, resend, counter)
+        counter.written.update(written(trimmed, time.time()))
+
+    def _property_refused(
+        self,
+        properties: tuple[tuple[str, Any], ...],
+        error: ResendRejected,
+        resend: _CountingClient,
+        counter: _Counting,
+    ) -> None:
+        """A write refused (422 "Contact property 'plan' does not exist"): when a key it carried was
+        deleted in Resend while Redis still listed it, refresh the definitions and plan again (once
+        per event: the plan then defines the key anew). Any other refusal stands."""
+        if not properties or counter.properties_refreshed:
+            raise error
+        counter.properties_refreshed = True
+        deleted = self._definitions.refresh_properties(resend, int(time.time()))
+        if not deleted & {key for key, _ in properties}:
+            raise error
+        raise _Replan from error
 
     def _membership_not_found(self, email: str, segment_id: str, counter: _Counting) -> None:
         names = self._definitions.refresh_segments(_CountingClient(self._resend, counter))
@@ -400,9 +479,10 @@ class EventSync:
             self._store.forget_contact_state(email)  # the segment exists: the contact is what vanished
         raise _Replan
 
-    def _safe_record(self, email: str, outcome: str, error: ConnectorError) -> None:
+    def _safe_record(self, email: str, outcome: str, error: ConnectorError, written: dict[str, str]) -> None:
+        # ``written``: what Resend accepted before the failure; the retry need not send it again.
         try:
-            self._store.record_sync(email, outcome, f"{type(error).__name__}: {error}"[:500])
+            self._store.record_sync(email, outcome, f"{type(error).__name__}: {error}"[:500], written=written)
         except RetryableError:
             log.debug("sync_record.skipped", email=mask_email(email))
 

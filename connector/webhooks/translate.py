@@ -45,6 +45,7 @@ class ContactChange:
     kind: Literal["created", "updated", "deleted"]
     unsubscribed: bool | None
     at_ms: int  # when Resend saw it (created_at), to order deliveries that arrive out of order
+    fields: tuple[tuple[str, Any], ...] = ()  # the contact fields the event shows (first/last name, unsubscribed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,8 @@ def _contact(
     for key in ("id", "first_name", "last_name", "unsubscribed", "segment_ids", "audience_id"):
         if key in data:
             properties["contact_id" if key == "id" else key] = data[key]
-    change = ContactChange(email, action, unsubscribed, at_ms)  # type: ignore[arg-type]
+    shown = tuple((k, data[k]) for k in ("first_name", "last_name", "unsubscribed") if k in data)
+    change = ContactChange(email, action, unsubscribed, at_ms, shown)  # type: ignore[arg-type]
     return Translation((_track(svix_id, name, email, timestamp, users, properties),), change)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -251,3 +252,23 @@ def test_a_state_follow_that_fails_writes_nothing_and_the_retry_does_both(
     assert client.post(PATH, **signed(unsubscribe(True), "m-f")).status_code == 200
     assert [e["event"] for _, e in writer.written] == ["Contact Unsubscribed"]
     assert store.unsubscribed("ada@example.com") is True
+
+
+def test_what_was_written_is_forgotten_only_when_someone_else_changed_the_contact(
+    client: AppClient, store: StateStore
+) -> None:
+    from connector.mapping import UpdateContact
+    from connector.sync.fingerprints import written
+
+    email = "ada@example.com"
+    ours = written(UpdateContact(email, (("first_name", "Ada"), ("unsubscribed", False))), time.time())
+    store.remember_contact(email, None, None, written=ours)
+
+    def updated(msg_id: str, **data: Any) -> int:
+        payload = {"type": "contact.updated", "created_at": AT, "data": {"id": "c1", "email": email, **data}}
+        return client.post(PATH, **signed(payload, msg_id)).status_code
+
+    assert updated("m-ours", first_name="Ada", unsubscribed=False) == 200  # Resend reporting our own write
+    assert store.written_fields(email)[0] == ours
+    assert updated("m-theirs", first_name="Adeline", unsubscribed=False) == 200  # edited in the dashboard
+    assert store.written_fields(email)[0] == {}

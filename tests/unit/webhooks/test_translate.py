@@ -79,7 +79,9 @@ def test_contact_updates_tell_unsubscribes_from_edits(flag: bool, previous: bool
     translation = translate("m", contact_event("contact.updated", unsubscribed=flag), users={},
                             previous_unsubscribed=previous)  # fmt: skip
     assert translation.events[0]["event"] == name
-    assert translation.change == ContactChange("ada@example.com", "updated", flag, 1796071199540)
+    assert translation.change == ContactChange(
+        "ada@example.com", "updated", flag, 1796071199540, (("unsubscribed", flag),)
+    )
 
 
 def test_contact_deleted_and_created() -> None:

@@ -197,6 +197,7 @@ class ResendClient(TopicCalls, BroadcastCalls):
         *,
         column_map: Mapping[str, Any],
         segment_ids: Sequence[str] = (),
+        topics: Sequence[tuple[str, str]] = (),  # (topic id, opt_in | opt_out) for every row
         on_conflict: Literal["upsert", "skip"] = "upsert",
         file_name: str = "contacts.csv",
     ) -> str:
@@ -204,6 +205,8 @@ class ResendClient(TopicCalls, BroadcastCalls):
         fields = {"column_map": jsonlib.dumps(column_map), "on_conflict": on_conflict}
         if segment_ids:
             fields["segments"] = jsonlib.dumps([{"id": s} for s in segment_ids])
+        if topics:
+            fields["topics"] = jsonlib.dumps([{"id": t, "subscription": s} for t, s in topics])
         form: Multipart = (fields, {"file": (file_name, csv_file, "text/csv")})
         data = self._call("POST", "/contacts/imports", "POST /contacts/imports", form=form, needs=("id",))
         return str(data["id"])

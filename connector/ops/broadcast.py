@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from connector.errors import AuthenticationFailed, ConfigurationError, ResendNotFound
 from connector.redisio import connect
@@ -17,15 +17,17 @@ from connector.resend import ResendClient
 from connector.resend.broadcasts import RECIPIENT_TYPES
 from connector.settings import Settings
 
-__all__ = ["add_broadcast_parser", "run_broadcast"]
+__all__ = ["broadcast_arguments", "run_broadcast"]
 
 _FIELDS = ("id", "name", "status", "segment_id", "topic_id", "from", "subject", "created_at", "scheduled_at", "sent_at")
 
 
-def add_broadcast_parser(sub: Any, parents: list[argparse.ArgumentParser], func: Callable[..., int]) -> None:
-    broadcast = sub.add_parser("broadcast", parents=parents, help="create, send, list and show Resend broadcasts")
-    actions = broadcast.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", parents=parents, help="a broadcast to one segment")
+def broadcast_arguments(broadcast: argparse.ArgumentParser) -> None:
+    """The actions of ``broadcast``, each also taking ``--settings`` after its name."""
+    settings = argparse.ArgumentParser(add_help=False)
+    settings.add_argument("--settings", type=Path, default=argparse.SUPPRESS, help="YAML or TOML settings file")
+    actions = broadcast.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", parents=[settings], help="a broadcast to one segment")
     create.add_argument("--segment", required=True, help="segment name (as the connector manages it)")
     create.add_argument("--from", dest="sender", required=True, help="sender, e.g. 'Acme <news@acme.com>'")
     create.add_argument("--subject", required=True)
@@ -35,13 +37,12 @@ def add_broadcast_parser(sub: Any, parents: list[argparse.ArgumentParser], func:
     when = create.add_mutually_exclusive_group()
     when.add_argument("--draft", action="store_true", help="keep it as a draft (the default)")
     when.add_argument("--send", action="store_true", help="send it at once")
-    send = actions.add_parser("send", parents=parents, help="send a draft broadcast")
+    send = actions.add_parser("send", parents=[settings], help="send a draft broadcast")
     send.add_argument("id")
     send.add_argument("--at", dest="scheduled_at", help="schedule instead (ISO-8601 or Resend's natural language)")
-    actions.add_parser("list", parents=parents, help="the team's broadcasts, newest first")
-    show = actions.add_parser("show", parents=parents, help="status, and once sent its recipients by outcome")
+    actions.add_parser("list", parents=[settings], help="the team's broadcasts, newest first")
+    show = actions.add_parser("show", parents=[settings], help="status, and once sent its recipients by outcome")
     show.add_argument("id")
-    broadcast.set_defaults(func=func)
 
 
 def run_broadcast(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:

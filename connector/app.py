@@ -58,6 +58,7 @@ def build_parts(settings: Settings, stack: ExitStack, *, metrics: Metrics | None
     transforms = TransformChain.from_settings(settings, store)
     stack.callback(transforms.close)
     sync = EventSync(settings, resend, store)
+    sync.loop.on_consent_kept = lambda field: metrics.consent_kept.labels(field=field).inc()
     dead_letters = DeadLetterProducer(settings.kafka)
     stack.callback(dead_letters.close)
     return Parts(

@@ -15,14 +15,18 @@ from connector.mapping import (
     CopyUserEmail,
     CreateContact,
     DeleteContact,
+    KeptConsent,
     LinkAlias,
+    RememberConsent,
     RememberContact,
     RemoveFromSegment,
     SendAutomationEvent,
+    SetTopics,
     UpdateContact,
 )
 from connector.resend import ResendClient
 from connector.state import EmailIndex, StateStore
+from connector.sync.closed_loop import LoopSync
 from connector.sync.context import EventContext
 from connector.sync.definitions import Definitions
 from connector.sync.fingerprints import FieldMemory, written
@@ -38,16 +42,30 @@ class Replan(Exception):
 
 class Applier:
     def __init__(
-        self, store: StateStore, definitions: Definitions, memory: FieldMemory, index: EmailIndex | None
+        self,
+        store: StateStore,
+        definitions: Definitions,
+        memory: FieldMemory,
+        index: EmailIndex | None,
+        loop: LoopSync,
+        trust_contact_cache: bool,
     ) -> None:
         self._store = store
+        self._loop = loop  # consent and topics (closed_loop.py)
+        self._trust_contact_cache = trust_contact_cache
         self._definitions = definitions
         self._memory = memory  # skip-unchanged fingerprints (fingerprints.py)
         self._index = index  # the team's emails, when kept (no existence check for new contacts)
 
     def run(self, commands: tuple[Command, ...], context: EventContext) -> None:
+        created: set[str] = set()
         for command in commands:
-            self.execute(command, context)
+            if isinstance(command, CreateContact):
+                created.add(command.email)
+                topics = next((c for c in commands if isinstance(c, SetTopics) and c.email == command.email), None)
+                self._create(command, context, topics)
+            elif not (isinstance(command, SetTopics) and command.email in created):  # else carried by the POST
+                self.execute(command, context)
 
     def execute(self, command: Command, context: EventContext) -> None:
         match command:
@@ -56,6 +74,8 @@ class Applier:
             case LinkAlias(previous_id=previous_id, user_id=user_id):
                 if self._store.link_alias(previous_id, user_id) is not None:
                     raise Replan  # the previous id got its email meanwhile: copy it now
+            case KeptConsent() | RememberConsent() | SetTopics():
+                self._loop.execute(command, context.resend)
             case CreateContact():
                 self._create(command, context)
             case UpdateContact():
@@ -95,7 +115,7 @@ class Applier:
             case _:
                 raise PermanentError(f"cannot execute {type(command).__name__}")
 
-    def _create(self, command: CreateContact, context: EventContext) -> None:
+    def _create(self, command: CreateContact, context: EventContext, topics: SetTopics | None = None) -> None:
         # Runs under the contact lock (see EventSync._handle): a second replica creating the same new
         # contact waits, then finds it in Redis and plans an update, so one contact holds both writes.
         resend = context.resend
@@ -107,6 +127,7 @@ class Applier:
                 unsubscribed=command.unsubscribed,
                 properties=dict(command.properties),
                 segment_ids=command.segment_ids,
+                topics=[(topic_id, sub) for topic_id, _, sub in topics.topics] if topics else (),
             )
         except ResendNotFound:
             if not command.segment_ids:
@@ -120,7 +141,10 @@ class Applier:
         if self._index is not None:
             self._index.add([command.email])
         context.written.update(written(command, time.time()))
-        self._store.remember_contact(command.email, ids, ids, written=context.written)
+        # The flag is known only for a contact Resend said it did not have: trusting the cache, the
+        # POST may have met an existing contact (left unchanged), whose flag is then read when it matters.
+        flag = None if self._trust_contact_cache else bool(command.unsubscribed)
+        self._store.remember_contact(command.email, ids, ids, written=context.written, unsubscribed=flag)
 
     def _update(self, command: UpdateContact, context: EventContext) -> None:
         remembered, deleted = self._store.written_fields(command.email)

@@ -33,7 +33,9 @@ from connector.mapping import (
     ContactState,
     DefineProperty,
     EnsureSegment,
+    EnsureTopic,
     KnownState,
+    LookupConsent,
     LookupContact,
     LookupMemberships,
     LookupUserEmail,
@@ -48,6 +50,7 @@ from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore, redis_lock
 from connector.sync.apply import Applier, Replan
+from connector.sync.closed_loop import LoopSync, now_ms
 from connector.sync.context import EventContext, ReadAhead
 from connector.sync.decide import email_of, fresher, reconciles
 from connector.sync.definitions import Definitions
@@ -92,7 +95,10 @@ class EventSync:
             if settings.destination.email_index and not settings.destination.trust_contact_cache
             else None
         )
-        self._applier = Applier(self._store, self._definitions, self._memory, self._index)
+        self.loop = LoopSync(self._store)  # consent and topics (connector/sync/closed_loop.py)
+        self._applier = Applier(
+            self._store, self._definitions, self._memory, self._index, self.loop, self._settings.trust_contact_cache
+        )
         self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
 
     @property
@@ -213,7 +219,9 @@ class EventSync:
 
     def _initial_state(self) -> KnownState:
         return KnownState(
-            segment_ids=self._definitions.segment_ids(), property_types=self._definitions.property_types()
+            segment_ids=self._definitions.segment_ids(),
+            property_types=self._definitions.property_types(),
+            topic_ids=self.loop.known_topics(),
         )
 
     def _settle(self, event: Event, context: EventContext, seed: KnownState | None) -> tuple[Plan, KnownState]:
@@ -241,6 +249,8 @@ class EventSync:
                 self._definitions.define(need.key, context.resend)
             elif isinstance(need, EnsureSegment):
                 self._definitions.ensure_segment(need.name, context.resend)
+            elif isinstance(need, LookupConsent | EnsureTopic):
+                state = self.loop.fulfil(need, state, context.resend)
         defined = [n.key for n in needs if isinstance(n, DefineProperty)]
         refused |= self._definitions.refused(defined)
         return dataclasses.replace(
@@ -270,7 +280,13 @@ class EventSync:
             # First sight of a contact that exists in Resend (created elsewhere, or by the reference
             # destination): what it says we manage is all we may ever remove.
             managed = parse_managed(contact.properties.get(self._managed_key))
-            state = ContactState(exists=True, managed=managed, members=known.members if known else None)
+            state = ContactState(
+                exists=True,
+                managed=managed,
+                members=known.members if known else None,
+                unsubscribed=contact.unsubscribed,
+            )
+            self._store.remember_unsubscribed(email, contact.unsubscribed, now_ms())
         context.fetched[email] = state
         return state
 

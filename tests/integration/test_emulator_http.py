@@ -172,3 +172,22 @@ def test_standalone_process() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=10) == 0
+
+
+def test_a_handler_that_raises_is_answered_500_and_counted(emulator: EmulatorServer, http: httpx.Client) -> None:
+    # Emulator bugs reachable today: a lone surrogate as an import's file (str.encode raises
+    # UnicodeEncodeError) and a non-numeric rate limit (int() raises ValueError in the inspection API).
+    raw = b'{"file": "\\ud800"}'
+    broken = http.post("/contacts/imports", content=raw, headers={"Content-Type": "application/json"})
+    inspection = http.post("/_emulator/rate-limit", json={"limit": "many"})
+    after = http.get("/segments")  # the server still answers on the same client
+    assert (broken.status_code, broken.json()) == (
+        500,
+        {"statusCode": 500, "name": "application_error", "message": "Internal server error"},
+    )
+    assert (inspection.status_code, inspection.json()["name"]) == (500, "application_error")
+    assert after.status_code == 200
+    assert http.get("/_emulator/errors").json() == {"requests": 2, "jobs": 0}
+    counts = http.get("/_emulator/counts").json()
+    assert counts["POST /contacts/imports 500"] == 1
+    assert not any("_emulator" in key for key in counts)  # the inspection API stays out of the call log

@@ -11,8 +11,10 @@ from connector.decoding import Decoder
 from connector.logs import get_logger
 from connector.pipeline.kafka_io import DeadLetterProducer, ensure_topics, new_consumer
 from connector.pipeline.metrics import Metrics
+from connector.pipeline.pause import ResumeSignal
 from connector.pipeline.processor import RecordProcessor
 from connector.pipeline.runner import Runner
+from connector.pipeline.status import StatusBoard
 from connector.redisio import connect
 from connector.resend import ResendClient
 from connector.settings import Settings
@@ -40,7 +42,10 @@ def build_parts(settings: Settings, stack: ExitStack, *, metrics: Metrics | None
     metrics = metrics or Metrics()
     store = connect(settings.redis)
     stack.callback(store.close)
-    resend = ResendClient.from_settings(settings.resend, store, observer=metrics.observe_call)
+    resend = ResendClient.from_settings(
+        settings.resend, store, observer=metrics.observe_call, on_retry=metrics.request_retried
+    )
+    metrics.status = StatusBoard(worker_id=settings.kafka.client_id, rate_limit=resend.rate_limit)
     stack.callback(resend.close)
     transforms = TransformChain.from_settings(settings, store)
     stack.callback(transforms.close)
@@ -61,4 +66,13 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
         stack.callback(parts.metrics.close)
         log.info("metrics.serving", host=settings.metrics.host, port=port)
     consumer = new_consumer(settings.kafka)
-    return Runner(settings.kafka, consumer, parts.processor, parts.dead_letters, parts.metrics)
+    return Runner(
+        settings.kafka,
+        consumer,
+        parts.processor,
+        parts.dead_letters,
+        parts.metrics,
+        resume_signal=ResumeSignal(parts.redis, settings.redis.key_prefix),
+        pause_probe_max_seconds=settings.resend.pause_probe_max_seconds,
+        log_outcomes=settings.log_event_outcomes,
+    )

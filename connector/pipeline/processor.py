@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from connector.errors import DecodeError, SkipEvent
 from connector.events import Event
+from connector.logs import mask_email
 
 __all__ = ["EventResult", "RecordProcessor"]
 
@@ -36,9 +37,21 @@ class _Sync(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class EventResult:
+    """What became of one event, with what its outcome log line needs (see runner._log_outcome)."""
+
     type: str
     status: str  # "applied" | "skipped"
     reason: str = ""
+    message_id: str | None = None
+    user_id: str | None = None
+    email: str | None = None  # the contact's email as resolved (unmasked: the log line masks it)
+    calls: int = 0  # Resend calls the event cost
+
+    @classmethod
+    def of(
+        cls, event: Event, status: str, reason: str = "", *, email: str | None = None, calls: int = 0
+    ) -> EventResult:
+        return cls(event.type, status, reason, event.message_id, event.user_id, email, calls)
 
 
 class RecordProcessor:
@@ -92,12 +105,33 @@ class RecordProcessor:
             try:
                 outcome = self._sync.handle(event)
             except SkipEvent as skip:
-                results.append(EventResult(event.type, "skipped", skip.reason))
+                results.append(EventResult.of(event, "skipped", skip.reason))
                 continue
-            results.append(EventResult(event.type, outcome.status, outcome.reason))
+            email, calls = getattr(outcome, "email", None), getattr(outcome, "calls", 0)
+            results.append(EventResult.of(event, outcome.status, outcome.reason, email=email, calls=calls))
         if not results:
             results.append(EventResult("none", "skipped", "dropped_by_transform"))
         return results
+
+    def identify(self, value: bytes | None) -> dict[str, Any]:
+        """Best effort, for a failed record's log line: the ids its event carries (email masked);
+        nothing when it does not decode. Off the hot path: only failures pay for the second decode."""
+        try:
+            raw = self._decoder.decode(value) if value is not None else None
+        except Exception:  # noqa: BLE001 - an undecodable record has no ids to show
+            return {}
+        if not isinstance(raw, dict):
+            return {}
+        found_traits = raw.get("traits")
+        traits: dict[str, Any] = found_traits if isinstance(found_traits, dict) else {}
+        email = traits.get("email") if raw.get("type") != "group" else None
+        found = {
+            "message_id": raw.get("messageId"),
+            "type": raw.get("type"),
+            "user_id": raw.get("userId"),
+            "email": mask_email(email.strip().lower()) if isinstance(email, str) else None,
+        }
+        return {k: v if isinstance(v, str | int) else None for k, v in found.items()}
 
     def plan(self, value: bytes | None) -> list[Any]:
         """The commands the record would cause (dry run: reads Redis, writes nothing)."""

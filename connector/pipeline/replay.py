@@ -23,7 +23,7 @@ from typing import Any
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from tqdm import tqdm
 
-from connector.errors import PauseError, RetryableError
+from connector.errors import ConfigurationError, PauseError, RetryableError
 from connector.logs import get_logger
 from connector.pipeline.dead_letter import (
     CLASS_NAME,
@@ -33,6 +33,7 @@ from connector.pipeline.dead_letter import (
     dead_letter_for,
 )
 from connector.pipeline.kafka_io import client_config
+from connector.pipeline.replay_report import DryRunReport
 from connector.pipeline.runner import backoff_seconds
 from connector.settings import Settings
 
@@ -62,8 +63,8 @@ class ReplayFilter:
             partition=args.partition,
             from_offset=args.from_offset,
             to_offset=args.to_offset,
-            since=datetime.fromisoformat(args.since) if args.since else None,
-            until=datetime.fromisoformat(args.until) if args.until else None,
+            since=_time(args.since, "--since"),
+            until=_time(args.until, "--until"),
             key=args.key.encode() if args.key is not None else None,
         )
 
@@ -93,6 +94,15 @@ class ReplayFilter:
         return all(checks)
 
 
+def _time(text: str | None, option: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(f"{option}: not an ISO-8601 time: {text!r}") from None
+
+
 def run_replay(settings: Settings, args: argparse.Namespace) -> int:
     from connector.app import build_parts
 
@@ -104,13 +114,10 @@ def run_replay(settings: Settings, args: argparse.Namespace) -> int:
         parts = build_parts(settings, stack)
         consumer = KafkaConsumer(**client_config(settings.kafka), group_id=group, enable_auto_commit=False)
         stack.callback(consumer.close)
-        partitions = [
-            TopicPartition(settings.kafka.dead_letter_topic, p)
-            for p in sorted(consumer.partitions_for_topic(settings.kafka.dead_letter_topic) or ())
-        ]
-        if not partitions:
-            print(f"dead-letter topic {settings.kafka.dead_letter_topic} has no partitions: nothing to replay")
-            return 0
+        topic = settings.kafka.dead_letter_topic
+        if topic not in consumer.topics():  # asking for its partitions could create it on some brokers
+            raise ConfigurationError(f"dead-letter topic {topic} does not exist (kafka.dead_letter_topic)")
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)
         if args.from_beginning:
             consumer.seek_to_beginning(*partitions)
@@ -118,7 +125,7 @@ def run_replay(settings: Settings, args: argparse.Namespace) -> int:
             _start_after_committed(consumer, partitions)
         ends: dict[TopicPartition, int] = consumer.end_offsets(partitions)
         total = sum(max(0, ends[tp] - consumer.position(tp)) for tp in partitions)
-        replay = _Replay(settings, parts, consumer, dry_run=args.dry_run)
+        replay = _Replay(settings, parts, consumer, dry_run=args.dry_run, as_json=getattr(args, "json", False))
         bar = tqdm(total=total, unit="rec", disable=args.no_progress or args.dry_run, file=sys.stderr)
         stack.callback(bar.close)
         matched = 0
@@ -133,7 +140,7 @@ def run_replay(settings: Settings, args: argparse.Namespace) -> int:
                     return 2
             replay.done(tp, record.offset)
         replay.commit(force=True)
-        print(replay.summary(matched), file=sys.stderr)
+        replay.report(matched)
     return 0
 
 
@@ -155,19 +162,23 @@ def _records_until(consumer: KafkaConsumer, ends: dict[TopicPartition, int]) -> 
 
 
 class _Replay:
-    def __init__(self, settings: Settings, parts: Any, consumer: KafkaConsumer, *, dry_run: bool) -> None:
+    def __init__(
+        self, settings: Settings, parts: Any, consumer: KafkaConsumer, *, dry_run: bool, as_json: bool = False
+    ) -> None:
         self._settings = settings
         self._parts = parts
         self._consumer = consumer
         self._dry_run = dry_run
+        self._out = DryRunReport(as_json=as_json)
         self._pending: dict[TopicPartition, int] = {}
         self._last_commit = time.monotonic()
-        self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0}
+        self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0}
 
     def one(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
         """Replay one record; False means stop (a pause condition: quota or key)."""
+        self._out.saw(headers)
         if self._dry_run:
-            return self._plan(record)
+            return self._plan(record, headers)
         attempt = 0
         while True:
             try:
@@ -189,17 +200,20 @@ class _Replay:
                 self.counts["applied" if result.status == "applied" else "skipped"] += 1
             return True
 
-    def _plan(self, record: Any) -> bool:
+    def _plan(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
+        ids = self._parts.processor.identify(record.value)
         try:
             commands = self._parts.processor.plan(record.value)
         except Exception as exc:  # noqa: BLE001 - a dry run reports and goes on
-            print(f"offset {record.offset}: would fail again: {type(exc).__name__}: {exc}")
+            self.counts["would_fail_again"] += 1
+            self._out.record(record, headers, ids, error=exc)
             return True
         self.counts["planned"] += 1
-        print(f"offset {record.offset}:")
+        described = []
         for command in commands:
             describe = getattr(command, "describe", None)
-            print(f"  {describe() if callable(describe) else command}")
+            described.append(str(describe() if callable(describe) else command))
+        self._out.record(record, headers, ids, commands=described)
         return True
 
     def _fail_again(self, record: Any, headers: list[tuple[str, bytes]], error: Exception) -> None:
@@ -235,5 +249,8 @@ class _Replay:
         self._last_commit = time.monotonic()
 
     def summary(self, matched: int) -> str:
-        parts = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v)
+        parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.counts.items() if v)
         return f"replayed {matched} record(s): {parts or 'nothing to do'}"
+
+    def report(self, matched: int) -> None:
+        self._out.finish(self.summary(matched), {k: v for k, v in self.counts.items() if v}, matched)

@@ -28,12 +28,13 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, T
 from kafka.errors import CommitFailedError, KafkaError
 
 from connector.errors import DecodeError, PauseError, RetryableError
-from connector.logs import get_logger
+from connector.logs import get_logger, mask_email
 from connector.pipeline.dead_letter import FailureContext, dead_letter_for, stage_of
 from connector.pipeline.group_join import join_in_flight, repair_lost_join
 from connector.pipeline.kafka_io import DeadLetterProducer
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.offsets import OffsetTracker
+from connector.pipeline.pause import ResumeSignal, probe_delay
 from connector.pipeline.poll_guard import header_fault, install_lenient_header_keys, poll
 from connector.pipeline.processor import EventResult, RecordProcessor
 from connector.pipeline.scheduler import KeyedScheduler
@@ -44,7 +45,6 @@ __all__ = ["Runner", "backoff_seconds"]
 log = get_logger(__name__)
 
 _COMMIT_INTERVAL = 0.5  # seconds; also bounds what a crash makes us redo
-_PAUSE_PROBE = 30.0  # seconds between probes while Resend refuses for quota or key reasons
 _MAX_BACKOFF = 60.0
 _JOIN_POLL_MS = 3_000  # kafka-python's heartbeat interval: how long other members take to rejoin
 _POLL_INTERVAL = 0.05  # seconds; with two polls' worth of records queued, poll no more often than this
@@ -104,6 +104,9 @@ class Runner:
         *,
         max_buffered: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        resume_signal: ResumeSignal | None = None,
+        pause_probe_max_seconds: float = 300.0,
+        log_outcomes: bool = True,
     ) -> None:
         self._settings = settings
         self._consumer = consumer
@@ -128,12 +131,19 @@ class Runner:
         self._seeks: dict[TopicPartition, int] = {}
         self._retrying: dict[TopicPartition, int] = {}
         self._paused_until = 0.0
+        # Operator hooks (#17): probes of a quota/key pause follow pause.probe_delay; `resend-connector
+        # resume` (pause.ResumeSignal) ends a pause early; /status reads self._metrics.status.
+        self._resume_signal = resume_signal
+        self._probe_max = pause_probe_max_seconds
+        self._probes = 0
+        self._paused_at = 0.0  # wall-clock start of the current pause (compared with a resume request)
         self._backpressure = False
         self._last_commit = 0.0
         self._last_poll = 0.0
         # Bound once (the module logger re-binds on every call): the per-event line is the hot path,
         # and at the usual info level it must cost next to nothing.
         self._event_log = log.bind()
+        self._outcome = self._event_log.info if log_outcomes else self._event_log.debug
         self._last_lag = 0.0
         install_lenient_header_keys()  # a header key that is not UTF-8 fails its record, not the loop
 
@@ -142,6 +152,7 @@ class Runner:
     def run(self) -> None:
         self._consumer.subscribe([self._settings.topic], listener=_Listener(self))
         log.info("consumer.started", topic=self._settings.topic, group=self._settings.group_id)
+        self._metrics.status.running()
         try:
             while not self._stop.is_set():
                 self._poll()
@@ -152,6 +163,7 @@ class Runner:
                 self._check_health()
         finally:
             self._shutdown()
+            self._metrics.status.stopped()
 
     def stop(self) -> None:
         self._stop.set()
@@ -293,7 +305,8 @@ class Runner:
             else:
                 delay = backoff_seconds(item.attempts, retry_after)
                 self._scheduler.retry_at(lane, now + delay)
-                self._metrics.retries.labels(reason=type(done.error).__name__).inc()
+                self._metrics.count_retry(type(done.error).__name__)
+                self._metrics.status.error(done.error, "retried")
                 log.warning(
                     "record.retry",
                     partition=item.tp.partition,
@@ -316,16 +329,36 @@ class Runner:
         self._metrics.latency.observe(now - item.polled_at)
         for result in done.results:
             self._metrics.count_event(result.type, result.status)
-            self._event_log.debug(
-                "event." + result.status, type=result.type, reason=result.reason or None, offset=item.offset
-            )
+            self._log_outcome(item, result)
         if done.kind == "dead_lettered":
             self._metrics.count_event("unknown", "dead_lettered")
 
+    def _log_outcome(self, item: _Pending, result: EventResult) -> None:
+        """The line that answers "what happened to this contact?": one per event (#17)."""
+        self._outcome(
+            "event." + result.status,
+            partition=item.tp.partition,
+            offset=item.offset,
+            message_id=result.message_id,
+            type=result.type,
+            email=mask_email(result.email),
+            user_id=result.user_id,
+            calls=result.calls,
+            reason=result.reason or None,
+        )
+
     def _enter_pause(self, error: BaseException | None, retry_after: float | None, now: float) -> None:
         first = not self._paused_until
-        self._paused_until = now + max(_PAUSE_PROBE, retry_after or 0.0)
+        if not first and now < self._paused_until:
+            return  # a record that was already running when the pause began: the schedule stands
+        if first:
+            self._probes, self._paused_at = 0, time.time()
+        delay = probe_delay(self._probes, retry_after, self._probe_max)
+        self._probes += 1
+        self._paused_until = now + delay
         self._consumer.pause(*self._consumer.assignment())
+        self._metrics.status.paused(type(error).__name__, str(error), probe_in_seconds=delay)
+        self._metrics.status.error(error, "paused")
         self._metrics.paused.set(1)
         self._metrics.ready = False
         if first:
@@ -339,9 +372,19 @@ class Runner:
 
     def _leave_pause(self) -> None:
         self._paused_until = 0.0
+        self._metrics.status.resumed()
         self._metrics.paused.set(0)
         self._metrics.ready = True
         log.warning("consumer.resumed")
+
+    def _probe_now(self) -> None:
+        """An operator asked to resume: what waits for the pause runs now; a refusal pauses again."""
+        now = self._clock()
+        with self._lock:
+            self._scheduler.wake(self._paused_until, now)
+        self._paused_until = max(now, 1e-9)  # still "paused" until a probe goes through
+        self._probes, self._paused_at = 0, time.time()
+        log.warning("consumer.resume_requested")
 
     def _commit(self, *, force: bool = False) -> None:
         now = self._clock()
@@ -366,6 +409,8 @@ class Runner:
 
     def _resume(self) -> None:
         if self._paused_until:
+            if self._resume_signal is not None and self._resume_signal.requested_since(self._paused_at):
+                self._probe_now()
             return
         with self._lock:
             assignment = self._consumer.assignment()
@@ -392,6 +437,7 @@ class Runner:
             end = self._consumer.highwater(tp)
             if end is not None and point is not None:
                 self._metrics.lag.labels(partition=str(tp.partition)).set(max(0, end - point))
+                self._metrics.status.lag(tp.partition, max(0, end - point))
 
     # -- the work, on pool threads --------------------------------------------------------------
 
@@ -443,10 +489,13 @@ class Runner:
         except RetryableError as exc:
             return _Done("retry", error=exc)
         self._metrics.dead_letters.labels(stage=stage_of(error)).inc()
+        self._metrics.status.error(error, "dead_lettered")
         log.warning(
             "record.dead_lettered",
             partition=item.tp.partition,
             offset=item.offset,
+            key=item.key.decode("utf-8", "replace") if item.key is not None else None,
+            **self._processor.identify(item.value),
             stage=stage_of(error),
             error=type(error).__name__,
             detail=str(error)[:500],
@@ -467,6 +516,7 @@ class Runner:
                     self._seeks[tp] = self._revoked_at.pop(tp)
             self._revoked_at.clear()  # partitions that went elsewhere start from the group's commit
             self._metrics.ready = not self._paused_until
+        self._metrics.status.assigned(tp.partition for tp in assigned)
         log.info("partitions.assigned", partitions=sorted(tp.partition for tp in assigned))
 
     def _on_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -486,6 +536,7 @@ class Runner:
                 self._consumer.commit_async({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
             except KafkaError as exc:
                 log.warning("offsets.commit_on_revoke_failed", error=type(exc).__name__)
+        self._metrics.status.revoked(tp.partition for tp in revoked)
         log.info("partitions.revoked", partitions=sorted(tp.partition for tp in revoked), dropped=dropped)
 
     # -- stopping -------------------------------------------------------------------------------

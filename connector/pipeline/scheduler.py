@@ -78,6 +78,12 @@ class KeyedScheduler(Generic[T]):
             lane.busy = False
             self._waiting[key] = not_before
 
+    def wake(self, until: float, now: float) -> None:
+        """Lanes waiting to retry no later than ``until`` may run at ``now`` (a pause was lifted)."""
+        for key, at in self._waiting.items():
+            if at <= until:
+                self._waiting[key] = now
+
     def has_ready(self, now: float) -> bool:
         """Whether :meth:`take` would hand out anything at ``now``."""
         return bool(self._ready) or any(at <= now for at in self._waiting.values())

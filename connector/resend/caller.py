@@ -24,11 +24,12 @@ from connector.logs import get_logger
 from connector.resend._errors import error_from_response, error_from_transport
 from connector.resend.ratelimit import RateLimiter, announced_rate
 
-__all__ = ["USER_AGENT", "Caller", "Multipart", "Observer", "environment_proxy"]
+__all__ = ["USER_AGENT", "Caller", "Multipart", "Observer", "RetryHook", "environment_proxy"]
 
 log = get_logger(__name__)
 
 Observer = Callable[[str, int, float], None]  # (route, status or 0, seconds)
+RetryHook = Callable[[str, BaseException], None]  # (route, the transient error): about to send again
 # multipart/form-data: text fields, and files as name -> (file name, content, content type)
 Multipart = tuple[Mapping[str, str], Mapping[str, tuple[str, bytes, str]]]
 
@@ -98,6 +99,7 @@ class Caller:
         observer: Observer | None,
         follow_rate_limit_header: bool,
         sleep: Callable[[float], None],
+        on_retry: RetryHook | None = None,
     ) -> None:
         self.transport = transport
         self.base_url = base_url.rstrip("/")
@@ -111,6 +113,7 @@ class Caller:
         self._max_attempts = max_attempts
         self._deadline = deadline_seconds
         self._observer = observer
+        self._on_retry = on_retry
         self._sleep = sleep
 
     def call(
@@ -142,6 +145,8 @@ class Caller:
             if isinstance(error, RateLimited) and self.limiter is not None:
                 self.limiter.cool_down(error.retry_after or 1.0)
             log.info("resend.retry", route=route, attempt=attempt, delay=round(delay, 2), error=type(error).__name__)
+            if self._on_retry is not None:
+                self._on_retry(route, error)  # every retry counted (connector_retries_total{scope="request"})
             self._sleep(delay)
 
     def _attempt(

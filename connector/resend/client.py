@@ -16,7 +16,7 @@ import httpx
 import redis
 
 from connector.errors import MalformedAnswer, ResendNotFound, ResendRejected
-from connector.resend.caller import USER_AGENT, Caller, Multipart, Observer, environment_proxy
+from connector.resend.caller import USER_AGENT, Caller, Multipart, Observer, RetryHook, environment_proxy
 from connector.resend.models import (
     Contact,
     ContactImport,
@@ -59,6 +59,7 @@ class ResendClient:
         max_attempts: int = 8,
         deadline_seconds: float = 120.0,
         observer: Observer | None = None,
+        on_retry: RetryHook | None = None,
         follow_rate_limit_header: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -73,6 +74,7 @@ class ResendClient:
             observer=observer,
             follow_rate_limit_header=follow_rate_limit_header,
             sleep=sleep,
+            on_retry=on_retry,
         )
         self._call = self._caller.call
 
@@ -87,7 +89,7 @@ class ResendClient:
     @classmethod
     def from_settings(
         cls, settings: ResendSettings, store: redis.Redis | None, *, key_prefix: str = "resend-connector:",
-        observer: Observer | None = None,
+        observer: Observer | None = None, on_retry: RetryHook | None = None,
     ) -> ResendClient:  # fmt: skip
         secret = settings.api_key.get_secret_value() if settings.api_key else ""
         transport = httpx.HTTPTransport(
@@ -111,11 +113,16 @@ class ResendClient:
             timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
             limiter=limiter,
             observer=observer,
+            on_retry=on_retry,
             follow_rate_limit_header=settings.follow_rate_limit_header,
         )
 
     def close(self) -> None:
         self._caller.transport.close()
+
+    def rate_limit(self) -> dict[str, float | None] | None:
+        """The shared rate limit in force (None without a limiter), for ``/status``."""
+        return self._caller.limiter.in_force() if self._caller.limiter is not None else None
 
     def _all_pages(self, path: str, route: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -11,10 +11,13 @@ Keys, under ``redis.key_prefix``:
                               key -> unix seconds it was found deleted in Resend (voids older fingerprints)
 - ``property-refused:<key>``  a key Resend refused to define (TTL ``refused_property_ttl_seconds``)
 - ``lock:<name>``             see lock.py
+- ``index:synced``            sorted set email -> time of its last sync record (any outcome), for ``status --since``
+- ``index:failed``            sorted set email -> time its last event failed; left when it syncs (``status --failed``)
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -160,7 +163,11 @@ class StateStore:
             user_ids = self.client.smembers(self.key("email-users", email))
             keys = [self.key("contact", email), self.key("email-users", email), self.key("fields", email)]
             keys.extend(self.key("user", str(u)) for u in user_ids)
-            self.client.delete(*keys)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.delete(*keys)
+            pipe.zrem(self.key("index", "synced"), email)
+            pipe.zrem(self.key("index", "failed"), email)
+            pipe.execute()
 
     def record_sync(
         self,
@@ -186,10 +193,11 @@ class StateStore:
         written: Mapping[str, str] | None = None,
     ) -> None:
         """The contact's hash fields (``if_absent`` ones only where the hash has none), any userId
-        mappings and field fingerprints, in one round trip."""
+        mappings, field fingerprints and the status indexes, in one round trip."""
         remember = bool(written) and self._fields_ttl > 0
         with translated():
-            if not users and not if_absent and not remember:
+            outcome = fields.get("last_outcome")
+            if not users and not if_absent and not remember and outcome is None:
                 self.client.hset(self.key("contact", email), mapping=fields)
                 return
             pipe = self.client.pipeline(transaction=False)
@@ -200,7 +208,27 @@ class StateStore:
             if remember:
                 pipe.hset(self.key("fields", email), mapping=_loose(written or {}))
                 pipe.expire(self.key("fields", email), self._fields_ttl)
+            if outcome is not None:
+                now = time.time()
+                pipe.zadd(self.key("index", "synced"), {email: now})
+                if outcome == "failed":
+                    pipe.zadd(self.key("index", "failed"), {email: now})
+                elif outcome == "synced":
+                    pipe.zrem(self.key("index", "failed"), email)
             pipe.execute()
+
+    def emails_failed(self, limit: int) -> list[str]:
+        """Contacts whose last event failed, most recent first."""
+        with translated():
+            return [str(e) for e in self.client.zrevrange(self.key("index", "failed"), 0, limit - 1)]
+
+    def emails_since(self, since: datetime, limit: int) -> list[str]:
+        """Contacts with a sync record written at or after ``since``, most recent first."""
+        with translated():
+            found = self.client.zrevrangebyscore(
+                self.key("index", "synced"), "+inf", since.timestamp(), start=0, num=limit
+            )
+        return [str(e) for e in found]
 
     def sync_record(self, email: str) -> SyncRecord:
         with translated():

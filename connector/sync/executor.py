@@ -75,6 +75,7 @@ class Outcome:
     reason: str = ""
     calls: int = 0
     commands: tuple[Command, ...] = ()
+    email: str | None = None  # the contact it was about, once known (for the outcome log line)
 
 
 class _Replan(Exception):
@@ -183,7 +184,7 @@ class EventSync:
             with contextlib.ExitStack() as held:
                 return self._handle(event, counter, held)
         except SkipEvent as skip:
-            return Outcome("skipped", skip.reason, counter.calls)
+            return Outcome("skipped", skip.reason, counter.calls, email=counter.email)
         except (RetryableError, PermanentError) as exc:
             if counter.email is not None:
                 outcome = "pending" if isinstance(exc, RetryableError) else "failed"
@@ -205,7 +206,7 @@ class EventSync:
             counter.email = email = _email_of(plan)
             if plan.skip is not None:
                 self._run(plan.commands, counter)
-                return Outcome("skipped", plan.skip, counter.calls, plan.commands)
+                return Outcome("skipped", plan.skip, counter.calls, plan.commands, email)
             if email is not None and email != locked and _reconciles(plan):
                 if locked is not None:
                     raise RetryableError("the event's email changed while it was being applied")
@@ -224,7 +225,7 @@ class EventSync:
                 continue
             if email is not None and not counter.recorded:
                 self._store.record_sync(email, "synced", users=counter.take_users(), written=counter.take_written())
-            return Outcome("applied", "", counter.calls, plan.commands)
+            return Outcome("applied", "", counter.calls, plan.commands, email)
         raise RetryableError("the contact kept changing under us; trying the event again later")
 
     def plan(self, event: Event) -> tuple[Command, ...]:

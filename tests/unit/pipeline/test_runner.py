@@ -103,6 +103,9 @@ class ScriptedProcessor:
             self.applied.append(value)
         return [EventResult("identify", "applied")]
 
+    def identify(self, value: bytes | None) -> dict[str, Any]:
+        return {}
+
 
 class RecordingDeadLetters:
     def __init__(self) -> None:

@@ -31,8 +31,12 @@ def inspection(emulator: EmulatorServer, method: str, what: str, body: Any) -> t
             return 400, {"message": str(exc)}
         return 200, dict(vars(faults))
     if method == "POST" and what == "rate-limit":
-        emulator.rate.limit = int((body or {}).get("limit", 0))
-        return 200, {"limit": emulator.rate.limit}
+        try:
+            limit = int((body if isinstance(body, dict) else {}).get("limit", 0))
+        except (TypeError, ValueError, OverflowError):
+            return 400, {"message": "limit must be a whole number of calls per second"}
+        emulator.rate.limit = limit
+        return 200, {"limit": limit}
     if method == "POST" and what == "seed":
         results = []
         for call in body or []:

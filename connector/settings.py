@@ -12,6 +12,8 @@ connector ever formats ``get_secret_value()`` into a log line, an error or a met
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 from pathlib import Path
@@ -46,6 +48,7 @@ __all__ = [
     "ResendSettings",
     "Settings",
     "TransformSettings",
+    "WebhookSettings",
     "load_settings",
 ]
 
@@ -165,7 +168,13 @@ class DestinationSettings(_Section):
     user_id_cache_ttl_days: int = Field(default=90, ge=1)
     system_prefix: str = Field(default="cdp_", description="`jitsu_` reproduces the reference's property names.")
     namespace: str | None = Field(default=None, description="Multi-app mode: prefix for every property written.")
-    app_scoped_unsubscribe: bool = False
+    # true or "property": <namespace>_subscriptionStatus; "topic": an opt_out / opt_in of the app's topic.
+    app_scoped_unsubscribe: bool | Literal["property", "topic"] = False
+    app_topic: str | None = Field(default=None, description="The app's Resend topic (default: the namespace).")
+    allow_resubscribe: bool = Field(
+        default=False, description="Let an event's unsubscribed: false override an unsubscribe known from Resend."
+    )
+    topics: Names = Field(default=(), description="Topic subscriptions of a new contact: `Name` or `Name:opt_out`.")
     null_values: Literal["keep", "clear"] = "keep"
     audiences: Names = ()
     delete_event_names: Names = ()
@@ -200,11 +209,40 @@ class DestinationSettings(_Section):
         return value
 
     @field_validator(
-        "audiences", "delete_event_names", "delete_on_message_types", "automation_event_names", mode="before"
+        "audiences", "delete_event_names", "delete_on_message_types", "automation_event_names", "topics", mode="before"
     )
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         return _split_names(value)
+
+
+class WebhookSettings(_Section):
+    """`resend-connector webhooks`: the receiver of Resend's (Svix-signed) webhook events."""
+
+    signing_secret: SecretStr | None = Field(default=None, description="Resend's whsec_... signing secret.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=0, le=65535)
+    topic: str = "resend-events"
+    # Svix retries a delivery for about a day and a half (5 s ... 10 h apart): a svix-id seen within
+    # a week is a redelivery, never a new event.
+    dedupe_ttl_hours: int = Field(default=168, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    write_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value().strip()
+        try:
+            body = raw.removeprefix("whsec_")
+            decoded = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)  # padded or not
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if not raw.startswith("whsec_") or not decoded:
+            raise ValueError("must be Resend's signing secret, whsec_ followed by base64")  # the value is never shown
+        return SecretStr(raw)
 
 
 class TransformSettings(_Section):
@@ -241,6 +279,7 @@ class Settings(BaseSettings):
     destination: DestinationSettings = DestinationSettings()
     transforms: TransformSettings = TransformSettings()
     metrics: MetricsSettings = MetricsSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_event_outcomes: bool = Field(

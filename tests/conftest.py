@@ -7,8 +7,14 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["tests.servers"]
+
+# Property tests assert behaviour, never speed: hypothesis's per-example deadline (200 ms) and its
+# too-slow health check turn a loaded CI machine into failures (seen in tests/unit/mapping/test_rules.py).
+settings.register_profile("project", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("project")
 
 
 @pytest.fixture

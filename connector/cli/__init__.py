@@ -11,7 +11,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from connector.cli import operate, service  # noqa: F401 - importing registers their commands
+from connector.cli import (  # noqa: F401 - importing registers their commands
+    closed_loop,
+    operate,
+    service,
+)
 from connector.cli.failures import guarded
 from connector.cli.registry import Command, build_parser, commands, register
 

@@ -19,9 +19,11 @@ from connector.mapping.commands import (
     SendAutomationEvent,
     UpdateContact,
 )
+from connector.mapping.consent import KeptConsent, LookupConsent, RememberConsent
 from connector.mapping.keys import property_key
 from connector.mapping.planner import plan_event
 from connector.mapping.state import ContactState, KnownState, format_managed, parse_managed
+from connector.mapping.topics import EnsureTopic, SetTopics
 
 __all__ = [
     "AddToSegment",
@@ -33,14 +35,19 @@ __all__ = [
     "DefineProperty",
     "DeleteContact",
     "EnsureSegment",
+    "EnsureTopic",
+    "KeptConsent",
     "KnownState",
+    "LookupConsent",
     "LookupContact",
     "LookupMemberships",
     "LookupUserEmail",
     "Plan",
+    "RememberConsent",
     "RememberContact",
     "RemoveFromSegment",
     "SendAutomationEvent",
+    "SetTopics",
     "UpdateContact",
     "desired_audiences",
     "format_managed",

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from connector.mapping.consent import KeptConsent, LookupConsent, RememberConsent
+from connector.mapping.topics import EnsureTopic, SetTopics
+
 __all__ = [
     "AddToSegment",
     "CacheUserEmail",
@@ -193,6 +196,11 @@ Command = (
     | RememberContact
     | DeleteContact
     | SendAutomationEvent
+    | LookupConsent
+    | KeptConsent
+    | RememberConsent
+    | EnsureTopic
+    | SetTopics
 )
 
 

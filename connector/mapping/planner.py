@@ -14,6 +14,7 @@ from typing import Any
 from connector.errors import PermanentError
 from connector.events import KNOWN_TYPES, Event
 from connector.mapping.audiences import AUDIENCES_TRAIT, event_audiences
+from connector.mapping.closed_loop import around_write, with_after
 from connector.mapping.commands import (
     AddToSegment,
     CacheUserEmail,
@@ -36,13 +37,14 @@ from connector.mapping.email import direct_email
 from connector.mapping.keys import property_key
 from connector.mapping.names import split_name
 from connector.mapping.state import ContactState, KnownState, format_managed
+from connector.mapping.topics import TOPICS_TRAIT
 from connector.mapping.values import as_number, as_text
 from connector.settings import DestinationSettings
 from connector.text import valid_json
 
 __all__ = ["AUDIENCES_TRAIT", "plan_event"]
 _EXCLUDED = frozenset(
-    {"email", "name", "firstname", "lastname", "first_name", "last_name", "unsubscribed", AUDIENCES_TRAIT}
+    {"email", "name", "firstname", "lastname", "first_name", "last_name", "unsubscribed", AUDIENCES_TRAIT, TOPICS_TRAIT}
 )
 _UPDATING = frozenset({"track", "page", "screen"})
 
@@ -87,9 +89,13 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
     if automating:
         payload = tuple(valid_json(dict(event.properties)).items())  # values reach Resend as valid text
         automation = (SendAutomationEvent(event.event or "", email, payload),)
-    return _with_properties(
-        email, _contact_fields(event.traits, settings), settings, state, upsert=False, before=(), after=automation
-    )
+    fields = _contact_fields(event.traits, settings)
+    extra = around_write(email, event.traits, fields.fields, settings, state, creates=False)
+    if extra.needs:
+        return Plan(prerequisites=extra.needs)
+    fields = _Fields(extra.fields, fields.raw_properties)
+    plan = _with_properties(email, fields, settings, state, upsert=False, before=extra.before, after=automation)
+    return with_after(plan, extra)
 
 
 def _uses_cache(event: Event, settings: DestinationSettings) -> bool:
@@ -128,7 +134,7 @@ def _contact_fields(
         fields.append(("last_name", last))
     props: list[tuple[str, Any]] = []
     unsubscribed = next((v for k, v in named.items() if k.lower() == "unsubscribed"), None)
-    if isinstance(unsubscribed, bool):
+    if isinstance(unsubscribed, bool) and not (settings.namespace and settings.app_scoped_unsubscribe == "topic"):
         if settings.namespace and settings.app_scoped_unsubscribe:
             status = "unsubscribed" if unsubscribed else "active"
             props.append((property_key("subscriptionStatus", _prefix(settings)), status))
@@ -203,6 +209,8 @@ def _plan_identify(
     # resendAudiences; a property's null still means keep or clear (destination.null_values).
     named = {**event.context_traits, **{k: v for k, v in event.traits.items() if v is not None}}
     fields = _contact_fields(traits, settings, named=named)
+    extra = around_write(email, named, fields.fields, settings, state, creates=True)
+    fields, remember = _Fields(extra.fields, fields.raw_properties), (*remember, *extra.before)
     raw = list(fields.raw_properties)
     if event.user_id is not None:
         raw.append((_system_key("user_id", settings), event.user_id))
@@ -218,6 +226,7 @@ def _plan_identify(
     if state.contact is None or (desired_names is not None and state.contact.managed is None):
         # Redis knows nothing, or not what we manage: only the contact's record in Resend says (#19).
         needs.append(LookupContact(email))
+    needs.extend(extra.needs)
     properties, missing = _typed(
         tuple(raw), settings, state, creating=state.contact is None or not state.contact.exists
     )
@@ -226,10 +235,10 @@ def _plan_identify(
         return Plan(prerequisites=tuple(dict.fromkeys(needs)))
     assert state.contact is not None
     desired = None if desired_names is None else tuple(state.segment_ids[n] for n in desired_names)
-    record_managed = desired is not None and managed_key not in state.refused
+    key = managed_key if desired is not None and managed_key not in state.refused else None
     if not state.contact.exists:
-        return _create(email, fields, properties, desired, managed_key if record_managed else None, remember)
-    return _update(email, fields, properties, desired, state, managed_key if record_managed else None, remember)
+        return with_after(_create(email, fields, properties, desired, key, remember), extra)
+    return with_after(_update(email, fields, properties, desired, state, key, remember), extra)
 
 
 def _create(

@@ -15,6 +15,7 @@ class ContactState:
     # contact's record in Resend before reconciling, never taken for "manages nothing" (issue #19).
     managed: frozenset[str] | None = frozenset()
     members: frozenset[str] | None = None  # memberships known to exist; None = not known
+    unsubscribed: bool | None = None  # Resend's flag as last known (webhook, read, our write); None = not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class KnownState:
     segment_ids: Mapping[str, str] = field(default_factory=dict)  # name -> id
     property_types: Mapping[str, str] = field(default_factory=dict)  # defined key -> "string" | "number"
     refused: frozenset[str] = frozenset()  # keys Resend refused to define, for a while
+    topic_ids: Mapping[str, str] = field(default_factory=dict)  # topic name -> id
 
 
 def format_managed(ids: frozenset[str]) -> str:

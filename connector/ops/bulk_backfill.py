@@ -41,7 +41,9 @@ from connector.mapping import (
     CreateContact,
     DefineProperty,
     EnsureSegment,
+    EnsureTopic,
     KnownState,
+    SetTopics,
     plan_event,
 )
 from connector.ops.backfill import identify_file
@@ -55,6 +57,7 @@ from connector.state import EmailIndex, StateStore
 from connector.state.imported import known_contacts, remember_imported
 from connector.sync.definitions import Definitions
 from connector.sync.fingerprints import written
+from connector.sync.topics import TopicIds
 
 __all__ = ["run_import_backfill"]
 
@@ -107,6 +110,7 @@ class _Backfill:
             fields_ttl_seconds=destination.skip_unchanged_seconds,
         )
         self._definitions = Definitions(self._store)
+        self._topics = TopicIds(self._store)  # topic names of resendTopics / destination.topics
         self._index = EmailIndex(self._store, max_age_seconds=destination.email_index_max_age_seconds)
         self.tally = Tally()
 
@@ -196,6 +200,7 @@ class _Backfill:
                 state,
                 segment_ids=self._definitions.segment_ids(),
                 property_types=self._definitions.property_types(),
+                topic_ids=self._topics.known(),
             )
             plan = plan_event(event, self._settings.destination, state)
             if plan.skip is not None:
@@ -205,7 +210,8 @@ class _Backfill:
                 if create is None:
                     return "nothing to create"
                 user = next((c.user_id for c in plan.commands if isinstance(c, CacheUserEmail)), None)
-                return PlannedRow(row, create, user)
+                topics = next((c.topics for c in plan.commands if isinstance(c, SetTopics)), ())
+                return PlannedRow(row, create, user, tuple((topic_id, sub) for topic_id, _, sub in topics))
             defined = []
             for need in plan.prerequisites:
                 if isinstance(need, DefineProperty):
@@ -213,6 +219,8 @@ class _Backfill:
                     defined.append(need.key)
                 elif isinstance(need, EnsureSegment):
                     self._definitions.ensure_segment(need.name, self._resend)
+                elif isinstance(need, EnsureTopic):
+                    self._topics.ensure(need.name, need.default_subscription, self._resend)
             state = dataclasses.replace(state, refused=state.refused | self._definitions.refused(defined))
         return "its definitions kept changing"
 
@@ -242,6 +250,7 @@ class _Backfill:
             file.content,
             column_map=file.column_map,
             segment_ids=file.segment_ids,
+            topics=file.topics,
             on_conflict="upsert",
             file_name=f"backfill-{number}.csv",
         )

@@ -32,6 +32,7 @@ class PlannedRow:
     row: ContactRow
     create: CreateContact
     user_id: str | None = None
+    topics: tuple[tuple[str, str], ...] = ()  # (topic id, opt_in | opt_out) its identify would set
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class ImportFile:
     column_map: Mapping[str, Any]
     segment_ids: tuple[str, ...]
     rows: tuple[PlannedRow, ...]
+    topics: tuple[tuple[str, str], ...] = ()  # an import sets the same subscriptions on every row
 
 
 def group_by_segments(rows: Iterable[PlannedRow]) -> dict[tuple[str, ...], list[PlannedRow]]:
@@ -87,7 +89,19 @@ def import_files(
     *,
     max_bytes: int = MAX_IMPORT_BYTES,
 ) -> Iterator[ImportFile]:
-    """The group's rows as CSV files of at most ``max_bytes`` each (a row longer than that alone)."""
+    """The group's rows as CSV files of at most ``max_bytes`` each (a row longer than that alone),
+    one series of files per distinct set of topic subscriptions."""
+    by_topics: dict[tuple[tuple[str, str], ...], list[PlannedRow]] = {}
+    for planned in rows:
+        by_topics.setdefault(planned.topics, []).append(planned)
+    for topics, members in by_topics.items():
+        for file in _files(segment_ids, members, property_types, max_bytes):
+            yield ImportFile(file.content, file.column_map, file.segment_ids, file.rows, topics)
+
+
+def _files(
+    segment_ids: tuple[str, ...], rows: list[PlannedRow], property_types: Mapping[str, str], max_bytes: int
+) -> Iterator[ImportFile]:
     keys = sorted({key for planned in rows for key, _ in planned.create.properties})
     header = _line([*_FIELDS, *keys])
     column_map = _column_map(keys, property_types)

@@ -9,6 +9,10 @@ Pure apart from reading the file: nothing here talks to Kafka or Redis. Column r
 - ``audiences`` becomes ``resendAudiences`` (a comma-separated string, or a list in JSON Lines);
 - ``userId``/``user_id`` becomes the event's ``userId``, so the connector learns which userIds map to
   the contact (later track events that carry only a userId then find their contact);
+- ``unsubscribed`` becomes a boolean: CSV cells are text, so ``true``/``false``, ``yes``/``no`` and
+  ``1``/``0`` (any case, trimmed) are read as booleans (JSON booleans too); any other value makes
+  the row a :class:`BadRow` naming the value, never a guess (a wrong guess would subscribe a person
+  who had opted out);
 - every other column is a trait. Empty cells and JSON nulls are left out: a first migration has
   nothing to clear.
 """
@@ -33,6 +37,7 @@ __all__ = [
     "file_format",
     "identify_event",
     "parse_row",
+    "read_boolean",
     "read_rows",
 ]
 
@@ -49,6 +54,18 @@ _RENAMED = {
     "resendaudiences": "resendAudiences",
 }
 _USER_ID = {"userid", "user_id"}
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def read_boolean(value: Any) -> bool | None:
+    """A boolean from a CSV cell or JSON value, or None when it cannot be read as one."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        return _BOOLEANS.get(value.strip().lower())
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +160,11 @@ def parse_row(line: int, raw: Mapping[str, Any]) -> ContactRow | BadRow:
             email = value
         elif lowered in _USER_ID:
             user_id = str(value).strip() or None
+        elif lowered == "unsubscribed":
+            flag = read_boolean(value)
+            if flag is None:
+                return BadRow(line, f"unsubscribed: cannot read {str(value)[:40]!r} as true/false, yes/no or 1/0")
+            traits["unsubscribed"] = flag
         else:
             traits[_RENAMED.get(lowered, key)] = value
     if email is None:

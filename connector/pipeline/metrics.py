@@ -57,6 +57,9 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=r,
         )
+        self.consent_kept = Counter(
+            "connector_consent_kept", "unsubscribed: false dropped by the consent rule", ["field"], registry=r
+        )
         self.in_flight = Gauge("connector_buffered_records", "Records polled and not yet finished", registry=r)
         self.status = StatusBoard()
         self.last_loop = time.monotonic()

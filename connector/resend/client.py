@@ -16,6 +16,7 @@ import httpx
 import redis
 
 from connector.errors import MalformedAnswer, ResendNotFound, ResendRejected
+from connector.resend.broadcasts import BroadcastCalls
 from connector.resend.caller import USER_AGENT, Caller, Multipart, Observer, RetryHook, environment_proxy
 from connector.resend.models import (
     Contact,
@@ -27,6 +28,7 @@ from connector.resend.models import (
     Segment,
 )
 from connector.resend.ratelimit import RateLimiter
+from connector.resend.topics import TopicCalls
 from connector.settings import ResendSettings
 
 __all__ = ["Observer", "ResendClient"]
@@ -38,7 +40,7 @@ def _path_id(id_or_email: str) -> str:
     return quote(id_or_email, safe="")
 
 
-class ResendClient:
+class ResendClient(TopicCalls, BroadcastCalls):
     """Resend over one ``httpx`` transport (a connection pool; ``httpx.MockTransport`` in tests).
 
     Requests go to the transport directly rather than through ``httpx.Client``: the API needs none of
@@ -148,6 +150,7 @@ class ResendClient:
         unsubscribed: bool | None = None,
         properties: Mapping[str, PropertyValue] | None = None,
         segment_ids: Sequence[str] = (),
+        topics: Sequence[tuple[str, str]] = (),  # (topic id, opt_in | opt_out)
     ) -> str:
         body: dict[str, Any] = {"email": email}
         if first_name is not None:
@@ -160,6 +163,8 @@ class ResendClient:
             body["properties"] = dict(properties)
         if segment_ids:
             body["segments"] = [{"id": s} for s in segment_ids]
+        if topics:
+            body["topics"] = [{"id": t, "subscription": s} for t, s in topics]
         return str(self._call("POST", "/contacts", "POST /contacts", json=body, needs=("id",))["id"])
 
     def get_contact(self, id_or_email: str) -> Contact:
@@ -199,6 +204,7 @@ class ResendClient:
         *,
         column_map: Mapping[str, Any],
         segment_ids: Sequence[str] = (),
+        topics: Sequence[tuple[str, str]] = (),  # (topic id, opt_in | opt_out) for every row
         on_conflict: Literal["upsert", "skip"] = "upsert",
         file_name: str = "contacts.csv",
     ) -> str:
@@ -206,6 +212,8 @@ class ResendClient:
         fields = {"column_map": jsonlib.dumps(column_map), "on_conflict": on_conflict}
         if segment_ids:
             fields["segments"] = jsonlib.dumps([{"id": s} for s in segment_ids])
+        if topics:
+            fields["topics"] = jsonlib.dumps([{"id": t, "subscription": s} for t, s in topics])
         form: Multipart = (fields, {"file": (file_name, csv_file, "text/csv")})
         data = self._call("POST", "/contacts/imports", "POST /contacts/imports", form=form, needs=("id",))
         return str(data["id"])

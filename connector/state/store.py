@@ -1,9 +1,12 @@
 """The connector's shared memory in Redis, for every replica: what it knows so it need not ask Resend.
 
 Keys, under ``redis.key_prefix``:
-- ``user:<userId>``           -> email (TTL ``user_id_cache_ttl_days``); ``email-users:<email>`` the reverse set
+- ``user:<userId>``           -> email (TTL ``user_id_cache_ttl_days``); ``email-users:<email>`` the reverse set,
+                              ``email-user:<email>`` the userId written last (what webhook events carry)
 - ``contact:<email>``         hash: ``exists``, ``managed`` and ``members`` (segment ids, ``[a,b]``),
-                              and the sync record ``last_sync``, ``last_outcome``, ``last_error``
+                              ``unsubscribed`` (Resend's flag as last known, ``1``/``0``) with
+                              ``unsubscribed_at`` (ms), and the sync record ``last_sync``, ``last_outcome``,
+                              ``last_error``
 - ``fields:<email>``          hash: fingerprint of each field the connector last wrote to the contact,
                               ``<hash>@<unix seconds>`` (connector.sync.fingerprints; expires with the trust)
 - ``segments``                hash name -> id; ``segments:loaded`` once the list was read from Resend
@@ -92,6 +95,15 @@ class StateStore:
             pipe.set(self.key("user", user_id), email, ex=self._user_ttl)
             pipe.sadd(self.key("email-users", email), user_id)
             pipe.expire(self.key("email-users", email), self._user_ttl)
+            pipe.set(self.key("email-user", email), user_id, ex=self._user_ttl)
+
+    def latest_users(self, emails: Sequence[str]) -> dict[str, str | None]:
+        """email -> the userId last written with it (None: the connector never saw one), one round trip."""
+        if not emails:
+            return {}
+        with translated():
+            values = self.client.mget([self.key("email-user", e) for e in emails])
+        return {e: (str(v) if v is not None else None) for e, v in zip(emails, values, strict=True)}
 
     # -- contacts --------------------------------------------------------------------------------
 
@@ -119,14 +131,18 @@ class StateStore:
         users: Sequence[tuple[str, str]] = (),
         seen_managed: frozenset[str] | None = None,
         written: Mapping[str, str] | None = None,
+        unsubscribed: bool | None = None,
     ) -> None:
         """What Redis believes about the contact (None: unchanged); with ``synced``, the sync record,
         ``users`` (see :meth:`remember_users`) and ``written`` (see :meth:`written_fields`), all in
         the same round trip.
 
         ``seen_managed`` is a managed set as read (from Resend, by an event that did not reconcile):
-        written only where Redis has none, so a record a reconciliation wrote meanwhile wins."""
+        written only where Redis has none, so a record a reconciliation wrote meanwhile wins.
+        ``unsubscribed``: the flag the connector just wrote (a new contact), recorded as observed now."""
         mapping: dict[Any, Any] = {"exists": "1"}
+        if unsubscribed is not None:
+            mapping.update(unsubscribed="1" if unsubscribed else "0", unsubscribed_at=str(int(time.time() * 1000)))
         if synced:
             mapping.update(last_sync=datetime.now(UTC).isoformat(timespec="seconds"), last_outcome="synced",
                            last_error="")  # fmt: skip
@@ -153,15 +169,39 @@ class StateStore:
         """The cache was stale (Resend answered 404): keep the sync record, drop what we believed."""
         with translated():
             pipe = self.client.pipeline(transaction=False)
-            pipe.hdel(self.key("contact", email), "exists", "managed", "members")
+            pipe.hdel(self.key("contact", email), "exists", "managed", "members", "unsubscribed", "unsubscribed_at")
             pipe.delete(self.key("fields", email))
             pipe.execute()
+
+    def forget_written(self, email: str) -> None:
+        """The contact changed in Resend (a webhook): what the connector remembers having written is no
+        longer what Resend holds, so the next event writes its fields again instead of skipping them."""
+        with translated():
+            self.client.delete(self.key("fields", email))
+
+    def unsubscribed(self, email: str) -> bool | None:
+        """Resend's unsubscribed flag as last known (a webhook, a read, our own write); None: unknown."""
+        return self.consent(email)[0]
+
+    def consent(self, email: str) -> tuple[bool | None, int]:
+        """The flag as last known and when it was observed (ms; 0 when unknown)."""
+        with translated():
+            value, at = self.client.hmget(self.key("contact", email), ["unsubscribed", "unsubscribed_at"])
+        return (None if value is None else value == "1"), int(at or 0)
+
+    def remember_unsubscribed(self, email: str, unsubscribed: bool, at_ms: int) -> bool:
+        """Record the flag unless Redis holds one observed later (webhooks arrive in any order).
+        True when it was recorded."""
+        with translated():
+            written = self.client.eval(_NEWER_FLAG, 1, self.key("contact", email), "1" if unsubscribed else "0", at_ms)
+        return bool(written)
 
     def forget_contact(self, email: str) -> None:
         """Right to erasure: the contact, its sync record and every userId that maps to it."""
         with translated():
             user_ids = self.client.smembers(self.key("email-users", email))
-            keys = [self.key("contact", email), self.key("email-users", email), self.key("fields", email)]
+            keys = [self.key("contact", email), self.key("email-users", email), self.key("email-user", email),
+                    self.key("fields", email)]  # fmt: skip
             keys.extend(self.key("user", str(u)) for u in user_ids)
             pipe = self.client.pipeline(transaction=False)
             pipe.delete(*keys)
@@ -308,15 +348,24 @@ class StateStore:
             self.client.set(self.key("property-refused", key), reason[:200], ex=self._refused_ttl)
 
 
-_CONTACT_FIELDS = ["exists", "managed", "members"]
+_CONTACT_FIELDS = ["exists", "managed", "members", "unsubscribed"]
+
+# The flag and when it was observed, unless the hash holds an observation that is later.
+_NEWER_FLAG = """
+local at = tonumber(redis.call('HGET', KEYS[1], 'unsubscribed_at') or '0')
+if at > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'unsubscribed', ARGV[1], 'unsubscribed_at', ARGV[2])
+return 1
+"""
 
 
 def _contact_state(fields: Sequence[Any]) -> ContactState | None:
-    exists, managed, members = fields
+    exists, managed, members, unsubscribed = fields
     if exists != "1":
         return None
     return ContactState(
         exists=True,
         managed=parse_managed(managed) if managed is not None else None,
         members=parse_managed(members) if members is not None else None,
+        unsubscribed=None if unsubscribed is None else unsubscribed == "1",
     )

@@ -39,14 +39,19 @@ from connector.mapping import (
     DefineProperty,
     DeleteContact,
     EnsureSegment,
+    EnsureTopic,
+    KeptConsent,
     KnownState,
+    LookupConsent,
     LookupContact,
     LookupMemberships,
     LookupUserEmail,
     Plan,
+    RememberConsent,
     RememberContact,
     RemoveFromSegment,
     SendAutomationEvent,
+    SetTopics,
     UpdateContact,
     parse_managed,
     plan_event,
@@ -56,6 +61,7 @@ from connector.mapping.email import direct_email
 from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore, redis_lock
+from connector.sync.closed_loop import LoopSync, now_ms
 from connector.sync.definitions import Definitions
 from connector.sync.fingerprints import FieldMemory, written
 
@@ -124,6 +130,7 @@ class EventSync:
             fields_ttl_seconds=settings.destination.skip_unchanged_seconds,
         )
         self._definitions = Definitions(self._store)
+        self.loop = LoopSync(self._store)  # consent and topics (connector/sync/closed_loop.py)
         prefix = f"{settings.destination.namespace}_" if settings.destination.namespace else ""
         consent = settings.destination.namespace and settings.destination.app_scoped_unsubscribe
         self._memory = FieldMemory(
@@ -267,7 +274,9 @@ class EventSync:
 
     def _initial_state(self) -> KnownState:
         return KnownState(
-            segment_ids=self._definitions.segment_ids(), property_types=self._definitions.property_types()
+            segment_ids=self._definitions.segment_ids(),
+            property_types=self._definitions.property_types(),
+            topic_ids=self.loop.known_topics(),
         )
 
     def _settle(self, event: Event, counter: _Counting, seed: KnownState | None) -> tuple[Plan, KnownState]:
@@ -295,6 +304,8 @@ class EventSync:
                 self._definitions.define(need.key, _CountingClient(self._resend, counter))
             elif isinstance(need, EnsureSegment):
                 self._definitions.ensure_segment(need.name, _CountingClient(self._resend, counter))
+            elif isinstance(need, LookupConsent | EnsureTopic):
+                state = self.loop.fulfil(need, state, _CountingClient(self._resend, counter))
         defined = [n.key for n in needs if isinstance(n, DefineProperty)]
         refused |= self._definitions.refused(defined)
         return dataclasses.replace(
@@ -324,21 +335,35 @@ class EventSync:
             # First sight of a contact that exists in Resend (created elsewhere, or by the reference
             # destination): what it says we manage is all we may ever remove.
             managed = parse_managed(contact.properties.get(self._managed_key))
-            state = ContactState(exists=True, managed=managed, members=known.members if known else None)
+            state = ContactState(
+                exists=True,
+                managed=managed,
+                members=known.members if known else None,
+                unsubscribed=contact.unsubscribed,
+            )
+            self._store.remember_unsubscribed(email, contact.unsubscribed, now_ms())
         counter.fetched[email] = state
         return state
 
     # -- carrying out ------------------------------------------------------------------------------
 
     def _run(self, commands: tuple[Command, ...], counter: _Counting) -> None:
+        created: set[str] = set()
         for command in commands:
-            self._execute(command, counter)
+            if isinstance(command, CreateContact):
+                created.add(command.email)
+                topics = next((c for c in commands if isinstance(c, SetTopics) and c.email == command.email), None)
+                self._create(command, _CountingClient(self._resend, counter), counter, topics)
+            elif not (isinstance(command, SetTopics) and command.email in created):  # else carried by the POST
+                self._execute(command, counter)
 
     def _execute(self, command: Command, counter: _Counting) -> None:
         resend = _CountingClient(self._resend, counter)
         match command:
             case CacheUserEmail(user_id=user_id, email=email) | CopyUserEmail(user_id=user_id, email=email):
                 counter.users.append((user_id, email))
+            case KeptConsent() | RememberConsent() | SetTopics():
+                self.loop.execute(command, resend)
             case CreateContact():
                 self._create(command, resend, counter)
             case UpdateContact():
@@ -378,7 +403,9 @@ class EventSync:
             case _:
                 raise PermanentError(f"cannot execute {type(command).__name__}")
 
-    def _create(self, command: CreateContact, resend: _CountingClient, counter: _Counting) -> None:
+    def _create(
+        self, command: CreateContact, resend: _CountingClient, counter: _Counting, topics: SetTopics | None = None
+    ) -> None:
         # Runs under the contact lock (see _handle): a second replica creating the same new contact
         # waits, then finds it in Redis and plans an update, so one contact holds both writes.
         try:
@@ -389,6 +416,7 @@ class EventSync:
                 unsubscribed=command.unsubscribed,
                 properties=dict(command.properties),
                 segment_ids=command.segment_ids,
+                topics=[(topic_id, sub) for topic_id, _, sub in topics.topics] if topics else (),
             )
         except ResendNotFound:
             if not command.segment_ids:
@@ -402,7 +430,10 @@ class EventSync:
         if self._index is not None:
             self._index.add([command.email])
         counter.written.update(written(command, time.time()))
-        self._store.remember_contact(command.email, ids, ids, written=counter.written)
+        # The flag is known only for a contact Resend said it did not have: trusting the cache, the
+        # POST may have met an existing contact (left unchanged), whose flag is then read when it matters.
+        flag = None if self._settings.trust_contact_cache else bool(command.unsubscribed)
+        self._store.remember_contact(command.email, ids, ids, written=counter.written, unsubscribed=flag)
 
     def _update(self, command: UpdateContact, resend: _CountingClient, counter: _Counting) -> None:
         remembered, deleted = self._store.written_fields(command.email)

@@ -96,3 +96,20 @@ def test_contacts_resend_already_holds_are_handed_to_the_events_path(
     contacts = inspector.contacts()
     assert contacts["row3@example.com"]["first_name"] == "Before"  # not touched by the import
     assert contacts["row4@example.com"]["segments"] == ["News"]
+
+
+def test_imports_carry_topics_and_csv_booleans(
+    settings_for: Callable[..., Settings], redis_client: redis.Redis, inspector: EmulatorInspector, tmp_path: Path
+) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text("email,unsubscribed,resendTopics\n"
+                    "a@example.com,Yes,Offers:opt_out\n"
+                    "b@example.com,0,\n"
+                    "c@example.com,maybe,\n")  # fmt: skip
+    code, text = _backfill(settings_for(topics=["Newsletter"]), path, redis_client)
+    assert code == 0, text
+    contacts = inspector.contacts()
+    assert "c@example.com" not in contacts  # an unreadable boolean is reported, never guessed
+    assert (contacts["a@example.com"]["unsubscribed"], contacts["b@example.com"]["unsubscribed"]) == (True, False)
+    assert contacts["a@example.com"]["topics"] == {"Newsletter": "opt_in", "Offers": "opt_out"}
+    assert contacts["b@example.com"]["topics"] == {"Newsletter": "opt_in"}

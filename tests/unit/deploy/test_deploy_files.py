@@ -235,3 +235,29 @@ def test_compose_file_is_valid() -> None:
     result = subprocess.run(["docker", "compose", "-f", str(DEPLOY / "docker-compose.yml"), "config", "-q"],
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_the_webhooks_receiver_runs_as_its_own_deployment_and_service(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret, deployment, service = yaml.safe_load_all((DEPLOY / "k8s" / "webhooks.yaml").read_text())
+    configmap, connector_secret = load("k8s/configmap.yaml"), load("k8s/secret.yaml")
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["args"] == ["webhooks"]
+    [file_name] = configmap["data"]
+    path = tmp_path / file_name
+    path.write_text(configmap["data"][file_name])
+    env = {e["name"]: e["value"] for e in container["env"]}
+    use_env(monkeypatch, {**connector_secret["stringData"], **secret["stringData"], **env,
+                          "RESEND_CONNECTOR_SETTINGS": str(path)})  # fmt: skip
+    settings = load_settings()
+    assert settings.webhooks.signing_secret is not None
+    assert settings.webhooks.host == "0.0.0.0"
+    [port] = container["ports"]
+    assert port == {"name": "http", "containerPort": settings.webhooks.port}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    assert pod["securityContext"]["runAsNonRoot"] is True

@@ -26,10 +26,12 @@ def state_from(data: dict[str, Any]) -> KnownState:
             exists=contact["exists"],
             managed=None if contact.get("managed", []) is None else frozenset(contact.get("managed", [])),
             members=None if contact.get("members") is None else frozenset(contact["members"]),
+            unsubscribed=contact.get("unsubscribed"),
         ),
         segment_ids=data.get("segment_ids", {}),
         property_types=data.get("property_types", {}),
         refused=frozenset(data.get("refused", [])),
+        topic_ids=data.get("topic_ids", {}),
     )
 
 

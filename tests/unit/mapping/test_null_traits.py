@@ -11,7 +11,10 @@ from connector.events import Event
 from connector.mapping import ContactState, KnownState, UpdateContact, plan_event
 from connector.settings import DestinationSettings
 
-_KNOWN = KnownState(contact=ContactState(exists=True), property_types={"cdp_user_id": "string", "plan": "string"})
+# Resend's flag known (false): the consent rule has nothing to protect, so unsubscribed: false is written.
+_KNOWN = KnownState(
+    contact=ContactState(exists=True, unsubscribed=False), property_types={"cdp_user_id": "string", "plan": "string"}
+)
 
 
 def _update(traits: dict[str, Any], context: dict[str, Any]) -> UpdateContact:

@@ -77,3 +77,28 @@ def test_a_numeric_user_id_becomes_text() -> None:
     assert isinstance(row, ContactRow)
     assert row.user_id == "42"
     assert "user_id" not in row.traits
+
+
+@pytest.mark.parametrize(
+    ("cell", "flag"),
+    [("true", True), ("TRUE", True), (" Yes ", True), ("1", True), ("false", False), ("No", False), ("0", False)],
+)
+def test_csv_booleans_are_read_from_text(tmp_path: Path, cell: str, flag: bool) -> None:
+    [row] = rows_of(tmp_path, "c.csv", f"email,unsubscribed\nada@example.com,{cell}\n")
+    assert isinstance(row, ContactRow)
+    assert row.traits["unsubscribed"] is flag  # a real boolean: the planner honours only booleans
+
+
+@pytest.mark.parametrize("cell", ["maybe", "2", "y", "on"])
+def test_a_boolean_it_cannot_read_is_reported_never_guessed(tmp_path: Path, cell: str) -> None:
+    [row] = rows_of(tmp_path, "c.csv", f"email,unsubscribed\nada@example.com,{cell}\n")
+    assert isinstance(row, BadRow)
+    assert (row.line, cell in row.reason) == (2, True)
+
+
+def test_json_lines_booleans_and_numbers(tmp_path: Path) -> None:
+    rows = rows_of(tmp_path, "c.jsonl", '{"email": "a@x.com", "unsubscribed": true}\n'
+                                        '{"email": "b@x.com", "unsubscribed": 0}\n'
+                                        '{"email": "c@x.com", "unsubscribed": [true]}\n')  # fmt: skip
+    assert [r.traits["unsubscribed"] for r in rows if isinstance(r, ContactRow)] == [True, False]
+    assert isinstance(rows[2], BadRow)

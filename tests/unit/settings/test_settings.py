@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -96,3 +97,23 @@ def test_readme_documents_every_setting() -> None:
     documented = set(re.findall(r"^\| `([a-z_.]+)` \|", README.read_text(), flags=re.MULTILINE))
     missing = [name for name in _names(Settings) if name not in documented]
     assert missing == []
+
+
+def test_the_webhook_signing_secret_is_checked_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [k for k in os.environ if k.startswith("RESEND_CONNECTOR_")]:
+        monkeypatch.delenv(key)
+    good = load_settings(resend={"base_url": "http://x"}, webhooks={"signing_secret": "whsec_c2VjcmV0IGJ5dGVz"})
+    assert "c2VjcmV0" not in repr(good)
+    for form in ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_c2VjcmV0IGJ5dGVzIQ==", "whsec_c2VjcmV0IGJ5dGVzIQ"]:
+        assert load_settings(resend={"base_url": "http://x"}, webhooks={"signing_secret": form}).webhooks.signing_secret
+    for bad in ["c2VjcmV0IGJ5dGVz", "whsec_", "whsec_not base64!"]:
+        with pytest.raises(ConfigurationError) as caught:
+            load_settings(resend={"base_url": "http://x"}, webhooks={"signing_secret": bad})
+        assert caught.value.problems == ("webhooks.signing_secret: Value error, must be Resend's signing secret, "
+                                         "whsec_ followed by base64",)  # fmt: skip
+
+
+def test_app_scoped_unsubscribe_accepts_true_property_and_topic() -> None:
+    for value, expected in [(True, True), ("true", True), ("property", "property"), ("topic", "topic")]:
+        assert load_settings(resend={"base_url": "http://x"}, destination={"app_scoped_unsubscribe": value}
+                             ).destination.app_scoped_unsubscribe == expected  # fmt: skip

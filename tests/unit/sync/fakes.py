@@ -9,6 +9,7 @@ from typing import Any
 
 from connector.errors import ResendNotFound, ResendRejected
 from connector.resend import Contact, ContactPage, ListedContact, PropertyDefinition, Segment
+from connector.resend.topics import Topic
 
 _RESERVED = {"FIRST_NAME", "LAST_NAME", "EMAIL", "UNSUBSCRIBE_URL"}
 
@@ -21,6 +22,7 @@ class StoredContact:
     unsubscribed: bool = False
     properties: dict[str, Any] = field(default_factory=dict)
     segments: set[str] = field(default_factory=set)
+    topics: dict[str, str] = field(default_factory=dict)  # topic id -> opt_in | opt_out
 
 
 class FakeResend:
@@ -29,6 +31,7 @@ class FakeResend:
         self.segments: dict[str, str] = {}  # id -> name
         self.properties: dict[str, str] = {}  # key -> type
         self.events: list[tuple[str, str, dict[str, Any]]] = []
+        self.topics: dict[str, tuple[str, str]] = {}  # id -> (name, default subscription)
         self.calls: list[str] = []
         self.failures: dict[str, list[Exception]] = {}  # method -> errors raised by its next calls
         self._ids = (str(n) for n in itertools.count(1))
@@ -77,6 +80,7 @@ class FakeResend:
         unsubscribed: bool | None = None,
         properties: Mapping[str, Any] | None = None,
         segment_ids: Sequence[str] = (),
+        topics: Sequence[tuple[str, str]] = (),
     ) -> str:
         self._call("create_contact")
         if email in self.contacts:  # Resend: 201 with the existing id, stored contact unchanged
@@ -84,6 +88,9 @@ class FakeResend:
         for segment_id in segment_ids:
             self._segment(segment_id)
         contact = StoredContact(next(self._ids), first_name, last_name, bool(unsubscribed), {}, set(segment_ids))
+        for topic_id, _ in topics:
+            self._topic(topic_id)
+        contact.topics = dict(topics)
         self._properties(contact.properties, properties or {})
         self.contacts[email] = contact
         return contact.id
@@ -151,6 +158,31 @@ class FakeResend:
             raise ResendRejected(f"{key} exists", status=409, name="invalid_parameter")
         self.properties[key] = type
         return key
+
+    def _topic(self, topic_id: str) -> str:
+        if topic_id not in self.topics:
+            raise ResendNotFound("Topic not found", status=404, name="not_found")
+        return topic_id
+
+    def list_topics(self) -> list[Topic]:
+        self._call("list_topics")
+        return [Topic(i, name, default) for i, (name, default) in self.topics.items()]
+
+    def create_topic(self, name: str, default_subscription: str) -> Topic:
+        self._call("create_topic")
+        topic_id = f"topic-{next(self._ids)}"
+        self.topics[topic_id] = (name, default_subscription)
+        return Topic(topic_id, name, default_subscription)
+
+    def update_contact_topics(self, id_or_email: str, topics: Sequence[tuple[str, str]]) -> None:
+        self._call("update_contact_topics")
+        contact = self._contact(id_or_email)
+        for topic_id, subscription in topics:
+            contact.topics[self._topic(topic_id)] = subscription
+
+    def topic_subscriptions(self, email: str) -> dict[str, str]:
+        """name -> subscription of the contact's topics."""
+        return {self.topics[t][0]: s for t, s in self.contacts[email].topics.items()}
 
     def send_event(self, event: str, *, email: str, payload: Mapping[str, object]) -> None:
         self._call("send_event")

@@ -1,0 +1,72 @@
+"""``resend-connector webhooks``: assemble the receiver from settings and serve it with uvicorn.
+
+uvicorn handles SIGTERM / SIGINT: it stops accepting, lets requests in flight finish (each either
+wrote to Kafka and answered 2xx, or answers an error Svix retries), then the producer is closed.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import uvicorn
+
+from connector.errors import ConfigurationError, ConnectorError
+from connector.logs import get_logger
+from connector.pipeline.kafka_io import ensure_topics
+from connector.redisio import connect, translated
+from connector.settings import Settings
+from connector.state import StateStore
+from connector.webhooks.app import PATH, build_app
+from connector.webhooks.dedupe import Dedupe
+from connector.webhooks.follow import Follower
+from connector.webhooks.handler import WebhookHandler
+from connector.webhooks.metrics import WebhookMetrics
+from connector.webhooks.verify import Verifier
+from connector.webhooks.writer import EventWriter
+
+__all__ = ["run_receiver"]
+
+log = get_logger(__name__)
+
+
+def run_receiver(settings: Settings) -> int:
+    hooks = settings.webhooks
+    if hooks.signing_secret is None:
+        problem = "webhooks.signing_secret is required (Resend's whsec_... secret of this endpoint)"
+        raise ConfigurationError(problem, (problem,))
+    verifier = Verifier(hooks.signing_secret.get_secret_value())
+    with ExitStack() as stack:
+        client = connect(settings.redis)
+        stack.callback(client.close)
+        store = StateStore(
+            client,
+            prefix=settings.redis.key_prefix,
+            user_ttl_seconds=settings.destination.user_id_cache_ttl_days * 86_400,
+            refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
+        )
+        try:
+            ensure_topics(settings.kafka, [hooks.topic])
+        except Exception as exc:  # noqa: BLE001 - a locked-down cluster may forbid creating topics
+            log.warning("topics.not_created", error=type(exc).__name__, detail=str(exc))
+        writer = EventWriter(settings.kafka, hooks.topic, timeout=hooks.write_timeout_seconds)
+        stack.callback(writer.close)
+        metrics = WebhookMetrics()
+        dedupe = Dedupe(client, prefix=settings.redis.key_prefix, ttl_seconds=hooks.dedupe_ttl_hours * 3600)
+        handler = WebhookHandler(store, dedupe, writer, Follower(store), metrics)
+
+        def ready() -> bool:
+            try:
+                with translated():
+                    client.ping()
+            except ConnectorError:
+                return False
+            return writer.connected()
+
+        app = build_app(verifier, handler, metrics, ready=ready, max_body_bytes=hooks.max_body_bytes)
+        config = uvicorn.Config(
+            app, host=hooks.host, port=hooks.port, log_config=None, access_log=False, server_header=False,
+            timeout_graceful_shutdown=30,
+        )  # fmt: skip
+        log.info("webhooks.serving", host=hooks.host, port=hooks.port, path=PATH, topic=hooks.topic)
+        uvicorn.Server(config).run()
+    return 0

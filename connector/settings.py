@@ -99,7 +99,7 @@ class KafkaSettings(_Section):
     dead_letter_replication_factor: int | None = Field(default=None, ge=1, le=32767)
 
 
-_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})  # redis-py's own list, case-sensitive like its check
+_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})  # redis-py's own list
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,19}")  # RFC 3986 3.1
 
 
@@ -113,8 +113,10 @@ class RedisSettings(_Section):
     def _redis_py_reads_it(cls, value: SecretStr) -> SecretStr:
         """Read as redis-py will read it at start-up, so a URL it refuses is one more settings problem
         (issue #19: an unknown scheme passed validation, then check and run died on a ValueError)."""
-        url = value.get_secret_value()
-        scheme, found, _ = url.partition("://")
+        scheme, found, rest = value.get_secret_value().partition("://")
+        if found and _SCHEME.fullmatch(scheme):
+            scheme = scheme.lower()  # schemes are case-insensitive (RFC 3986 3.1); redis-py's check is not
+        url = f"{scheme}{found}{rest}"
         if scheme not in _REDIS_SCHEMES:
             # Only a scheme-shaped prefix is shown: anything else could be part of a password.
             given = f"not {scheme}://" if found and _SCHEME.fullmatch(scheme) else "none given"
@@ -125,7 +127,7 @@ class RedisSettings(_Section):
             secret = urlsplit(url).password or "\0"
             reason = str(exc) if secret not in str(exc) else "redis-py cannot read it"
             raise ValueError(f"not a URL redis-py can use: {reason}") from None
-        return value
+        return SecretStr(url)  # with the scheme lower-cased, so redis-py reads REDIS:// too
 
 
 class ResendSettings(_Section):

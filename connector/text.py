@@ -8,6 +8,7 @@ invalid, a property key is made valid like any other odd key, a value has the su
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -29,11 +30,22 @@ def replace_surrogates(text: str) -> str:
 
 
 def valid_json(value: Any) -> Any:
-    """A JSON value (an automation payload) with lone surrogates replaced in every key and string."""
+    """A JSON value (an automation payload) with lone surrogates replaced in every key and string.
+
+    A key that had to change also gets ``_`` and a short stable hash of its exact code points (as
+    property keys do): ``{"k\\ud800": 1, "k\\udc00": 2}`` keeps both values under two keys, the same
+    key always becomes the same text, and a key that was valid is never touched.
+    """
     if isinstance(value, str):
         return replace_surrogates(value)
     if isinstance(value, dict):
-        return {replace_surrogates(str(k)): valid_json(v) for k, v in value.items()}
+        return {_valid_key(str(k)): valid_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [valid_json(v) for v in value]
     return value
+
+
+def _valid_key(key: str) -> str:
+    if _SURROGATE.search(key) is None:
+        return key
+    return f"{replace_surrogates(key)}_{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"

@@ -14,17 +14,31 @@ beats a parameter where both match (``/contacts/imports`` before ``/contacts/{id
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["Answer", "ApiError", "Handler", "Json", "Query", "Route", "Router", "Routes", "not_found", "now"]
+__all__ = [
+    "Answer",
+    "ApiError",
+    "Handler",
+    "Json",
+    "Query",
+    "Route",
+    "Router",
+    "Routes",
+    "found",
+    "invalid",
+    "not_found",
+    "now",
+]
 
 Json = dict[str, Any]
 Query = dict[str, str]
 Answer = tuple[int, Json]
 Handler = Callable[..., Answer]
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -43,6 +57,19 @@ def now() -> str:
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
+
+
+def invalid(message: str) -> ApiError:
+    """Resend's 422 ``validation_error`` with ``message``."""
+    return ApiError(422, "validation_error", message)
+
+
+def found(table: Mapping[str, T], key: str, what: str) -> T:
+    """``table[key]``, or Resend's 404 ``not_found`` naming ``what`` (``"Topic not found"``)."""
+    item = table.get(key)
+    if item is None:
+        raise not_found(what)
+    return item
 
 
 @dataclass(frozen=True)

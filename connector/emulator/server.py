@@ -10,6 +10,8 @@ Resend routes answer at the server's root (``POST /contacts`` ...). The inspecti
 - ``POST /_emulator/faults``      change faults: ``{"error_rate": 0.2, "storm_429": 10, ...}`` (see faults.py)
 - ``POST /_emulator/rate-limit``  ``{"limit": 2}``; 0 means unthrottled
 - ``POST /_emulator/seed``        run Resend calls without auth, limit or log: ``[{"method", "path", "body"}]``
+- ``GET  /_emulator/errors``      emulator bugs: ``{"requests": n, "jobs": n}``; a request whose handler
+  raised is answered 500 ``application_error`` (never dropped: a client would retry that forever)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from connector.emulator.control import inspection
 from connector.emulator.faults import FaultPlan, Faults
 from connector.emulator.forms import MAX_BODY_BYTES, FormError, parse_multipart
 from connector.emulator.ratewindow import RateWindow
@@ -56,6 +59,7 @@ class EmulatorServer:
         self.faults = FaultPlan(faults or Faults())
         self.calls: deque[dict[str, Any]] = deque(maxlen=call_log_size)
         self.counts: Counter[str] = Counter()
+        self.request_errors = 0  # requests answered 500 because a handler raised (emulator bugs)
         self._log_lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -98,6 +102,7 @@ class EmulatorServer:
         with self._log_lock:
             self.calls.clear()
             self.counts.clear()
+            self.request_errors = 0
 
 
 def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
@@ -107,6 +112,7 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
         # ACK (~40 ms a call on Linux loopback), which would cap a keep-alive connection near 25 calls/s.
         disable_nagle_algorithm = True
         server_version = "resend-emulator"
+        _answered = False  # whether the current request's answer has started
 
         def log_message(self, format: str, *args: object) -> None:
             return
@@ -129,6 +135,7 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             self._send_bytes(status, text.encode(), "text/plain; charset=UTF-8", headers)
 
         def _send_bytes(self, status: int, payload: bytes, kind: str, headers: dict[str, str] | None) -> None:
+            self._answered = True
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(payload)))
@@ -139,6 +146,22 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
 
         def _handle(self) -> None:
+            self._answered = False
+            try:
+                self._dispatch()
+            except Exception:  # noqa: BLE001 - an emulator bug still gets an answer, like Resend's 500
+                with emulator._log_lock:
+                    emulator.request_errors += 1
+                self.close_connection = self._answered  # a half-sent answer: only closing tells the client
+                error, path = ApiError(500, "application_error", "Internal server error"), urlsplit(self.path).path
+                if self._answered:
+                    return
+                if path.startswith("/_emulator/"):  # never in the call log
+                    self._send(error.status, error.body())
+                else:
+                    self._answer_error(path, error, {})
+
+        def _dispatch(self) -> None:
             url = urlsplit(self.path)
             if url.path.startswith("/_emulator/"):
                 self._inspect(url.path.removeprefix("/_emulator/"))
@@ -231,40 +254,7 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._send(400, {"message": "invalid JSON"})
                 return
-            if self.command == "GET" and what == "state":
-                self._send(200, emulator.resend.snapshot())
-            elif self.command == "GET" and what == "calls":
-                with emulator._log_lock:
-                    self._send(200, list(emulator.calls))
-            elif self.command == "GET" and what == "counts":
-                with emulator._log_lock:
-                    self._send(200, dict(emulator.counts))
-            elif self.command == "POST" and what == "reset":
-                emulator.reset()
-                self._send(200, {"reset": True})
-            elif self.command == "POST" and what == "faults":
-                try:
-                    faults = emulator.faults.update(body or {})
-                except (TypeError, ValueError) as exc:
-                    self._send(400, {"message": str(exc)})
-                    return
-                self._send(200, dict(vars(faults)))
-            elif self.command == "POST" and what == "rate-limit":
-                emulator.rate.limit = int((body or {}).get("limit", 0))
-                self._send(200, {"limit": emulator.rate.limit})
-            elif self.command == "POST" and what == "seed":
-                results = []
-                for call in body or []:
-                    try:
-                        status, answer, _ = emulator.resend.call(call["method"], call["path"], {}, call.get("body"))
-                    except ApiError as error:
-                        status, answer = error.status, error.body()
-                    results.append({"status": status, "body": answer})
-                self._send(200, results)
-            elif (answered := emulator.resend.inspect(self.command, what, body)) is not None:
-                self._send(*answered)
-            else:
-                self._send(404, {"message": f"no inspection route {self.command} /_emulator/{what}"})
+            self._send(*inspection(emulator, self.command, what, body))
 
         def __getattr__(self, name: str) -> Any:
             # Every method (TRACE, QUERY, ...) reaches the router, so one Resend has no route for

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connector.errors import PermanentError
 from connector.events import KNOWN_TYPES, Event
 from connector.mapping.audiences import AUDIENCES_TRAIT, event_audiences
 from connector.mapping.closed_loop import around_write, with_after
@@ -277,7 +278,8 @@ def _update(
     membership: list[Command] = []
     managed, members = contact.managed, contact.members
     if desired is not None:
-        assert managed is not None  # _plan_identify looked it up first
+        if managed is None:  # _plan_identify looks it up first: reaching here is a planner bug
+            raise PermanentError("cannot reconcile segments without the managed ones (a planner bug)")
         wanted = frozenset(desired)
         candidates = [sid for sid in desired if sid not in managed]
         if candidates and members is None:

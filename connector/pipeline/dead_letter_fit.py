@@ -5,13 +5,17 @@ the connector's producer request limit is lower), or carry something the topic r
 timestamp out of the broker's range). The connector never follows the limit of one topic by
 guessing another's; it writes, and when the write is refused for good it writes a smaller copy:
 
-1. :func:`fitted`: the value cut to its first 64 KiB, the key and each header value to 1 KiB, the
-   error text to 16 KiB, the original sizes in ``__resend_connector.truncated`` (a JSON object,
-   e.g. ``{"value": 2097152}``); when the refusal was not about size, the record's timestamp moves
+1. :func:`fitted`: when the refusal was about size, the value cut to its first 64 KiB, the key and
+   each header value to 1 KiB, the error text to 16 KiB, the original sizes in
+   ``__resend_connector.truncated`` (a JSON object, e.g. ``{"value": 2097152}``); when it was not
+   (a timestamp out of range, an invalid record), nothing is cut and the record's timestamp moves
    to ``__resend_connector.original_timestamp``.
 2. :func:`context_only`: no key, an empty value, no original headers: the context headers alone (topic,
    partition, offset, stage, error), which fit any topic; the original is still at its offset in
    the events topic until retention removes it.
+
+A letter holds one ``original_timestamp`` at most: one carried from an earlier write (a replayed
+dead letter) is the older, truer time, so it is kept and the record's own timestamp is dropped.
 """
 
 from __future__ import annotations
@@ -59,7 +63,15 @@ def _described(sizes: dict[str, int], previous: bytes | None) -> bytes:
     return json.dumps(merged, sort_keys=True).encode()
 
 
-def fitted(letter: DeadLetter, *, keep_timestamp: bool) -> DeadLetter:
+def fitted(letter: DeadLetter, *, too_large: bool) -> DeadLetter:
+    """The smaller copy for a refusal about size (``too_large``) or about the record (its timestamp)."""
+    if not too_large:
+        return DeadLetter(
+            key=letter.key,
+            value=letter.value,
+            headers=_timestamp_moved(letter.headers, letter.timestamp_ms),
+            timestamp_ms=None,
+        )
     sizes: dict[str, int] = {}
     key = _cut(letter.key, KEY_LIMIT, "key", sizes)
     value = _cut(letter.value, VALUE_LIMIT, "value", sizes)
@@ -75,12 +87,15 @@ def fitted(letter: DeadLetter, *, keep_timestamp: bool) -> DeadLetter:
             headers.append((name, data))  # context and descriptions: small, and needed
         else:
             headers.append((name, _cut(data, HEADER_LIMIT, f"header.{index}", sizes) or b""))
-    timestamp = letter.timestamp_ms
-    if not keep_timestamp and timestamp is not None:
-        headers.append((ORIGINAL_TIMESTAMP, str(timestamp).encode()))
-        timestamp = None
     headers.append((TRUNCATED, _described(sizes, previous)))
-    return DeadLetter(key=key, value=value, headers=headers, timestamp_ms=timestamp)
+    return DeadLetter(key=key, value=value, headers=headers, timestamp_ms=letter.timestamp_ms)
+
+
+def _timestamp_moved(headers: list[tuple[str, bytes]], timestamp_ms: int | None) -> list[tuple[str, bytes]]:
+    """The headers with the record's timestamp in ``original_timestamp`` (one carried already wins)."""
+    if timestamp_ms is None or any(name == ORIGINAL_TIMESTAMP for name, _ in headers):
+        return list(headers)
+    return [*headers, (ORIGINAL_TIMESTAMP, str(timestamp_ms).encode())]
 
 
 def context_only(letter: DeadLetter) -> DeadLetter:
@@ -101,7 +116,6 @@ def context_only(letter: DeadLetter) -> DeadLetter:
             headers.append((name, data[:TEXT_LIMIT]))
         else:
             headers.append((name, data))
-    if letter.timestamp_ms is not None:
-        headers.append((ORIGINAL_TIMESTAMP, str(letter.timestamp_ms).encode()))
+    headers = _timestamp_moved(headers, letter.timestamp_ms)
     headers.append((TRUNCATED, _described(sizes, previous)))
     return DeadLetter(key=None, value=b"", headers=headers, timestamp_ms=None)  # kafka-python needs key or value

@@ -105,7 +105,7 @@ class DeadLetterProducer:
             return letter
         except _Refused as exc:
             refused = exc
-        smaller = fitted(letter, keep_timestamp=isinstance(refused.error, _TOO_LARGE))
+        smaller = fitted(letter, too_large=isinstance(refused.error, _TOO_LARGE))
         for copy in (smaller, context_only(letter)):
             log.warning("dead_letter.refused", topic=topic, error=type(refused.error).__name__, detail=str(refused))
             try:

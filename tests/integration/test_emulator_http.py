@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -172,3 +173,41 @@ def test_standalone_process() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=10) == 0
+
+
+def test_a_handler_that_raises_is_answered_500_and_counted(
+    emulator: EmulatorServer, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An emulator bug, simulated: the account's dispatch and its snapshot raise what no rule expects.
+    call, resend = emulator.resend.call, emulator.resend
+
+    def buggy_call(method: str, path: str, query: dict[str, str], body: Any) -> Any:
+        if path == "/contacts":
+            raise RuntimeError("an emulator bug")
+        return call(method, path, query, body)
+
+    def buggy_snapshot() -> Any:
+        raise LookupError("an emulator bug")
+
+    monkeypatch.setattr(resend, "call", buggy_call)
+    monkeypatch.setattr(resend, "snapshot", buggy_snapshot)
+    broken = http.post("/contacts", json={"email": "a@example.com"})
+    inspection = http.get("/_emulator/state")
+    after = http.get("/segments")  # the server still answers on the same client
+    assert (broken.status_code, broken.json()) == (
+        500,
+        {"statusCode": 500, "name": "application_error", "message": "Internal server error"},
+    )
+    assert (inspection.status_code, inspection.json()["name"]) == (500, "application_error")
+    assert after.status_code == 200
+    assert http.get("/_emulator/errors").json() == {"requests": 2, "jobs": 0}
+    counts = http.get("/_emulator/counts").json()
+    assert counts["POST /contacts 500"] == 1
+    assert not any("_emulator" in key for key in counts)  # the inspection API stays out of the call log
+
+
+@pytest.mark.parametrize("raw", [b'{"limit": "many"}', b'{"limit": null}', b'{"limit": [1]}', b'{"limit": 1e999}'])
+def test_a_rate_limit_that_is_not_a_number_is_refused(http: httpx.Client, raw: bytes) -> None:
+    answer = http.post("/_emulator/rate-limit", content=raw, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert http.post("/_emulator/rate-limit", json={"limit": 0}).json() == {"limit": 0}

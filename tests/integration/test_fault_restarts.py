@@ -110,7 +110,7 @@ def test_broker_restarted_mid_run(
     deployment = deployment_on(own_kafka.bootstrap_servers, redis_url, emulator, unique)
 
     def restart() -> None:
-        own_kafka.stop()
+        own_kafka.stop(keep_files=True)  # the same broker comes back, with its log and the group's offsets
         time.sleep(2)  # down for a while: polls, commits and heartbeats fail meanwhile
         own_kafka.start()
 

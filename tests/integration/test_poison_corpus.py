@@ -156,5 +156,6 @@ def test_headers_survive_the_dead_letter_copy(run: Run) -> None:
 def test_logs_name_each_dead_letter(run: Run, tmp_path: Path) -> None:
     lines = [json.loads(line) for line in run.output.splitlines() if line.startswith("{")]
     dead = [line for line in lines if line.get("event") == "record.dead_lettered"]
-    assert len(dead) == len(run.letters)
+    # Offsets, not counts: a dead-letter write retried after a lost ack logs (and writes) twice.
+    assert {line["offset"] for line in dead} == set(run.letters)
     assert any(line.get("shortened") for line in dead)

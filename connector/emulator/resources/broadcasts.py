@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes, not_found, now
+from connector.emulator.api import Answer, ApiError, Json, Query, Routes, found, invalid, not_found, now
 from connector.emulator.records import Broadcast
 from connector.emulator.resources.suppressions import suppression_of
 from connector.emulator.resources.topics import subscription_of
@@ -33,17 +33,6 @@ routes = Routes()
 
 _RECIPIENT_TYPES = ("sent", "delivered", "opened", "clicked", "bounced", "complained", "unsubscribed", "suppressed")
 _EDITABLE = ("name", "from", "subject", "reply_to", "preview_text", "html", "text", "topic_id", "segment_id")
-
-
-def _invalid(message: str) -> ApiError:
-    return ApiError(422, "validation_error", message)
-
-
-def _broadcast(world: World, broadcast_id: str) -> Broadcast:
-    broadcast = world.broadcasts.get(broadcast_id)
-    if broadcast is None:
-        raise not_found("Broadcast")
-    return broadcast
 
 
 def _summary(b: Broadcast) -> Json:
@@ -74,12 +63,12 @@ def _set_fields(world: World, b: Broadcast, body: Json) -> None:
         raise not_found("Topic")
     for name in ("from", "subject"):
         if name in body and (not isinstance(body[name], str) or not body[name]):
-            raise _invalid(f"`{name}` must be a non-empty string")
+            raise invalid(f"`{name}` must be a non-empty string")
     reply_to = body.get("reply_to", b.reply_to)
     if isinstance(reply_to, str):
         reply_to = [reply_to]
     if not isinstance(reply_to, list):
-        raise _invalid("`reply_to` must be an array of addresses")
+        raise invalid("`reply_to` must be an array of addresses")
     b.reply_to = [str(r) for r in reply_to]
     b.sender = body.get("from", b.sender)
     for name in ("name", "subject", "preview_text", "html", "text", "topic_id"):
@@ -95,7 +84,7 @@ def create_broadcast(world: World, *, query: Query, body: Json) -> Answer:
         if not body.get(name):
             raise ApiError(422, "missing_required_field", f"Missing `{name}` field.")
     if body.get("scheduled_at") and not body.get("send"):
-        raise _invalid("`scheduled_at` can only be used when `send` is true")
+        raise invalid("`scheduled_at` can only be used when `send` is true")
     broadcast = Broadcast(str(uuid.uuid4()), "", str(body["from"]), str(body["subject"]))
     _set_fields(world, broadcast, body)
     world.broadcasts[broadcast.id] = broadcast
@@ -112,7 +101,7 @@ def list_broadcasts(world: World, *, query: Query, body: Json) -> Answer:
 
 @routes.add("GET", "/broadcasts/{id}")
 def get_broadcast(world: World, broadcast_id: str, *, query: Query, body: Json) -> Answer:
-    b = _broadcast(world, broadcast_id)
+    b = found(world.broadcasts, broadcast_id, "Broadcast")
     view = {"object": "broadcast", **_summary(b), "from": b.sender, "subject": b.subject, "reply_to": b.reply_to,
             "preview_text": b.preview_text, "html": b.html, "text": b.text}  # fmt: skip
     return 200, _unset_left_out(view, nullable=("audience_id", "segment_id", "html", "text", "topic_id"))
@@ -120,34 +109,34 @@ def get_broadcast(world: World, broadcast_id: str, *, query: Query, body: Json) 
 
 @routes.add("PATCH", "/broadcasts/{id}")
 def update_broadcast(world: World, broadcast_id: str, *, query: Query, body: Json) -> Answer:
-    broadcast = _broadcast(world, broadcast_id)
+    broadcast = found(world.broadcasts, broadcast_id, "Broadcast")
     if broadcast.status != "draft":
-        raise _invalid(f"A broadcast that is {broadcast.status} cannot be updated")
+        raise invalid(f"A broadcast that is {broadcast.status} cannot be updated")
     _set_fields(world, broadcast, {k: v for k, v in body.items() if k in (*_EDITABLE, "audience_id")})
     return 200, {"id": broadcast.id, "object": "broadcast"}
 
 
 @routes.add("DELETE", "/broadcasts/{id}")
 def delete_broadcast(world: World, broadcast_id: str, *, query: Query, body: Json) -> Answer:
-    broadcast = _broadcast(world, broadcast_id)
+    broadcast = found(world.broadcasts, broadcast_id, "Broadcast")
     if broadcast.status not in ("draft", "scheduled"):
-        raise _invalid(f"A broadcast that is {broadcast.status} cannot be deleted")
+        raise invalid(f"A broadcast that is {broadcast.status} cannot be deleted")
     del world.broadcasts[broadcast.id]
     return 200, {"id": broadcast.id, "object": "broadcast", "deleted": True}
 
 
 @routes.add("POST", "/broadcasts/{id}/send")
 def send_broadcast(world: World, broadcast_id: str, *, query: Query, body: Json) -> Answer:
-    broadcast = _broadcast(world, broadcast_id)
+    broadcast = found(world.broadcasts, broadcast_id, "Broadcast")
     if broadcast.status != "draft":
-        raise _invalid(f"A broadcast that is {broadcast.status} cannot be sent")
+        raise invalid(f"A broadcast that is {broadcast.status} cannot be sent")
     _send(world, broadcast, body.get("scheduled_at"))
     return 200, {"id": broadcast.id}
 
 
 @routes.add("GET", "/broadcasts/{id}/recipients")
 def broadcast_recipients(world: World, broadcast_id: str, *, query: Query, body: Json) -> Answer:
-    broadcast = _broadcast(world, broadcast_id)
+    broadcast = found(world.broadcasts, broadcast_id, "Broadcast")
     kind = query.get("type")
     if kind not in _RECIPIENT_TYPES:
         raise ApiError(422, "invalid_parameter", f"`type` must be one of {', '.join(_RECIPIENT_TYPES)}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes, not_found
+from connector.emulator.api import Answer, ApiError, Json, Query, Routes, found, invalid
 from connector.emulator.records import Topic
 from connector.emulator.views import page
 from connector.emulator.world import Contact, World
@@ -26,17 +26,6 @@ __all__ = ["checked_topics", "routes", "subscription_of"]
 routes = Routes()
 
 _SUBSCRIPTIONS = ("opt_in", "opt_out")
-
-
-def _invalid(message: str) -> ApiError:
-    return ApiError(422, "validation_error", message)
-
-
-def _topic(world: World, topic_id: str) -> Topic:
-    topic = world.topics.get(topic_id)
-    if topic is None:
-        raise not_found("Topic")
-    return topic
 
 
 def _described(view: Json, description: str | None) -> Json:
@@ -53,14 +42,14 @@ def _view(t: Topic) -> Json:
 def _text(body: Json, name: str, limit: int) -> str | None:
     value = body.get(name)
     if value is not None and (not isinstance(value, str) or len(value) > limit):
-        raise _invalid(f"`{name}` must be a string of at most {limit} characters")
+        raise invalid(f"`{name}` must be a string of at most {limit} characters")
     return value
 
 
 def _visibility(body: Json, default: str) -> str:
     visibility = body.get("visibility", default)
     if visibility not in ("public", "private"):
-        raise _invalid("`visibility` must be public or private")
+        raise invalid("`visibility` must be public or private")
     return str(visibility)
 
 
@@ -69,14 +58,14 @@ def checked_topics(world: World, raw: Any) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, list):
-        raise _invalid("`topics` must be an array of {id, subscription}")
+        raise invalid("`topics` must be an array of {id, subscription}")
     out: dict[str, str] = {}
     for item in raw:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            raise _invalid("`topics` must be an array of {id, subscription}")
+            raise invalid("`topics` must be an array of {id, subscription}")
         if item.get("subscription") not in _SUBSCRIPTIONS:
-            raise _invalid("`subscription` must be opt_in or opt_out")
-        out[_topic(world, item["id"]).id] = item["subscription"]
+            raise invalid("`subscription` must be opt_in or opt_out")
+        out[found(world.topics, item["id"], "Topic").id] = item["subscription"]
     return out
 
 
@@ -91,7 +80,7 @@ def create_topic(world: World, *, query: Query, body: Json) -> Answer:
             raise ApiError(422, "missing_required_field", f"Missing `{field}` field.")
     name = _text(body, "name", 50)
     if body["default_subscription"] not in _SUBSCRIPTIONS:
-        raise _invalid("`default_subscription` must be opt_in or opt_out")
+        raise invalid("`default_subscription` must be opt_in or opt_out")
     topic = Topic(str(uuid.uuid4()), str(name), body["default_subscription"], _text(body, "description", 200),
                   _visibility(body, "private"))  # fmt: skip
     world.topics[topic.id] = topic
@@ -105,18 +94,18 @@ def list_topics(world: World, *, query: Query, body: Json) -> Answer:
 
 @routes.add("GET", "/topics/{id}")
 def get_topic(world: World, topic_id: str, *, query: Query, body: Json) -> Answer:
-    return 200, {"object": "topic", **_view(_topic(world, topic_id))}
+    return 200, {"object": "topic", **_view(found(world.topics, topic_id, "Topic"))}
 
 
 @routes.add("PATCH", "/topics/{id}")
 def update_topic(world: World, topic_id: str, *, query: Query, body: Json) -> Answer:
-    topic = _topic(world, topic_id)
+    topic = found(world.topics, topic_id, "Topic")
     if "default_subscription" in body:
-        raise _invalid("`default_subscription` cannot be changed after creation")
+        raise invalid("`default_subscription` cannot be changed after creation")
     if "name" in body:
         name = _text(body, "name", 50)
         if not name:
-            raise _invalid("`name` cannot be empty")
+            raise invalid("`name` cannot be empty")
         topic.name = name
     if "description" in body:
         topic.description = _text(body, "description", 200)
@@ -126,7 +115,7 @@ def update_topic(world: World, topic_id: str, *, query: Query, body: Json) -> An
 
 @routes.add("DELETE", "/topics/{id}")
 def delete_topic(world: World, topic_id: str, *, query: Query, body: Json) -> Answer:
-    topic = world.topics.pop(_topic(world, topic_id).id)
+    topic = world.topics.pop(found(world.topics, topic_id, "Topic").id)
     for contact in world.contacts.values():
         contact.topics.pop(topic.id, None)
     return 200, {"object": "topic", "id": topic.id, "deleted": True}

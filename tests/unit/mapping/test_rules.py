@@ -10,11 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.errors import InvalidEventError
+from connector.errors import InvalidEventError, PermanentError
 from connector.mapping import format_managed, parse_managed, property_key
 from connector.mapping.email import normalise_email
 from connector.mapping.keys import MAX_KEY
 from connector.mapping.names import split_name
+from connector.mapping.planner import _Fields, _update
+from connector.mapping.state import ContactState, KnownState
 from connector.mapping.values import as_number, as_text
 
 _VALID = re.compile(r"^[A-Za-z0-9_]{1,50}$")
@@ -103,3 +105,10 @@ def test_managed_record_reads_ours_and_the_references(raw: Any, ids: set[str]) -
 @given(st.frozensets(st.from_regex(r"[a-z0-9-]{1,12}", fullmatch=True)))
 def test_managed_record_round_trips(ids: frozenset[str]) -> None:
     assert parse_managed(format_managed(ids)) == ids
+
+
+def test_an_update_without_the_managed_segments_is_refused_explicitly() -> None:
+    # plan_event looks the managed record up first; the guard must hold under python -O too.
+    state = KnownState(contact=ContactState(exists=True, managed=None), segment_ids={"vip": "s1"})
+    with pytest.raises(PermanentError, match="managed"):
+        _update("a@example.com", _Fields((), ()), (), ("s1",), state, None, ())

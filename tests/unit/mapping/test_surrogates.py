@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from connector.errors import InvalidEventError
@@ -28,10 +31,20 @@ def test_a_value_reaches_resend_as_valid_text(value: object, text: str) -> None:
 
 
 def test_a_payload_is_made_valid_text_throughout() -> None:
-    assert valid_json({"k\ud800": ["\udc00", {"n": 1}], "ok": "fine"}) == {
-        "k\ufffd": ["\ufffd", {"n": 1}],
-        "ok": "fine",
-    }
+    made = valid_json({"k\ud800": ["\udc00", {"n": 1}], "ok": "fine"})
+    assert made == {valid_json({"k\ud800": 0}).popitem()[0]: ["\ufffd", {"n": 1}], "ok": "fine"}
+    assert json.dumps(made, ensure_ascii=False).encode("utf-8")
+
+
+def test_payload_keys_that_differ_only_in_a_lone_surrogate_keep_both_values() -> None:
+    payload = json.loads(r'{"k\ud800": 1, "k\udc00": 2, "k\ufffd": 3, "plain": {"n\udfff": 4}}')
+    assert len(payload) == 4
+    made = valid_json(payload)
+    assert sorted(made.values(), key=str) == [1, 2, 3, {valid_json({"n\udfff": 0}).popitem()[0]: 4}]
+    changed = [k for k in made if k not in ("k\ufffd", "plain")]
+    assert len(changed) == 2
+    assert all(re.fullmatch("k\ufffd_[0-9a-f]{8}", k) for k in changed)
+    assert valid_json(payload) == made  # stable: the same key always becomes the same text
 
 
 @pytest.mark.parametrize("field", ["userId", "anonymousId", "previousId", "groupId"])

@@ -128,7 +128,7 @@ def test_context_of_tolerates_garbled_headers() -> None:
 
 def test_a_fitted_copy_cuts_what_is_large_and_records_the_original_sizes() -> None:
     letter = _letter(key=b"k" * 5000, value=b"x" * 2_000_000, headers=[("big", b"h" * 3000), ("small", b"s")])
-    copy = fitted(letter, keep_timestamp=True)
+    copy = fitted(letter, too_large=True)
     assert copy.value == b"x" * VALUE_LIMIT
     assert copy.key == b"k" * KEY_LIMIT
     headers = dict(copy.headers)
@@ -137,11 +137,26 @@ def test_a_fitted_copy_cuts_what_is_large_and_records_the_original_sizes() -> No
     assert json.loads(headers[TRUNCATED]) == {"key": 5000, "value": 2_000_000, "header.0": 3000}
     assert headers["__connect.errors.offset"] == b"9"
     assert copy.timestamp_ms == letter.timestamp_ms
-    moved = fitted(letter, keep_timestamp=False)
-    assert moved.timestamp_ms is None
-    assert dict(moved.headers)[ORIGINAL_TIMESTAMP] == b"1700000000000"
-    again = fitted(_letter(value=b"y" * 100, headers=copy.headers), keep_timestamp=True)
+    assert ORIGINAL_TIMESTAMP not in headers
+    again = fitted(_letter(value=b"y" * 100, headers=copy.headers), too_large=True)
     assert json.loads(dict(again.headers)[TRUNCATED])["value"] == 2_000_000  # the first size is kept
+
+
+def test_a_refusal_about_the_timestamp_moves_it_and_cuts_nothing() -> None:
+    letter = _letter(key=b"k" * 5000, value=b"x" * 2_000_000, headers=[("big", b"h" * 3000)])
+    moved = fitted(letter, too_large=False)
+    assert (moved.key, moved.value, moved.timestamp_ms) == (letter.key, letter.value, None)
+    assert dict(moved.headers)["big"] == b"h" * 3000
+    assert TRUNCATED not in dict(moved.headers)
+    assert [v for k, v in moved.headers if k == ORIGINAL_TIMESTAMP] == [b"1700000000000"]
+
+
+def test_a_carried_original_timestamp_is_kept_once() -> None:
+    # A replayed dead letter carries the first write's original timestamp: it is the truer time.
+    carried = [(ORIGINAL_TIMESTAMP, b"1600000000000")]
+    for copy in (fitted(_letter(headers=carried), too_large=False), context_only(_letter(headers=carried))):
+        assert [v for k, v in copy.headers if k == ORIGINAL_TIMESTAMP] == [b"1600000000000"]
+        assert copy.timestamp_ms is None
 
 
 def test_a_context_only_copy_keeps_the_context() -> None:

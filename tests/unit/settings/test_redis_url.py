@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from redis import ConnectionPool
 
 from connector.errors import ConfigurationError
 from connector.settings import load_settings
@@ -34,6 +35,17 @@ def test_urls_redis_py_accepts(url: str) -> None:
     assert settings.redis.url.get_secret_value() == url
 
 
+@pytest.mark.parametrize("scheme", ["REDIS", "Rediss", "UNIX"])
+def test_a_scheme_in_capitals_is_accepted_and_handed_to_redis_py_lower_cased(scheme: str) -> None:
+    # redis-py 8 refuses "REDIS://" (a case-sensitive startswith before urlparse): the settings
+    # lower-case the scheme, which RFC 3986 makes case-insensitive, so redis-py can read the URL.
+    rest = "/run/redis.sock" if scheme == "UNIX" else f":{PASSWORD}@Host:6379/0"
+    settings = load_settings(redis={"url": f"{scheme}://{rest}"}, resend={"api_key": "re_x"})
+    url = settings.redis.url.get_secret_value()
+    assert url == f"{scheme.lower()}://{rest}"  # only the scheme changes
+    assert ConnectionPool.from_url(url).connection_kwargs.get("password") == (None if scheme == "UNIX" else PASSWORD)
+
+
 def test_an_unknown_scheme_is_reported_with_the_other_problems() -> None:
     problems = problems_of(f"http://:{PASSWORD}@127.0.0.1:6379/0", max_in_flight_contacts=0)
     assert len(problems) == 2
@@ -48,7 +60,7 @@ def test_an_unknown_scheme_is_reported_with_the_other_problems() -> None:
         (f"ftp://:{PASSWORD}@host", "(not ftp://)"),
         (f"127.0.0.1:{PASSWORD}", "scheme must be"),  # no scheme at all
         (f"user:{PASSWORD}@host://x", "(none given)"),  # not scheme-shaped: not shown
-        (f"REDIS://:{PASSWORD}@host", "(not REDIS://)"),  # redis-py reads the scheme case-sensitively
+        (f"FTP://:{PASSWORD}@host", "(not ftp://)"),
         (f"redis://:{PASSWORD}@host:99999/0", "Port out of range"),
         (f"redis://:{PASSWORD}@host:6379/0?socket_timeout=soon", "socket_timeout"),
     ],

@@ -7,10 +7,16 @@ latency (from the connector's own histogram), and (c) peak RSS while draining a 
 ms/ev is the connector's own CPU time per event (all replicas together): what an event costs, where
 events/s also says how much CPU the machine had to give.
 
+(ref) is the reference: a bare kafka-python consumer (tests/bench_reference.py) that polls, decodes
+each value as JSON and commits every half second, run on the (a) events in the same run and timed the
+same way; rows (a) and (c) print their events/s as a ratio to it (the ``x ref`` column).
+
 Goals on the 2-core machine: (a) >= 10,000 events/s, (b) >= 500 events/s, (c) <= 250 MB.
 Sizes: BENCH_NO_CALL (default 100,000), BENCH_ONE_CALL (5,000), BENCH_BACKLOG (1,000,000), BENCH_REPLICAS
 (2; the (b) row with that many replicas, none below 2);
 BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts (default: the setting's default).
+BENCH_ROWS picks the rows to run, comma-separated among b, b2 (replicas), a, ref, c (default: all);
+the ratio columns need ref.
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+from kafka import KafkaConsumer, TopicPartition
 
 from connector.emulator import EmulatorInspector
 from connector.local.services import free_port
@@ -88,6 +95,62 @@ def _quantiles(process: ConnectorProcess) -> tuple[float, float]:
     return q(0.5), q(0.99)
 
 
+class LagWatch:
+    """Records of a topic not yet committed by a group, asked through one long-lived client (a new
+    client per question would cost the machine CPU the measured process should have)."""
+
+    def __init__(self, deployment: Deployment, group: str) -> None:
+        self._consumer = KafkaConsumer(bootstrap_servers=deployment.bootstrap, group_id=group, enable_auto_commit=False)
+        self._partitions = [TopicPartition(deployment.topic, p) for p in range(deployment.partitions)]
+        self._ends = self._consumer.end_offsets(self._partitions)
+
+    def lag(self) -> int:
+        return sum(end - (self._consumer.committed(tp) or 0) for tp, end in self._ends.items())
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class _Process(Protocol):
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> int: ...
+
+
+def _timed(watch: LagWatch, process: _Process, count: int) -> tuple[float, float]:
+    """Seconds and CPU seconds from the group's first commit to the commit that leaves no lag."""
+    while watch.lag() >= count:
+        if process.proc.poll() is not None:
+            raise RuntimeError(f"exited with {process.proc.returncode}")
+        time.sleep(0.05)
+    started, cpu = time.monotonic(), _cpu_seconds(process.proc.pid)
+    deadline = started + 3600
+    while watch.lag() > 0:
+        if process.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"not drained (exit code {process.proc.poll()})")
+        time.sleep(0.05)
+    return time.monotonic() - started, _cpu_seconds(process.proc.pid) - cpu
+
+
+class _Reference:
+    def __init__(self, deployment: Deployment, group: str, count: int) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "tests.bench_reference",
+            deployment.bootstrap,
+            deployment.topic,
+            group,
+            str(count),
+        ]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE)
+
+    def stop(self) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        return self.proc.wait(timeout=60)
+
+
 class Run:
     def __init__(self, deployment: Deployment, workdir: Path) -> None:
         self.deployment = deployment
@@ -99,25 +162,39 @@ class Run:
         produced = self.deployment.produce_events(events)
         assert produced == count
         calls_before = sum(inspector.call_counts().values())
+        watch = LagWatch(self.deployment, self.deployment.group)
         process = ConnectorProcess(self.deployment, self.workdir / f"{name}.log")
         try:
             # The clock starts at the first commit, so process start-up and the group join are not counted.
-            while self.deployment.lag() >= count:
-                if process.proc.poll() is not None:
-                    raise RuntimeError(process.output()[-2000:])
-                time.sleep(0.05)
-            started, cpu = time.monotonic(), _cpu_seconds(process.proc.pid)
-            wait_drained(self.deployment, process, timeout=3600)
-            seconds = time.monotonic() - started
-            cpu = _cpu_seconds(process.proc.pid) - cpu
+            try:
+                seconds, cpu = _timed(watch, process, count)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}: {process.output()[-2000:]}") from None
             rss = _peak_rss_mb(process.proc.pid)
             p50, p99 = _quantiles(process)
         finally:
             process.stop()
+            watch.close()
         calls = sum(inspector.call_counts().values()) - calls_before
         return {"scenario": name, "events": count, "seconds": seconds, "events_per_s": count / seconds,
                 "cpu_ms_per_event": 1000 * cpu / count, "calls_per_event": calls / count, "peak_rss_mb": rss,
                 "p50_s": p50, "p99_s": p99}  # fmt: skip
+
+    def reference(self, count: int) -> dict[str, Any]:
+        """The bare Kafka client on the events this run's topic holds (its own group), timed alike."""
+        group = f"bench-ref-{uuid.uuid4().hex[:6]}"
+        watch = LagWatch(self.deployment, group)
+        process = _Reference(self.deployment, group, count)
+        try:
+            seconds, cpu = _timed(watch, process, count)
+            rss = _peak_rss_mb(process.proc.pid)
+        finally:
+            process.stop()
+            watch.close()
+        nan = float("nan")
+        return {"scenario": "(ref) bare kafka-python + json", "events": count, "seconds": seconds,
+                "events_per_s": count / seconds, "cpu_ms_per_event": 1000 * cpu / count, "calls_per_event": 0.0,
+                "peak_rss_mb": rss, "p50_s": nan, "p99_s": nan}  # fmt: skip
 
     def drain_replicated(
         self, name: str, events: Iterator[dict[str, Any]], count: int, inspector: EmulatorInspector, replicas: int
@@ -148,12 +225,18 @@ class Run:
                 "p50_s": p50, "p99_s": p99}  # fmt: skip
 
 
+_ROWS = ("b", "b2", "a", "ref", "c")
+
+
 def main() -> int:
     bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
     no_call = int(os.environ.get("BENCH_NO_CALL", "100000"))
     one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
     backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
     replicas = int(os.environ.get("BENCH_REPLICAS", "2"))
+    wanted = set(os.environ.get("BENCH_ROWS", ",".join(_ROWS)).replace(" ", "").split(","))
+    if unknown := wanted - set(_ROWS):
+        raise SystemExit(f"BENCH_ROWS: unknown rows {sorted(unknown)}; known: {','.join(_ROWS)}")
     port = free_port()
     emulator = subprocess.Popen(
         [sys.executable, "-m", "connector", "emulator", "--port", str(port), "--api-key", API_KEY, "--rate-limit", "0"],
@@ -161,7 +244,7 @@ def main() -> int:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     inspector = EmulatorInspector(url)
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
         for _ in range(100):
             try:
@@ -184,24 +267,37 @@ def main() -> int:
         # (b) identifies that need one call each: users are created first (not measured), then updated.
         d = deployment("one-call")
         run = Run(d, workdir)
-        run.drain("warm-up (creates contacts)", (_identify(i, 0) for i in range(users)), users, inspector)
-        updates = (_identify(i % users, 1 + i // users) for i in range(one_call))
-        rows.append(run.drain("(b) identify, 1 call each", updates, one_call, inspector))
+        if wanted & {"b", "b2", "a"}:
+            run.drain("warm-up (creates contacts)", (_identify(i, 0) for i in range(users)), users, inspector)
+        if "b" in wanted:
+            updates = (_identify(i % users, 1 + i // users) for i in range(one_call))
+            rows.append(run.drain("(b) identify, 1 call each", updates, one_call, inspector))
         # The same with two replicas in the group (how the connector scales out past one core).
-        if replicas > 1:
+        if replicas > 1 and "b2" in wanted:
             updates = (_identify(i % users, 1000 + i // users) for i in range(one_call))
             rows.append(run.drain_replicated(f"(b) {replicas} replicas", updates, one_call, inspector, replicas))
-        # (a) events that need no Resend call, for the same known users.
-        rows.append(run.drain("(a) no call needed", (_no_call(i, users) for i in range(no_call)), no_call, inspector))
+        # (a) events that need no Resend call, for the same known users; (ref) the bare client on them.
+        if wanted & {"a", "ref"}:
+            events = (_no_call(i, users) for i in range(no_call))
+            if "a" in wanted:
+                rows.append(run.drain("(a) no call needed", events, no_call, inspector))
+            else:
+                assert d.produce_events(events) == no_call
+            if "ref" in wanted:
+                rows.append(run.reference(no_call))
         # (c) a large backlog of (a)-type events: memory stays bounded while draining.
-        if backlog:
+        if backlog and "c" in wanted:
             d2 = deployment("backlog")
             backlog_events = (_no_call(i, users) for i in range(backlog))
             rows.append(Run(d2, workdir).drain("(c) backlog drain", backlog_events, backlog, inspector))
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
-    columns = ("events", "seconds", "events/s", "CPU ms/ev", "calls/ev", "RSS MB", "p50 s", "p99 s")
+    reference = next((r["events_per_s"] for r in rows if r["scenario"].startswith("(ref)")), None)
+    for r in rows:
+        if reference and r["scenario"][:3] in ("(a)", "(c)"):
+            r["ratio_to_ref"] = r["events_per_s"] / reference
+    columns = ("events", "seconds", "events/s", "CPU ms/ev", "calls/ev", "RSS MB", "p50 s", "p99 s", "x ref")
     header = f"{'scenario':32} " + " ".join(f"{c:>9}" for c in columns)
     print(header)
     print("-" * len(header))
@@ -209,7 +305,8 @@ def main() -> int:
         print(
             f"{r['scenario']:32} {r['events']:>9} {r['seconds']:>9.1f} {r['events_per_s']:>9.0f} "
             f"{r['cpu_ms_per_event']:>9.3f} {r['calls_per_event']:>9.2f} {r['peak_rss_mb']:>9.0f} "
-            f"{r['p50_s']:>9.3f} {r['p99_s']:>9.3f}"
+            f"{r['p50_s']:>9.3f} {r['p99_s']:>9.3f} "
+            + (f"{r['ratio_to_ref']:>9.2f}" if "ratio_to_ref" in r else f"{'':>9}")
         )
     print(json.dumps(rows), file=sys.stderr)
     return 0

@@ -34,6 +34,9 @@ class _Decoder(Protocol):
 class _Transforms(Protocol):
     def apply(self, event: dict[str, Any]) -> list[dict[str, Any]]: ...
 
+    @property
+    def empty(self) -> bool: ...
+
 
 class _Sync(Protocol):
     def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncOutcome: ...
@@ -41,6 +44,8 @@ class _Sync(Protocol):
     def read_ahead(self, events: Sequence[Event]) -> ReadAhead: ...
 
     def plan(self, event: Event) -> Sequence[Any]: ...
+
+    def decided(self, event: Event) -> SyncOutcome | None: ...
 
 
 class LetterBox(Protocol):
@@ -132,6 +137,24 @@ class Lifecycle:
                 record.decoded = None
         record.identities = identities_of(record.key, record.decoded)
         record.joins = joins_of(record.decoded)
+
+    def decided(self, record: InFlight) -> Settled | None:
+        """What :meth:`run` would settle ``record`` as, when that needs no I/O: no transformations
+        are configured (they are user code, which may be slow or read the store) and its one event
+        is a skip planned from what this process knows (EventSync.decided). None: the record needs
+        :meth:`run`, which then uses its decoding as usual. Never raises."""
+        raw = record.decoded
+        if raw is None or not self._transforms.empty:
+            return None
+        try:
+            event = Event.from_dict(raw)
+            outcome = self._sync.decided(event)
+        except Exception:  # noqa: BLE001 - whatever it is, run() meets it again and gives it its fate
+            return None
+        if outcome is None:
+            return None
+        record.decoded = None  # settled: the decoding is not needed any more
+        return Settled(Fate.DONE, (EventResult(event.type, Outcome.SKIPPED, outcome.reason),))
 
     def read_ahead(self, records: Sequence[InFlight]) -> ReadAhead | None:
         """For a worker about to run these records one after the other: the contact states their

@@ -112,14 +112,30 @@ class Runner:
         records = self._consumer.poll(idle_ms, self._settings.max_poll_records, now)
         for record in records:
             self._lifecycle.peek(record)  # decoded as consumed: its identities order it
+        tally: dict[tuple[str, str], int] = {}
         with self._lock:
             for record in records:
-                if self._consumer.epoch(record.partition_key) != record.epoch:
+                tp = record.partition_key
+                if self._consumer.epoch(tp) != record.epoch:
                     continue  # revoked since the poll
-                self._tracker.started(record.partition_key, record.offset)
+                # A record that needs no I/O and waits for nothing of its identities is settled here
+                # and now: a worker would do the same, later and at the cost of the hand-off.
+                if self._scheduler.clear(record) and (settled := self._lifecycle.decided(record)) is not None:
+                    assert isinstance(tp, TopicPartition)
+                    self._tracker.passed(tp, record.offset)
+                    self._metrics.latency.observe(now - record.polled_at)
+                    for result in settled.results:
+                        key = (result.type, result.outcome.value)
+                        tally[key] = tally.get(key, 0) + 1
+                        self._event_log.debug("event." + result.outcome.value, type=result.type,
+                                              reason=result.reason or None, offset=record.offset)  # fmt: skip
+                    continue
+                self._tracker.started(tp, record.offset)
                 self._scheduler.push(record)
             if len(self._scheduler) >= self._max_buffered and not self._consumer.stopped("backpressure"):
                 self._consumer.stop_fetching("backpressure")
+        for (type_, outcome), count in tally.items():
+            self._metrics.count_event(type_, outcome, count)
 
     def _runnable(self, now: float) -> bool:
         """Whether _dispatch could start a record right now."""

@@ -160,6 +160,16 @@ class EventSync:
             return Outcome("applied", "", context.calls, plan.commands)
         raise RetryableError("the contact kept changing under us; trying the event again later")
 
+    def decided(self, event: Event) -> Outcome | None:
+        """The event's outcome when deciding it needs neither Redis nor Resend: a skip planned from
+        what this process knows, with nothing to look up and nothing to write (a track with no contact
+        fields, the most common event). None: the event needs :meth:`handle`. Pure and cheap, so the
+        pipeline may settle such an event where it was consumed."""
+        plan = plan_event(event, self._settings, self._initial_state())
+        if plan.skip is None or plan.prerequisites or plan.commands:
+            return None
+        return Outcome("skipped", plan.skip)
+
     def plan(self, event: Event) -> tuple[Command, ...]:
         """Dry run: what ``handle`` would do, reading Redis only (what only Resend knows stays a lookup)."""
         state = self._initial_state()

@@ -97,6 +97,8 @@ class ValueDecoder:
 
 
 class NoTransforms:
+    empty = True
+
     def apply(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         return [event]
 
@@ -123,6 +125,9 @@ class ScriptedSync:
 
     def plan(self, event: Event) -> list[Any]:
         return []
+
+    def decided(self, event: Event) -> Outcome | None:
+        return None  # every event is scripted: each goes to a worker
 
 
 class RecordingDeadLetters:

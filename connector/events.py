@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from connector.errors import InvalidEventError
+from connector.text import lone_surrogate
 
 __all__ = ["KNOWN_TYPES", "Event"]
 
@@ -25,6 +26,9 @@ def _id(raw: Mapping[str, Any], key: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise InvalidEventError(f"`{key}` must be a string or a number, not {type(value).__name__}")
+    if isinstance(value, str) and (surrogate := lone_surrogate(value)) is not None:
+        # An identity must stay exact (U+FFFD in its place could merge two people): not usable.
+        raise InvalidEventError(f"`{key}` is not valid text: it holds a lone surrogate {surrogate}")
     return str(value)
 
 

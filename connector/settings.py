@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -35,6 +36,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
     YamlConfigSettingsSource,
 )
+from redis import ConnectionPool
 
 from connector.errors import ConfigurationError
 
@@ -90,10 +92,33 @@ class KafkaSettings(_Section):
     parked_topic: str = "cdp-events-parked"
 
 
+_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})  # redis-py's own list, case-sensitive like its check
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,19}")  # RFC 3986 3.1
+
+
 class RedisSettings(_Section):
     url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     key_prefix: str = "resend-connector:"
     socket_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _redis_py_reads_it(cls, value: SecretStr) -> SecretStr:
+        """Read as redis-py will read it at start-up, so a URL it refuses is one more settings problem
+        (issue #19: an unknown scheme passed validation, then check and run died on a ValueError)."""
+        url = value.get_secret_value()
+        scheme, found, _ = url.partition("://")
+        if scheme not in _REDIS_SCHEMES:
+            # Only a scheme-shaped prefix is shown: anything else could be part of a password.
+            given = f"not {scheme}://" if found and _SCHEME.fullmatch(scheme) else "none given"
+            raise ValueError(f"scheme must be redis://, rediss:// or unix:// ({given})")
+        try:
+            ConnectionPool.from_url(url)  # parses only: a pool connects on first use
+        except ValueError as exc:  # a port or query option redis-py cannot use; its text names the part
+            secret = urlsplit(url).password or "\0"
+            reason = str(exc) if secret not in str(exc) else "redis-py cannot read it"
+            raise ValueError(f"not a URL redis-py can use: {reason}") from None
+        return value
 
 
 class ResendSettings(_Section):

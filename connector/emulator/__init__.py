@@ -8,7 +8,10 @@ Resend's routes answer at the root (contract: shared/design/resend-api.md; one m
 resources/, registered in ``resources.RESOURCES``; dispatch in state.py):
 ``/contacts``, ``/contacts/{id_or_email}``, ``/contacts/{id_or_email}/segments[/{segment_id}]``,
 ``/segments``, ``/segments/{id}``, ``/segments/{id}/contacts``, ``/contact-properties[/{id}]``,
-``/events/send``. Every answer carries ``ratelimit-*`` headers (unless unthrottled); past the limit of
+``/events/send``, the legacy ``/audiences`` paths, and (newer, one module each) ``/contacts/imports[/{id}]``,
+``/topics[/{id}]``, ``/contacts/{id}/topics``, ``/webhooks[/{id}]`` (with signed delivery),
+``/broadcasts[/{id}[/send|/recipients]]``, ``/suppressions[/batch/add|/batch/remove|/{id_or_email}]``.
+Every answer carries ``ratelimit-*`` headers (unless unthrottled); past the limit of
 the one-second window the answer is 429 ``rate_limit_exceeded`` with ``retry-after``.
 
 The inspection API lives under ``/_emulator/`` only, is never rate limited and never logged
@@ -23,6 +26,11 @@ The inspection API lives under ``/_emulator/`` only, is never rate limited and n
                                   fields of :class:`Faults` (an unknown field answers 400)
 - ``POST /_emulator/rate-limit``  ``{"limit": 2}``; 0 means unthrottled
 - ``POST /_emulator/seed``        Resend calls without auth, limit or log: ``[{"method", "path", "body"}]``
+- ``POST /_emulator/contact-event`` ``{"email", "action"}``: as if the person or their mail server acted
+                                  (unsubscribe, resubscribe, bounce, complaint, suppressed); the events emitted
+- ``GET  /_emulator/deliveries``  webhook delivery attempts ``[{t, svix_id, webhook_id, type, attempt, status}]``
+- ``POST /_emulator/webhooks``    ``{"retry_delays": [s, ...], "timeout_seconds": s}``: the redelivery schedule
+- ``POST /_emulator/imports``     ``{"paused": bool, "rows_per_second": n}``: hold or slow background jobs
 """
 
 from connector.emulator.faults import Faults

@@ -29,6 +29,7 @@ class Jobs:
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         self.paused = False
+        self.failures = 0  # jobs that raised (each job records its own outcome; this counts emulator bugs)
 
     def submit(self, job: Callable[[], None]) -> None:
         with self._wake:
@@ -58,7 +59,10 @@ class Jobs:
                 if not self._queue:
                     return
                 job = self._queue.popleft()
-            job()
+            try:
+                job()
+            except Exception:  # noqa: BLE001 - one broken job (an emulator bug) must not stop the ones after it
+                self.failures += 1
 
     def wait(self, seconds: float) -> bool:
         """Sleeps up to ``seconds`` inside a job; True when the runtime is closing (the job should stop)."""

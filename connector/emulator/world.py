@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connector.emulator.api import Json, not_found, now
-from connector.emulator.records import ContactImport, Topic, Webhook
+from connector.emulator.records import Broadcast, ContactImport, Suppression, Topic, Webhook
 from connector.emulator.runtime import Runtime
 
 __all__ = ["Contact", "Property", "Segment", "World"]
@@ -52,6 +52,8 @@ class World:
     imports: dict[str, ContactImport] = field(default_factory=dict)  # oldest first
     webhooks: dict[str, Webhook] = field(default_factory=dict)
     topics: dict[str, Topic] = field(default_factory=dict)  # oldest first
+    suppressions: dict[str, Suppression] = field(default_factory=dict)  # by lower-cased email, oldest first
+    broadcasts: dict[str, Broadcast] = field(default_factory=dict)  # oldest first
     # Background work (webhook delivery, import jobs); bound to the account by Resend.
     runtime: Runtime = field(default_factory=Runtime, repr=False, compare=False)
 

@@ -1,5 +1,6 @@
 """Deciding what an event means for Resend: pure functions from event + settings + known state to a plan."""
 
+from connector.mapping.audiences import desired_audiences
 from connector.mapping.commands import (
     AddToSegment,
     CacheUserEmail,
@@ -20,7 +21,7 @@ from connector.mapping.commands import (
     UpdateContact,
 )
 from connector.mapping.keys import property_key
-from connector.mapping.planner import desired_audiences, plan_event
+from connector.mapping.planner import plan_event
 from connector.mapping.state import ContactState, KnownState, format_managed, parse_managed
 
 __all__ = [

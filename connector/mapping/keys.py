@@ -26,5 +26,7 @@ def property_key(name: str, prefix: str = "") -> str:
     cleaned = _INVALID.sub("_", wanted)
     if cleaned == wanted and len(cleaned) <= MAX_KEY:
         return cleaned
-    digest = hashlib.sha256(wanted.encode()).hexdigest()[:_HASH]
+    # surrogatepass: a trait key holding a lone surrogate (valid JSON, "\udc00x") is an odd key like
+    # any other: replaced above, and hashed from its exact code points so it still never collides.
+    digest = hashlib.sha256(wanted.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH]
     return f"{cleaned[: MAX_KEY - _HASH - 1]}_{digest}"

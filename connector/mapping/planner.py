@@ -2,7 +2,7 @@
 
 The executor (connector.sync) calls :func:`plan_event` until the plan has no prerequisites left,
 fulfilling them in between, then carries out the commands. Golden tests in tests/golden/ pin the
-behaviour of every rule in shared/design/semantics.md.
+behaviour of every rule in docs/semantics.md.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connector.errors import InvalidEventError
 from connector.events import KNOWN_TYPES, Event
+from connector.mapping.audiences import AUDIENCES_TRAIT, event_audiences
 from connector.mapping.commands import (
     AddToSegment,
     CacheUserEmail,
@@ -38,10 +38,9 @@ from connector.mapping.names import split_name
 from connector.mapping.state import ContactState, KnownState, format_managed
 from connector.mapping.values import as_number, as_text
 from connector.settings import DestinationSettings
+from connector.text import valid_json
 
 __all__ = ["AUDIENCES_TRAIT", "plan_event"]
-
-AUDIENCES_TRAIT = "resendaudiences"
 _EXCLUDED = frozenset(
     {"email", "name", "firstname", "lastname", "first_name", "last_name", "unsubscribed", AUDIENCES_TRAIT}
 )
@@ -86,7 +85,8 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
         )
     automation: tuple[Command, ...] = ()
     if automating:
-        automation = (SendAutomationEvent(event.event or "", email, tuple(event.properties.items())),)
+        payload = tuple(valid_json(dict(event.properties)).items())  # values reach Resend as valid text
+        automation = (SendAutomationEvent(event.event or "", email, payload),)
     return _with_properties(
         email, _contact_fields(event.traits, settings), settings, state, upsert=False, before=(), after=automation
     )
@@ -191,23 +191,6 @@ def _with_properties(
     return Plan(commands=(*before, *writes, *after))
 
 
-def desired_audiences(traits: Mapping[str, Any], settings: DestinationSettings) -> tuple[str, ...] | None:
-    """Segment names the contact should be in, or None when nothing is to be reconciled."""
-    present = [v for k, v in traits.items() if k.lower() == AUDIENCES_TRAIT]
-    if not present:
-        return tuple(dict.fromkeys(settings.audiences)) if settings.audiences else None
-    raw = present[-1]
-    if isinstance(raw, str):
-        names = raw.split(",")
-    elif isinstance(raw, list) and all(isinstance(n, str) for n in raw):
-        names = raw
-    else:
-        raise InvalidEventError(
-            f"resendAudiences must be a comma-separated string or a list of strings, not {type(raw).__name__}"
-        )
-    return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
-
-
 def _plan_identify(
     event: Event, settings: DestinationSettings, state: KnownState, email: str, remember: tuple[Command, ...]
 ) -> Plan:
@@ -218,14 +201,15 @@ def _plan_identify(
         raw.append((_system_key("user_id", settings), event.user_id))
     if event.anonymous_id is not None:
         raw.append((_system_key("anonymous_id", settings), event.anonymous_id))
-    desired_names = desired_audiences(traits, settings)
+    desired_names = event_audiences(event, settings)
     managed_key = _system_key("managed_audiences", settings)
     needs: list[Command] = []
     if desired_names is not None:
         needs.extend(EnsureSegment(n) for n in desired_names if n not in state.segment_ids)
         if managed_key not in state.property_types and managed_key not in state.refused:
             needs.append(DefineProperty(managed_key))
-    if state.contact is None:
+    if state.contact is None or (desired_names is not None and state.contact.managed is None):
+        # Redis knows nothing, or not what we manage: only the contact's record in Resend says (#19).
         needs.append(LookupContact(email))
     properties, missing = _typed(
         tuple(raw), settings, state, creating=state.contact is None or not state.contact.exists
@@ -277,6 +261,7 @@ def _update(
     membership: list[Command] = []
     managed, members = contact.managed, contact.members
     if desired is not None:
+        assert managed is not None  # _plan_identify looked it up first
         wanted = frozenset(desired)
         candidates = [sid for sid in desired if sid not in managed]
         if candidates and members is None:

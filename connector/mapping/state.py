@@ -11,7 +11,9 @@ __all__ = ["ContactState", "KnownState", "format_managed", "parse_managed"]
 @dataclass(frozen=True, slots=True)
 class ContactState:
     exists: bool
-    managed: frozenset[str] = frozenset()  # segment ids the connector added
+    # Segment ids the connector added; None = not known (Redis holds only "exists"): read from the
+    # contact's record in Resend before reconciling, never taken for "manages nothing" (issue #19).
+    managed: frozenset[str] | None = frozenset()
     members: frozenset[str] | None = None  # memberships known to exist; None = not known
 
 

@@ -1,7 +1,9 @@
 """Trait values as Resend property values.
 
 Strings as they are; numbers and booleans as their JSON text; objects and arrays JSON-encoded;
-dates as ISO-8601. A property Resend defines as ``number`` receives a number instead.
+dates as ISO-8601. A property Resend defines as ``number`` receives a number instead. A lone
+surrogate (valid JSON, not Unicode text) becomes U+FFFD: the value reaches Resend as valid text and
+the rest of the event syncs (see docs/semantics.md).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 import math
 from datetime import date, datetime
 from typing import Any
+
+from connector.text import replace_surrogates
 
 __all__ = ["as_number", "as_text"]
 
@@ -24,10 +28,10 @@ def _default(value: Any) -> Any:
 
 def as_text(value: Any) -> str:
     if isinstance(value, str):
-        return value
+        return replace_surrogates(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return replace_surrogates(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default))
 
 
 def as_number(value: Any) -> int | float | None:

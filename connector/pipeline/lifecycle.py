@@ -123,6 +123,10 @@ class Lifecycle:
             self._letters.dead_letter(record, error)
         except RetryableError as exc:  # the dead-letter topic is unavailable: the record waits
             return Settled(Fate.RETRY, error=exc)
+        except BaseException as exc:  # noqa: BLE001 - a bug in the dead-letter path: never lose the record
+            log.error("record.dead_letter_failed", partition=record.partition, offset=record.offset,
+                      error=type(exc).__name__, detail=str(exc)[:500])  # fmt: skip
+            return Settled(Fate.RETRY, error=exc)
         return Settled(Fate.DEAD_LETTERED, error=error)
 
     # -- around the stages -----------------------------------------------------------------------

@@ -131,9 +131,13 @@ class StateStore:
         *,
         synced: bool = False,
         users: Sequence[tuple[str, str]] = (),
+        seen_managed: frozenset[str] | None = None,
     ) -> None:
         """What Redis believes about the contact (None: unchanged); with ``synced``, the sync record,
-        and ``users`` (see :meth:`remember_users`), all in the same round trip."""
+        and ``users`` (see :meth:`remember_users`), all in the same round trip.
+
+        ``seen_managed`` is a managed set as read (from Resend, by an event that did not reconcile):
+        written only where Redis has none, so a record a reconciliation wrote meanwhile wins."""
         mapping: dict[Any, Any] = {"exists": "1"}
         if synced:
             mapping.update(last_sync=datetime.now(UTC).isoformat(timespec="seconds"), last_outcome="synced",
@@ -142,7 +146,8 @@ class StateStore:
             mapping["managed"] = format_managed(managed)
         if members is not None:
             mapping["members"] = format_managed(members)
-        self._write_contact(email, mapping, users)
+        absent = {} if managed is not None or seen_managed is None else {"managed": format_managed(seen_managed)}
+        self._write_contact(email, mapping, users, absent)
 
     def forget_contact_state(self, email: str) -> None:
         """The cache was stale (Resend answered 404): keep the sync record, drop what we believed."""
@@ -161,15 +166,24 @@ class StateStore:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         self._write_contact(email, {"last_sync": now, "last_outcome": outcome, "last_error": error}, users)
 
-    def _write_contact(self, email: str, fields: dict[Any, Any], users: Sequence[tuple[str, str]]) -> None:
-        """The contact's hash fields, and any userId mappings, in one round trip."""
+    def _write_contact(
+        self,
+        email: str,
+        fields: dict[Any, Any],
+        users: Sequence[tuple[str, str]],
+        if_absent: Mapping[str, str] | None = None,
+    ) -> None:
+        """The contact's hash fields (``if_absent`` ones only where the hash has none), and any userId
+        mappings, in one round trip."""
         with translated():
-            if not users:
+            if not users and not if_absent:
                 self.client.hset(self.key("contact", email), mapping=fields)
                 return
             pipe = self.client.pipeline(transaction=True)
             self._queue_users(pipe, users)
             pipe.hset(self.key("contact", email), mapping=fields)
+            for name, value in (if_absent or {}).items():
+                pipe.hsetnx(self.key("contact", email), name, value)
             self._resolve_aliases(users, pipe.execute()[: 4 * len(users)])
 
     def sync_record(self, email: str) -> SyncRecord:
@@ -246,6 +260,6 @@ def _contact_state(fields: Sequence[Any]) -> ContactState | None:
         return None
     return ContactState(
         exists=True,
-        managed=parse_managed(managed or ""),
+        managed=parse_managed(managed) if managed is not None else None,
         members=parse_managed(members) if members is not None else None,
     )

@@ -63,7 +63,13 @@ class Applier:
                 with contextlib.suppress(ResendNotFound):
                     context.resend.remove_contact_from_segment(email, segment_id)
             case RememberContact(email=email, managed=managed, members=members):
-                self._store.remember_contact(email, managed, members, synced=True, users=context.take_users())
+                # What this event read from Resend about what we manage is kept too (where Redis has
+                # no record), so a later event never reads a missing record as "manages nothing" (#19).
+                fetched = context.fetched.get(email)
+                seen = fetched.managed if fetched is not None and fetched.exists else None
+                self._store.remember_contact(
+                    email, managed, members, synced=True, users=context.take_users(), seen_managed=seen
+                )
                 context.recorded = True
             case DeleteContact(email=email):
                 with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete

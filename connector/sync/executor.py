@@ -149,7 +149,9 @@ class EventSync:
                 # Redis says now (the lookup made before waiting stays valid unless Redis knows more).
                 held.enter_context(redis_lock(self._store.client, self._store.key("lock", "contact", email)))
                 locked = email
-                seed = dataclasses.replace(state, contact=self._store.contact(email) or context.fetched.get(email))
+                seed = dataclasses.replace(
+                    state, contact=_fresher(self._store.contact(email), context.fetched.get(email))
+                )
                 continue
             try:
                 self._applier.run(plan.commands, context)
@@ -184,9 +186,11 @@ class EventSync:
                         state, cached_email=self._store.email_for(need.user_id), cache_checked=True
                     )
                     progressed = True
-                elif isinstance(need, LookupContact) and (known := self._store.contact(need.email)) is not None:
-                    state = dataclasses.replace(state, contact=known)
-                    progressed = True
+                elif isinstance(need, LookupContact):
+                    known = self._store.contact(need.email)  # unchanged: only Resend can say more
+                    if known is not None and known != state.contact:
+                        state = dataclasses.replace(state, contact=known)
+                        progressed = True
             if not progressed:
                 break
             plan = plan_event(event, self._settings, state)
@@ -237,10 +241,11 @@ class EventSync:
         found, known = context.ahead.take(email) if context.ahead is not None else (False, None)
         if not found:
             known = self._store.contact(email)
-        if known is not None:
+        if known is not None and known.managed is not None:
             return known
-        if self._settings.trust_contact_cache:
+        if known is None and self._settings.trust_contact_cache:
             return ContactState(exists=False, members=frozenset())  # Redis knows every contact: new
+        # Redis does not know the contact, or knows it exists but not what we manage: Resend says.
         try:
             contact = context.resend.get_contact(email)
         except ResendNotFound:
@@ -248,7 +253,8 @@ class EventSync:
         else:
             # First sight of a contact that exists in Resend (created elsewhere, or by the reference
             # destination): what it says we manage is all we may ever remove.
-            state = ContactState(exists=True, managed=parse_managed(contact.properties.get(self._managed_key)))
+            managed = parse_managed(contact.properties.get(self._managed_key))
+            state = ContactState(exists=True, managed=managed, members=known.members if known else None)
         context.fetched[email] = state
         return state
 
@@ -257,6 +263,13 @@ class EventSync:
             self._store.record_sync(email, outcome, f"{type(error).__name__}: {error}"[:500])
         except RetryableError:
             log.debug("sync_record.skipped", email=mask_email(email))
+
+
+def _fresher(in_redis: ContactState | None, fetched: ContactState | None) -> ContactState | None:
+    """What Redis says now, unless it does not know what we manage and Resend told this event."""
+    if in_redis is None or (in_redis.managed is None and fetched is not None):
+        return fetched or in_redis
+    return in_redis
 
 
 def _reconciles(plan: Plan) -> bool:

@@ -3,12 +3,14 @@
 from connector.emulator.api import Routes
 from connector.emulator.resources import (
     audiences,
+    broadcasts,
     contacts,
     events,
     imports,
     membership,
     properties,
     segments,
+    suppressions,
     topics,
     webhooks,
 )
@@ -25,4 +27,6 @@ RESOURCES: tuple[Routes, ...] = (
     webhooks.routes,
     topics.routes,
     audiences.routes,
+    suppressions.routes,
+    broadcasts.routes,
 )

@@ -39,9 +39,15 @@ def _topic(world: World, topic_id: str) -> Topic:
     return topic
 
 
+def _described(view: Json, description: str | None) -> Json:
+    # The schemas type ``description`` as a string: a topic without one leaves it out.
+    return view if description is None else {**view, "description": description}
+
+
 def _view(t: Topic) -> Json:
-    return {"id": t.id, "name": t.name, "description": t.description, "default_subscription": t.default_subscription,
-            "visibility": t.visibility, "created_at": t.created_at}  # fmt: skip
+    view = {"id": t.id, "name": t.name, "default_subscription": t.default_subscription, "visibility": t.visibility,
+            "created_at": t.created_at}  # fmt: skip
+    return _described(view, t.description)
 
 
 def _text(body: Json, name: str, limit: int) -> str | None:
@@ -129,7 +135,7 @@ def delete_topic(world: World, topic_id: str, *, query: Query, body: Json) -> An
 @routes.add("GET", "/contacts/{id}/topics")
 def contact_topics(world: World, id_or_email: str, *, query: Query, body: Json) -> Answer:
     contact = world.contact(id_or_email)
-    items = [{"id": t.id, "name": t.name, "description": t.description, "subscription": subscription_of(contact, t)}
+    items = [_described({"id": t.id, "name": t.name, "subscription": subscription_of(contact, t)}, t.description)
              for t in reversed(world.topics.values())]  # fmt: skip
     return 200, page(items, query)
 

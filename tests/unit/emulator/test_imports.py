@@ -153,3 +153,19 @@ def test_unreadable_cells_fail_the_row_and_boolean_properties_fit_the_property_t
         plan_row(1, ["a@x.io", "", "", "inf"], header, ColumnMap(email="e", properties={"n": ("n", "number")}), types),
         BadRow,
     )
+
+
+def test_a_job_that_raises_does_not_stop_the_jobs_after_it() -> None:
+    from connector.emulator.runtime import Jobs
+
+    jobs, done = Jobs(), []
+    jobs.set_paused(True)
+
+    def broken() -> None:
+        raise RuntimeError("an emulator bug")
+
+    jobs.submit(broken)
+    jobs.submit(lambda: done.append(1))
+    jobs.run_pending()
+    jobs.close()
+    assert (done, jobs.failures) == ([1], 1)

@@ -24,7 +24,7 @@ def state_from(data: dict[str, Any]) -> KnownState:
         if contact is None
         else ContactState(
             exists=contact["exists"],
-            managed=frozenset(contact.get("managed", [])),
+            managed=None if contact.get("managed", []) is None else frozenset(contact.get("managed", [])),
             members=None if contact.get("members") is None else frozenset(contact["members"]),
         ),
         segment_ids=data.get("segment_ids", {}),

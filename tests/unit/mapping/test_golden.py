@@ -1,4 +1,4 @@
-"""Every file in tests/golden/ is one rule of shared/design/semantics.md: event in, plan out."""
+"""Every file in tests/golden/ is one rule of docs/semantics.md: event in, plan out."""
 
 from __future__ import annotations
 

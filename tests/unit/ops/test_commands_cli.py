@@ -44,4 +44,4 @@ def test_backfill_of_a_missing_file_is_one_clear_line(tmp_path: Path, capsys: py
 
 def test_status_of_an_invalid_email_needs_no_server(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "not-an-email"]) == 1
-    assert capsys.readouterr().out == "status: email is not a valid address\n"
+    assert capsys.readouterr().out == "status: email is not a valid address: An email address must have an @-sign.\n"

@@ -41,7 +41,7 @@ def test_csv_line_numbers_follow_physical_lines(tmp_path: Path) -> None:
     rows = rows_of(tmp_path, "c.csv", 'email,note\na@x.io,"two\nlines"\nnot-an-email,x\nc@x.io,x,extra\nd@x.io,\n')
     assert [(r.line, type(r).__name__) for r in rows] == [
         (3, "ContactRow"), (4, "BadRow"), (5, "BadRow"), (6, "ContactRow")]  # fmt: skip
-    assert rows[1] == BadRow(4, "email is not a valid address")
+    assert rows[1] == BadRow(4, "email is not a valid address: An email address must have an @-sign.")
     assert rows[2] == BadRow(5, "more cells than columns")
 
 

@@ -61,4 +61,4 @@ def test_nothing_known_exits_1(store: StateStore) -> None:
 def test_an_invalid_email_says_so_and_exits_1(store: StateStore) -> None:
     code, text = status(store, "not an email")
     assert code == 1
-    assert text == "status: email is not a valid address\n"
+    assert text == "status: email is not a valid address: An email address must have an @-sign.\n"

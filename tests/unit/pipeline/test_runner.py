@@ -399,3 +399,23 @@ def test_a_record_is_decoded_once_when_consumed_and_again_only_when_retried() ->
     runner = Runner(settings, consumer, Lifecycle(Counting(), NoTransforms(), processor, letters), Metrics())
     run_until(runner, consumer, lambda: len(processor.applied) == 2)
     assert sorted(decoded) == [b"fine", b"flaky", b"flaky"]
+
+
+def test_a_dead_letter_write_that_breaks_keeps_the_record_and_the_loop_alive() -> None:
+    class BrokenThenFine(RecordingDeadLetters):
+        def __init__(self) -> None:
+            super().__init__()
+            self.failures = 2
+
+        def send(self, topic: str, letter: Any) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise TypeError("All headers items must be (str, bytes) tuples")
+            super().send(topic, letter)
+
+    records = [Record(0, b"a", b"bad"), Record(1, b"b", b"good")]
+    processor = ScriptedSync({b"bad": [InvalidEventError("not an email")] * 3})
+    consumer, dlq = FakeConsumer(records), BrokenThenFine()
+    runner = make_runner(consumer, processor, dlq)
+    run_until(runner, consumer, lambda: len(dlq.sent) == 1 and processor.applied == [b"good"])
+    assert consumer.commits[-1] == {TP: 2}  # committed only once the letter was written

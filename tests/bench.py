@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from connector.emulator import EmulatorInspector
 from connector.local.services import free_port
@@ -180,9 +180,22 @@ class Run:
                 "cpu_ms_per_event": 1000 * cpu / count, "calls_per_event": calls / count, "peak_rss_mb": rss,
                 "p50_s": p50, "p99_s": p99}  # fmt: skip
 
-    def reference(self, count: int) -> dict[str, Any]:
-        """The bare Kafka client on the events this run's topic holds (its own group), timed alike."""
+    def reference_group(self) -> str:
+        """A group for the reference row that starts where the topic ends now: it reads the events
+        produced after this call, as the connector does, and none from before."""
         group = f"bench-ref-{uuid.uuid4().hex[:6]}"
+        consumer = KafkaConsumer(bootstrap_servers=self.deployment.bootstrap, group_id=group, enable_auto_commit=False)
+        try:
+            partitions = [TopicPartition(self.deployment.topic, p) for p in range(self.deployment.partitions)]
+            consumer.assign(partitions)
+            ends = consumer.end_offsets(partitions)
+            consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+        finally:
+            consumer.close()
+        return group
+
+    def reference(self, group: str, count: int) -> dict[str, Any]:
+        """The bare Kafka client on the ``count`` events produced since :meth:`reference_group`, timed alike."""
         watch = LagWatch(self.deployment, group)
         process = _Reference(self.deployment, group, count)
         try:
@@ -279,12 +292,13 @@ def main() -> int:
         # (a) events that need no Resend call, for the same known users; (ref) the bare client on them.
         if wanted & {"a", "ref"}:
             events = (_no_call(i, users) for i in range(no_call))
+            reference_group = run.reference_group()
             if "a" in wanted:
                 rows.append(run.drain("(a) no call needed", events, no_call, inspector))
             else:
                 assert d.produce_events(events) == no_call
             if "ref" in wanted:
-                rows.append(run.reference(no_call))
+                rows.append(run.reference(reference_group, no_call))
         # (c) a large backlog of (a)-type events: memory stays bounded while draining.
         if backlog and "c" in wanted:
             d2 = deployment("backlog")

@@ -6,7 +6,8 @@ does, and the benchmark times it exactly as it times the connector (from the gro
 to the one that leaves no lag; CPU from /proc). Once it has read COUNT records and committed them it
 waits for its standard input to close, so its CPU time can still be read.
 
-Usage: ``python -m tests.bench_reference BOOTSTRAP TOPIC GROUP COUNT``
+Usage: ``python -m tests.bench_reference BOOTSTRAP TOPIC GROUP COUNT`` (GROUP has committed where
+the events to read begin).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ class Deployment:
     key_prefix: str
     partitions: int = 4
     extra_env: dict[str, str] = field(default_factory=dict)
+    topic_configs: dict[str, str] = field(default_factory=dict)  # of the events topic
 
     @property
     def dead_letter_topic(self) -> str:
@@ -65,7 +66,12 @@ class Deployment:
         try:
             admin.create_topics(
                 [
-                    NewTopic(self.topic, num_partitions=self.partitions, replication_factor=1),
+                    NewTopic(
+                        self.topic,
+                        num_partitions=self.partitions,
+                        replication_factor=1,
+                        topic_configs=self.topic_configs,
+                    ),
                     NewTopic(self.dead_letter_topic, num_partitions=1, replication_factor=1),
                 ]
             )

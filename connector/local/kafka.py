@@ -91,15 +91,16 @@ class LocalKafka:
         log4j.write_text(_LOG4J2.format(log=self._workdir / "server.log"))
         jvm = [java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
                f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]  # fmt: skip
-        # "--cluster-id=ID", not "-t ID": a random id may start with "-" and read as an option.
-        formatted = subprocess.run(
-            [*jvm, _STORAGE_TOOL, "format", f"--cluster-id={_cluster_id()}", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if formatted.returncode != 0:
-            raise ServiceError(f"formatting Kafka storage failed: {formatted.stderr.strip()[-2000:]}")
+        if not (self._workdir / "data" / "meta.properties").exists():  # started again: keep its data
+            # "--cluster-id=ID", not "-t ID": a random id may start with "-" and read as an option.
+            formatted = subprocess.run(
+                [*jvm, _STORAGE_TOOL, "format", f"--cluster-id={_cluster_id()}", "--config", str(config)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if formatted.returncode != 0:
+                raise ServiceError(f"formatting Kafka storage failed: {formatted.stderr.strip()[-2000:]}")
         self._process = ManagedProcess([*jvm, _MAIN, str(config)], log_path=self.log_path)
         try:
             wait_until(self._answers_metadata, timeout=timeout, what="Kafka broker", process=self._process)

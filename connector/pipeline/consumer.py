@@ -21,6 +21,7 @@ from kafka.errors import CommitFailedError, KafkaError
 from connector.logs import get_logger
 from connector.pipeline.group_join import join_in_flight, repair_lost_join
 from connector.pipeline.kafka_io import client_config
+from connector.pipeline.poll_guard import header_fault, install_lenient_header_keys, poll
 from connector.pipeline.records import InFlight
 from connector.settings import KafkaSettings
 
@@ -53,8 +54,11 @@ class Consumer:
         *,
         on_assigned: Callable[[set[TopicPartition]], None],
         on_revoked: RevokeHook,
+        on_unreadable: Callable[[TopicPartition], None] = lambda tp: None,
     ) -> None:
+        install_lenient_header_keys()  # a header key that is not UTF-8 fails its record, not the loop
         self._consumer = consumer
+        self._on_unreadable = on_unreadable
         self._topic = topic
         self._on_assigned_hook = on_assigned
         self._on_revoked_hook = on_revoked
@@ -86,7 +90,7 @@ class Consumer:
         # kafka-python finishes a group join only inside a poll() that is waiting for it (see
         # group_join.py): wait there long enough for the other members to notice the rebalance.
         timeout_ms = _JOIN_POLL_MS if join_in_flight(self._consumer) else idle_ms
-        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        batches, unreadable = poll(self._consumer, timeout_ms=timeout_ms, max_records=max_records)
         if repair_lost_join(self._consumer):
             log.warning("consumer.join_repaired", reason="a finished group join was never collected; rejoining")
         with self._lock:
@@ -94,6 +98,11 @@ class Consumer:
         for tp, offset in seeks.items():
             self._consumer.seek(tp, offset)  # records this poll returned for it are re-read from there
         records: list[InFlight] = []
+        for bad in unreadable:  # skipped past by poll_guard.poll: dead-lettered with its context only
+            self._on_unreadable(bad.tp)
+            if (epoch := self._epochs.get(bad.tp)) is not None:
+                records.append(InFlight(bad.tp.topic, bad.tp.partition, bad.offset, None, None, [], None,
+                                        partition_key=bad.tp, polled_at=now, epoch=epoch, fault=bad.error))  # fmt: skip
         for tp, fetched in (batches or {}).items():
             epoch = self._epochs.get(tp)
             if tp in seeks:
@@ -102,6 +111,7 @@ class Consumer:
                 log.debug("records.discarded", partition=tp.partition, count=len(fetched))
                 continue  # revoked between fetch and now
             for r in fetched:
+                fault = header_fault(r.headers) if r.headers else None  # a header key that is not UTF-8
                 records.append(
                     InFlight(
                         tp.topic,
@@ -114,6 +124,7 @@ class Consumer:
                         partition_key=tp,
                         polled_at=now,
                         epoch=epoch,
+                        fault=fault,
                     )
                 )
         return records

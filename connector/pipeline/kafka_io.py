@@ -7,11 +7,37 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    InvalidTimestampError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+)
 
 from connector.errors import RetryableError
+from connector.logs import get_logger
 from connector.pipeline.dead_letter import DeadLetter
+from connector.pipeline.dead_letter_fit import context_only, fitted
 from connector.settings import KafkaSettings
+
+log = get_logger(__name__)
+
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
+# What the broker or the producer says about the record itself; any other error is about the
+# connection or the topic, and a smaller copy would not help (it is retried).
+_ABOUT_THE_RECORD = (*_TOO_LARGE, InvalidRecordError, InvalidTimestampError, CorruptRecordError)
+
+
+class _Refused(Exception):
+    """The topic or the producer refuses this record for good (not a transient failure)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+
 
 __all__ = ["DeadLetterProducer", "client_config", "ensure_topics", "new_consumer"]
 
@@ -54,12 +80,37 @@ def ensure_topics(settings: KafkaSettings, topics: list[str], *, partitions: int
 
 
 class DeadLetterProducer:
-    """Sends with acks=all and waits for the acknowledgement: the source offset is committed after."""
+    """Sends with acks=all and waits for the acknowledgement: the source offset is committed after.
 
-    def __init__(self, settings: KafkaSettings) -> None:
-        self._producer = KafkaProducer(**client_config(settings), acks="all", linger_ms=5, retries=5)
+    A transient failure is a RetryableError (the source offset stays uncommitted, so nothing is
+    lost). A letter the topic refuses for good (too large, a timestamp out of range, ...) is written
+    smaller instead (dead_letter_fit.py): fitted, then context only. Only a topic that refuses even
+    the context-only copy makes the write retry, loudly: an operator must fix that topic.
+    """
 
-    def send(self, topic: str, letter: DeadLetter, *, timeout: float = 30.0) -> None:
+    def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
+        config = {**client_config(settings), "acks": "all", "linger_ms": 0, "retries": 5, **overrides}
+        self._producer = KafkaProducer(**config)
+
+    def send(self, topic: str, letter: DeadLetter, *, timeout: float = 30.0) -> DeadLetter:
+        """Write the letter (or the smaller copy the topic accepts); returns what was written."""
+        try:
+            self._send(topic, letter, timeout)
+            return letter
+        except _Refused as exc:
+            refused = exc
+        smaller = fitted(letter, keep_timestamp=isinstance(refused.error, _TOO_LARGE))
+        for copy in (smaller, context_only(letter)):
+            log.warning("dead_letter.refused", topic=topic, error=type(refused.error).__name__, detail=str(refused))
+            try:
+                self._send(topic, copy, timeout)
+                return copy
+            except _Refused as exc:
+                refused = exc
+        log.error("dead_letter.topic_refuses", topic=topic, error=type(refused.error).__name__, detail=str(refused))
+        raise RetryableError(f"the dead-letter topic refuses even a context-only record: {refused}")
+
+    def _send(self, topic: str, letter: DeadLetter, timeout: float) -> None:
         try:
             future = self._producer.send(
                 topic,
@@ -70,9 +121,11 @@ class DeadLetterProducer:
             )
             future.get(timeout=timeout)
         except KafkaError as exc:
-            # kafka-python marks which of its errors are transient; the source offset stays
-            # uncommitted either way, so a failed dead-letter write is retried, never lost.
+            if isinstance(exc, _ABOUT_THE_RECORD):
+                raise _Refused(exc) from exc
             raise RetryableError(f"dead-letter write failed: {type(exc).__name__}") from exc
+        except (TypeError, ValueError, AssertionError) as exc:  # kafka-python's own checks of the record
+            raise _Refused(exc) from exc
 
     def flush(self, timeout: float = 30.0) -> None:
         self._producer.flush(timeout=timeout)

@@ -14,7 +14,7 @@ log = get_logger(__name__)
 
 
 class _Producer(Protocol):
-    def send(self, topic: str, letter: DeadLetter) -> None: ...
+    def send(self, topic: str, letter: DeadLetter) -> DeadLetter: ...
 
 
 class _Counter(Protocol):
@@ -42,7 +42,7 @@ class DeadLetterTopic:
             context=FailureContext(record.topic, record.partition, record.offset),
             connector_name=self._connector_name,
         )
-        self._producer.send(self._topic, letter)  # RetryableError when the write is not acknowledged
+        written = self._producer.send(self._topic, letter)  # RetryableError when not acknowledged
         stage = stage_of(error)
         if self._counter is not None:
             self._counter.labels(stage=stage).inc()
@@ -53,4 +53,5 @@ class DeadLetterTopic:
             stage=stage,
             error=type(error).__name__,
             detail=str(error)[:500],
+            shortened=written is not letter,  # too large for the topic: a smaller copy (dead_letter.py)
         )

@@ -26,6 +26,8 @@ __all__ = ["LetterBox", "Lifecycle"]
 
 log = get_logger(__name__)
 
+_OUTCOMES = {outcome.value: outcome for outcome in Outcome}  # the sync's status -> the enum (hot path)
+
 
 class _Decoder(Protocol):
     def decode(self, value: bytes) -> dict[str, Any]: ...
@@ -85,6 +87,8 @@ class Lifecycle:
     # -- the stages ------------------------------------------------------------------------------
 
     def _decode(self, record: InFlight) -> Any:
+        if record.fault is not None:  # unreadable, or a header key that is not UTF-8 (poll_guard.py)
+            raise record.fault
         decoded, record.decoded = record.decoded, None  # decoded when consumed: used once (see InFlight)
         if decoded is not None:
             return decoded
@@ -100,7 +104,7 @@ class Lifecycle:
             outcome = self._sync.handle(event, ahead)
         except SkipEvent as skip:
             return EventResult(event.type, Outcome.SKIPPED, skip.reason)
-        return EventResult(event.type, Outcome(outcome.status), outcome.reason, outcome.calls)
+        return EventResult(event.type, _OUTCOMES[outcome.status], outcome.reason, outcome.calls)
 
     def _settle_failure(self, record: InFlight, error: BaseException) -> Settled:
         if is_internal(error):

@@ -33,6 +33,12 @@ class Metrics:
         self.internal_errors = Counter(
             "connector_internal_errors", "Attempts that met an unexpected error (a bug)", ["error"], registry=r
         )
+        self.unreadable = Counter(
+            "connector_unreadable_records",
+            "Records kafka-python could not unpack, skipped past",
+            ["partition"],
+            registry=r,
+        )
         self.lag = Gauge("connector_consumer_lag", "Records behind the end of the partition", ["partition"], registry=r)
         self.latency = Histogram(
             "connector_processing_seconds",

@@ -6,6 +6,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from connector.errors import DecodeError
 from connector.pipeline.fate import Fate, Outcome
 
 __all__ = ["DROPPED", "EventResult", "InFlight", "Settled"]
@@ -24,7 +25,7 @@ class InFlight:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]]
+    headers: list[tuple[str, bytes | None]]
     timestamp_ms: int | None
     partition_key: Hashable = None  # the TopicPartition (ordering and bookkeeping)
     decoded: Any = None
@@ -34,6 +35,7 @@ class InFlight:
     epoch: int = 0
     attempts: int = 0  # attempts that ended in a retry or a pause
     internal_failures: int = 0  # attempts that met an unexpected exception (a bug)
+    fault: DecodeError | None = None  # known unusable before it runs (poll_guard.py): dead-lettered
     blocked: int = field(default=0, repr=False)  # IdentityScheduler's bookkeeping
 
 
@@ -48,7 +50,7 @@ class EventResult:
 DROPPED = EventResult("none", Outcome.SKIPPED, "dropped_by_transform")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Settled:
     """The end of one attempt: the record's fate, its events' results, or the error that decided."""
 

@@ -96,7 +96,7 @@ class ReplayFilter:
 
 
 class _Producer(Protocol):
-    def send(self, topic: str, letter: DeadLetter) -> None: ...
+    def send(self, topic: str, letter: DeadLetter) -> DeadLetter: ...
 
 
 def run_replay(
@@ -178,7 +178,7 @@ class _Replay:
         letters = _Letters(settings, self.counts)
         self._lifecycle, letters.producer = build(letters)
 
-    def one(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
+    def one(self, record: Any, headers: list[tuple[str, bytes | None]]) -> bool:
         """Replay one record as ``run`` would (the same lifecycle and fates); False means stop (a
         pause condition: quota or key)."""
         if self._dry_run:

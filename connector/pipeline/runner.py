@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from kafka import TopicPartition
 
@@ -55,7 +55,13 @@ class Runner:
         flush: Callable[[], None] = lambda: None,
     ) -> None:
         self._settings = settings
-        self._consumer = Consumer(consumer, settings.topic, on_assigned=self._on_assigned, on_revoked=self._on_revoked)
+        self._consumer = Consumer(
+            consumer,
+            settings.topic,
+            on_assigned=self._on_assigned,
+            on_revoked=self._on_revoked,
+            on_unreadable=lambda tp: metrics.unreadable.labels(partition=str(tp.partition)).inc(),
+        )
         self._lifecycle = lifecycle
         self._metrics = metrics
         self._max_buffered = max_buffered
@@ -184,8 +190,7 @@ class Runner:
         if item.turn is Turn.DEFERRED or settled is None:  # never tried: no attempt counted
             self._scheduler.retry_at(record, max(now, self._paused_until))
             return
-        tp = record.partition_key
-        assert isinstance(tp, TopicPartition)
+        tp = cast(TopicPartition, record.partition_key)
         if settled.fate in (Fate.RETRY, Fate.PAUSE):
             record.attempts += 1
             retry_after = getattr(settled.error, "retry_after", None)

@@ -1,14 +1,22 @@
+import json
 from datetime import UTC, datetime
 
-from connector.errors import TransformError
+from connector.errors import DecodeError, TransformError
 from connector.pipeline.dead_letter import (
     ATTEMPTS,
     FIRST_FAILURE,
+    KEY_BYTES,
+    NULL_RECORD,
+    NULL_VALUES,
+    ORIGINAL_TIMESTAMP,
+    TRUNCATED,
+    DeadLetter,
     FailureContext,
     context_of,
     dead_letter_for,
     original_headers,
 )
+from connector.pipeline.dead_letter_fit import KEY_LIMIT, VALUE_LIMIT, context_only, fitted
 
 
 def _fail() -> TransformError:
@@ -70,3 +78,84 @@ def test_a_replayed_failure_raises_attempts_and_keeps_origin() -> None:
     assert headers["__connect.errors.stage"] == b"internal"
     assert original_headers(second.headers) == []
     assert sum(1 for k, _ in second.headers if k == ATTEMPTS) == 1
+
+
+def _letter(**overrides: object) -> DeadLetter:
+    values: dict[str, object] = {
+        "key": b"k",
+        "value": b"v",
+        "headers": None,
+        "timestamp_ms": 1_700_000_000_000,
+        "error": DecodeError("not JSON"),
+        "context": FailureContext("events", 1, 9),
+        "connector_name": "c",
+    }
+    values.update(overrides)
+    return dead_letter_for(**values)  # type: ignore[arg-type]
+
+
+def test_null_header_values_and_keys_that_are_not_utf8_are_written_and_described() -> None:
+    bad_key = b"bad\xff".decode("utf-8", "surrogateescape")
+    letter = _letter(headers=[("a", b"1"), ("nul", None), (bad_key, b"\x00\xfe"), ("b", b"")])
+    assert all(isinstance(k, str) and isinstance(v, bytes) for k, v in letter.headers)
+    for key, _ in letter.headers:
+        key.encode("utf-8")  # every key is writable
+    assert letter.headers[:4] == [("a", b"1"), ("nul", b""), ("bad\\xff", b"\x00\xfe"), ("b", b"")]
+    headers = dict(letter.headers)
+    assert headers[NULL_VALUES] == b"1"
+    assert headers[KEY_BYTES + "2"] == b"bad\xff"  # the original bytes, byte for byte
+
+
+def test_descriptions_travel_with_a_replayed_record() -> None:
+    first = _letter(headers=[("nul", None)])
+    second = _letter(headers=first.headers, context=context_of(first.headers, FailureContext("dlq", 0, 0)))
+    headers = dict(second.headers)
+    assert headers[NULL_VALUES] == b"0"
+    assert headers[ATTEMPTS] == b"2"
+    assert [k for k, _ in second.headers].count(NULL_VALUES) == 1
+
+
+def test_error_text_that_is_not_encodable_still_makes_a_letter() -> None:
+    letter = _letter(error=DecodeError("email '\ud800@x.io' is odd"))
+    assert dict(letter.headers)["__connect.errors.exception.message"] == b"email '\\ud800@x.io' is odd"
+
+
+def test_context_of_tolerates_garbled_headers() -> None:
+    origin = context_of([("__connect.errors.topic", b"t"), ("__connect.errors.offset", b"x"), (ATTEMPTS, None)],
+                        FailureContext("f", 0, 0))  # fmt: skip
+    assert (origin.topic, origin.offset, origin.attempts) == ("t", -1, 0)
+
+
+def test_a_fitted_copy_cuts_what_is_large_and_records_the_original_sizes() -> None:
+    letter = _letter(key=b"k" * 5000, value=b"x" * 2_000_000, headers=[("big", b"h" * 3000), ("small", b"s")])
+    copy = fitted(letter, keep_timestamp=True)
+    assert copy.value == b"x" * VALUE_LIMIT
+    assert copy.key == b"k" * KEY_LIMIT
+    headers = dict(copy.headers)
+    assert headers["big"] == b"h" * 1024
+    assert headers["small"] == b"s"
+    assert json.loads(headers[TRUNCATED]) == {"key": 5000, "value": 2_000_000, "header.0": 3000}
+    assert headers["__connect.errors.offset"] == b"9"
+    assert copy.timestamp_ms == letter.timestamp_ms
+    moved = fitted(letter, keep_timestamp=False)
+    assert moved.timestamp_ms is None
+    assert dict(moved.headers)[ORIGINAL_TIMESTAMP] == b"1700000000000"
+    again = fitted(_letter(value=b"y" * 100, headers=copy.headers), keep_timestamp=True)
+    assert json.loads(dict(again.headers)[TRUNCATED])["value"] == 2_000_000  # the first size is kept
+
+
+def test_a_context_only_copy_keeps_the_context() -> None:
+    letter = _letter(value=b"x" * 10, headers=[("trace", b"1")])
+    copy = context_only(letter)
+    assert (copy.key, copy.value, copy.timestamp_ms) == (None, b"", None)
+    headers = dict(copy.headers)
+    assert "trace" not in headers
+    assert headers["__connect.errors.stage"] == b"decode"
+    assert headers["__connect.errors.partition"] == b"1"
+    assert json.loads(headers[TRUNCATED]) == {"key": 1, "value": 10, "headers": 1}
+
+
+def test_a_record_with_neither_key_nor_value_gets_an_empty_value() -> None:
+    letter = _letter(key=None, value=None)
+    assert (letter.key, letter.value) == (None, b"")
+    assert dict(letter.headers)[NULL_RECORD] == b"true"

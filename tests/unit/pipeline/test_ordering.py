@@ -25,10 +25,12 @@ def names(items: list[Item]) -> list[str]:
 def test_identities_are_the_key_the_ids_and_the_emails_of_both_trait_sets() -> None:
     event = {"type": "alias", "userId": "u1", "anonymousId": 7, "previousId": "anon-1",
              "traits": {"email": " Ada@Example.com "}, "context": {"traits": {"email": "bob@example.com"}}}  # fmt: skip
-    assert set(identities_of(b"m-1", event)) == {"k:m-1", "k:u1", "k:7", "k:anon-1", "e:ada@example.com",
-                                                 "e:bob@example.com"}  # fmt: skip
-    # The key and a userId are one namespace: producers key by these very ids.
-    assert identities_of(b"u1", {"userId": "u1"}) == ("k:u1",)
+    assert set(identities_of(b"m-1", event)) == {"m-1", "u1", "7", "anon-1", "ada@example.com", "bob@example.com"}
+    # One namespace: producers key by these very ids, and a userId may be the person's email.
+    assert identities_of(b"u1", {"userId": "u1"}) == ("u1",)
+    assert identities_of(None, {"userId": "ada@example.com", "traits": {"email": "Ada@example.com"}}) == (
+        "ada@example.com",
+    )
     assert identities_of(None, b"not a dict") == ()
     assert identities_of(None, {"userId": True, "traits": "x", "context": []}) == ()
 
@@ -70,7 +72,7 @@ def test_after_an_alias_its_two_ids_are_one_person_in_both_directions() -> None:
 
 def test_a_record_waits_for_every_identity_it_shares() -> None:
     scheduler: IdentityScheduler[Item] = IdentityScheduler()
-    a, b, both = Item("a", ("k:a",)), Item("b", ("k:b",)), Item("both", ("k:a", "k:b"))
+    a, b, both = Item("a", ("a",)), Item("b", ("b",)), Item("both", ("a", "b"))
     for item in (a, b, both):
         scheduler.push(item)
     assert names(scheduler.take(0, 10)) == ["a", "b"]

@@ -10,7 +10,7 @@ of the record (fate.py decides the fate of a failure; a record to dead-letter is
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from connector.errors import DecodeError, RetryableError, SkipEvent
@@ -47,7 +47,7 @@ class _Sync(Protocol):
 
     def plan(self, event: Event) -> Sequence[Any]: ...
 
-    def decided(self, event: Event) -> SyncOutcome | None: ...
+    def decider(self) -> Callable[[Event], SyncOutcome | None]: ...
 
 
 class LetterBox(Protocol):
@@ -146,23 +146,31 @@ class Lifecycle:
         record.identities = identities_of(record.key, record.decoded)
         record.joins = joins_of(record.decoded)
 
-    def decided(self, record: InFlight) -> Settled | None:
-        """What :meth:`run` would settle ``record`` as, when that needs no I/O: no transformations
-        are configured (they are user code, which may be slow or read the store) and its one event
-        is a skip planned from what this process knows (EventSync.decided). None: the record needs
-        :meth:`run`, which then uses its decoding as usual. Never raises."""
-        raw = record.decoded
-        if raw is None or not self._transforms.empty:
+    def decider(self) -> Callable[[InFlight], Settled | None] | None:
+        """For one polled batch: a function answering what :meth:`run` would settle a record as, when
+        that needs no I/O (its one event is a skip planned from what this process knows, see
+        EventSync.decider), else None, and then the record needs :meth:`run`, which uses its decoding
+        as usual. No function at all when transformations are configured: they are user code, which
+        may be slow or read the store. The function never raises."""
+        if not self._transforms.empty:
             return None
-        try:
-            event = Event.from_dict(raw)
-            outcome = self._sync.decided(event)
-        except Exception:  # noqa: BLE001 - whatever it is, run() meets it again and gives it its fate
-            return None
-        if outcome is None:
-            return None
-        record.decoded = None  # settled: the decoding is not needed any more
-        return Settled(Fate.DONE, (EventResult(event.type, Outcome.SKIPPED, outcome.reason),))
+        decide = self._sync.decider()
+
+        def decided(record: InFlight) -> Settled | None:
+            raw = record.decoded
+            if raw is None:
+                return None
+            try:
+                event = Event.from_dict(raw)
+                outcome = decide(event)
+            except Exception:  # noqa: BLE001 - whatever it is, run() meets it again and gives it its fate
+                return None
+            if outcome is None:
+                return None
+            record.decoded = None  # settled: the decoding is not needed any more
+            return Settled(Fate.DONE, (EventResult(event.type, Outcome.SKIPPED, outcome.reason),))
+
+        return decided
 
     def read_ahead(self, records: Sequence[InFlight]) -> ReadAhead | None:
         """For a worker about to run these records one after the other: the contact states their

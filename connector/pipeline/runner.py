@@ -29,6 +29,7 @@ from connector.pipeline.metrics import Metrics
 from connector.pipeline.offsets import OffsetTracker
 from connector.pipeline.ordering import IdentityScheduler
 from connector.pipeline.records import InFlight
+from connector.pipeline.tally import Tally
 from connector.pipeline.workers import Finished, Turn, Workers
 from connector.settings import KafkaSettings
 
@@ -76,9 +77,7 @@ class Runner:
         self._last_commit = 0.0
         self._last_poll = 0.0
         self._last_lag = 0.0
-        # Bound once (the module logger re-binds on every call): the per-event line is the hot path,
-        # and at the usual info level it must cost next to nothing.
-        self._event_log = log.bind()
+        self._tally = Tally(metrics)  # latency and event counts of finished records
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -118,30 +117,23 @@ class Runner:
         records = self._consumer.poll(idle_ms, self._settings.max_poll_records, now)
         for record in records:
             self._lifecycle.peek(record)  # decoded as consumed: its identities order it
-        tally: dict[tuple[str, str], int] = {}
+        decided = self._lifecycle.decider() if records else None
         with self._lock:
             for record in records:
                 tp = record.partition_key
                 if self._consumer.epoch(tp) != record.epoch:
                     continue  # revoked since the poll
-                # A record that needs no I/O and waits for nothing of its identities is settled here
-                # and now: a worker would do the same, later and at the cost of the hand-off.
-                if self._scheduler.clear(record) and (settled := self._lifecycle.decided(record)) is not None:
+                # Needs no I/O, waits for none of its identities: settled now (a worker would, later).
+                if decided and self._scheduler.clear(record) and (settled := decided(record)) is not None:
                     assert isinstance(tp, TopicPartition)
                     self._tracker.passed(tp, record.offset)
-                    self._metrics.latency.observe(now - record.polled_at)
-                    for result in settled.results:
-                        key = (result.type, result.outcome.value)
-                        tally[key] = tally.get(key, 0) + 1
-                        self._event_log.debug("event." + result.outcome.value, type=result.type,
-                                              reason=result.reason or None, offset=record.offset)  # fmt: skip
+                    self._tally.finished(record, settled, now)
                     continue
                 self._tracker.started(tp, record.offset)
                 self._scheduler.push(record)
             if len(self._scheduler) >= self._max_buffered and not self._consumer.stopped("backpressure"):
                 self._consumer.stop_fetching("backpressure")
-        for (type_, outcome), count in tally.items():
-            self._metrics.count_event(type_, outcome, count)
+        self._tally.flush()
 
     def _runnable(self, now: float) -> bool:
         """Whether _dispatch could start a record right now."""
@@ -184,6 +176,7 @@ class Runner:
                     self._scheduler.done(record)
                     continue
                 self._settle(item, now)
+        self._tally.flush()
 
     def _settle(self, item: Finished, now: float) -> None:
         record, settled = item.record, item.settled
@@ -213,13 +206,9 @@ class Runner:
             self._leave_pause()  # the probe went through
         self._scheduler.done(record)
         self._tracker.finished(tp, record.offset)
-        self._metrics.latency.observe(now - record.polled_at)
-        for result in settled.results:
-            self._metrics.count_event(result.type, result.outcome.value)
-            self._event_log.debug("event." + result.outcome.value, type=result.type, reason=result.reason or None,
-                                  offset=record.offset)  # fmt: skip
+        self._tally.finished(record, settled, now)
         if settled.fate is Fate.DEAD_LETTERED:
-            self._metrics.count_event("unknown", "dead_lettered")
+            self._tally.count("unknown", "dead_lettered")
 
     def _enter_pause(self, error: BaseException | None, retry_after: float | None, now: float) -> None:
         first = not self._paused_until

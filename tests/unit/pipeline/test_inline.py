@@ -3,6 +3,7 @@ order by identity, contiguous commits or the event counts (the run loop against 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from connector.errors import QuotaExceeded, ResendUnavailable
@@ -33,6 +34,9 @@ class DecidingSync(ScriptedSync):
     def __init__(self, script: dict[bytes, list[BaseException]]) -> None:
         super().__init__(script)
         self.decisions: list[bytes] = []
+
+    def decider(self) -> Callable[[Event], Outcome | None]:
+        return self.decided
 
     def decided(self, event: Event) -> Outcome | None:
         value = (event.message_id or "").encode()
@@ -103,6 +107,6 @@ def test_with_transforms_configured_every_record_runs_on_a_worker() -> None:
     lifecycle = Lifecycle(ValueDecoder(), SomeTransforms(), sync, DeadLetterTopic(letters, "dlq", "test"))
     flight = InFlight("events", 0, 0, b"k", b"t1", [], 1, partition_key=TP)
     lifecycle.peek(flight)
-    assert lifecycle.decided(flight) is None
+    assert lifecycle.decider() is None
     assert flight.decoded is not None
     assert sync.decisions == []

@@ -126,8 +126,8 @@ class ScriptedSync:
     def plan(self, event: Event) -> list[Any]:
         return []
 
-    def decided(self, event: Event) -> Outcome | None:
-        return None  # every event is scripted: each goes to a worker
+    def decider(self) -> Callable[[Event], Outcome | None]:
+        return lambda event: None  # every event is scripted: each goes to a worker
 
 
 class RecordingDeadLetters:

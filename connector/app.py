@@ -14,8 +14,10 @@ from connector.pipeline.kafka_io import DeadLetterProducer, ensure_topics, new_c
 from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
 from connector.pipeline.metrics import Metrics
+from connector.pipeline.pause import ResumeSignal
 from connector.pipeline.replay import run_replay as _run_replay
 from connector.pipeline.runner import Runner
+from connector.pipeline.status import StatusBoard
 from connector.redisio import connect
 from connector.resend import ResendClient
 from connector.settings import Settings
@@ -48,7 +50,10 @@ def build_parts(settings: Settings, stack: ExitStack, *, metrics: Metrics | None
     metrics = metrics or Metrics()
     store = connect(settings.redis)
     stack.callback(store.close)
-    resend = ResendClient.from_settings(settings.resend, store, observer=metrics.observe_call)
+    resend = ResendClient.from_settings(
+        settings.resend, store, observer=metrics.observe_call, on_retry=metrics.request_retried
+    )
+    metrics.status = StatusBoard(worker_id=settings.kafka.client_id, rate_limit=resend.rate_limit)
     stack.callback(resend.close)
     transforms = TransformChain.from_settings(settings, store)
     stack.callback(transforms.close)
@@ -71,10 +76,24 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
         stack.callback(parts.metrics.close)
         log.info("metrics.serving", host=settings.metrics.host, port=port)
     letters = DeadLetterTopic(
-        parts.dead_letters, settings.kafka.dead_letter_topic, settings.kafka.group_id, parts.metrics.dead_letters
+        parts.dead_letters,
+        settings.kafka.dead_letter_topic,
+        settings.kafka.group_id,
+        parts.metrics.dead_letters,
+        decoder=parts.decoder,
+        status=parts.metrics.status,
     )
     consumer = new_consumer(settings.kafka)
-    return Runner(settings.kafka, consumer, parts.lifecycle(letters), parts.metrics, flush=parts.dead_letters.flush)
+    return Runner(
+        settings.kafka,
+        consumer,
+        parts.lifecycle(letters),
+        parts.metrics,
+        flush=parts.dead_letters.flush,
+        resume_signal=ResumeSignal(parts.redis, settings.redis.key_prefix),
+        pause_probe_max_seconds=settings.resend.pause_probe_max_seconds,
+        log_outcomes=settings.log_event_outcomes,
+    )
 
 
 def run_replay(settings: Settings, args: argparse.Namespace) -> int:

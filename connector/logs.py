@@ -2,19 +2,25 @@
 
 Log calls are an event name plus fields: ``log.info("event.applied", type="identify")``. Never
 format a payload, an email (use :func:`mask_email` when the setting asks) or a secret into a line.
+
+Third-party libraries (kafka-python, redis-py, httpx) log through the standard library; their
+records go through the same renderer (structlog's ProcessorFormatter on the root handler), so the
+stream stays one JSON object per line with ``event``, ``level``, ``logger`` and ``timestamp``.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import structlog
 
 __all__ = ["configure", "get_logger", "mask_email"]
 
 _masking = True
+# Libraries' own lines below this level are dropped: kafka-python narrates every connection at INFO.
+_LIBRARY_LEVEL = logging.WARNING
 
 
 def configure(
@@ -23,16 +29,19 @@ def configure(
     fmt: Literal["auto", "json", "console"] = "auto",
     mask_emails: bool = True,
 ) -> None:
-    """Set up structlog once for the process (idempotent)."""
+    """Set up structlog, and the standard library's root logger, once for the process (idempotent)."""
     global _masking  # noqa: PLW0603 - one process-wide switch, set once at start-up
     _masking = mask_emails
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info if use_json else structlog.processors.StackInfoRenderer(),
             renderer,
         ],
@@ -42,8 +51,40 @@ def configure(
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
-    # Third-party libraries (kafka-python) log through the standard library: keep them quiet.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    _route_standard_logging(shared, renderer, use_json)
+
+
+def _route_standard_logging(shared: list[Any], renderer: Any, use_json: bool) -> None:
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if use_json else structlog.processors.StackInfoRenderer(),
+            renderer,
+        ],
+    )
+    handler = _StderrHandler()
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(_LIBRARY_LEVEL)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time of the record (see _stderr_logger)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        return None
 
 
 def _stderr_logger(*args: Any) -> structlog.PrintLogger:

@@ -13,10 +13,9 @@ connector ever formats ``get_secret_value()`` into a log line, an error or a met
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -24,9 +23,8 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -38,7 +36,7 @@ from pydantic_settings import (
 )
 from redis import ConnectionPool
 
-from connector.errors import ConfigurationError
+from connector.settings_files import load_settings, settings_file
 
 __all__ = [
     "DestinationSettings",
@@ -51,7 +49,6 @@ __all__ = [
     "load_settings",
 ]
 
-SETTINGS_FILE_ENV = "RESEND_CONNECTOR_SETTINGS"
 _PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_]*$")
 # A list setting that the environment may give as "a, b, c" (JSON lists work too).
 Names = Annotated[tuple[str, ...], NoDecode]
@@ -63,6 +60,9 @@ class _Section(BaseModel):
 
 class KafkaSettings(_Section):
     bootstrap_servers: str = "127.0.0.1:9092"
+    bootstrap_timeout_ms: int = Field(
+        default=30_000, ge=100, description="How long a client waits for a first broker before the command fails."
+    )
     topic: str = "cdp-events"
     dead_letter_topic: str = "cdp-events-dlq"
     group_id: str = "resend-connector"
@@ -90,6 +90,10 @@ class KafkaSettings(_Section):
     sasl_password: SecretStr | None = None
     dead_letter_max_attempts: int = Field(default=5, ge=1, description="Replays before a record is parked.")
     parked_topic: str = "cdp-events-parked"
+    # What `run` creates when the dead-letter or parked topic is missing; None leaves it to the
+    # broker's num.partitions / default.replication.factor (brokers 2.4+).
+    dead_letter_partitions: int | None = Field(default=None, ge=1)
+    dead_letter_replication_factor: int | None = Field(default=None, ge=1, le=32767)
 
 
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})  # redis-py's own list, case-sensitive like its check
@@ -122,8 +126,9 @@ class RedisSettings(_Section):
 
 
 class ResendSettings(_Section):
-    api_key: SecretStr | None = None
+    # base_url comes first: the api_key validator reads it (fields validate in declaration order).
     base_url: str = "https://api.resend.com"
+    api_key: SecretStr | None = Field(default=None, validate_default=True)
     timeout_seconds: float = Field(default=10.0, gt=0)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     max_connections: int = Field(default=20, ge=1)
@@ -131,6 +136,21 @@ class ResendSettings(_Section):
         default=2.0, gt=0, description="A ceiling; the limiter follows Resend's ratelimit-limit when lower."
     )
     follow_rate_limit_header: bool = True
+    pause_probe_max_seconds: float = Field(
+        default=300.0, ge=1, description="Longest wait between probes while paused for quota or key problems."
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_present(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # A field validator, not a model validator: it reports together with every other problem
+        # instead of only once all of them are fixed (#17).
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("is empty; set the Resend API key or leave the setting out")
+        base_url = info.data.get("base_url", "")
+        if value is None and "api.resend.com" in base_url:
+            raise ValueError("is required when resend.base_url is Resend itself")
+        return value
 
     def key_fingerprint(self) -> str:
         """A stable, non-reversible name for the team's key (used for shared Redis keys)."""
@@ -153,6 +173,20 @@ class DestinationSettings(_Section):
     trust_contact_cache: bool = Field(
         default=False,
         description="Redis knows every contact of the team: create an unknown email with one POST, no GET first.",
+    )
+    skip_unchanged_seconds: int = Field(
+        default=7 * 86_400,
+        ge=0,
+        description="How long a field the connector wrote is trusted to be unchanged in Resend (0: always send).",
+    )
+    email_index: bool = Field(
+        default=True,
+        description="Keep an index of the team's emails (listing contacts) so a new email costs one POST.",
+    )
+    email_index_max_age_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="Before creating an email the index lacks, re-read the newest contacts if older than this.",
     )
     mask_emails_in_logs: bool = True
 
@@ -199,18 +233,17 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
-    resend: ResendSettings = ResendSettings()
+    # Validated even when the section is absent, so a missing API key is reported with every other
+    # problem (ResendSettings._key_present), not only once they are fixed.
+    resend: ResendSettings = Field(default=cast(Any, {}), validate_default=True)
     destination: DestinationSettings = DestinationSettings()
     transforms: TransformSettings = TransformSettings()
     metrics: MetricsSettings = MetricsSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-
-    @model_validator(mode="after")
-    def _api_key_for_real_resend(self) -> Settings:
-        if self.resend.api_key is None and "api.resend.com" in self.resend.base_url:
-            raise ValueError("resend.api_key is required when resend.base_url is Resend itself")
-        return self
+    log_event_outcomes: bool = Field(
+        default=True, description="One info line per event (partition, offset, ids, calls, reason); false: debug."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -222,50 +255,13 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = _settings_file()
+        path = settings_file()
         if path is not None:
             if path.suffix in {".yaml", ".yml"}:
                 sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
             else:
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
-
-
-_explicit_file: Path | None = None  # set by load_settings for the duration of one validation
-
-
-def _settings_file() -> Path | None:
-    if _explicit_file is not None:
-        return _explicit_file
-    raw = os.environ.get(SETTINGS_FILE_ENV)
-    return Path(raw) if raw else None
-
-
-def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Read and validate the settings once; every problem is reported in one ConfigurationError."""
-    if path is not None:
-        if not path.is_file():
-            raise ConfigurationError(f"settings file not found: {path}", (f"settings file not found: {path}",))
-        if path.suffix not in {".yaml", ".yml", ".toml"}:
-            problem = f"settings file must be .yaml, .yml or .toml: {path}"
-            raise ConfigurationError(problem, (problem,))
-    global _explicit_file  # noqa: PLW0603 - pydantic-settings asks for sources through a classmethod
-    _explicit_file = path
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = tuple(_describe(error) for error in exc.errors(include_url=False, include_input=False))
-        raise ConfigurationError(f"{len(problems)} problem(s) in the settings", problems) from None
-    except (OSError, ValueError) as exc:  # unreadable file, YAML/TOML syntax error
-        problem = f"cannot read settings: {type(exc).__name__}: {exc}"
-        raise ConfigurationError(problem, (problem,)) from None
-    finally:
-        _explicit_file = None
-
-
-def _describe(error: Any) -> str:
-    location = ".".join(str(part) for part in error.get("loc", ())) or "settings"
-    return f"{location}: {error.get('msg', 'invalid')}"
 
 
 def _split_names(value: Any) -> Any:

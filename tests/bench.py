@@ -11,12 +11,19 @@ events/s also says how much CPU the machine had to give.
 each value as JSON and commits every half second, run on the (a) events in the same run and timed the
 same way; rows (a) and (c) print their events/s as a ratio to it (the ``x ref`` column).
 
-Goals on the 2-core machine: (a) >= 10,000 events/s, (b) >= 500 events/s, (c) <= 250 MB.
+Two API-economy rows (issue #14; tests/bench_economy.py): (d) a realistic mixed stream, the calls
+the connector made (the emulator's log) against the fewest calls an independent model computes for
+the same events, and their ratio; (e) a bulk backfill through contact imports, its calls (status
+polls included) per 1,000 contacts and its wall time.
+
+Goals on the 2-core machine: (a) >= 10,000 events/s, (b) >= 500 events/s, (c) <= 250 MB,
+(d) ratio <= 1.05 with default settings, (e) <= 1 call per 1,000 contacts.
 Sizes: BENCH_NO_CALL (default 100,000), BENCH_ONE_CALL (5,000), BENCH_BACKLOG (1,000,000), BENCH_REPLICAS
-(2; the (b) row with that many replicas, none below 2);
+(2; the (b) row with that many replicas, none below 2), BENCH_ECONOMY_USERS (2,000) and
+BENCH_ECONOMY_EVENTS (20,000), BENCH_BACKFILL (100,000 contacts);
 BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts (default: the setting's default).
-BENCH_ROWS picks the rows to run, comma-separated among b, b2 (replicas), a, ref, c (default: all);
-the ratio columns need ref.
+BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e; default all), e.g. BENCH_ROWS=d,e;
+the ratio column needs ref.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from connector.emulator import EmulatorInspector
 from connector.local.services import free_port
+from tests.bench_economy import backfill_rows, fewest_calls, workload
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 
 API_KEY = "re_bench_" + uuid.uuid4().hex[:8]
@@ -238,18 +246,7 @@ class Run:
                 "p50_s": p50, "p99_s": p99}  # fmt: skip
 
 
-_ROWS = ("b", "b2", "a", "ref", "c")
-
-
-def main() -> int:
-    bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
-    no_call = int(os.environ.get("BENCH_NO_CALL", "100000"))
-    one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
-    backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
-    replicas = int(os.environ.get("BENCH_REPLICAS", "2"))
-    wanted = set(os.environ.get("BENCH_ROWS", ",".join(_ROWS)).replace(" ", "").split(","))
-    if unknown := wanted - set(_ROWS):
-        raise SystemExit(f"BENCH_ROWS: unknown rows {sorted(unknown)}; known: {','.join(_ROWS)}")
+def _start_emulator() -> tuple[subprocess.Popen[bytes], str, EmulatorInspector]:
     port = free_port()
     emulator = subprocess.Popen(
         [sys.executable, "-m", "connector", "emulator", "--port", str(port), "--api-key", API_KEY, "--rate-limit", "0"],
@@ -257,14 +254,81 @@ def main() -> int:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     inspector = EmulatorInspector(url)
-    rows: list[dict[str, Any]] = []
+    for _ in range(100):
+        try:
+            inspector.state()
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return emulator, url, inspector
+
+
+def economy_row(bootstrap: str, redis_url: str, workdir: Path) -> dict[str, Any]:
+    """(d): the mixed stream through the real connector process, on an emulator of its own."""
+    users = int(os.environ.get("BENCH_ECONOMY_USERS", "2000"))
+    count = int(os.environ.get("BENCH_ECONOMY_EVENTS", "20000"))
+    events = list(workload(users, count))
+    emulator, url, inspector = _start_emulator()
     try:
-        for _ in range(100):
-            try:
-                inspector.state()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        suffix = uuid.uuid4().hex[:6]
+        d = Deployment(bootstrap, redis_url, url, API_KEY, topic=f"bench-economy-{suffix}", group=f"bench-{suffix}",
+                       key_prefix=f"bench-{suffix}:")  # fmt: skip
+        d.create_topics()
+        row = Run(d, workdir).drain("(d) API economy, mixed stream", iter(events), count, inspector)
+        by_route = inspector.call_counts()
+        calls = sum(by_route.values())
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    fewest = fewest_calls(events)
+    return {**row, "calls": calls, "fewest": fewest, "ratio": calls / fewest, "by_route": by_route}
+
+
+def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
+    """(e): a bulk backfill through contact imports, in this process, on an emulator of its own."""
+    import io
+
+    import redis
+
+    from connector.ops import run_import_backfill
+    from connector.settings import load_settings
+
+    contacts = int(os.environ.get("BENCH_BACKFILL", "100000"))
+    path = workdir / "backfill.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in backfill_rows(contacts)))
+    emulator, url, inspector = _start_emulator()
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        settings = load_settings(redis={"url": redis_url, "key_prefix": f"bench-{uuid.uuid4().hex[:6]}:"},
+                                 resend={"base_url": url, "api_key": API_KEY})  # fmt: skip
+        out = io.StringIO()
+        started = time.monotonic()
+        code = run_import_backfill(settings, path, fmt="jsonl", progress=False, out=out, redis_client=client)
+        seconds = time.monotonic() - started
+        by_route = inspector.call_counts()
+        calls = sum(by_route.values())
+        loaded = len(inspector.contacts())
+    finally:
+        client.close()
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    if code != 0 or loaded != contacts:
+        raise RuntimeError(f"backfill ended {code} with {loaded} of {contacts} contacts:\n{out.getvalue()[-2000:]}")
+    return {"scenario": "(e) backfill via imports, 5 sets", "events": contacts, "seconds": seconds, "calls": calls,
+            "calls_per_1000": 1000 * calls / contacts, "by_route": by_route}  # fmt: skip
+
+
+def main() -> int:
+    bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
+    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e").replace(" ", "").split(","))
+    no_call = int(os.environ.get("BENCH_NO_CALL", "100000"))
+    one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
+    backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
+    replicas = int(os.environ.get("BENCH_REPLICAS", "2"))
+    emulator, url, inspector = _start_emulator()
+    rows = []
+    economy: list[dict[str, Any]] = []
+    try:
         workdir = Path(tempfile.mkdtemp(prefix="bench-"))
         users = min(one_call, 1000)
 
@@ -280,33 +344,60 @@ def main() -> int:
         # (b) identifies that need one call each: users are created first (not measured), then updated.
         d = deployment("one-call")
         run = Run(d, workdir)
-        if wanted & {"b", "b2", "a"}:
+        if selected & {"a", "b", "b2"}:
             run.drain("warm-up (creates contacts)", (_identify(i, 0) for i in range(users)), users, inspector)
-        if "b" in wanted:
+        if "b" in selected:
             updates = (_identify(i % users, 1 + i // users) for i in range(one_call))
             rows.append(run.drain("(b) identify, 1 call each", updates, one_call, inspector))
         # The same with two replicas in the group (how the connector scales out past one core).
-        if replicas > 1 and "b2" in wanted:
+        if replicas > 1 and "b2" in selected:
             updates = (_identify(i % users, 1000 + i // users) for i in range(one_call))
             rows.append(run.drain_replicated(f"(b) {replicas} replicas", updates, one_call, inspector, replicas))
         # (a) events that need no Resend call, for the same known users; (ref) the bare client on them.
-        if wanted & {"a", "ref"}:
-            events = (_no_call(i, users) for i in range(no_call))
+        if selected & {"a", "ref"}:
+            no_calls = (_no_call(i, users) for i in range(no_call))
             reference_group = run.reference_group()
-            if "a" in wanted:
-                rows.append(run.drain("(a) no call needed", events, no_call, inspector))
+            if "a" in selected:
+                rows.append(run.drain("(a) no call needed", no_calls, no_call, inspector))
             else:
-                assert d.produce_events(events) == no_call
-            if "ref" in wanted:
+                assert d.produce_events(no_calls) == no_call
+            if "ref" in selected:
                 rows.append(run.reference(reference_group, no_call))
         # (c) a large backlog of (a)-type events: memory stays bounded while draining.
-        if backlog and "c" in wanted:
+        if backlog and "c" in selected:
             d2 = deployment("backlog")
             backlog_events = (_no_call(i, users) for i in range(backlog))
             rows.append(Run(d2, workdir).drain("(c) backlog drain", backlog_events, backlog, inspector))
+        if "d" in selected:
+            economy.append(economy_row(bootstrap, redis_url, workdir))
+        if "e" in selected:
+            economy.append(backfill_row(redis_url, workdir))
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+    _print_rows(rows)
+    _print_economy(economy)
+    print(json.dumps(rows + economy), file=sys.stderr)
+    return 0
+
+
+def _print_economy(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    columns = ("events", "seconds", "calls", "fewest", "ratio", "calls/1k")
+    header = f"{'economy scenario':36} " + " ".join(f"{c:>9}" for c in columns)
+    print("\n" + header)
+    print("-" * len(header))
+    for r in rows:
+        fewest = f"{r['fewest']:>9}" if "fewest" in r else f"{'':>9}"
+        ratio = f"{r['ratio']:>9.3f}" if "ratio" in r else f"{'':>9}"
+        per_1k = f"{r['calls_per_1000']:>9.2f}" if "calls_per_1000" in r else f"{'':>9}"
+        print(f"{r['scenario']:36} {r['events']:>9} {r['seconds']:>9.1f} {r['calls']:>9} {fewest} {ratio} {per_1k}")
+
+
+def _print_rows(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
     reference = next((r["events_per_s"] for r in rows if r["scenario"].startswith("(ref)")), None)
     for r in rows:
         if reference and r["scenario"][:3] in ("(a)", "(c)"):
@@ -322,8 +413,6 @@ def main() -> int:
             f"{r['p50_s']:>9.3f} {r['p99_s']:>9.3f} "
             + (f"{r['ratio_to_ref']:>9.2f}" if "ratio_to_ref" in r else f"{'':>9}")
         )
-    print(json.dumps(rows), file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

@@ -135,7 +135,8 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":  # a HEAD answer has the headers of the body it does not carry
+                self.wfile.write(payload)
 
         def _handle(self) -> None:
             url = urlsplit(self.path)
@@ -265,6 +266,11 @@ def _handler_for(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(404, {"message": f"no inspection route {self.command} /_emulator/{what}"})
 
-        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle  # noqa: N815
+        def __getattr__(self, name: str) -> Any:
+            # Every method (TRACE, QUERY, ...) reaches the router, so one Resend has no route for
+            # answers 405 method_not_allowed in JSON, not the standard library's 501 HTML page.
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
 
     return Handler

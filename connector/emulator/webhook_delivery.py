@@ -123,7 +123,7 @@ class Deliverer:
             return self._http.post(
                 message.endpoint, content=message.body, headers=headers, timeout=self.timeout
             ).status_code
-        except httpx.HTTPError:
+        except (httpx.HTTPError, httpx.InvalidURL):  # InvalidURL is no HTTPError: it would end the thread
             return 0
 
     def _record(self, message: Message, status: int) -> None:

@@ -77,7 +77,7 @@ def run_demo() -> int:
             log_format="console",
             log_level="debug",
         )
-        ensure_topics(settings.kafka, [settings.kafka.topic, settings.kafka.dead_letter_topic])
+        ensure_topics(settings.kafka, [settings.kafka.topic, settings.kafka.dead_letter_topic], partitions=4)
         produced = produce_samples(kafka.bootstrap_servers, settings.kafka.topic, project_root() / SAMPLES)
         log.info(
             "demo.samples_produced", count=produced, topic=settings.kafka.topic, metrics_port=settings.metrics.port

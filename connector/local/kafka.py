@@ -70,6 +70,8 @@ class LocalKafka:
         self.port = port or free_port()
         self.controller_port = free_port()
         self.partitions = partitions
+        # A directory made here is removed on stop (one given by the caller is the caller's).
+        self._owns_workdir = workdir is None
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="local-kafka-"))
         self._process: ManagedProcess | None = None
 
@@ -105,7 +107,7 @@ class LocalKafka:
         try:
             wait_until(self._answers_metadata, timeout=timeout, what="Kafka broker", process=self._process)
         except BaseException:
-            self.stop()  # never leave a half-started JVM behind
+            self.stop(keep_files=True)  # never leave a half-started JVM behind
             raise
         return self
 
@@ -159,10 +161,18 @@ class LocalKafka:
         finally:
             admin.close()
 
-    def stop(self) -> None:
+    @property
+    def workdir(self) -> Path:
+        return self._workdir
+
+    def stop(self, *, keep_files: bool = False) -> None:
+        """Stop the server; remove its temporary directory unless ``keep_files`` (a failed start keeps
+        the log its error message points to)."""
         if self._process is not None:
             self._process.stop(grace=20)
             self._process = None
+        if self._owns_workdir and not keep_files:
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> LocalKafka:
         return self.start()

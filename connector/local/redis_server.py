@@ -35,6 +35,8 @@ def ensure_redis_server() -> str:
 class LocalRedis:
     def __init__(self, *, port: int | None = None, workdir: Path | None = None) -> None:
         self.port = port or free_port()
+        # A directory made here is removed on stop (one given by the caller is the caller's).
+        self._owns_workdir = workdir is None
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="local-redis-"))
         self._process: ManagedProcess | None = None
 
@@ -58,7 +60,7 @@ class LocalRedis:
         try:
             wait_until(self._answers_ping, timeout=timeout, what="redis-server", process=self._process)
         except BaseException:
-            self.stop()
+            self.stop(keep_files=True)
             raise
         return self
 
@@ -70,10 +72,18 @@ class LocalRedis:
         except OSError:
             return False
 
-    def stop(self) -> None:
+    @property
+    def workdir(self) -> Path:
+        return self._workdir
+
+    def stop(self, *, keep_files: bool = False) -> None:
+        """Stop the server; remove its temporary directory unless ``keep_files`` (a failed start keeps
+        the log its error message points to)."""
         if self._process is not None:
             self._process.stop(grace=10)
             self._process = None
+        if self._owns_workdir and not keep_files:
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> LocalRedis:
         return self.start()

@@ -115,15 +115,19 @@ def _system_key(name: str, settings: DestinationSettings) -> str:
     return property_key(name, _prefix(settings) + settings.system_prefix)
 
 
-def _contact_fields(traits: Mapping[str, Any], settings: DestinationSettings) -> _Fields:
+def _contact_fields(
+    traits: Mapping[str, Any], settings: DestinationSettings, *, named: Mapping[str, Any] | None = None
+) -> _Fields:
+    """Contact fields (names, consent) from ``named`` (default: ``traits``), properties from ``traits``."""
+    named = traits if named is None else named
     fields: list[tuple[str, Any]] = []
-    first, last = split_name(traits)
+    first, last = split_name(named)
     if first is not None:
         fields.append(("first_name", first))
     if last is not None:
         fields.append(("last_name", last))
     props: list[tuple[str, Any]] = []
-    unsubscribed = next((v for k, v in traits.items() if k.lower() == "unsubscribed"), None)
+    unsubscribed = next((v for k, v in named.items() if k.lower() == "unsubscribed"), None)
     if isinstance(unsubscribed, bool):
         if settings.namespace and settings.app_scoped_unsubscribe:
             status = "unsubscribed" if unsubscribed else "active"
@@ -195,7 +199,10 @@ def _plan_identify(
     event: Event, settings: DestinationSettings, state: KnownState, email: str, remember: tuple[Command, ...]
 ) -> Plan:
     traits = {**event.context_traits, **event.traits}
-    fields = _contact_fields(traits, settings)
+    # A null trait is unset (Segment spec): it never masks the context's name or consent, as for
+    # resendAudiences; a property's null still means keep or clear (destination.null_values).
+    named = {**event.context_traits, **{k: v for k, v in event.traits.items() if v is not None}}
+    fields = _contact_fields(traits, settings, named=named)
     raw = list(fields.raw_properties)
     if event.user_id is not None:
         raw.append((_system_key("user_id", settings), event.user_id))

@@ -8,6 +8,7 @@ group's coordinator and reading its state is what "the group can be joined" can 
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -60,18 +61,25 @@ def check_settings(settings: Settings) -> CheckResult:
 
 
 def check_kafka(settings: KafkaSettings, *, timeout_ms: int = _KAFKA_TIMEOUT_MS) -> list[CheckResult]:
-    """Reachable; the events and dead-letter topics exist; the group's coordinator answers."""
+    """Reachable; the events topic exists; the dead-letter and parked topics exist or `run` can create
+    them; the group's coordinator answers."""
     from kafka import KafkaAdminClient
 
     from connector.pipeline.kafka_io import client_config
 
-    topics = [("events topic", settings.topic), ("dead-letter topic", settings.dead_letter_topic)]
+    topics = [
+        ("events topic", settings.topic),
+        ("dead-letter topic", settings.dead_letter_topic),
+        ("parked topic", settings.parked_topic),
+    ]
     names = [f"{label} {name}" for label, name in topics] + [f"consumer group {settings.group_id}"]
     admin: Any = None
     try:
-        admin = KafkaAdminClient(
-            **client_config(settings), request_timeout_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms
+        config = client_config(settings)
+        config.update(
+            request_timeout_ms=timeout_ms, bootstrap_timeout_ms=min(timeout_ms, settings.bootstrap_timeout_ms)
         )
+        admin = KafkaAdminClient(**config)
         existing = set(admin.list_topics())
     except Exception as exc:  # noqa: BLE001 - any failure to connect is this check's answer
         if admin is not None:
@@ -79,21 +87,46 @@ def check_kafka(settings: KafkaSettings, *, timeout_ms: int = _KAFKA_TIMEOUT_MS)
         return [_failure("kafka reachable", exc), *(CheckResult(name, False, "Kafka not reachable") for name in names)]
     try:
         results = [CheckResult("kafka reachable", True, f"{settings.bootstrap_servers} ({len(existing)} topics)")]
-        results.extend(_guarded(f"{label} {name}", _topic_probe(admin, existing, name)) for label, name in topics)
+        for label, name in topics:
+            created_by_run = label != "events topic"
+            probe = _topic_probe(admin, existing, name, settings if created_by_run else None)
+            results.append(_guarded(f"{label} {name}", probe))
         results.append(_guarded(names[-1], lambda: _group(admin, settings.group_id)))
         return results
     finally:
         admin.close()
 
 
-def _topic_probe(admin: Any, names: set[str], name: str) -> Callable[[], str]:
+def _topic_probe(admin: Any, names: set[str], name: str, creates: KafkaSettings | None) -> Callable[[], str]:
+    """``creates``: the settings `run` creates this topic with when it is missing (None: it never does)."""
+
     def probe() -> str:
-        if name not in names:
-            raise LookupError("does not exist")
+        if name not in names and creates is None:
+            raise LookupError("does not exist (`run` does not create the events topic)")
+        if name not in names and creates is not None:
+            return _will_create(admin, creates)
         [described] = admin.describe_topics([name])
         return f"exists, {len(described.get('partitions') or ())} partition(s)"
 
     return probe
+
+
+def _will_create(admin: Any, settings: KafkaSettings) -> str:
+    """What `run` will do about a missing dead-letter or parked topic, and whether it can."""
+    partitions = settings.dead_letter_partitions
+    replication = settings.dead_letter_replication_factor
+    what = (
+        f"{partitions if partitions else 'the broker default number of'} partition(s), replication factor "
+        f"{replication if replication else 'the broker default'}"
+    )
+    if replication:
+        brokers = len((admin.describe_cluster() or {}).get("brokers") or ())
+        if brokers and replication > brokers:
+            raise ValueError(
+                f"does not exist, and `run` cannot create it: replication factor {replication} "
+                f"(kafka.dead_letter_replication_factor) but the cluster has {brokers} broker(s)"
+            )
+    return f"does not exist yet; `run` creates it with {what}"
 
 
 def _group(admin: Any, group_id: str, *, patience_s: float = 10.0) -> str:
@@ -152,17 +185,23 @@ def check_resend(client: ResendClient) -> CheckResult:
     return CheckResult("resend", True, "API key valid with full access")
 
 
-def report(results: Iterable[CheckResult], out: TextIO) -> int:
-    """One line per result as it arrives; 1 when any failed."""
+def report(results: Iterable[CheckResult], out: TextIO, *, as_json: bool = False) -> int:
+    """One line per result as it arrives (or one JSON object at the end); 1 when any failed."""
     failed = False
+    collected: list[dict[str, Any]] = []
     for result in results:
-        print(result.line(), file=out, flush=True)
+        if as_json:
+            collected.append({"name": result.name, "ok": result.ok, "detail": result.detail})
+        else:
+            print(result.line(), file=out, flush=True)
         failed = failed or not result.ok
+    if as_json:
+        print(json.dumps({"ok": not failed, "checks": collected}, indent=2), file=out)
     return 1 if failed else 0
 
 
-def run_check(settings: Settings, out: TextIO) -> int:
-    return report(_all_checks(settings), out)
+def run_check(settings: Settings, out: TextIO, *, as_json: bool = False) -> int:
+    return report(_all_checks(settings), out, as_json=as_json)
 
 
 def _all_checks(settings: Settings) -> Iterable[CheckResult]:

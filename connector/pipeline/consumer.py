@@ -18,6 +18,7 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 
+from connector.errors import ConfigurationError
 from connector.logs import get_logger
 from connector.pipeline.group_join import join_in_flight, repair_lost_join
 from connector.pipeline.kafka_io import client_config
@@ -225,12 +226,12 @@ class DeadLetterSource:
         self._topic = topic
         self._ends: dict[TopicPartition, int] = {}
 
-    def open(self, *, from_beginning: bool) -> int | None:
-        """Records to read (None: the topic has no partitions)."""
+    def open(self, *, from_beginning: bool) -> int:
+        """Records to read; ConfigurationError when the topic does not exist."""
+        if self._topic not in self._consumer.topics():  # asking for its partitions could create it on some brokers
+            raise ConfigurationError(f"dead-letter topic {self._topic} does not exist (kafka.dead_letter_topic)")
         found = self._consumer.partitions_for_topic(self._topic) or ()
         partitions = [TopicPartition(self._topic, p) for p in sorted(found)]
-        if not partitions:
-            return None
         self._consumer.assign(partitions)
         for tp in partitions:
             committed = None if from_beginning else self._consumer.committed(tp)

@@ -47,6 +47,7 @@ def client_config(settings: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": settings.bootstrap_servers.split(","),
         "client_id": settings.client_id,
         "security_protocol": settings.security_protocol,
+        "bootstrap_timeout_ms": settings.bootstrap_timeout_ms,
     }
     if settings.sasl_mechanism:
         config["sasl_mechanism"] = settings.sasl_mechanism
@@ -67,11 +68,16 @@ def new_consumer(settings: KafkaSettings, *, group_id: str | None = None) -> Kaf
     )
 
 
-def ensure_topics(settings: KafkaSettings, topics: list[str], *, partitions: int = 4) -> None:
+def ensure_topics(settings: KafkaSettings, topics: list[str], *, partitions: int | None = None) -> None:
+    """Create the missing ones with the dead-letter settings (-1: the broker's default)."""
+    partitions = partitions or settings.dead_letter_partitions or -1
+    replication = settings.dead_letter_replication_factor or -1
     admin = KafkaAdminClient(**client_config(settings))
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing]
+        missing = [
+            NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in topics if t not in existing
+        ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another replica created it first
                 admin.create_topics(missing)

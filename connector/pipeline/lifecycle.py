@@ -17,6 +17,7 @@ from connector.errors import DecodeError, RetryableError, SkipEvent
 from connector.events import Event
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
+from connector.pipeline.letters import ids_of
 from connector.pipeline.ordering import identities_of, joins_of
 from connector.pipeline.records import DROPPED, EventResult, InFlight, Settled
 from connector.sync import Outcome as SyncOutcome
@@ -103,8 +104,9 @@ class Lifecycle:
         try:
             outcome = self._sync.handle(event, ahead)
         except SkipEvent as skip:
-            return EventResult(event.type, Outcome.SKIPPED, skip.reason)
-        return EventResult(event.type, _OUTCOMES[outcome.status], outcome.reason, outcome.calls)
+            return EventResult(event.type, Outcome.SKIPPED, skip.reason, 0, event.message_id, event.user_id)
+        return EventResult(event.type, _OUTCOMES[outcome.status], outcome.reason, outcome.calls, event.message_id,
+                           event.user_id, outcome.email)  # fmt: skip
 
     def _settle_failure(self, record: InFlight, error: BaseException) -> Settled:
         if is_internal(error):
@@ -168,7 +170,8 @@ class Lifecycle:
             if outcome is None:
                 return None
             record.decoded = None  # settled: the decoding is not needed any more
-            return Settled(Fate.DONE, (EventResult(event.type, Outcome.SKIPPED, outcome.reason),))
+            result = EventResult(event.type, Outcome.SKIPPED, outcome.reason, 0, event.message_id, event.user_id)
+            return Settled(Fate.DONE, (result,))
 
         return decided
 
@@ -192,6 +195,10 @@ class Lifecycle:
         except Exception as exc:  # noqa: BLE001 - only an optimisation
             log.debug("read_ahead.failed", error=type(exc).__name__)
             return None
+
+    def identify(self, value: bytes | None) -> dict[str, Any]:
+        """Best effort, for a failed record's report: the ids its event carries (letters.ids_of)."""
+        return ids_of(self._decoder, value)
 
     def plan(self, value: bytes | None) -> list[Any]:
         """The commands a record would cause (dry run: reads Redis, writes nothing)."""

@@ -2,11 +2,15 @@
 
 ``/metrics`` is Prometheus text; ``/healthz`` answers 200 while the run loop turns (a loop stuck for
 longer than ``stall_seconds`` answers 503); ``/readyz`` answers 200 once the consumer has an
-assignment and is not paused for quota or key problems.
+assignment and is not paused for quota or key problems; ``/status`` is JSON (pipeline/status.py).
+
+Label values come from fixed sets, so a producer cannot grow the number of series: an event type
+outside the Segment spec's counts as ``other``.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +19,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["Metrics"]
+from connector.pipeline.status import StatusBoard
+
+__all__ = ["EVENT_TYPES", "Metrics"]
+
+# The Segment spec's types, plus "none" (a transformation dropped the event) and "unknown" (a record
+# dead-lettered before it decoded). Anything else is "other".
+EVENT_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias", "none", "unknown"})
 
 
 class Metrics:
@@ -26,7 +36,11 @@ class Metrics:
         self.resend_calls = Counter(
             "connector_resend_calls", "Resend calls by route and status", ["route", "status"], registry=r
         )
-        self.retries = Counter("connector_retries", "Records scheduled for another attempt", ["reason"], registry=r)
+        # scope "request": one HTTP call sent again inside the Resend client; "record": a whole record
+        # put back in line for later (after the client gave up, or Redis or Kafka failed).
+        self.retries = Counter(
+            "connector_retries", "Attempts made again, by error class", ["reason", "scope"], registry=r
+        )
         self.pauses = Counter("connector_pauses", "Times consumption stopped", ["reason"], registry=r)
         self.paused = Gauge("connector_paused", "1 while consumption is stopped by a pause error", registry=r)
         self.dead_letters = Counter("connector_dead_letters", "Records dead-lettered", ["stage"], registry=r)
@@ -47,6 +61,7 @@ class Metrics:
             registry=r,
         )
         self.in_flight = Gauge("connector_buffered_records", "Records polled and not yet finished", registry=r)
+        self.status = StatusBoard()
         self.last_loop = time.monotonic()
         self.ready = False
         self._server: ThreadingHTTPServer | None = None
@@ -54,6 +69,8 @@ class Metrics:
 
     def count_event(self, type_: str, outcome: str, count: int = 1) -> None:
         """``events{type, outcome}`` += count, without prometheus_client's per-call label lookup (hot path)."""
+        if type_ not in EVENT_TYPES:
+            type_ = "other"
         child = self._event_counters.get((type_, outcome))
         if child is None:
             child = self._event_counters[(type_, outcome)] = self.events.labels(type=type_, outcome=outcome)
@@ -61,6 +78,13 @@ class Metrics:
 
     def observe_call(self, route: str, status: int, seconds: float) -> None:
         self.resend_calls.labels(route=route, status=str(status)).inc()
+
+    def count_retry(self, reason: str, scope: str = "record") -> None:
+        self.retries.labels(reason=reason, scope=scope).inc()
+
+    def request_retried(self, route: str, error: BaseException) -> None:
+        """The Resend client's retry hook: one HTTP call about to be sent again."""
+        self.count_retry(type(error).__name__, "request")
 
     def serve(self, host: str, port: int, *, stall_seconds: float = 120.0) -> int:
         metrics = self
@@ -74,6 +98,9 @@ class Metrics:
                     self._answer(200 if alive else 503, b"ok\n" if alive else b"stalled\n")
                 elif self.path == "/readyz":
                     self._answer(200 if metrics.ready else 503, b"ready\n" if metrics.ready else b"not ready\n")
+                elif self.path == "/status":
+                    body = json.dumps(metrics.status.snapshot(), indent=2).encode() + b"\n"
+                    self._answer(200, body, "application/json")
                 else:
                     self._answer(404, b"not found\n")
 

@@ -189,6 +189,12 @@ class IdentityScheduler(Generic[T]):
             self._running.discard(id(item))
             self._waiting[id(item)] = (not_before, item)
 
+    def wake(self, until: float, now: float) -> None:
+        """Records waiting to retry no later than ``until`` may run at ``now`` (a pause was lifted)."""
+        for key, (at, item) in self._waiting.items():
+            if at <= until:
+                self._waiting[key] = (now, item)
+
     def has_ready(self, now: float) -> bool:
         """Whether :meth:`take` would hand out anything at ``now``."""
         return bool(self._ready) or any(at <= now for at, _ in self._waiting.values())

@@ -41,10 +41,15 @@ class InFlight:
 
 @dataclass(frozen=True, slots=True)
 class EventResult:
+    """What became of one event, with what its outcome log line needs (runner._log_outcome)."""
+
     type: str
     outcome: Outcome
     reason: str = ""
-    calls: int = 0
+    calls: int = 0  # Resend calls the event cost
+    message_id: str | None = None
+    user_id: str | None = None
+    email: str | None = None  # the contact's email as resolved (unmasked: the log line masks it)
 
 
 DROPPED = EventResult("none", Outcome.SKIPPED, "dropped_by_transform")

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from kafka import TopicPartition
 from tqdm import tqdm
 
+from connector.errors import ConfigurationError
 from connector.logs import get_logger
 from connector.pipeline.consumer import DeadLetterSource
 from connector.pipeline.dead_letter import (
@@ -36,6 +37,7 @@ from connector.pipeline.dead_letter import (
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
 from connector.pipeline.records import InFlight
+from connector.pipeline.replay_report import DryRunReport
 from connector.settings import Settings
 
 __all__ = ["ReplayFilter", "run_replay"]
@@ -64,8 +66,8 @@ class ReplayFilter:
             partition=args.partition,
             from_offset=args.from_offset,
             to_offset=args.to_offset,
-            since=datetime.fromisoformat(args.since) if args.since else None,
-            until=datetime.fromisoformat(args.until) if args.until else None,
+            since=_time(args.since, "--since"),
+            until=_time(args.until, "--until"),
             key=args.key.encode() if args.key is not None else None,
         )
 
@@ -95,6 +97,15 @@ class ReplayFilter:
         return all(checks)
 
 
+def _time(text: str | None, option: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(f"{option}: not an ISO-8601 time: {text!r}") from None
+
+
 class _Producer(Protocol):
     def send(self, topic: str, letter: DeadLetter) -> DeadLetter: ...
 
@@ -111,10 +122,7 @@ def run_replay(
         source = DeadLetterSource(settings.kafka, settings.kafka.dead_letter_topic, group)
         stack.callback(source.close)
         total = source.open(from_beginning=args.from_beginning)
-        if total is None:
-            print(f"dead-letter topic {settings.kafka.dead_letter_topic} has no partitions: nothing to replay")
-            return 0
-        replay = _Replay(settings, build, source, dry_run=args.dry_run)
+        replay = _Replay(settings, build, source, dry_run=args.dry_run, as_json=getattr(args, "json", False))
         bar = tqdm(total=total, unit="rec", disable=args.no_progress or args.dry_run, file=sys.stderr)
         stack.callback(bar.close)
         matched = 0
@@ -129,7 +137,7 @@ def run_replay(
                     return 2
             replay.done(tp, record.offset)
         replay.commit(force=True)
-        print(replay.summary(matched), file=sys.stderr)
+        replay.report(matched)
     return 0
 
 
@@ -169,22 +177,25 @@ class _Replay:
         source: DeadLetterSource,
         *,
         dry_run: bool,
+        as_json: bool = False,
     ) -> None:
         self._source = source
         self._dry_run = dry_run
+        self._out = DryRunReport(as_json=as_json)
         self._pending: dict[TopicPartition, int] = {}
         self._last_commit = time.monotonic()
-        self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0}
+        self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0}
         letters = _Letters(settings, self.counts)
         self._lifecycle, letters.producer = build(letters)
 
-    def one(self, record: Any, headers: list[tuple[str, bytes | None]]) -> bool:
+    def one(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
         """Replay one record as ``run`` would (the same lifecycle and fates); False means stop (a
         pause condition: quota or key)."""
+        self._out.saw(headers)
         if self._dry_run:
-            return self._plan(record)
-        item = InFlight(record.topic, record.partition, record.offset, record.key, record.value, headers,
-                        record.timestamp)  # fmt: skip
+            return self._plan(record, headers)
+        own: list[tuple[str, bytes | None]] = list(headers)
+        item = InFlight(record.topic, record.partition, record.offset, record.key, record.value, own, record.timestamp)
         while True:
             settled = self._lifecycle.run(item)
             if settled.fate is Fate.RETRY:
@@ -202,17 +213,20 @@ class _Replay:
                 self.counts[result.outcome.value] += 1
             return True
 
-    def _plan(self, record: Any) -> bool:
+    def _plan(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
+        ids = self._lifecycle.identify(record.value)
         try:
             commands = self._lifecycle.plan(record.value)
         except Exception as exc:  # noqa: BLE001 - a dry run reports and goes on
-            print(f"offset {record.offset}: would fail again: {type(exc).__name__}: {exc}")
+            self.counts["would_fail_again"] += 1
+            self._out.record(record, headers, ids, error=exc)
             return True
         self.counts["planned"] += 1
-        print(f"offset {record.offset}:")
+        described = []
         for command in commands:
             describe = getattr(command, "describe", None)
-            print(f"  {describe() if callable(describe) else command}")
+            described.append(str(describe() if callable(describe) else command))
+        self._out.record(record, headers, ids, commands=described)
         return True
 
     def done(self, tp: TopicPartition, offset: int) -> None:
@@ -231,5 +245,8 @@ class _Replay:
         self._last_commit = time.monotonic()
 
     def summary(self, matched: int) -> str:
-        parts = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v)
+        parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.counts.items() if v)
         return f"replayed {matched} record(s): {parts or 'nothing to do'}"
+
+    def report(self, matched: int) -> None:
+        self._out.finish(self.summary(matched), {k: v for k, v in self.counts.items() if v}, matched)

@@ -1,15 +1,13 @@
 """The run loop: poll, dispatch, collect, commit, resume, check health.
 
-Threads: this loop owns the consumer (consumer.py); worker threads run records (workers.py):
-records that share an identity in order, others concurrently (ordering.py); kafka-python's thread
-calls the rebalance listener. Every shared structure (tracker, scheduler) is touched under
-``self._lock``, held only for bookkeeping, never across I/O.
+Threads: this loop owns the consumer (consumer.py); worker threads run records (workers.py), those
+that share an identity in order (ordering.py); kafka-python's thread calls the rebalance listener.
+Shared structures (tracker, scheduler) are touched under ``self._lock``, never held across I/O.
 
-Delivery is at least once. An offset is committed only when every record before it is finished:
-applied, skipped, or dead-lettered with the dead-letter write acknowledged. A transient failure
-keeps the record (and everything after it that shares an identity) in memory, pauses fetching from
-its partition and retries with backoff; quota and key problems stop all consumption and probe
-periodically until they clear. What becomes of a failed record is decided in fate.py, once.
+At least once: an offset is committed only when every record before it is applied, skipped or
+dead-lettered (acknowledged). A transient failure keeps the record, and what shares an identity
+with it, in memory, pauses its partition and retries with backoff; quota and key problems stop all
+consumption (pausing.py). What becomes of a failed record is decided once, in fate.py.
 """
 
 from __future__ import annotations
@@ -28,6 +26,8 @@ from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.offsets import OffsetTracker
 from connector.pipeline.ordering import IdentityScheduler
+from connector.pipeline.pause import ResumeSignal
+from connector.pipeline.pausing import Pause
 from connector.pipeline.records import InFlight
 from connector.pipeline.tally import Tally
 from connector.pipeline.workers import Finished, Turn, Workers
@@ -38,7 +38,6 @@ __all__ = ["Runner"]
 log = get_logger(__name__)
 
 _COMMIT_INTERVAL = 0.5  # seconds; also bounds what a crash makes us redo
-_PAUSE_PROBE = 30.0  # seconds between probes while Resend refuses for quota or key reasons
 _POLL_INTERVAL = 0.05  # seconds; with two polls' worth of records queued, poll no more often than this
 _CHUNK = 32  # most records one worker batch carries (different identities, one after the other)
 
@@ -54,6 +53,9 @@ class Runner:
         max_buffered: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         flush: Callable[[], None] = lambda: None,
+        resume_signal: ResumeSignal | None = None,
+        pause_probe_max_seconds: float = 300.0,
+        log_outcomes: bool = True,
     ) -> None:
         self._settings = settings
         self._consumer = Consumer(
@@ -73,17 +75,20 @@ class Runner:
         self._tracker = OffsetTracker()
         self._scheduler: IdentityScheduler[InFlight] = IdentityScheduler()
         self._workers = Workers(settings.max_in_flight_contacts, lifecycle, self._wanted)
-        self._paused_until = 0.0
+        # Operator hooks (#17): quota/key pauses (pausing.py) probe on a schedule and end early on
+        # `resend-connector resume`; /status reads self._metrics.status.
+        self._pause = Pause(self._consumer, metrics, resume_signal, pause_probe_max_seconds)
         self._last_commit = 0.0
         self._last_poll = 0.0
         self._last_lag = 0.0
-        self._tally = Tally(metrics)  # latency and event counts of finished records
+        self._tally = Tally(metrics, log_outcomes=log_outcomes)  # latency, counts and outcome lines
 
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
         self._consumer.subscribe()
         log.info("consumer.started", topic=self._settings.topic, group=self._settings.group_id)
+        self._metrics.status.running()
         try:
             while not self._stop.is_set():
                 self._poll()
@@ -94,6 +99,7 @@ class Runner:
                 self._check_health()
         finally:
             self._shutdown()
+            self._metrics.status.stopped()
 
     def stop(self) -> None:
         self._stop.set()
@@ -137,7 +143,7 @@ class Runner:
 
     def _runnable(self, now: float) -> bool:
         """Whether _dispatch could start a record right now."""
-        if now < self._paused_until:
+        if now < self._pause.until:
             return False
         with self._lock:
             return self._scheduler.has_ready(now)
@@ -146,14 +152,14 @@ class Runner:
         """How long poll() may wait: until the next retry or the end of a pause, at most 200 ms."""
         with self._lock:
             wake = self._scheduler.next_retry()
-        if self._paused_until > now:
-            wake = self._paused_until if wake is None else min(wake, self._paused_until)
+        if self._pause.until > now:
+            wake = self._pause.until if wake is None else min(wake, self._pause.until)
         return 200 if wake is None else max(0, min(200, int((wake - now) * 1000)))
 
     def _dispatch(self) -> None:
         now = self._clock()
         free = self._workers.free()
-        if now < self._paused_until or free <= 0:
+        if now < self._pause.until or free <= 0:
             return
         # Batches are sized as if the buffer were shared by every thread, so a thread that frees up
         # alone does not take a long batch that keeps records waiting behind it.
@@ -181,19 +187,20 @@ class Runner:
     def _settle(self, item: Finished, now: float) -> None:
         record, settled = item.record, item.settled
         if item.turn is Turn.DEFERRED or settled is None:  # never tried: no attempt counted
-            self._scheduler.retry_at(record, max(now, self._paused_until))
+            self._scheduler.retry_at(record, max(now, self._pause.until))
             return
         tp = cast(TopicPartition, record.partition_key)
         if settled.fate in (Fate.RETRY, Fate.PAUSE):
             record.attempts += 1
             retry_after = getattr(settled.error, "retry_after", None)
             if settled.fate is Fate.PAUSE:
-                self._enter_pause(settled.error, retry_after, now)
-                self._scheduler.retry_at(record, self._paused_until)
+                self._pause.enter(settled.error, retry_after, now)
+                self._scheduler.retry_at(record, self._pause.until)
             else:
                 delay = backoff_seconds(record.attempts, retry_after)
                 self._scheduler.retry_at(record, now + delay)
-                self._metrics.retries.labels(reason=type(settled.error).__name__).inc()
+                self._metrics.count_retry(type(settled.error).__name__)
+                self._metrics.status.error(settled.error, "retried")
                 log.warning("record.retry", partition=record.partition, offset=record.offset,
                             attempt=record.attempts, delay=round(delay, 2), error=type(settled.error).__name__,
                             detail=str(settled.error))  # fmt: skip
@@ -202,31 +209,13 @@ class Runner:
             return
         if record.attempts:
             self._consumer.release(tp)
-        if self._paused_until and now >= self._paused_until:
-            self._leave_pause()  # the probe went through
+        if self._pause.until and now >= self._pause.until:
+            self._pause.leave()  # the probe went through
         self._scheduler.done(record)
         self._tracker.finished(tp, record.offset)
         self._tally.finished(record, settled, now)
         if settled.fate is Fate.DEAD_LETTERED:
             self._tally.count("unknown", "dead_lettered")
-
-    def _enter_pause(self, error: BaseException | None, retry_after: float | None, now: float) -> None:
-        first = not self._paused_until
-        self._paused_until = now + max(_PAUSE_PROBE, retry_after or 0.0)
-        self._consumer.stop_fetching("pause")
-        self._metrics.paused.set(1)
-        self._metrics.ready = False
-        if first:
-            self._metrics.pauses.labels(reason=type(error).__name__).inc()
-        log.error("consumer.paused", reason=type(error).__name__, detail=str(error),
-                  probe_in_seconds=round(self._paused_until - now, 1))  # fmt: skip
-
-    def _leave_pause(self) -> None:
-        self._paused_until = 0.0
-        self._consumer.may_fetch("pause")
-        self._metrics.paused.set(0)
-        self._metrics.ready = True
-        log.warning("consumer.resumed")
 
     def _commit(self, *, force: bool = False) -> None:
         now = self._clock()
@@ -240,7 +229,12 @@ class Runner:
                 self._tracker.committed(offsets)
 
     def _resume(self) -> None:
-        if self._paused_until:
+        if self._pause.until:
+            if self._pause.resume_requested():
+                now = self._clock()
+                waited = self._pause.probe_now(now)
+                with self._lock:
+                    self._scheduler.wake(waited, now)
             return
         if self._consumer.stopped("backpressure"):
             with self._lock:
@@ -260,6 +254,7 @@ class Runner:
             points = {tp: self._tracker.position(tp) for tp in self._consumer.owned()}
         for tp, lag in self._consumer.lag(points).items():
             self._metrics.lag.labels(partition=str(tp.partition)).set(lag)
+            self._metrics.status.lag(tp.partition, lag)
 
     # -- hooks -------------------------------------------------------------------------------------
 
@@ -270,7 +265,8 @@ class Runner:
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         # Ready once the group gave this member its share, even an empty one (more replicas than
         # partitions is a healthy group), unless a quota or key problem pauses it.
-        self._metrics.ready = not self._paused_until
+        self._metrics.ready = not self._pause.until
+        self._metrics.status.assigned(tp.partition for tp in assigned)
 
     def _on_revoked(self, revoked: set[TopicPartition]) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
         with self._lock:
@@ -278,6 +274,7 @@ class Runner:
             positions = {tp: p for tp in revoked if (p := self._tracker.position(tp)) is not None}
             self._tracker.forget(revoked)
             dropped = self._scheduler.drop(revoked)
+        self._metrics.status.revoked(tp.partition for tp in revoked)
         log.info("partitions.revoked", partitions=sorted(tp.partition for tp in revoked), dropped=dropped)
         return offsets, positions
 

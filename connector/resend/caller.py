@@ -25,11 +25,14 @@ from connector.logs import get_logger
 from connector.resend._errors import error_from_response, error_from_transport
 from connector.resend.ratelimit import RateLimiter, announced_rate
 
-__all__ = ["USER_AGENT", "Caller", "Observer", "environment_proxy"]
+__all__ = ["USER_AGENT", "Caller", "Multipart", "Observer", "RetryHook", "environment_proxy"]
 
 log = get_logger(__name__)
 
 Observer = Callable[[str, int, float], None]  # (route, status or 0, seconds)
+RetryHook = Callable[[str, BaseException], None]  # (route, the transient error): about to send again
+# multipart/form-data: text fields, and files as name -> (file name, content, content type)
+Multipart = tuple[Mapping[str, str], Mapping[str, tuple[str, bytes, str]]]
 
 # Resend refuses a request without a User-Agent before it reaches the API (403, Cloudflare error
 # 1010; resend-api.md, Errors), so every request carries one, whatever headers the caller gave.
@@ -97,6 +100,7 @@ class Caller:
         observer: Observer | None,
         follow_rate_limit_header: bool,
         sleep: Callable[[float], None],
+        on_retry: RetryHook | None = None,
     ) -> None:
         self.transport = transport
         self.base_url = base_url.rstrip("/")
@@ -110,6 +114,7 @@ class Caller:
         self._max_attempts = max_attempts
         self._deadline = deadline_seconds
         self._observer = observer
+        self._on_retry = on_retry
         self._sleep = sleep
 
     def call(
@@ -121,13 +126,14 @@ class Caller:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         needs: tuple[str, ...] = (),
+        form: Multipart | None = None,
     ) -> Any:
         """The answer's JSON (``{}`` for an empty body); ``needs`` names fields a success must carry."""
         started = time.monotonic()
         attempt = backoffs = 0
         while True:
             attempt += 1
-            result = self._attempt(method, path, route, json=json, params=params, needs=needs)
+            result = self._attempt(method, path, route, json=json, params=params, needs=needs, form=form)
             if not isinstance(result, Exception):
                 return result
             error = result
@@ -140,14 +146,24 @@ class Caller:
             if isinstance(error, RateLimited) and self.limiter is not None:
                 self.limiter.cool_down(error.retry_after or 1.0)
             log.info("resend.retry", route=route, attempt=attempt, delay=round(delay, 2), error=type(error).__name__)
+            if self._on_retry is not None:
+                self._on_retry(route, error)  # every retry counted (connector_retries_total{scope="request"})
             self._sleep(delay)
 
     def _attempt(
-        self, method: str, path: str, route: str, *, json: Any, params: Mapping[str, Any] | None, needs: tuple[str, ...]
+        self,
+        method: str,
+        path: str,
+        route: str,
+        *,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        needs: tuple[str, ...],
+        form: Multipart | None = None,
     ) -> Any:
         if self.limiter is not None:
             self.limiter.acquire()
-        request = self._request(method, path, json, params)
+        request = self._request(method, path, json, params, form)
         sent = time.monotonic()
         try:
             response = self.transport.handle_request(request)
@@ -167,10 +183,18 @@ class Caller:
             return _usable(response, route, needs)
         return error_from_response(response, route)
 
-    def _request(self, method: str, path: str, json: Any, params: Mapping[str, Any] | None) -> httpx.Request:
+    def _request(
+        self, method: str, path: str, json: Any, params: Mapping[str, Any] | None, form: Multipart | None = None
+    ) -> httpx.Request:
         url: str | httpx.URL = self.base_url + path
         if params:
             url = httpx.URL(url, params=params)  # encoded as httpx.Client did (rare: list calls only)
+        if form is not None:  # contact imports: text fields and one file, multipart/form-data
+            fields, files = form
+            return httpx.Request(
+                method, url, headers=self._headers, data=dict(fields), files=dict(files),
+                extensions={"timeout": self._timeout},
+            )  # fmt: skip
         if json is None:
             return httpx.Request(method, url, headers=self._headers, extensions={"timeout": self._timeout})
         # As httpx encodes json=: compact UTF-8, and NaN refused (it is not JSON).

@@ -7,6 +7,7 @@ translation, what a success must carry); this module builds the requests and rea
 from __future__ import annotations
 
 import copy
+import json as jsonlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -16,8 +17,16 @@ import httpx
 import redis
 
 from connector.errors import MalformedAnswer, ResendNotFound, ResendRejected
-from connector.resend.caller import USER_AGENT, Caller, Observer, environment_proxy
-from connector.resend.models import Contact, PropertyDefinition, PropertyValue, Segment
+from connector.resend.caller import USER_AGENT, Caller, Multipart, Observer, RetryHook, environment_proxy
+from connector.resend.models import (
+    Contact,
+    ContactImport,
+    ContactPage,
+    ListedContact,
+    PropertyDefinition,
+    PropertyValue,
+    Segment,
+)
 from connector.resend.ratelimit import RateLimiter
 from connector.settings import ResendSettings
 
@@ -51,6 +60,7 @@ class ResendClient:
         max_attempts: int = 8,
         deadline_seconds: float = 120.0,
         observer: Observer | None = None,
+        on_retry: RetryHook | None = None,
         follow_rate_limit_header: bool = True,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -65,6 +75,7 @@ class ResendClient:
             observer=observer,
             follow_rate_limit_header=follow_rate_limit_header,
             sleep=sleep,
+            on_retry=on_retry,
         )
         self._call = self._caller.call
 
@@ -79,7 +90,7 @@ class ResendClient:
     @classmethod
     def from_settings(
         cls, settings: ResendSettings, store: redis.Redis | None, *, key_prefix: str = "resend-connector:",
-        observer: Observer | None = None,
+        observer: Observer | None = None, on_retry: RetryHook | None = None,
     ) -> ResendClient:  # fmt: skip
         secret = settings.api_key.get_secret_value() if settings.api_key else ""
         transport = httpx.HTTPTransport(
@@ -103,6 +114,7 @@ class ResendClient:
             timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
             limiter=limiter,
             observer=observer,
+            on_retry=on_retry,
             follow_rate_limit_header=settings.follow_rate_limit_header,
         )
 
@@ -116,6 +128,10 @@ class ResendClient:
         view._caller = self._caller.observed(observer)
         view._call = view._caller.call
         return view
+
+    def rate_limit(self) -> dict[str, float | None] | None:
+        """The shared rate limit in force (None without a limiter), for ``/status``."""
+        return self._caller.limiter.in_force() if self._caller.limiter is not None else None
 
     def _all_pages(self, path: str, route: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -171,6 +187,41 @@ class ResendClient:
             body["properties"] = dict(properties)
         data = self._call("PATCH", f"/contacts/{_path_id(id_or_email)}", "PATCH /contacts/{id}", json=body)
         return str(data.get("id", ""))
+
+    def list_contacts_page(self, *, after: str | None = None, limit: int = 100) -> ContactPage:
+        """One page of the team's contacts (Resend lists them newest first), after the id ``after``."""
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        page = self._call("GET", "/contacts", "GET /contacts", params=params)
+        items = page.get("data") or []
+        if not isinstance(items, list) or not all(isinstance(i, dict) and "id" in i for i in items):
+            raise MalformedAnswer(
+                "GET /contacts answered a page whose items are not objects with ids", route="GET /contacts"
+            )
+        contacts = tuple(ListedContact.parse(item) for item in items)
+        return ContactPage(contacts, bool(page.get("has_more")) and bool(contacts))
+
+    def create_contact_import(
+        self,
+        csv_file: bytes,
+        *,
+        column_map: Mapping[str, Any],
+        segment_ids: Sequence[str] = (),
+        on_conflict: Literal["upsert", "skip"] = "upsert",
+        file_name: str = "contacts.csv",
+    ) -> str:
+        """``POST /contacts/imports``: a CSV of at most 50 MB, loaded asynchronously (see get_contact_import)."""
+        fields = {"column_map": jsonlib.dumps(column_map), "on_conflict": on_conflict}
+        if segment_ids:
+            fields["segments"] = jsonlib.dumps([{"id": s} for s in segment_ids])
+        form: Multipart = (fields, {"file": (file_name, csv_file, "text/csv")})
+        data = self._call("POST", "/contacts/imports", "POST /contacts/imports", form=form, needs=("id",))
+        return str(data["id"])
+
+    def get_contact_import(self, import_id: str) -> ContactImport:
+        path = f"/contacts/imports/{_path_id(import_id)}"
+        return ContactImport.parse(self._call("GET", path, "GET /contacts/imports/{id}", needs=("status",)))
 
     def delete_contact(self, id_or_email: str) -> None:
         self._call("DELETE", f"/contacts/{_path_id(id_or_email)}", "DELETE /contacts/{id}")

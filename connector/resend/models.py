@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Contact", "PropertyDefinition", "PropertyValue", "Segment"]
+__all__ = ["Contact", "ContactImport", "ContactPage", "ListedContact", "PropertyDefinition", "PropertyValue", "Segment"]
 
 PropertyValue = str | int | float | None
 
@@ -61,4 +61,58 @@ class Contact:
             last_name=data.get("last_name"),
             unsubscribed=bool(data.get("unsubscribed", False)),
             properties=properties,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ListedContact:
+    """A contact as ``GET /contacts`` lists it (no properties)."""
+
+    id: str
+    email: str
+    created_at: str = ""
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> ListedContact:
+        return cls(id=str(data["id"]), email=str(data.get("email") or ""), created_at=str(data.get("created_at") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPage:
+    contacts: tuple[ListedContact, ...]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ContactImport:
+    """``GET /contacts/imports/{id}``: queued, in_progress, completed or failed, with its counts."""
+
+    id: str
+    status: str
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {"completed", "failed"}
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> ContactImport:
+        counts = data.get("counts") or {}
+
+        def count(name: str) -> int:
+            value = counts.get(name)
+            return int(value) if isinstance(value, int | float) else 0
+
+        return cls(
+            id=str(data.get("id", "")),
+            status=str(data.get("status") or "queued"),
+            total=count("total"),
+            created=count("created"),
+            updated=count("updated"),
+            skipped=count("skipped"),
+            failed=count("failed"),
         )

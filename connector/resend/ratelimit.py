@@ -88,6 +88,16 @@ class RateLimiter:
         with translated():
             self._client.set(self._keys[2], repr(float(limit_per_second)), ex=_ANNOUNCED_TTL_SECONDS)
 
+    def in_force(self) -> dict[str, float | None]:
+        """Requests per second: the configured ceiling, what Resend last announced to this process
+        (while fresh), and the lower of the two, which the shared limit enforces."""
+        announced = self._announced
+        if announced is not None and time.monotonic() - self._announced_at > _ANNOUNCED_TTL_SECONDS:
+            announced = None
+        effective = min(self._ceiling, announced) if announced is not None else self._ceiling
+        return {"ceiling_per_second": self._ceiling, "announced_per_second": announced,
+                "requests_per_second": effective}  # fmt: skip
+
     def cool_down(self, seconds: float) -> None:
         """Nobody sends for ``seconds`` (a 429 told us to wait)."""
         with translated():

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import time
+from typing import Any
 
-from connector.errors import PermanentError, ResendNotFound, SkipEvent
+from connector.errors import PermanentError, ResendNotFound, ResendRejected, SkipEvent
 from connector.logs import get_logger
 from connector.mapping import (
     AddToSegment,
@@ -20,9 +22,10 @@ from connector.mapping import (
     UpdateContact,
 )
 from connector.resend import ResendClient
-from connector.state import StateStore
+from connector.state import EmailIndex, StateStore
 from connector.sync.context import EventContext
 from connector.sync.definitions import Definitions
+from connector.sync.fingerprints import FieldMemory, written
 
 __all__ = ["Applier", "Replan"]
 
@@ -34,9 +37,13 @@ class Replan(Exception):
 
 
 class Applier:
-    def __init__(self, store: StateStore, definitions: Definitions) -> None:
+    def __init__(
+        self, store: StateStore, definitions: Definitions, memory: FieldMemory, index: EmailIndex | None
+    ) -> None:
         self._store = store
         self._definitions = definitions
+        self._memory = memory  # skip-unchanged fingerprints (fingerprints.py)
+        self._index = index  # the team's emails, when kept (no existence check for new contacts)
 
     def run(self, commands: tuple[Command, ...], context: EventContext) -> None:
         for command in commands:
@@ -50,9 +57,9 @@ class Applier:
                 if self._store.link_alias(previous_id, user_id) is not None:
                     raise Replan  # the previous id got its email meanwhile: copy it now
             case CreateContact():
-                self._create(command, context.resend)
+                self._create(command, context)
             case UpdateContact():
-                self._update(command, context.resend)
+                self._update(command, context)
             case AddToSegment(email=email, segment_id=segment_id):
                 try:
                     context.resend.add_contact_to_segment(email, segment_id)
@@ -68,21 +75,30 @@ class Applier:
                 fetched = context.fetched.get(email)
                 seen = fetched.managed if fetched is not None and fetched.exists else None
                 self._store.remember_contact(
-                    email, managed, members, synced=True, users=context.take_users(), seen_managed=seen
+                    email,
+                    managed,
+                    members,
+                    synced=True,
+                    users=context.take_users(),
+                    seen_managed=seen,
+                    written=context.take_written(),
                 )
                 context.recorded = True
             case DeleteContact(email=email):
                 with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
                     context.resend.delete_contact(email)
                 self._store.forget_contact(email)
+                if self._index is not None:
+                    self._index.remove(email)
             case SendAutomationEvent(event=name, email=email, payload=payload):
                 context.resend.send_event(name, email=email, payload=dict(payload))
             case _:
                 raise PermanentError(f"cannot execute {type(command).__name__}")
 
-    def _create(self, command: CreateContact, resend: ResendClient) -> None:
+    def _create(self, command: CreateContact, context: EventContext) -> None:
         # Runs under the contact lock (see EventSync._handle): a second replica creating the same new
         # contact waits, then finds it in Redis and plans an update, so one contact holds both writes.
+        resend = context.resend
         try:
             resend.create_contact(
                 command.email,
@@ -98,18 +114,48 @@ class Applier:
             # A segment we carried was deleted in Resend: refresh the names and plan again.
             self._definitions.refresh_segments(resend)
             raise Replan from None
+        except ResendRejected as exc:
+            self._property_refused(command.properties, exc, context)
         ids = frozenset(command.segment_ids)
-        self._store.remember_contact(command.email, ids, ids)
+        if self._index is not None:
+            self._index.add([command.email])
+        context.written.update(written(command, time.time()))
+        self._store.remember_contact(command.email, ids, ids, written=context.written)
 
-    def _update(self, command: UpdateContact, resend: ResendClient) -> None:
+    def _update(self, command: UpdateContact, context: EventContext) -> None:
+        remembered, deleted = self._store.written_fields(command.email)
+        trimmed = self._memory.trim_update(command, remembered, time.time(), deleted)
+        if trimmed is None:
+            return  # Resend holds every field already: nothing to send
         try:
-            resend.update_contact(command.email, fields=dict(command.fields), properties=dict(command.properties))
+            context.resend.update_contact(
+                command.email, fields=dict(trimmed.fields), properties=dict(trimmed.properties)
+            )
         except ResendNotFound:
+            if self._index is not None:
+                self._index.remove(command.email)
             if not command.upsert:
                 raise SkipEvent("unknown_contact", "no such contact in Resend") from None
             # Deleted in Resend behind our back: forget what we believed and create it again.
             self._store.forget_contact_state(command.email)
             raise Replan from None
+        except ResendRejected as exc:
+            self._property_refused(trimmed.properties, exc, context)
+        context.written.update(written(trimmed, time.time()))
+
+    def _property_refused(
+        self, properties: tuple[tuple[str, Any], ...], error: ResendRejected, context: EventContext
+    ) -> None:
+        """A write refused (422 "Contact property 'plan' does not exist"): when a key it carried was
+        deleted in Resend while Redis still listed it, refresh the definitions and plan again (once
+        per event: the plan then defines the key anew). Any other refusal stands."""
+        if not properties or context.properties_refreshed:
+            raise error
+        context.properties_refreshed = True
+        deleted = self._definitions.refresh_properties(context.resend, int(time.time()))
+        if not deleted & {key for key, _ in properties}:
+            raise error
+        raise Replan from error
 
     def _membership_not_found(self, email: str, segment_id: str, resend: ResendClient) -> None:
         names = self._definitions.refresh_segments(resend)

@@ -51,6 +51,9 @@ class EventContext:
     email: str | None = None  # the contact the event is about, once known
     fetched: dict[str, ContactState] = field(default_factory=dict)  # contacts read from Resend
     users: list[tuple[str, str]] = field(default_factory=list)
+    # fingerprints of the fields Resend accepted, written with the contact's record (fingerprints.py)
+    written: dict[str, str] = field(default_factory=dict)
+    properties_refreshed: bool = False  # definitions re-read after a refused write (once per event)
 
     @property
     def resend(self) -> ResendClient:
@@ -67,3 +70,7 @@ class EventContext:
     def take_users(self) -> list[tuple[str, str]]:
         users, self.users = self.users, []
         return users
+
+    def take_written(self) -> dict[str, str]:
+        fields, self.written = self.written, {}
+        return fields

@@ -99,6 +99,21 @@ class Definitions:
         with self._lock:
             self._types.update(types)
 
+    def refresh_properties(self, resend: Any, at: int) -> set[str]:
+        """A write was refused: read the definitions again (replacing every cached copy) and name
+        the keys the cache listed that Resend no longer has (deleted in the dashboard, say)."""
+        cached, _ = self._store.property_types()
+        with self._lock:
+            cached.update(self._types)
+        types = {p.key: p.type for p in resend.list_contact_properties()}
+        deleted = set(cached) - set(types)
+        self._store.replace_properties(types, deleted, at)
+        with self._lock:
+            self._types = dict(types)
+        if deleted:
+            log.warning("property.deleted_in_resend", keys=sorted(deleted))
+        return deleted
+
     def _read_properties(self, resend: Any) -> dict[str, str]:
         types = {p.key: p.type for p in resend.list_contact_properties()}
         self._store.remember_properties(types, loaded=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,10 +29,8 @@ from connector.errors import (
 from connector.events import Event
 from connector.logs import get_logger, mask_email
 from connector.mapping import (
-    AddToSegment,
     Command,
     ContactState,
-    CreateContact,
     DefineProperty,
     EnsureSegment,
     KnownState,
@@ -39,8 +38,7 @@ from connector.mapping import (
     LookupMemberships,
     LookupUserEmail,
     Plan,
-    RememberContact,
-    RemoveFromSegment,
+    UpdateContact,
     parse_managed,
     plan_event,
     property_key,
@@ -48,10 +46,12 @@ from connector.mapping import (
 from connector.mapping.email import direct_email
 from connector.resend import ResendClient
 from connector.settings import Settings
-from connector.state import StateStore, redis_lock
+from connector.state import EmailIndex, StateStore, redis_lock
 from connector.sync.apply import Applier, Replan
 from connector.sync.context import EventContext, ReadAhead
+from connector.sync.decide import email_of, fresher, reconciles
 from connector.sync.definitions import Definitions
+from connector.sync.fingerprints import FieldMemory
 
 __all__ = ["EventSync", "Outcome"]
 
@@ -66,6 +66,7 @@ class Outcome:
     reason: str = ""
     calls: int = 0
     commands: tuple[Command, ...] = ()
+    email: str | None = None  # the contact it was about, once known (for the outcome log line)
 
 
 class EventSync:
@@ -77,10 +78,21 @@ class EventSync:
             prefix=settings.redis.key_prefix,
             user_ttl_seconds=settings.destination.user_id_cache_ttl_days * 86_400,
             refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
+            fields_ttl_seconds=settings.destination.skip_unchanged_seconds,
         )
         self._definitions = Definitions(self._store)
-        self._applier = Applier(self._store, self._definitions)
         prefix = f"{settings.destination.namespace}_" if settings.destination.namespace else ""
+        consent = settings.destination.namespace and settings.destination.app_scoped_unsubscribe
+        self._memory = FieldMemory(
+            settings.destination.skip_unchanged_seconds,
+            frozenset({property_key("subscriptionStatus", prefix)} if consent else ()),
+        )
+        self._index = (
+            EmailIndex(self._store, max_age_seconds=settings.destination.email_index_max_age_seconds)
+            if settings.destination.email_index and not settings.destination.trust_contact_cache
+            else None
+        )
+        self._applier = Applier(self._store, self._definitions, self._memory, self._index)
         self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
 
     @property
@@ -115,11 +127,11 @@ class EventSync:
             with contextlib.ExitStack() as held:
                 return self._handle(event, context, held)
         except SkipEvent as skip:
-            return Outcome("skipped", skip.reason, context.calls)
+            return Outcome("skipped", skip.reason, context.calls, email=context.email)
         except (RetryableError, PermanentError) as exc:
             if context.email is not None:
                 outcome = "pending" if isinstance(exc, RetryableError) else "failed"
-                self._safe_record(context.email, outcome, exc)
+                self._safe_record(context.email, outcome, exc, context.take_written())
             raise
         finally:
             if context.email is not None and ahead is not None:
@@ -134,14 +146,14 @@ class EventSync:
         for _ in range(_MAX_ROUNDS):
             plan, state = self._settle(event, context, seed)
             seed = None
-            context.email = email = _email_of(plan)
+            context.email = email = email_of(plan)
             if plan.skip is not None:
                 try:
                     self._applier.run(plan.commands, context)
                 except Replan:
                     continue
-                return Outcome("skipped", plan.skip, context.calls, plan.commands)
-            if email is not None and email != locked and _reconciles(plan):
+                return Outcome("skipped", plan.skip, context.calls, plan.commands, email)
+            if email is not None and email != locked and reconciles(plan):
                 if locked is not None:
                     raise RetryableError("the event's email changed while it was being applied")
                 # Creating a contact or reconciling its memberships is read-decide-write on state
@@ -150,7 +162,7 @@ class EventSync:
                 held.enter_context(redis_lock(self._store.client, self._store.key("lock", "contact", email)))
                 locked = email
                 seed = dataclasses.replace(
-                    state, contact=_fresher(self._store.contact(email), context.fetched.get(email))
+                    state, contact=fresher(self._store.contact(email), context.fetched.get(email))
                 )
                 continue
             try:
@@ -158,8 +170,8 @@ class EventSync:
             except Replan:
                 continue
             if email is not None and not context.recorded:
-                self._store.record_sync(email, "synced", users=context.take_users())
-            return Outcome("applied", "", context.calls, plan.commands)
+                self._store.record_sync(email, "synced", users=context.take_users(), written=context.take_written())
+            return Outcome("applied", "", context.calls, plan.commands, email)
         raise RetryableError("the contact kept changing under us; trying the event again later")
 
     def decider(self) -> Callable[[Event], Outcome | None]:
@@ -200,7 +212,18 @@ class EventSync:
             if not progressed:
                 break
             plan = plan_event(event, self._settings, state)
-        return (*plan.prerequisites, *plan.commands)
+        return (*plan.prerequisites, *self._trimmed(plan.commands))
+
+    def _trimmed(self, commands: tuple[Command, ...]) -> Iterator[Command]:
+        """The dry run's writes as they would be sent: without the fields Resend already holds."""
+        for command in commands:
+            if isinstance(command, UpdateContact):
+                remembered, deleted = self._store.written_fields(command.email)
+                trimmed = self._memory.trim_update(command, remembered, time.time(), deleted)
+                if trimmed is not None:
+                    yield trimmed
+            else:
+                yield command
 
     # -- planning with prerequisites fulfilled ---------------------------------------------------
 
@@ -251,6 +274,9 @@ class EventSync:
             return known
         if known is None and self._settings.trust_contact_cache:
             return ContactState(exists=False, members=frozenset())  # Redis knows every contact: new
+        if known is None and self._index is not None and self._index.knows_absent(email, context.resend):
+            context.fetched[email] = ContactState(exists=False, members=frozenset())
+            return context.fetched[email]  # not a contact of the team: one POST creates it
         # Redis does not know the contact, or knows it exists but not what we manage: Resend says.
         try:
             contact = context.resend.get_contact(email)
@@ -264,32 +290,9 @@ class EventSync:
         context.fetched[email] = state
         return state
 
-    def _safe_record(self, email: str, outcome: str, error: ConnectorError) -> None:
+    def _safe_record(self, email: str, outcome: str, error: ConnectorError, written: dict[str, str]) -> None:
+        # ``written``: what Resend accepted before the failure; the retry need not send it again.
         try:
-            self._store.record_sync(email, outcome, f"{type(error).__name__}: {error}"[:500])
+            self._store.record_sync(email, outcome, f"{type(error).__name__}: {error}"[:500], written=written)
         except RetryableError:
             log.debug("sync_record.skipped", email=mask_email(email))
-
-
-def _fresher(in_redis: ContactState | None, fetched: ContactState | None) -> ContactState | None:
-    """What Redis says now, unless it does not know what we manage and Resend told this event."""
-    if in_redis is None or (in_redis.managed is None and fetched is not None):
-        return fetched or in_redis
-    return in_redis
-
-
-def _reconciles(plan: Plan) -> bool:
-    """Whether carrying the plan out creates a contact or changes what the connector manages."""
-    return any(
-        isinstance(c, CreateContact | AddToSegment | RemoveFromSegment)
-        or (isinstance(c, RememberContact) and c.managed is not None)
-        for c in plan.commands
-    )
-
-
-def _email_of(plan: Plan) -> str | None:
-    for command in plan.commands:
-        email = getattr(command, "email", None)
-        if isinstance(email, str):
-            return email
-    return None

@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.events import Event
-from connector.ops import backfill, run_backfill, run_check, run_status
+from connector.ops import StatusQuery, backfill, run_backfill, run_check, run_status
 from connector.settings import Settings, load_settings
 from connector.sync import EventSync
 from tests.harness import ConnectorProcess, Deployment, wait_drained
@@ -25,7 +25,8 @@ from tests.integration.conftest import API_KEY
 def settings_with(deployment: Deployment, *, kafka: dict[str, str] | None = None, **resend: object) -> Settings:
     return load_settings(
         kafka={"bootstrap_servers": deployment.bootstrap, "topic": deployment.topic,
-               "dead_letter_topic": deployment.dead_letter_topic, "group_id": deployment.group, **(kafka or {})},
+               "dead_letter_topic": deployment.dead_letter_topic, "parked_topic": f"{deployment.topic}-parked",
+               "group_id": deployment.group, **(kafka or {})},
         redis={"url": deployment.redis_url, "key_prefix": deployment.key_prefix},
         resend={"base_url": deployment.resend_url, "api_key": API_KEY, **resend},
     )  # fmt: skip
@@ -63,9 +64,11 @@ def test_check_passes_with_one_ok_line_per_check(deployment: Deployment) -> None
     lines = text.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "ok    settings", "ok    kafka reachable", f"ok    events topic {deployment.topic}",
-        f"ok    dead-letter topic {deployment.dead_letter_topic}", f"ok    consumer group {deployment.group}",
-        "ok    redis", "ok    resend"]  # fmt: skip
+        f"ok    dead-letter topic {deployment.dead_letter_topic}", f"ok    parked topic {deployment.topic}-parked",
+        f"ok    consumer group {deployment.group}", "ok    redis", "ok    resend"]  # fmt: skip
     assert "exists, 1 partition(s)" in lines[2]
+    assert lines[4].endswith("does not exist yet; `run` creates it with the broker default number of partition(s), "
+                             "replication factor the broker default")  # fmt: skip
     assert API_KEY not in text
 
 
@@ -73,16 +76,28 @@ def test_check_fails_on_a_wrong_key_and_names_a_sending_only_key(deployment: Dep
     code, text = check(settings_with(deployment, api_key="re_wrong_key"))
     assert code == 1
     assert "FAIL  resend: the API key was refused" in text
-    assert text.count("ok    ") == 6
+    assert text.count("ok    ") == 7
     code, text = check(settings_with(deployment, api_key="re_sending_only"))
     assert code == 1
     assert "FAIL  resend: the API key is a sending-only key" in text
 
 
-def test_check_fails_on_a_missing_topic(deployment: Deployment) -> None:
-    code, text = check(settings_with(deployment, kafka={"dead_letter_topic": "no-such-topic"}))
+def test_check_fails_on_a_missing_events_topic(deployment: Deployment) -> None:
+    code, text = check(settings_with(deployment, kafka={"topic": "no-such-topic"}))
     assert code == 1
-    assert "FAIL  dead-letter topic no-such-topic: LookupError: does not exist" in text
+    assert "FAIL  events topic no-such-topic: LookupError: does not exist (`run` does not create" in text
+
+
+def test_check_says_what_run_creates_and_fails_a_replication_factor_the_cluster_cannot_hold(
+    deployment: Deployment,
+) -> None:
+    wanted = {"dead_letter_topic": "no-such-dlq", "dead_letter_partitions": "3"}
+    code, text = check(settings_with(deployment, kafka=wanted))
+    assert code == 0, text
+    assert "ok    dead-letter topic no-such-dlq: does not exist yet; `run` creates it with 3 partition(s)" in text
+    code, text = check(settings_with(deployment, kafka={**wanted, "dead_letter_replication_factor": "3"}))
+    assert code == 1
+    assert "replication factor 3 (kafka.dead_letter_replication_factor) but the cluster has 1 broker(s)" in text
 
 
 def test_status_shows_the_sync_record(
@@ -92,13 +107,13 @@ def test_status_shows_the_sync_record(
     traits = {"email": "st@example.com", "resendAudiences": "VIP"}
     sync_for(settings).handle(Event.from_dict({"type": "identify", "userId": "u-7", "traits": traits}))
     out = io.StringIO()
-    assert run_status(settings, "ST@example.com", out) == 0
+    assert run_status(settings, StatusQuery(emails=("ST@example.com",)), out) == 0
     text = out.getvalue()
     assert "known contact:     yes" in text
     assert "last outcome:      synced" in text
     assert "managed segments:  VIP" in text
     assert "userIds:           u-7" in text
-    assert run_status(settings, "nobody@example.com", io.StringIO()) == 1
+    assert run_status(settings, StatusQuery(emails=("nobody@example.com",)), io.StringIO()) == 1
 
 
 class InterruptedProducer:
@@ -195,7 +210,7 @@ def test_backfilled_contacts_take_the_live_path_into_resend(
     assert {f"b{i}@example.com" for i in range(20)} <= set(contacts)
     assert contacts["b7@example.com"]["first_name"] == "B7"
     out = io.StringIO()
-    assert run_status(settings, "b7@example.com", out) == 0
+    assert run_status(settings, StatusQuery(emails=("b7@example.com",)), out) == 0
     assert "last outcome:      synced" in out.getvalue()
     assert "managed segments:  Imported" in out.getvalue()
     assert "userIds:           u-7" in out.getvalue()

@@ -22,13 +22,19 @@ def partition(kafka_bootstrap: str) -> TopicPartition:
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     admin.close()
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=200, retries=5)
+    # A linger no stall of a loaded machine outlasts: the batch is closed by flush() alone, so the
+    # records before it are one batch whatever the scheduler does between the sends.
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_bootstrap, linger_ms=120_000, delivery_timeout_ms=300_000, retries=5
+    )
     for n in range(4):  # one batch: 0, 1, the bad 2, 3
         headers = [(RawKey(b"bad\xff"), b"v")] if n == 2 else [("ok", b"v")]
         producer.send(topic, partition=0, key=b"k%d" % n, value=b"v%d" % n, headers=headers)
-    producer.flush()
-    for n in (4, 5):  # a later batch
-        producer.send(topic, partition=0, key=b"k%d" % n, value=b"v%d" % n).get(timeout=30)
+    producer.flush(timeout=30)
+    for n in (4, 5):  # later batches
+        future = producer.send(topic, partition=0, key=b"k%d" % n, value=b"v%d" % n)
+        producer.flush(timeout=30)
+        future.get(timeout=30)
     producer.close()
     return TopicPartition(topic, 0)
 

@@ -87,7 +87,7 @@ def test_known_contact_costs_one_patch_and_empty_events_cost_nothing(
     assert calls_since(inspector, before) == []
 
 
-def test_a_new_contact_costs_a_check_and_one_post_or_only_the_post_when_redis_is_trusted(
+def test_a_new_contact_costs_one_post_or_a_check_and_the_post_without_the_email_index(
     sync_for: Callable[..., EventSync], inspector: EmulatorInspector
 ) -> None:
     inspector.seed(("POST", "/segments", {"name": "News"}))
@@ -96,9 +96,14 @@ def test_a_new_contact_costs_a_check_and_one_post_or_only_the_post_when_redis_is
         return ev(type="identify", traits={"email": email, "plan": "a", "resendAudiences": "News"})
 
     sync = sync_for()
-    sync.handle(identify("first@example.com"))  # defines the properties, learns the segment id
+    sync.handle(identify("first@example.com"))  # defines the properties, learns the segment id, reads the index
     before = len(inspector.calls())
-    sync.handle(identify("checked@example.com"))
+    sync.handle(identify("indexed@example.com"))
+    assert calls_since(inspector, before) == ["POST /contacts 201"]
+
+    checking = sync_for(email_index=False)
+    before = len(inspector.calls())
+    checking.handle(identify("checked@example.com"))
     assert calls_since(inspector, before) == ["GET /contacts/{id} 404", "POST /contacts 201"]
 
     trusting = sync_for(trust_contact_cache=True)

@@ -54,3 +54,25 @@ def test_mask_email_shapes() -> None:
     assert logs.mask_email("a@b.io") == "a***@b.io"
     assert logs.mask_email("no-at-sign") == "***"
     assert logs.mask_email(None) is None
+
+
+def test_standard_library_records_render_as_the_same_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    logs.configure()
+    logging.getLogger("kafka.coordinator").warning("Heartbeat failed for group %s", "g1")
+    logging.getLogger("kafka.conn").info("connecting")  # below the libraries' level: dropped
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["event"] == "Heartbeat failed for group g1"
+    assert (line["level"], line["logger"]) == ("warning", "kafka.coordinator")
+    assert "timestamp" in line
+
+
+def test_a_lone_surrogate_in_a_field_still_makes_a_json_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    logs.configure(fmt="json")
+    logs.get_logger("test").info("event.applied", user_id="u-\udc00x")  # valid JSON in an event, not UTF-8
+    assert json.loads(stream.getvalue())["user_id"] == "u-\udc00x"

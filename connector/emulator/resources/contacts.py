@@ -12,11 +12,11 @@ from connector.emulator.resources.webhooks import contact_changed
 from connector.emulator.views import contact_view, newest_first, page
 from connector.emulator.world import Contact, World
 
-__all__ = ["routes"]
+__all__ = ["EMAIL", "forget_contact", "routes"]
 
 routes = Routes()
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _checked_properties(world: World, raw: Any, *, allow_null: bool) -> dict[str, str | int | float | None]:
@@ -41,19 +41,28 @@ def _checked_properties(world: World, raw: Any, *, allow_null: bool) -> dict[str
     return out
 
 
+def _names(body: Json) -> None:
+    for name in ("first_name", "last_name"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise ApiError(422, "validation_error", f"`{name}` must be a string")
+    if "unsubscribed" in body and not isinstance(body["unsubscribed"], bool):
+        raise ApiError(422, "validation_error", "`unsubscribed` must be a boolean")
+
+
 @routes.add("POST", "/contacts")
 def create_contact(world: World, *, query: Query, body: Json) -> Answer:
     email = body.get("email")
     if not email:
         raise ApiError(422, "missing_required_field", "Missing `email` field.")
-    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+    if not isinstance(email, str) or not EMAIL.match(email.strip()):
         raise ApiError(422, "validation_error", "Invalid `email` field.")
+    _names(body)
     existing = world.by_email.get(email.strip().lower())
     if existing is not None:
         # Live behaviour: 201 with the existing id, the stored contact left unchanged.
         return 201, {"object": "contact", "id": existing}
     properties = _checked_properties(world, body.get("properties"), allow_null=False)
-    segment_ids = [s["id"] if isinstance(s, dict) else s for s in body.get("segments") or []]
+    segment_ids = [str(s["id"] if isinstance(s, dict) else s) for s in body.get("segments") or []]
     for segment_id in segment_ids:
         world.segment(segment_id)
     topics = checked_topics(world, body.get("topics"))
@@ -92,14 +101,13 @@ def get_contact(world: World, id_or_email: str, *, query: Query, body: Json) -> 
 @routes.add("PATCH", "/contacts/{id}")
 def update_contact(world: World, id_or_email: str, *, query: Query, body: Json) -> Answer:
     contact = world.contact(id_or_email)
+    _names(body)
     properties = _checked_properties(world, body.get("properties"), allow_null=True)
     topics = checked_topics(world, body.get("topics"))  # not in the spec's update body; accepted like create's
     for name in ("first_name", "last_name"):
         if name in body:
             setattr(contact, name, body[name])
     if "unsubscribed" in body:
-        if not isinstance(body["unsubscribed"], bool):
-            raise ApiError(422, "validation_error", "`unsubscribed` must be a boolean")
         contact.unsubscribed = body["unsubscribed"]
     for key, value in properties.items():
         if value is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from connector.emulator.api import Answer, ApiError, Json, Query, Routes
+from connector.emulator.resources.contacts import EMAIL
 from connector.emulator.world import World
 
 __all__ = ["routes"]
@@ -17,12 +18,19 @@ def send_event(world: World, *, query: Query, body: Json) -> Answer:
     name = body.get("event")
     if not name:
         raise ApiError(422, "missing_required_field", "Missing `event` field.")
-    if str(name).startswith("resend:"):
+    if not isinstance(name, str):
+        raise ApiError(422, "validation_error", "`event` must be a string")
+    if name.startswith("resend:"):
         raise ApiError(422, "validation_error", "Event names starting with `resend:` are reserved")
     if not body.get("email") and not body.get("contact_id"):
         raise ApiError(422, "missing_required_field", "Missing `email` or `contact_id` field.")
     if body.get("email") and body.get("contact_id"):
         raise ApiError(422, "validation_error", "Exactly one of `email` or `contact_id` must be provided.")
+    email, contact_id = body.get("email"), body.get("contact_id")
+    if email and (not isinstance(email, str) or not EMAIL.match(email.strip())):
+        raise ApiError(422, "validation_error", "Invalid `email` field.")
+    if contact_id and not isinstance(contact_id, str):
+        raise ApiError(422, "validation_error", "`contact_id` must be a string")
     payload = body.get("payload")
     if payload is not None and not isinstance(payload, dict):
         raise ApiError(422, "validation_error", "`payload` must be an object")

@@ -21,6 +21,16 @@ def _view(p: Property) -> Json:
     return {"id": p.id, "key": p.key, "type": p.type, "fallback_value": p.fallback_value, "created_at": p.created_at}
 
 
+def _check_fallback(value: object, kind: str) -> None:
+    if value is None:
+        return
+    fits = (
+        isinstance(value, str) if kind == "string" else isinstance(value, int | float) and not isinstance(value, bool)
+    )
+    if not fits:
+        raise ApiError(422, "validation_error", f"`fallback_value` must be a {kind}")
+
+
 @routes.add("GET", "/contact-properties")
 def list_properties(world: World, *, query: Query, body: Json) -> Answer:
     return 200, page([_view(p) for p in newest_first(world.properties.values())], query)
@@ -39,6 +49,7 @@ def create_property(world: World, *, query: Query, body: Json) -> Answer:
         raise ApiError(422, "validation_error", f"`{key}` is a reserved key")
     if kind not in ("string", "number"):
         raise ApiError(422, "validation_error", "`type` must be string or number")
+    _check_fallback(body.get("fallback_value"), kind)
     if key in world.properties:
         raise ApiError(409, "invalid_parameter", f"Contact property '{key}' already exists")
     prop = Property(id=str(uuid.uuid4()), key=key, type=kind, fallback_value=body.get("fallback_value"))
@@ -56,6 +67,7 @@ def update_property(world: World, prop_id: str, *, query: Query, body: Json) -> 
     prop = world.property_by_id(prop_id)
     if "key" in body or "type" in body:
         raise ApiError(422, "validation_error", "`key` and `type` cannot be changed")
+    _check_fallback(body.get("fallback_value"), prop.type)
     prop.fallback_value = body.get("fallback_value")
     return 200, {"object": "contact_property", "id": prop.id}
 

@@ -23,6 +23,8 @@ def create_segment(world: World, *, query: Query, body: Json) -> Answer:
     name = body.get("name")
     if not name:
         raise ApiError(422, "missing_required_field", "Missing `name` field.")
+    if not isinstance(name, str):
+        raise ApiError(422, "validation_error", "`name` must be a string")
     segment = Segment(id=str(uuid.uuid4()), name=str(name))
     world.segments[segment.id] = segment
     return 201, {"object": "segment", "id": segment.id, "name": segment.name}

@@ -30,7 +30,9 @@ import secrets
 import threading
 import uuid
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+import httpx
 
 from connector.emulator.api import Answer, ApiError, Json, Query, Routes, not_found
 from connector.emulator.records import Webhook
@@ -56,9 +58,15 @@ _capture = threading.local()  # the events one inspection call emitted, for its 
 
 
 def _endpoint(value: Any) -> str:
-    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
+    """An http(s) URL with a host, read as the deliverer's HTTP client reads it (one it cannot parse
+    would fail every delivery)."""
+    try:
+        url = httpx.URL(value) if isinstance(value, str) else None
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
         raise ApiError(422, "validation_error", "`endpoint` must be an http or https URL")
-    return value
+    return str(value)
 
 
 def _events(value: Any) -> list[str]:

@@ -137,6 +137,41 @@ def test_kubernetes_settings_load_from_the_configmap_and_the_secret(
     assert pod["securityContext"]["runAsNonRoot"] is True
 
 
+def test_kubernetes_pdb_service_and_service_monitor_select_the_pods_and_the_metrics_port() -> None:
+    deployment = load("k8s/deployment.yaml")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    pdb = load("k8s/pdb.yaml")
+    assert pdb["kind"] == "PodDisruptionBudget"
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert pdb["spec"]["maxUnavailable"] < deployment["spec"]["replicas"]
+    service, monitor = yaml.safe_load_all((DEPLOY / "k8s" / "service.yaml").read_text())
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    [port] = service["spec"]["ports"]
+    assert (port["targetPort"], port["port"]) == ("metrics", METRICS_PORT)
+    assert monitor["kind"] == "ServiceMonitor"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"] == [{"port": port["name"], "path": "/metrics", "interval": "30s"}]
+
+
+def test_kubernetes_mounts_the_transformations_the_settings_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    deployment, transforms = load("k8s/deployment.yaml"), load("k8s/transforms-configmap.yaml")
+    pod = deployment["spec"]["template"]["spec"]
+    [volume] = [v for v in pod["volumes"] if v.get("configMap", {}).get("name") == transforms["metadata"]["name"]]
+    [mount] = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"]]
+    example = DEPLOY / "examples" / "transforms" / "plan_to_audiences.py"
+    assert transforms["data"] == {example.name: example.read_text()}  # the example, verbatim
+    configmap, secret = load("k8s/configmap.yaml"), load("k8s/secret.yaml")
+    [file_name] = configmap["data"]
+    (tmp_path / file_name).write_text(configmap["data"][file_name])
+    use_env(monkeypatch, {**secret["stringData"], "RESEND_CONNECTOR_SETTINGS": str(tmp_path / file_name)})
+    settings = load_settings()
+    assert settings.transforms.functions == (f"{mount['mountPath']}/{example.name}",)
+    assert settings.kafka.sasl_password is not None  # the SASL password comes from the Secret
+    assert "sasl_password" not in configmap["data"][file_name]
+
+
 def test_the_deployment_says_replicas_beyond_the_partition_count_sit_idle() -> None:
     text = (DEPLOY / "k8s" / "deployment.yaml").read_text()
     assert "Replicas beyond the events topic's partition count sit idle" in text
@@ -164,7 +199,21 @@ def test_compose_wires_the_connector_to_its_services(monkeypatch: pytest.MonkeyP
     assert settings.resend.api_key.get_secret_value() == emulator[emulator.index("--api-key") + 1]
     assert settings.kafka.bootstrap_servers == "kafka:9092"
     assert settings.metrics.host == "0.0.0.0"
-    assert f"{settings.metrics.port}:{settings.metrics.port}" in services["connector"]["ports"]
+    assert f"127.0.0.1:{settings.metrics.port}:{settings.metrics.port}" in services["connector"]["ports"]
+
+
+def test_compose_publishes_kafka_to_the_host_on_loopback_only() -> None:
+    services = load("docker-compose.yml")["services"]
+    kafka = services["kafka"]["environment"]
+    advertised = dict(item.split("://") for item in kafka["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    host_port = advertised["HOST"].rsplit(":", 1)[1]
+    assert advertised["HOST"] == f"127.0.0.1:{host_port}"
+    assert f"127.0.0.1:{host_port}:{host_port}" in services["kafka"]["ports"]
+    assert f"HOST://:{host_port}" in kafka["KAFKA_LISTENERS"].split(",")
+    assert "HOST:PLAINTEXT" in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+    published = [port for service in services.values() for port in service.get("ports", [])]
+    assert published
+    assert all(port.startswith("127.0.0.1:") for port in published)
 
 
 def _docker_engine_answers() -> bool:

@@ -166,3 +166,25 @@ def test_inspection_unsubscribe_bounce_and_complaint(team: Resend, receiver: Rec
     assert bodies["email.bounced"]["to"] == ["a@x.io"]
     assert set(bodies["email.complained"]) >= {"email_id", "created_at", "from", "to", "subject"}
     assert bodies["email.suppressed"]["suppressed"]["type"] == "OnAccountSuppressionList"
+
+
+@pytest.mark.parametrize("endpoint", ["http://\x00x/", "http://[::1/x", "http:///x", "https://:443/x"])
+def test_an_endpoint_no_http_client_can_post_to_is_refused(team: Resend, endpoint: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        team.call("POST", "/webhooks", {}, {"endpoint": endpoint, "events": ["email.bounced"]})
+    assert caught.value.status == 422
+
+
+def test_a_message_whose_url_httpx_refuses_fails_and_the_next_is_still_delivered(receiver: Receiver) -> None:
+    deliverer = Deliverer(transport=httpx.MockTransport(receiver), retry_delays=(0.01,))
+    secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    try:
+        bad = Message("msg_bad", "wh_1", "http://\x00x/", "email.bounced", b"{}", secret)
+        deliverer.submit(bad)
+        wait_for(lambda: bad.state == "failed", timeout=10, what="the unpostable message to be given up")
+        good = Message("msg_good", "wh_1", "https://h.io/", "email.bounced", b"{}", secret)
+        deliverer.submit(good)
+        wait_for(lambda: good.state == "delivered", timeout=10, what="the next message to be delivered")
+        assert [r.headers["svix-id"] for r in receiver.seen] == ["msg_good"]
+    finally:
+        deliverer.close()

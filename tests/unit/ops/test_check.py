@@ -82,7 +82,8 @@ class FakeAdmin:
     """Answers like kafka-python's KafkaAdminClient; ``group_answers`` are returned (or raised) in turn."""
 
     refuse_bootstrap = False
-    topics = {"ev": 4, "dl": 1}
+    topics = {"ev": 4, "dl": 1, "pk": 1}
+    brokers = 1
     group_answers: list[object] = []
     closed = 0
 
@@ -95,6 +96,9 @@ class FakeAdmin:
 
     def describe_topics(self, names: list[str]) -> list[dict[str, object]]:
         return [{"topic": n, "partitions": [{"partition": p} for p in range(self.topics[n])]} for n in names]
+
+    def describe_cluster(self) -> dict[str, object]:
+        return {"brokers": [{"node_id": n} for n in range(self.brokers)]}
 
     def describe_groups(self, group_ids: list[str]) -> dict[str, object]:
         answer = type(self).group_answers.pop(0)
@@ -114,8 +118,15 @@ def admin(monkeypatch: pytest.MonkeyPatch) -> type[FakeAdmin]:
     return fake
 
 
-def kafka_settings(dead_letter_topic: str = "dl") -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers="127.0.0.1:1", topic="ev", dead_letter_topic=dead_letter_topic, group_id="g")
+def kafka_settings(dead_letter_topic: str = "dl", **more: object) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers="127.0.0.1:1",
+        topic="ev",
+        dead_letter_topic=dead_letter_topic,
+        parked_topic="pk",
+        group_id="g",
+        **more,  # type: ignore[arg-type]
+    )
 
 
 def test_kafka_lines_name_partitions_and_the_group_state(admin: type[FakeAdmin]) -> None:
@@ -125,20 +136,43 @@ def test_kafka_lines_name_partitions_and_the_group_state(admin: type[FakeAdmin])
         {"group_state": "Stable", "members": [{}, {}], "error": None},
     ]
     assert [r.line() for r in check_kafka(kafka_settings())] == [
-        "ok    kafka reachable: 127.0.0.1:1 (2 topics)",
+        "ok    kafka reachable: 127.0.0.1:1 (3 topics)",
         "ok    events topic ev: exists, 4 partition(s)",
         "ok    dead-letter topic dl: exists, 1 partition(s)",
+        "ok    parked topic pk: exists, 1 partition(s)",
         "ok    consumer group g: coordinator found, state Stable, 2 member(s)",
     ]
     assert admin.closed == 1
 
 
-def test_a_missing_topic_and_a_forbidden_group_fail_their_own_lines(admin: type[FakeAdmin]) -> None:
+def test_a_missing_events_topic_and_a_forbidden_group_fail_their_own_lines(admin: type[FakeAdmin]) -> None:
+    admin.topics = {"dl": 1, "pk": 1}
     admin.group_answers = [{"group_state": "", "members": [], "error": "GroupAuthorizationFailedError"}]
-    results = check_kafka(kafka_settings(dead_letter_topic="nope"))
-    assert [r.ok for r in results] == [True, True, False, False]
-    assert results[2].line() == "FAIL  dead-letter topic nope: LookupError: does not exist"
-    assert results[3].detail == "PermissionError: GroupAuthorizationFailedError"
+    results = check_kafka(kafka_settings())
+    assert [r.ok for r in results] == [True, False, True, True, False]
+    assert results[1].line() == (
+        "FAIL  events topic ev: LookupError: does not exist (`run` does not create the events topic)"
+    )
+    assert results[4].detail == "PermissionError: GroupAuthorizationFailedError"
+
+
+def test_a_missing_dead_letter_topic_says_what_run_will_create(admin: type[FakeAdmin]) -> None:
+    admin.group_answers = [{"group_state": "Empty", "members": [], "error": None}]
+    results = check_kafka(kafka_settings(dead_letter_topic="nope", dead_letter_partitions=3))
+    assert results[2].line() == (
+        "ok    dead-letter topic nope: does not exist yet; `run` creates it with 3 partition(s), "
+        "replication factor the broker default"
+    )
+
+
+def test_a_replication_factor_the_cluster_cannot_hold_fails(admin: type[FakeAdmin]) -> None:
+    admin.group_answers = [{"group_state": "Empty", "members": [], "error": None}]
+    results = check_kafka(kafka_settings(dead_letter_topic="nope", dead_letter_replication_factor=3))
+    assert not results[2].ok
+    assert "replication factor 3 (kafka.dead_letter_replication_factor) but the cluster has 1 broker(s)" in (
+        results[2].detail
+    )
+    assert results[3].ok  # the parked topic exists: nothing to create
 
 
 def test_a_group_nobody_joined_yet_is_not_a_failure(admin: type[FakeAdmin]) -> None:
@@ -152,7 +186,7 @@ def test_unreachable_kafka_fails_every_kafka_line(admin: type[FakeAdmin]) -> Non
     results = check_kafka(kafka_settings())
     assert [(r.name, r.ok) for r in results] == [
         ("kafka reachable", False), ("events topic ev", False), ("dead-letter topic dl", False),
-        ("consumer group g", False)]  # fmt: skip
+        ("parked topic pk", False), ("consumer group g", False)]  # fmt: skip
     assert results[0].detail.startswith("KafkaTimeoutError")
     assert results[1].detail == "Kafka not reachable"
 

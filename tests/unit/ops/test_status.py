@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import fakeredis
 import pytest
 
-from connector.ops import run_status
+from connector.ops import StatusQuery, run_status
 from connector.state import StateStore
 from tests.unit.ops.fakes import settings
 
@@ -19,8 +24,12 @@ def store() -> StateStore:
 
 
 def status(store: StateStore, email: str) -> tuple[int, str]:
+    return query(store, StatusQuery(emails=(email,)))
+
+
+def query(store: StateStore, what: StatusQuery, *, as_json: bool = False) -> tuple[int, str]:
     out = io.StringIO()
-    return run_status(settings(), email, out, redis_client=store.client), out.getvalue()
+    return run_status(settings(), what, out, as_json=as_json, redis_client=store.client), out.getvalue()
 
 
 def test_a_synced_contact_shows_its_record_segment_names_and_user_ids(store: StateStore) -> None:
@@ -62,3 +71,55 @@ def test_an_invalid_email_says_so_and_exits_1(store: StateStore) -> None:
     code, text = status(store, "not an email")
     assert code == 1
     assert text == "status: email is not a valid address: An email address must have an @-sign.\n"
+
+
+def test_several_contacts_at_once_in_json(store: StateStore) -> None:
+    store.record_sync("ada@example.com", "synced")
+    store.record_sync("bo@example.com", "failed", "ResendRejected: 422 validation_error")
+    code, text = query(store, StatusQuery(emails=("ada@example.com", "BO@example.com", "x")), as_json=True)
+    body = json.loads(text)
+    assert code == 1  # one of the named emails is invalid
+    assert [(c["email"], c["last_outcome"]) for c in body["contacts"]] == [
+        ("ada@example.com", "synced"),
+        ("bo@example.com", "failed"),
+    ]
+    assert body["contacts"][1]["last_error"] == "ResendRejected: 422 validation_error"
+    assert body["invalid"] == ["x: email is not a valid address: An email address must have an @-sign."]
+
+
+def test_failed_lists_contacts_whose_last_event_failed_until_they_sync(store: StateStore) -> None:
+    store.record_sync("ada@example.com", "failed", "ResendRejected: 422")
+    store.record_sync("bo@example.com", "failed", "ResendRejected: 422")
+    store.record_sync("cy@example.com", "synced")
+    store.remember_contact("bo@example.com", None, None, synced=True)  # bo's next event went through
+    code, text = query(store, StatusQuery(failed=True), as_json=True)
+    assert code == 0
+    assert [c["email"] for c in json.loads(text)["contacts"]] == ["ada@example.com"]
+
+
+def test_since_lists_contacts_with_a_sync_record_from_that_time(store: StateStore) -> None:
+    store.record_sync("old@example.com", "synced")
+    store.client.zadd("t:index:synced", {"old@example.com": time.time() - 7200})  # as if two hours ago
+    store.record_sync("new@example.com", "pending", "RateLimited: 429")
+    since = datetime.now(UTC) - timedelta(hours=1)
+    code, text = query(store, StatusQuery(since=since))
+    assert code == 0
+    assert "email:             new@example.com" in text
+    assert "old@example.com" not in text
+
+
+def test_erasure_leaves_no_trace_in_the_indexes(store: StateStore) -> None:
+    store.record_sync("gone@example.com", "failed", "ResendRejected: 422")
+    store.forget_contact("gone@example.com")
+    assert store.client.zrange("t:index:synced", 0, -1) == []
+    assert store.client.zrange("t:index:failed", 0, -1) == []
+
+
+def test_a_file_of_emails(store: StateStore, tmp_path: Path) -> None:
+    store.record_sync("ada@example.com", "synced")
+    path = tmp_path / "emails.txt"
+    path.write_text("# who complained\nada@example.com\n\nnobody@example.com\n")
+    args = argparse.Namespace(emails=[], file=path, failed=False, since=None, limit=10)
+    code, text = query(store, StatusQuery.from_args(args))
+    assert code == 1  # nobody@ is unknown
+    assert text.count("email:") == 2

@@ -129,6 +129,9 @@ class ScriptedSync:
     def decider(self) -> Callable[[Event], Outcome | None]:
         return lambda event: None  # every event is scripted: each goes to a worker
 
+    def identify(self, value: bytes | None) -> dict[str, Any]:
+        return {}
+
 
 class RecordingDeadLetters:
     def __init__(self) -> None:

@@ -257,6 +257,18 @@ def test_the_environment_s_proxy_is_used_unless_no_proxy_names_the_host(monkeypa
     ResendClient.from_settings(settings, None).close()  # builds its transport with or without one
 
 
+def test_every_retry_is_reported_to_the_retry_hook() -> None:
+    rec = Recorder([
+        httpx.Response(429, json={"name": "rate_limit_exceeded"}, headers={"retry-after": "1"}),
+        httpx.Response(503, content=b"upstream down"),
+        httpx.Response(200, json={"object": "contact", "id": "c1"}),
+    ])  # fmt: skip
+    retried: list[tuple[str, str]] = []
+    client = client_for(rec, on_retry=lambda route, error: retried.append((route, type(error).__name__)))
+    assert client.update_contact("a@x.io", fields={}) == "c1"
+    assert retried == [("PATCH /contacts/{id}", "RateLimited"), ("PATCH /contacts/{id}", "ResendUnavailable")]
+
+
 def test_every_request_carries_the_pinned_user_agent() -> None:
     # Without one Resend answers 403 (Cloudflare error 1010) before the API: resend-api.md, Errors.
     assert USER_AGENT == "resend-connector/0.1.0"

@@ -36,7 +36,7 @@ def test_every_problem_is_reported_together(monkeypatch: pytest.MonkeyPatch) -> 
 def test_api_key_is_required_for_real_resend() -> None:
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
-    assert "resend.api_key is required" in caught.value.problems[0]
+    assert caught.value.problems == ("resend.api_key: Value error, is required when resend.base_url is Resend itself",)
 
 
 def test_yaml_file_with_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.errors import ResendNotFound, ResendRejected
-from connector.resend import Contact, PropertyDefinition, Segment
+from connector.resend import Contact, ContactPage, ListedContact, PropertyDefinition, Segment
 
 _RESERVED = {"FIRST_NAME", "LAST_NAME", "EMAIL", "UNSUBSCRIBE_URL"}
 
@@ -96,6 +96,14 @@ class FakeResend:
         self._call("get_contact")
         c = self._contact(id_or_email)
         return Contact(c.id, id_or_email, c.first_name, c.last_name, c.unsubscribed, dict(c.properties))
+
+    def list_contacts_page(self, *, after: str | None = None, limit: int = 100) -> ContactPage:
+        """Newest first, as Resend lists them."""
+        self._call("list_contacts_page")
+        listed = [ListedContact(c.id, email) for email, c in reversed(self.contacts.items())]
+        ids = [c.id for c in listed]
+        start = ids.index(after) + 1 if after in ids else (len(ids) if after else 0)
+        return ContactPage(tuple(listed[start : start + limit]), start + limit < len(listed))
 
     def update_contact(self, id_or_email: str, *, fields: Mapping[str, object], properties: Mapping[str, Any]) -> str:
         self._call("update_contact")

@@ -1,0 +1,48 @@
+"""The long-running commands: ``run`` (the service) and ``emulator``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from contextlib import ExitStack
+from types import FrameType
+
+from connector.cli.common import settings_of
+from connector.cli.registry import Command, register
+from connector.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from connector.app import build_runner
+
+    settings = settings_of(args)
+    with ExitStack() as stack:
+        runner = build_runner(settings, stack)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            log.info("signal.received", signal=signal.Signals(signum).name)
+            runner.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        runner.run()
+    return 0
+
+
+def _emulator(argv: list[str]) -> int:
+    from connector.emulator import main as emulator_main
+
+    return int(emulator_main(argv) or 0)
+
+
+register(Command("run", "consume events and keep Resend in sync (the service)", _run))
+register(
+    Command(
+        "emulator",
+        "a local Resend emulator (see `resend-connector emulator --help`)",
+        None,
+        passthrough=_emulator,
+    )
+)

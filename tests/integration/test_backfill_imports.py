@@ -1,0 +1,98 @@
+"""backfill through contact imports (issue #14, point 3) against the emulator over HTTP and real
+Redis: the contacts land with their segments, and the stream continues without re-sending anything."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from connector.emulator import EmulatorInspector
+from connector.events import Event
+from connector.ops import run_import_backfill
+from connector.resend import ResendClient
+from connector.settings import Settings
+from connector.sync import EventSync
+
+
+def _rows(count: int) -> list[dict[str, Any]]:
+    sets = ["News", "News, Beta", "", "Beta"]
+    return [{"email": f"Row{i}@Example.com", "first_name": f"R{i}", "plan": f"p{i % 3}", "seats": i,
+             "audiences": sets[i % 4], "userId": f"u{i}"} for i in range(count)]  # fmt: skip
+
+
+def _backfill(settings: Settings, path: Path, redis_client: redis.Redis, **options: Any) -> tuple[int, str]:
+    out = io.StringIO()
+    client = ResendClient.from_settings(settings.resend, redis_client, key_prefix=settings.redis.key_prefix)
+    try:
+        code = run_import_backfill(settings, path, fmt=None, progress=False, out=out, resend=client,
+                                   redis_client=redis_client, **options)  # fmt: skip
+    finally:
+        client.close()
+    return code, out.getvalue()
+
+
+def test_contacts_load_through_imports_and_the_stream_continues_from_there(
+    settings_for: Callable[..., Settings],
+    sync_for: Callable[..., EventSync],
+    redis_client: redis.Redis,
+    inspector: EmulatorInspector,
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "contacts.jsonl"
+    rows = _rows(40)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    settings = settings_for()
+    code, text = _backfill(settings, path, redis_client)
+    assert code == 0, text
+    calls = inspector.calls()
+    routes = [f"{c['method']} {c['route']}" for c in calls]
+    assert routes.count("POST /contacts/imports") == 4  # {News}, {Beta, News}, {Beta}, no segment
+    assert not {"POST /contacts", "PATCH /contacts/{id}"} & set(routes)
+    contacts = inspector.contacts()
+    assert {f"row{i}@example.com" for i in range(40)} <= set(contacts)
+    one = contacts["row1@example.com"]
+    assert sorted(one["segments"]) == ["Beta", "News"]
+    assert (one["first_name"], one["properties"]["plan"], one["properties"]["cdp_user_id"]) == ("R1", "p1", "u1")
+    assert contacts["row2@example.com"]["segments"] == []
+    # As if identified: the same identify costs nothing, a change costs exactly its PATCH.
+    sync = sync_for()
+    before = len(inspector.calls())
+    same = {
+        "type": "identify",
+        "userId": "u1",
+        "traits": {
+            "email": "row1@example.com",
+            "first_name": "R1",
+            "plan": "p1",
+            "seats": 1,
+            "resendAudiences": "News, Beta",
+        },
+    }
+    assert sync.handle(Event.from_dict(same)).calls == 0  # fmt: skip
+    track = {"type": "track", "event": "Upgraded", "userId": "u1", "traits": {"plan": "p9"}}
+    assert sync.handle(Event.from_dict(track)).calls == 1
+    assert [f"{c['method']} {c['route']}" for c in inspector.calls()[before:]] == ["PATCH /contacts/{id}"]
+    assert inspector.contacts()["row1@example.com"]["properties"]["plan"] == "p9"
+    # Leaving a segment removes the membership the import added (it is recorded as managed).
+    sync.handle(Event.from_dict({**same, "traits": {**same["traits"], "resendAudiences": "News"}}))
+    assert inspector.contacts()["row1@example.com"]["segments"] == ["News"]
+
+
+def test_contacts_resend_already_holds_are_handed_to_the_events_path(
+    settings_for: Callable[..., Settings], redis_client: redis.Redis, inspector: EmulatorInspector, tmp_path: Path
+) -> None:
+    inspector.seed(("POST", "/contacts", {"email": "row3@example.com", "first_name": "Before"}))
+    path = tmp_path / "contacts.csv"
+    path.write_text("email,first_name,audiences\n" + "".join(f"row{i}@example.com,R{i},News\n" for i in range(5)))
+    handed: list[Path] = []
+    code, _ = _backfill(settings_for(), path, redis_client, events_path=lambda p: handed.append(p) or 0)
+    assert code == 0
+    assert [json.loads(line)["email"] for line in handed[0].read_text().splitlines()] == ["row3@example.com"]
+    contacts = inspector.contacts()
+    assert contacts["row3@example.com"]["first_name"] == "Before"  # not touched by the import
+    assert contacts["row4@example.com"]["segments"] == ["News"]

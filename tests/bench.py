@@ -21,7 +21,8 @@ Goals on the 2-core machine: (a) >= 10,000 events/s, (b) >= 500 events/s, (c) <=
 Sizes: BENCH_NO_CALL (default 100,000), BENCH_ONE_CALL (5,000), BENCH_BACKLOG (1,000,000), BENCH_REPLICAS
 (2; the (b) row with that many replicas, none below 2), BENCH_ECONOMY_USERS (2,000) and
 BENCH_ECONOMY_EVENTS (20,000), BENCH_BACKFILL (100,000 contacts);
-BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts (default: the setting's default).
+BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts and BENCH_LOG_EVENT_OUTCOMES its
+log_event_outcomes (default: the settings' defaults).
 BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e; default all), e.g. BENCH_ROWS=d,e;
 the ratio column needs ref.
 """
@@ -338,6 +339,8 @@ def main() -> int:
                            key_prefix=f"bench-{suffix}:")  # fmt: skip
             if "BENCH_IN_FLIGHT" in os.environ:  # the connector's kafka.max_in_flight_contacts
                 d.extra_env["RESEND_CONNECTOR_KAFKA__MAX_IN_FLIGHT_CONTACTS"] = os.environ["BENCH_IN_FLIGHT"]
+            if "BENCH_LOG_EVENT_OUTCOMES" in os.environ:  # the connector's log_event_outcomes (true: a line per event)
+                d.extra_env["RESEND_CONNECTOR_LOG_EVENT_OUTCOMES"] = os.environ["BENCH_LOG_EVENT_OUTCOMES"]
             d.create_topics()
             return d
 

@@ -24,6 +24,8 @@ def _id(raw: Mapping[str, Any], key: str) -> str | None:
     value = raw.get(key)
     if value is None or value == "":
         return None
+    if type(value) is str and value.isascii():  # the usual id: nothing below can object to it
+        return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise InvalidEventError(f"`{key}` must be a string or a number, not {type(value).__name__}")
     if isinstance(value, str) and (surrogate := lone_surrogate(value)) is not None:

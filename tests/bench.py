@@ -7,6 +7,10 @@ latency (from the connector's own histogram), and (c) peak RSS while draining a 
 ms/ev is the connector's own CPU time per event (all replicas together): what an event costs, where
 events/s also says how much CPU the machine had to give.
 
+(ref) is the reference: a bare kafka-python consumer (tests/bench_reference.py) that polls, decodes
+each value as JSON and commits every half second, run on the (a) events in the same run and timed the
+same way; rows (a) and (c) print their events/s as a ratio to it (the ``x ref`` column).
+
 Two API-economy rows (issue #14; tests/bench_economy.py): (d) a realistic mixed stream, the calls
 the connector made (the emulator's log) against the fewest calls an independent model computes for
 the same events, and their ratio; (e) a bulk backfill through contact imports, its calls (status
@@ -17,8 +21,10 @@ Goals on the 2-core machine: (a) >= 10,000 events/s, (b) >= 500 events/s, (c) <=
 Sizes: BENCH_NO_CALL (default 100,000), BENCH_ONE_CALL (5,000), BENCH_BACKLOG (1,000,000), BENCH_REPLICAS
 (2; the (b) row with that many replicas, none below 2), BENCH_ECONOMY_USERS (2,000) and
 BENCH_ECONOMY_EVENTS (20,000), BENCH_BACKFILL (100,000 contacts);
-BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts (default: the setting's default).
-BENCH_ROWS selects rows (comma-separated: a, b, b2, c, d, e; default all), e.g. BENCH_ROWS=d,e.
+BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts and BENCH_LOG_EVENT_OUTCOMES its
+log_event_outcomes (default: the settings' defaults).
+BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e; default all), e.g. BENCH_ROWS=d,e;
+the ratio column needs ref.
 """
 
 from __future__ import annotations
@@ -33,9 +39,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from connector.emulator import EmulatorInspector
 from connector.local.services import free_port
@@ -97,6 +104,62 @@ def _quantiles(process: ConnectorProcess) -> tuple[float, float]:
     return q(0.5), q(0.99)
 
 
+class LagWatch:
+    """Records of a topic not yet committed by a group, asked through one long-lived client (a new
+    client per question would cost the machine CPU the measured process should have)."""
+
+    def __init__(self, deployment: Deployment, group: str) -> None:
+        self._consumer = KafkaConsumer(bootstrap_servers=deployment.bootstrap, group_id=group, enable_auto_commit=False)
+        self._partitions = [TopicPartition(deployment.topic, p) for p in range(deployment.partitions)]
+        self._ends = self._consumer.end_offsets(self._partitions)
+
+    def lag(self) -> int:
+        return sum(end - (self._consumer.committed(tp) or 0) for tp, end in self._ends.items())
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class _Process(Protocol):
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> int: ...
+
+
+def _timed(watch: LagWatch, process: _Process, count: int) -> tuple[float, float]:
+    """Seconds and CPU seconds from the group's first commit to the commit that leaves no lag."""
+    while watch.lag() >= count:
+        if process.proc.poll() is not None:
+            raise RuntimeError(f"exited with {process.proc.returncode}")
+        time.sleep(0.05)
+    started, cpu = time.monotonic(), _cpu_seconds(process.proc.pid)
+    deadline = started + 3600
+    while watch.lag() > 0:
+        if process.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"not drained (exit code {process.proc.poll()})")
+        time.sleep(0.05)
+    return time.monotonic() - started, _cpu_seconds(process.proc.pid) - cpu
+
+
+class _Reference:
+    def __init__(self, deployment: Deployment, group: str, count: int) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "tests.bench_reference",
+            deployment.bootstrap,
+            deployment.topic,
+            group,
+            str(count),
+        ]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE)
+
+    def stop(self) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        return self.proc.wait(timeout=60)
+
+
 class Run:
     def __init__(self, deployment: Deployment, workdir: Path) -> None:
         self.deployment = deployment
@@ -108,25 +171,52 @@ class Run:
         produced = self.deployment.produce_events(events)
         assert produced == count
         calls_before = sum(inspector.call_counts().values())
+        watch = LagWatch(self.deployment, self.deployment.group)
         process = ConnectorProcess(self.deployment, self.workdir / f"{name}.log")
         try:
             # The clock starts at the first commit, so process start-up and the group join are not counted.
-            while self.deployment.lag() >= count:
-                if process.proc.poll() is not None:
-                    raise RuntimeError(process.output()[-2000:])
-                time.sleep(0.05)
-            started, cpu = time.monotonic(), _cpu_seconds(process.proc.pid)
-            wait_drained(self.deployment, process, timeout=3600)
-            seconds = time.monotonic() - started
-            cpu = _cpu_seconds(process.proc.pid) - cpu
+            try:
+                seconds, cpu = _timed(watch, process, count)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}: {process.output()[-2000:]}") from None
             rss = _peak_rss_mb(process.proc.pid)
             p50, p99 = _quantiles(process)
         finally:
             process.stop()
+            watch.close()
         calls = sum(inspector.call_counts().values()) - calls_before
         return {"scenario": name, "events": count, "seconds": seconds, "events_per_s": count / seconds,
                 "cpu_ms_per_event": 1000 * cpu / count, "calls_per_event": calls / count, "peak_rss_mb": rss,
                 "p50_s": p50, "p99_s": p99}  # fmt: skip
+
+    def reference_group(self) -> str:
+        """A group for the reference row that starts where the topic ends now: it reads the events
+        produced after this call, as the connector does, and none from before."""
+        group = f"bench-ref-{uuid.uuid4().hex[:6]}"
+        consumer = KafkaConsumer(bootstrap_servers=self.deployment.bootstrap, group_id=group, enable_auto_commit=False)
+        try:
+            partitions = [TopicPartition(self.deployment.topic, p) for p in range(self.deployment.partitions)]
+            consumer.assign(partitions)
+            ends = consumer.end_offsets(partitions)
+            consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+        finally:
+            consumer.close()
+        return group
+
+    def reference(self, group: str, count: int) -> dict[str, Any]:
+        """The bare Kafka client on the ``count`` events produced since :meth:`reference_group`, timed alike."""
+        watch = LagWatch(self.deployment, group)
+        process = _Reference(self.deployment, group, count)
+        try:
+            seconds, cpu = _timed(watch, process, count)
+            rss = _peak_rss_mb(process.proc.pid)
+        finally:
+            process.stop()
+            watch.close()
+        nan = float("nan")
+        return {"scenario": "(ref) bare kafka-python + json", "events": count, "seconds": seconds,
+                "events_per_s": count / seconds, "cpu_ms_per_event": 1000 * cpu / count, "calls_per_event": 0.0,
+                "peak_rss_mb": rss, "p50_s": nan, "p99_s": nan}  # fmt: skip
 
     def drain_replicated(
         self, name: str, events: Iterator[dict[str, Any]], count: int, inspector: EmulatorInspector, replicas: int
@@ -231,7 +321,7 @@ def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
 
 def main() -> int:
     bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
-    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,c,d,e").replace(" ", "").split(","))
+    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e").replace(" ", "").split(","))
     no_call = int(os.environ.get("BENCH_NO_CALL", "100000"))
     one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
     backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
@@ -249,6 +339,8 @@ def main() -> int:
                            key_prefix=f"bench-{suffix}:")  # fmt: skip
             if "BENCH_IN_FLIGHT" in os.environ:  # the connector's kafka.max_in_flight_contacts
                 d.extra_env["RESEND_CONNECTOR_KAFKA__MAX_IN_FLIGHT_CONTACTS"] = os.environ["BENCH_IN_FLIGHT"]
+            if "BENCH_LOG_EVENT_OUTCOMES" in os.environ:  # the connector's log_event_outcomes (true: a line per event)
+                d.extra_env["RESEND_CONNECTOR_LOG_EVENT_OUTCOMES"] = os.environ["BENCH_LOG_EVENT_OUTCOMES"]
             d.create_topics()
             return d
 
@@ -264,10 +356,16 @@ def main() -> int:
         if replicas > 1 and "b2" in selected:
             updates = (_identify(i % users, 1000 + i // users) for i in range(one_call))
             rows.append(run.drain_replicated(f"(b) {replicas} replicas", updates, one_call, inspector, replicas))
-        # (a) events that need no Resend call, for the same known users.
-        if "a" in selected:
+        # (a) events that need no Resend call, for the same known users; (ref) the bare client on them.
+        if selected & {"a", "ref"}:
             no_calls = (_no_call(i, users) for i in range(no_call))
-            rows.append(run.drain("(a) no call needed", no_calls, no_call, inspector))
+            reference_group = run.reference_group()
+            if "a" in selected:
+                rows.append(run.drain("(a) no call needed", no_calls, no_call, inspector))
+            else:
+                assert d.produce_events(no_calls) == no_call
+            if "ref" in selected:
+                rows.append(run.reference(reference_group, no_call))
         # (c) a large backlog of (a)-type events: memory stays bounded while draining.
         if backlog and "c" in selected:
             d2 = deployment("backlog")
@@ -303,7 +401,11 @@ def _print_economy(rows: list[dict[str, Any]]) -> None:
 def _print_rows(rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    columns = ("events", "seconds", "events/s", "CPU ms/ev", "calls/ev", "RSS MB", "p50 s", "p99 s")
+    reference = next((r["events_per_s"] for r in rows if r["scenario"].startswith("(ref)")), None)
+    for r in rows:
+        if reference and r["scenario"][:3] in ("(a)", "(c)"):
+            r["ratio_to_ref"] = r["events_per_s"] / reference
+    columns = ("events", "seconds", "events/s", "CPU ms/ev", "calls/ev", "RSS MB", "p50 s", "p99 s", "x ref")
     header = f"{'scenario':32} " + " ".join(f"{c:>9}" for c in columns)
     print(header)
     print("-" * len(header))
@@ -311,7 +413,8 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
         print(
             f"{r['scenario']:32} {r['events']:>9} {r['seconds']:>9.1f} {r['events_per_s']:>9.0f} "
             f"{r['cpu_ms_per_event']:>9.3f} {r['calls_per_event']:>9.2f} {r['peak_rss_mb']:>9.0f} "
-            f"{r['p50_s']:>9.3f} {r['p99_s']:>9.3f}"
+            f"{r['p50_s']:>9.3f} {r['p99_s']:>9.3f} "
+            + (f"{r['ratio_to_ref']:>9.2f}" if "ratio_to_ref" in r else f"{'':>9}")
         )
 
 

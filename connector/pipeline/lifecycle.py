@@ -10,7 +10,7 @@ of the record (fate.py decides the fate of a failure; a record to dead-letter is
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from connector.errors import DecodeError, RetryableError, SkipEvent
@@ -37,6 +37,9 @@ class _Decoder(Protocol):
 class _Transforms(Protocol):
     def apply(self, event: dict[str, Any]) -> list[dict[str, Any]]: ...
 
+    @property
+    def empty(self) -> bool: ...
+
 
 class _Sync(Protocol):
     def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncOutcome: ...
@@ -44,6 +47,8 @@ class _Sync(Protocol):
     def read_ahead(self, events: Sequence[Event]) -> ReadAhead: ...
 
     def plan(self, event: Event) -> Sequence[Any]: ...
+
+    def decider(self) -> Callable[[Event], SyncOutcome | None]: ...
 
 
 class LetterBox(Protocol):
@@ -142,6 +147,33 @@ class Lifecycle:
                 record.decoded = None
         record.identities = identities_of(record.key, record.decoded)
         record.joins = joins_of(record.decoded)
+
+    def decider(self) -> Callable[[InFlight], Settled | None] | None:
+        """For one polled batch: a function answering what :meth:`run` would settle a record as, when
+        that needs no I/O (its one event is a skip planned from what this process knows, see
+        EventSync.decider), else None, and then the record needs :meth:`run`, which uses its decoding
+        as usual. No function at all when transformations are configured: they are user code, which
+        may be slow or read the store. The function never raises."""
+        if not self._transforms.empty:
+            return None
+        decide = self._sync.decider()
+
+        def decided(record: InFlight) -> Settled | None:
+            raw = record.decoded
+            if raw is None:
+                return None
+            try:
+                event = Event.from_dict(raw)
+                outcome = decide(event)
+            except Exception:  # noqa: BLE001 - whatever it is, run() meets it again and gives it its fate
+                return None
+            if outcome is None:
+                return None
+            record.decoded = None  # settled: the decoding is not needed any more
+            result = EventResult(event.type, Outcome.SKIPPED, outcome.reason, 0, event.message_id, event.user_id)
+            return Settled(Fate.DONE, (result,))
+
+        return decided
 
     def read_ahead(self, records: Sequence[InFlight]) -> ReadAhead | None:
         """For a worker about to run these records one after the other: the contact states their

@@ -70,14 +70,14 @@ class Metrics:
         self._server: ThreadingHTTPServer | None = None
         self._event_counters: dict[tuple[str, str], Any] = {}  # labelled children, looked up once
 
-    def count_event(self, type_: str, outcome: str) -> None:
-        """``events{type, outcome}`` += 1, without prometheus_client's per-call label lookup (hot path)."""
+    def count_event(self, type_: str, outcome: str, count: int = 1) -> None:
+        """``events{type, outcome}`` += count, without prometheus_client's per-call label lookup (hot path)."""
         if type_ not in EVENT_TYPES:
             type_ = "other"
         child = self._event_counters.get((type_, outcome))
         if child is None:
             child = self._event_counters[(type_, outcome)] = self.events.labels(type=type_, outcome=outcome)
-        child.inc()
+        child.inc(count)
 
     def observe_call(self, route: str, status: int, seconds: float) -> None:
         self.resend_calls.labels(route=route, status=str(status)).inc()

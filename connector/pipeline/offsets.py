@@ -42,6 +42,16 @@ class OffsetTracker:
         part.open.append(offset)
         part.next_offset = offset + 1
 
+    def passed(self, tp: TopicPartition, offset: int) -> None:
+        """:meth:`started` and :meth:`finished` at once (a record settled as it was consumed)."""
+        part = self._partitions.get(tp)
+        if part is None:
+            part = self._partitions[tp] = _Partition()
+        if part.open:  # behind unfinished records: done, and committed once they are
+            part.open.append(offset)
+            part.done.add(offset)
+        part.next_offset = offset + 1
+
     def finished(self, tp: TopicPartition, offset: int) -> None:
         part = self._partitions.get(tp)
         if part is not None:  # a partition revoked meanwhile is no longer ours to commit

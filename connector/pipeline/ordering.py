@@ -128,6 +128,17 @@ class IdentityScheduler(Generic[T]):
         if item.joins:
             self._join(item.partition_key, item.joins)
 
+    def clear(self, item: T) -> bool:
+        """Whether ``item`` would run at once if pushed now: nothing queued shares an identity with
+        it. Then it may be settled without being pushed, as long as it joins no ids (an alias)."""
+        if item.joins:
+            return False
+        links = self._joined.get(item.partition_key)
+        if links:
+            item.identities = tuple(dict.fromkeys(self._root(links, i) for i in item.identities))
+        queues, partition = self._queues, item.partition_key
+        return not any((partition, identity) in queues for identity in item.identities)
+
     def _join(self, partition: Hashable, joins: tuple[str, ...]) -> None:
         links = self._joined.setdefault(partition, {})
         if len(links) >= self._max_joins:

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from kafka import TopicPartition
 
-from connector.logs import get_logger, mask_email
+from connector.logs import get_logger
 from connector.pipeline.consumer import Consumer
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.lifecycle import Lifecycle
@@ -28,7 +28,8 @@ from connector.pipeline.offsets import OffsetTracker
 from connector.pipeline.ordering import IdentityScheduler
 from connector.pipeline.pause import ResumeSignal
 from connector.pipeline.pausing import Pause
-from connector.pipeline.records import EventResult, InFlight
+from connector.pipeline.records import InFlight
+from connector.pipeline.tally import Tally
 from connector.pipeline.workers import Finished, Turn, Workers
 from connector.settings import KafkaSettings
 
@@ -80,10 +81,7 @@ class Runner:
         self._last_commit = 0.0
         self._last_poll = 0.0
         self._last_lag = 0.0
-        # Bound once (the module logger re-binds on every call): the per-event line is the hot path,
-        # and at the usual info level it must cost next to nothing.
-        self._event_log = log.bind()
-        self._outcome = self._event_log.info if log_outcomes else self._event_log.debug
+        self._tally = Tally(metrics, log_outcomes=log_outcomes)  # latency, counts and outcome lines
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -125,14 +123,23 @@ class Runner:
         records = self._consumer.poll(idle_ms, self._settings.max_poll_records, now)
         for record in records:
             self._lifecycle.peek(record)  # decoded as consumed: its identities order it
+        decided = self._lifecycle.decider() if records else None
         with self._lock:
             for record in records:
-                if self._consumer.epoch(record.partition_key) != record.epoch:
+                tp = record.partition_key
+                if self._consumer.epoch(tp) != record.epoch:
                     continue  # revoked since the poll
-                self._tracker.started(record.partition_key, record.offset)
+                # Needs no I/O, waits for none of its identities: settled now (a worker would, later).
+                if decided and self._scheduler.clear(record) and (settled := decided(record)) is not None:
+                    assert isinstance(tp, TopicPartition)
+                    self._tracker.passed(tp, record.offset)
+                    self._tally.finished(record, settled, now)
+                    continue
+                self._tracker.started(tp, record.offset)
                 self._scheduler.push(record)
             if len(self._scheduler) >= self._max_buffered and not self._consumer.stopped("backpressure"):
                 self._consumer.stop_fetching("backpressure")
+        self._tally.flush()
 
     def _runnable(self, now: float) -> bool:
         """Whether _dispatch could start a record right now."""
@@ -175,6 +182,7 @@ class Runner:
                     self._scheduler.done(record)
                     continue
                 self._settle(item, now)
+        self._tally.flush()
 
     def _settle(self, item: Finished, now: float) -> None:
         record, settled = item.record, item.settled
@@ -205,18 +213,9 @@ class Runner:
             self._pause.leave()  # the probe went through
         self._scheduler.done(record)
         self._tracker.finished(tp, record.offset)
-        self._metrics.latency.observe(now - record.polled_at)
-        for result in settled.results:
-            self._metrics.count_event(result.type, result.outcome.value)
-            self._log_outcome(record, result)
+        self._tally.finished(record, settled, now)
         if settled.fate is Fate.DEAD_LETTERED:
-            self._metrics.count_event("unknown", "dead_lettered")
-
-    def _log_outcome(self, record: InFlight, result: EventResult) -> None:
-        """The line that answers "what happened to this contact?": one per event (#17)."""
-        self._outcome("event." + result.outcome.value, partition=record.partition, offset=record.offset,
-                      message_id=result.message_id, type=result.type, email=mask_email(result.email),
-                      user_id=result.user_id, calls=result.calls, reason=result.reason or None)  # fmt: skip
+            self._tally.count("unknown", "dead_lettered")
 
     def _commit(self, *, force: bool = False) -> None:
         now = self._clock()

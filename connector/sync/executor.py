@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -179,6 +179,22 @@ class EventSync:
                 self._store.record_sync(email, "synced", users=context.take_users(), written=context.take_written())
             return Outcome("applied", "", context.calls, plan.commands, email)
         raise RetryableError("the contact kept changing under us; trying the event again later")
+
+    def decider(self) -> Callable[[Event], Outcome | None]:
+        """A function answering an event's outcome when deciding it needs neither Redis nor Resend:
+        a skip planned from what this process knows now, with nothing to look up and nothing to write
+        (a track with no contact fields, the most common event); None when the event needs
+        :meth:`handle`. Pure and cheap, so the pipeline may settle such an event where it was consumed.
+        What the process knows is read once, when the decider is made (one per polled batch)."""
+        state, settings = self._initial_state(), self._settings
+
+        def decided(event: Event) -> Outcome | None:
+            plan = plan_event(event, settings, state)
+            if plan.skip is None or plan.prerequisites or plan.commands:
+                return None
+            return Outcome("skipped", plan.skip)
+
+        return decided
 
     def plan(self, event: Event) -> tuple[Command, ...]:
         """Dry run: what ``handle`` would do, reading Redis only (what only Resend knows stays a lookup)."""

@@ -66,6 +66,11 @@ class TransformChain:
         return cls(load_functions(settings.transforms.functions), settings, store)
 
     @property
+    def empty(self) -> bool:
+        """No functions are configured: :meth:`apply` hands every event back unchanged."""
+        return not self._functions
+
+    @property
     def healthy(self) -> bool:
         """False while too many calls that overran their deadline are still running."""
         return self._runner.healthy

@@ -52,3 +52,16 @@ def test_gaps_in_offsets_are_fine() -> None:
     assert tracker.position(TP) == 3
     tracker.finished(TP, 3)
     assert tracker.position(TP) == 10
+
+
+def test_a_record_passed_behind_an_unfinished_one_is_committed_only_after_it() -> None:
+    tracker = OffsetTracker()
+    tracker.passed(TP, 5)  # settled as consumed, nothing before it open: committed past at once
+    assert tracker.to_commit() == {TP: 6}
+    tracker.started(TP, 6)
+    tracker.passed(TP, 7)
+    tracker.passed(TP, 8)
+    assert tracker.position(TP) == 6  # 7 and 8 are done, but 6 is not
+    assert tracker.unfinished() == 1
+    tracker.finished(TP, 6)
+    assert tracker.to_commit() == {TP: 9}

@@ -97,6 +97,8 @@ class ValueDecoder:
 
 
 class NoTransforms:
+    empty = True
+
     def apply(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         return [event]
 
@@ -123,6 +125,9 @@ class ScriptedSync:
 
     def plan(self, event: Event) -> list[Any]:
         return []
+
+    def decider(self) -> Callable[[Event], Outcome | None]:
+        return lambda event: None  # every event is scripted: each goes to a worker
 
     def identify(self, value: bytes | None) -> dict[str, Any]:
         return {}

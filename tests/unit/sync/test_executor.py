@@ -324,3 +324,24 @@ def test_an_alias_linked_after_the_identify_looked_is_copied_at_once(
     outcome = sync.handle(Event.from_dict({"type": "alias", "previousId": "anon-1", "userId": "u1"}))
     assert outcome.status == "applied"
     assert lookup("u1") == "ada@example.com"
+
+
+def test_decided_answers_only_events_that_need_neither_redis_nor_resend(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, delete_event_names=["Contact Deleted"], automation_event_names=["Signed Up"])
+    redis_client.flushall()  # whatever a decision needs, it must not come from Redis: make reads fail loudly
+    decided = sync.decider()
+    scrolled = decided(Event.from_dict({"type": "track", "userId": "u1", "event": "Page Scrolled"}))
+    assert scrolled is not None
+    assert (scrolled.status, scrolled.reason) == ("skipped", "nothing_to_write")
+    for needs_io in (
+        {"type": "track", "userId": "u1", "event": "Contact Deleted"},  # a delete trigger
+        {"type": "track", "userId": "u1", "event": "Signed Up"},  # forwarded to automations
+        {"type": "identify", "userId": "u1", "traits": {"email": "ada@example.com"}},
+        {"type": "track", "userId": "u1", "event": "Page Scrolled", "traits": {"plan": "pro"}},  # needs the email
+        {"type": "alias", "userId": "u2", "previousId": "u1"},
+    ):
+        assert decided(Event.from_dict(needs_io)) is None, needs_io
+    assert resend.calls == []
+    assert redis_client.keys("*") == []

@@ -12,8 +12,6 @@ connector ever formats ``get_secret_value()`` into a log line, an error or a met
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 from pathlib import Path
@@ -39,6 +37,7 @@ from pydantic_settings import (
 from redis import ConnectionPool
 
 from connector.settings_files import load_settings, settings_file
+from connector.settings_webhooks import WebhookSettings
 
 __all__ = [
     "DestinationSettings",
@@ -216,35 +215,6 @@ class DestinationSettings(_Section):
         return _split_names(value)
 
 
-class WebhookSettings(_Section):
-    """`resend-connector webhooks`: the receiver of Resend's (Svix-signed) webhook events."""
-
-    signing_secret: SecretStr | None = Field(default=None, description="Resend's whsec_... signing secret.")
-    host: str = "127.0.0.1"
-    port: int = Field(default=8090, ge=0, le=65535)
-    topic: str = "resend-events"
-    # Svix retries a delivery for about a day and a half (5 s ... 10 h apart): a svix-id seen within
-    # a week is a redelivery, never a new event.
-    dedupe_ttl_hours: int = Field(default=168, ge=1)
-    max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    write_timeout_seconds: float = Field(default=10.0, gt=0)
-
-    @field_validator("signing_secret")
-    @classmethod
-    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        raw = value.get_secret_value().strip()
-        try:
-            body = raw.removeprefix("whsec_")
-            decoded = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)  # padded or not
-        except (binascii.Error, ValueError):
-            decoded = b""
-        if not raw.startswith("whsec_") or not decoded:
-            raise ValueError("must be Resend's signing secret, whsec_ followed by base64")  # the value is never shown
-        return SecretStr(raw)
-
-
 class TransformSettings(_Section):
     functions: Names = Field(
         default=(), description="Python files (path.py or path.py:function) or module:function references."
@@ -282,9 +252,20 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_event_outcomes: bool = Field(
-        default=True, description="One info line per event (partition, offset, ids, calls, reason); false: debug."
-    )
+    # The outcome line of each event (partition, offset, ids, calls, reason) at info: for every event
+    # ("all", or true), for the events that cost Resend calls ("calls"), or for none ("none", or
+    # false); the rest go to debug. "calls" by default: at tens of thousands of no-call events per
+    # second a line each would cost more CPU than the events themselves (#18).
+    log_event_outcomes: Literal["all", "calls", "none"] = "calls"
+
+    @field_validator("log_event_outcomes", mode="before")
+    @classmethod
+    def _outcomes_flag(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "all" if value else "none"
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return "all" if value.strip().lower() == "true" else "none"
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -55,7 +55,7 @@ class Runner:
         flush: Callable[[], None] = lambda: None,
         resume_signal: ResumeSignal | None = None,
         pause_probe_max_seconds: float = 300.0,
-        log_outcomes: bool = True,
+        log_outcomes: str = "calls",
     ) -> None:
         self._settings = settings
         self._consumer = Consumer(

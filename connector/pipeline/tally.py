@@ -19,13 +19,15 @@ log = get_logger(__name__)
 class Tally:
     """Used by the run loop's thread only."""
 
-    def __init__(self, metrics: Metrics, *, log_outcomes: bool = True) -> None:
+    def __init__(self, metrics: Metrics, *, log_outcomes: str = "calls") -> None:
         self._metrics = metrics
         self._counts: dict[tuple[str, str], int] = {}
         # Bound once (the module logger re-binds on every call): the per-event line is the hot path,
-        # and at debug level (log_event_outcomes false) it must cost next to nothing.
+        # and at debug level it must cost next to nothing. See Settings.log_event_outcomes.
         event_log = log.bind()
-        self._outcome = event_log.info if log_outcomes else event_log.debug
+        self._info = event_log.info
+        self._debug = event_log.debug
+        self._level = log_outcomes
 
     def finished(self, record: InFlight, settled: Settled, now: float) -> None:
         self._metrics.latency.observe(now - record.polled_at)
@@ -35,9 +37,11 @@ class Tally:
 
     def _log_outcome(self, record: InFlight, result: EventResult) -> None:
         """The line that answers "what happened to this contact?": one per event (#17)."""
-        self._outcome("event." + result.outcome.value, partition=record.partition, offset=record.offset,
-                      message_id=result.message_id, type=result.type, email=mask_email(result.email),
-                      user_id=result.user_id, calls=result.calls, reason=result.reason or None)  # fmt: skip
+        at_info = self._level == "all" or (self._level == "calls" and result.calls > 0)
+        line = self._info if at_info else self._debug
+        line("event." + result.outcome.value, partition=record.partition, offset=record.offset,
+             message_id=result.message_id, type=result.type, email=mask_email(result.email),
+             user_id=result.user_id, calls=result.calls, reason=result.reason or None)  # fmt: skip
 
     def count(self, type_: str, outcome: str) -> None:
         key = (type_, outcome)

@@ -77,6 +77,7 @@ def test_every_log_line_is_json_and_each_outcome_names_its_event(
     deployment: Deployment, inspector: EmulatorInspector, tmp_path: Path
 ) -> None:
     inspector.set_faults(storm_429=2, retry_after_seconds=0.05)  # two HTTP retries inside the client
+    deployment.extra_env["RESEND_CONNECTOR_LOG_EVENT_OUTCOMES"] = "all"  # the no-call track's line at info too
     deployment.produce_events([identify(1, plan="pro"), {"type": "track", "messageId": "m-2", "event": "x"}])
     deployment.produce([(b"bad", b"not json")])
     process = ConnectorProcess(deployment, tmp_path / "connector.log")

@@ -275,30 +275,39 @@ def _update(
     remember: tuple[Command, ...],
 ) -> Plan:
     contact: ContactState = state.contact  # type: ignore[assignment]
-    membership: list[Command] = []
+    before: list[Command] = []
+    after: list[Command] = []
     managed, members = contact.managed, contact.members
     if desired is not None:
         if managed is None:  # _plan_identify looks it up first: reaching here is a planner bug
             raise PermanentError("cannot reconcile segments without the managed ones (a planner bug)")
         wanted = frozenset(desired)
         candidates = [sid for sid in desired if sid not in managed]
-        if candidates and members is None:
+        # A managed segment the contact is not in is one an earlier attempt recorded and then failed
+        # to add (the record is written ahead of the adds, below): when what Redis knew is gone, the
+        # memberships are read to find it, and it is added.
+        if members is None and (candidates or managed & wanted):
             return Plan(prerequisites=(LookupMemberships(email),))
         known = members or frozenset()
-        adds = [sid for sid in candidates if sid not in known]
+        # In the contact already and not managed: it was there before the connector wanted it there.
+        adds = [sid for sid in desired if sid not in known]
         removes = sorted(managed - wanted)
         names = {sid: name for name, sid in state.segment_ids.items()}
-        membership.extend(AddToSegment(email, sid, names.get(sid, sid)) for sid in adds)
-        membership.extend(RemoveFromSegment(email, sid, names.get(sid, sid)) for sid in removes)
         # Only memberships the connector added become managed: one that existed before is never removed.
         new_managed = (managed & wanted) | frozenset(adds)
         if managed_key is not None and new_managed != managed:
             properties = (*properties, (managed_key, format_managed(new_managed)))
+        # Order (issue #19): removals, then the managed record, then the adds. A retry after any
+        # partial attempt then reads a state it can finish: a removal already made answers 404 (a
+        # success), and an add already recorded is never taken for a membership that pre-existed.
+        before = [RemoveFromSegment(email, sid, names.get(sid, sid)) for sid in removes]
+        after = [AddToSegment(email, sid, names.get(sid, sid)) for sid in adds]
         members = None if members is None else (members | frozenset(adds)) - frozenset(removes)
         managed = new_managed
-    writes: list[Command] = list(membership)
+    writes: list[Command] = list(before)
     if fields.fields or properties:
         writes.append(UpdateContact(email, fields.fields, properties, upsert=True))
+    writes.extend(after)
     if not writes:
         return Plan(skip="nothing_to_write", commands=remember)
     if desired is None:

@@ -101,6 +101,8 @@ class Consumer:
         records: list[InFlight] = []
         for bad in unreadable:  # skipped past by poll_guard.poll: dead-lettered with its context only
             self._on_unreadable(bad.tp)
+            if bad.tp in seeks:
+                continue  # rewound: re-read, and reported again, from the seek's offset
             if (epoch := self._epochs.get(bad.tp)) is not None:
                 records.append(InFlight(bad.tp.topic, bad.tp.partition, bad.offset, None, None, [], None,
                                         partition_key=bad.tp, polled_at=now, epoch=epoch, fault=bad.error))  # fmt: skip

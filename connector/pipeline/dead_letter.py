@@ -11,7 +11,8 @@ empty bytes and its index listed in ``__resend_connector.null_header_values``; a
 UTF-8 is written with its bad bytes escaped (``\\xff``) and its original bytes kept in
 ``__resend_connector.header_key_bytes.<index>``. These descriptions travel with the record through
 every replay. A record with neither key nor value (kafka-python's producer refuses one) is written
-with an empty value and ``__resend_connector.null_key_and_value``. Records too large for the topic:
+with an empty value and ``__resend_connector.null_key_and_value``; one kafka-python could not read
+at all (poll_guard.py) with ``__resend_connector.record_not_read`` instead. Records too large for the topic:
 see dead_letter_fit.py.
 """
 
@@ -56,9 +57,11 @@ KEY_BYTES = "__resend_connector.header_key_bytes."
 TRUNCATED = "__resend_connector.truncated"
 ORIGINAL_TIMESTAMP = "__resend_connector.original_timestamp"
 NULL_RECORD = "__resend_connector.null_key_and_value"
+# The record's bytes could not be read at all (poll_guard.py): its key and value are not in the copy.
+UNREAD_RECORD = "__resend_connector.record_not_read"
 _OURS = (CONNECT_PREFIX, "__resend_connector.")
 # Descriptions of what a write had to change: kept when a replayed record is dead-lettered again.
-_CARRIED = (NULL_VALUES, KEY_BYTES, TRUNCATED, ORIGINAL_TIMESTAMP, NULL_RECORD)
+_CARRIED = (NULL_VALUES, KEY_BYTES, TRUNCATED, ORIGINAL_TIMESTAMP, NULL_RECORD, UNREAD_RECORD)
 
 Headers = Sequence[tuple[str, bytes | None]]
 
@@ -161,7 +164,8 @@ def dead_letter_for(
     ]
     if key is None and value is None:
         value = b""
-        extra.append((NULL_RECORD, "true"))
+        # An unreadable record had bytes; only a record that really had neither is called null.
+        extra.append((UNREAD_RECORD if getattr(error, "record_not_read", False) else NULL_RECORD, "true"))
     return DeadLetter(
         key=key,
         value=value,

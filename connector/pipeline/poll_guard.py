@@ -45,6 +45,8 @@ _install_lock = threading.Lock()
 class UnreadableRecordError(DecodeError):
     """kafka-python could not unpack the record at this offset; its own error is the message."""
 
+    record_not_read = True  # its dead-letter copy carries the context only (dead_letter.UNREAD_RECORD)
+
     def __init__(self, error: BaseException) -> None:
         super().__init__(f"kafka-python could not read the record: {type(error).__name__}: {error}")
         self.client_error = error

@@ -10,6 +10,7 @@ from connector.pipeline.dead_letter import (
     NULL_VALUES,
     ORIGINAL_TIMESTAMP,
     TRUNCATED,
+    UNREAD_RECORD,
     DeadLetter,
     FailureContext,
     context_of,
@@ -17,6 +18,7 @@ from connector.pipeline.dead_letter import (
     original_headers,
 )
 from connector.pipeline.dead_letter_fit import KEY_LIMIT, VALUE_LIMIT, context_only, fitted
+from connector.pipeline.poll_guard import UnreadableRecordError
 
 
 def _fail() -> TransformError:
@@ -174,3 +176,10 @@ def test_a_record_with_neither_key_nor_value_gets_an_empty_value() -> None:
     letter = _letter(key=None, value=None)
     assert (letter.key, letter.value) == (None, b"")
     assert dict(letter.headers)[NULL_RECORD] == b"true"
+
+
+def test_a_record_kafka_python_could_not_read_is_not_called_null() -> None:
+    error = UnreadableRecordError(ValueError("bad batch"))
+    headers = dict(_letter(key=None, value=None, error=error).headers)
+    assert headers[UNREAD_RECORD] == b"true"
+    assert NULL_RECORD not in headers  # it had bytes: they could not be read

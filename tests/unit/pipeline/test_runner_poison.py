@@ -88,5 +88,7 @@ def test_a_record_kafka_python_cannot_unpack_is_skipped_past_and_dead_lettered_w
     assert headers["__connect.errors.stage"] == b"decode"
     assert b"failed crc check" in headers["__connect.errors.exception.message"]
     assert b"ValueError" in headers["__connect.errors.exception.message"]
+    assert headers["__resend_connector.record_not_read"] == b"true"  # it had bytes: not a null record
+    assert "__resend_connector.null_key_and_value" not in headers
     assert consumer.commits[-1] == {TP: 3}
     assert runner._metrics.unreadable.labels(partition="0")._value.get() == 1

@@ -8,36 +8,30 @@ behaviour of every rule in docs/semantics.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from connector.errors import PermanentError
 from connector.events import KNOWN_TYPES, Event
 from connector.mapping.audiences import AUDIENCES_TRAIT, event_audiences
 from connector.mapping.closed_loop import around_write, with_after
 from connector.mapping.commands import (
-    AddToSegment,
     CacheUserEmail,
     Command,
     CopyUserEmail,
-    CreateContact,
     DefineProperty,
     DeleteContact,
     EnsureSegment,
     LinkAlias,
     LookupContact,
-    LookupMemberships,
     LookupUserEmail,
     Plan,
-    RememberContact,
-    RemoveFromSegment,
     SendAutomationEvent,
     UpdateContact,
 )
+from connector.mapping.contact_writes import Fields, create_plan, update_plan
 from connector.mapping.email import direct_email
 from connector.mapping.keys import property_key
 from connector.mapping.names import split_name
-from connector.mapping.state import ContactState, KnownState, format_managed
+from connector.mapping.state import KnownState
 from connector.mapping.topics import TOPICS_TRAIT
 from connector.mapping.values import as_number, as_text
 from connector.settings import DestinationSettings
@@ -48,12 +42,6 @@ _EXCLUDED = frozenset(
     {"email", "name", "firstname", "lastname", "first_name", "last_name", "unsubscribed", AUDIENCES_TRAIT, TOPICS_TRAIT}
 )
 _UPDATING = frozenset({"track", "page", "screen"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Fields:
-    fields: tuple[tuple[str, Any], ...]
-    raw_properties: tuple[tuple[str, Any], ...]  # key -> raw value (None = null)
 
 
 def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -> Plan:
@@ -94,7 +82,7 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
     extra = around_write(email, event.traits, fields.fields, settings, state, creates=False)
     if extra.needs:
         return Plan(prerequisites=extra.needs)
-    fields = _Fields(extra.fields, fields.raw_properties)
+    fields = Fields(extra.fields, fields.raw_properties)
     plan = _with_properties(email, fields, settings, state, upsert=False, before=extra.before, after=automation)
     return with_after(plan, extra)
 
@@ -124,7 +112,7 @@ def _system_key(name: str, settings: DestinationSettings) -> str:
 
 def _contact_fields(
     traits: Mapping[str, Any], settings: DestinationSettings, *, named: Mapping[str, Any] | None = None
-) -> _Fields:
+) -> Fields:
     """Contact fields (names, consent) from ``named`` (default: ``traits``), properties from ``traits``."""
     named = traits if named is None else named
     fields: list[tuple[str, Any]] = []
@@ -144,13 +132,13 @@ def _contact_fields(
     for name, value in traits.items():
         if name.lower() not in _EXCLUDED:
             props.append((property_key(name, _prefix(settings)), value))
-    return _Fields(tuple(fields), tuple(props))
+    return Fields(tuple(fields), tuple(props))
 
 
-def _group_fields(event: Event, settings: DestinationSettings) -> _Fields:
+def _group_fields(event: Event, settings: DestinationSettings) -> Fields:
     props: list[tuple[str, Any]] = [(_system_key("group_id", settings), event.group_id)]
     props.extend((property_key(f"group_{name}", _prefix(settings)), value) for name, value in event.traits.items())
-    return _Fields((), tuple(props))
+    return Fields((), tuple(props))
 
 
 def _typed(
@@ -181,7 +169,7 @@ def _typed(
 
 def _with_properties(
     email: str,
-    fields: _Fields,
+    fields: Fields,
     settings: DestinationSettings,
     state: KnownState,
     *,
@@ -211,7 +199,7 @@ def _plan_identify(
     named = {**event.context_traits, **{k: v for k, v in event.traits.items() if v is not None}}
     fields = _contact_fields(traits, settings, named=named)
     extra = around_write(email, named, fields.fields, settings, state, creates=True)
-    fields, remember = _Fields(extra.fields, fields.raw_properties), (*remember, *extra.before)
+    fields, remember = Fields(extra.fields, fields.raw_properties), (*remember, *extra.before)
     raw = list(fields.raw_properties)
     if event.user_id is not None:
         raw.append((_system_key("user_id", settings), event.user_id))
@@ -238,80 +226,5 @@ def _plan_identify(
     desired = None if desired_names is None else tuple(state.segment_ids[n] for n in desired_names)
     key = managed_key if desired is not None and managed_key not in state.refused else None
     if not state.contact.exists:
-        return with_after(_create(email, fields, properties, desired, key, remember), extra)
-    return with_after(_update(email, fields, properties, desired, state, key, remember), extra)
-
-
-def _create(
-    email: str,
-    fields: _Fields,
-    properties: tuple[tuple[str, Any], ...],
-    desired: tuple[str, ...] | None,
-    managed_key: str | None,
-    remember: tuple[Command, ...],
-) -> Plan:
-    named = dict(fields.fields)
-    ids = frozenset(desired or ())
-    if managed_key is not None:
-        properties = (*properties, (managed_key, format_managed(ids)))
-    create = CreateContact(
-        email,
-        first_name=named.get("first_name"),
-        last_name=named.get("last_name"),
-        unsubscribed=named.get("unsubscribed"),
-        properties=properties,
-        segment_ids=desired or (),
-    )
-    return Plan(commands=(*remember, create, RememberContact(email, managed=ids, members=ids)))
-
-
-def _update(
-    email: str,
-    fields: _Fields,
-    properties: tuple[tuple[str, Any], ...],
-    desired: tuple[str, ...] | None,
-    state: KnownState,
-    managed_key: str | None,
-    remember: tuple[Command, ...],
-) -> Plan:
-    contact: ContactState = state.contact  # type: ignore[assignment]
-    before: list[Command] = []
-    after: list[Command] = []
-    managed, members = contact.managed, contact.members
-    if desired is not None:
-        if managed is None:  # _plan_identify looks it up first: reaching here is a planner bug
-            raise PermanentError("cannot reconcile segments without the managed ones (a planner bug)")
-        wanted = frozenset(desired)
-        candidates = [sid for sid in desired if sid not in managed]
-        # A managed segment the contact is not in is one an earlier attempt recorded and then failed
-        # to add (the record is written ahead of the adds, below): when what Redis knew is gone, the
-        # memberships are read to find it, and it is added.
-        if members is None and (candidates or managed & wanted):
-            return Plan(prerequisites=(LookupMemberships(email),))
-        known = members or frozenset()
-        # In the contact already and not managed: it was there before the connector wanted it there.
-        adds = [sid for sid in desired if sid not in known]
-        removes = sorted(managed - wanted)
-        names = {sid: name for name, sid in state.segment_ids.items()}
-        # Only memberships the connector added become managed: one that existed before is never removed.
-        new_managed = (managed & wanted) | frozenset(adds)
-        if managed_key is not None and new_managed != managed:
-            properties = (*properties, (managed_key, format_managed(new_managed)))
-        # Order (issue #19): removals, then the managed record, then the adds. A retry after any
-        # partial attempt then reads a state it can finish: a removal already made answers 404 (a
-        # success), and an add already recorded is never taken for a membership that pre-existed.
-        before = [RemoveFromSegment(email, sid, names.get(sid, sid)) for sid in removes]
-        after = [AddToSegment(email, sid, names.get(sid, sid)) for sid in adds]
-        members = None if members is None else (members | frozenset(adds)) - frozenset(removes)
-        managed = new_managed
-    writes: list[Command] = list(before)
-    if fields.fields or properties:
-        writes.append(UpdateContact(email, fields.fields, properties, upsert=True))
-    writes.extend(after)
-    if not writes:
-        return Plan(skip="nothing_to_write", commands=remember)
-    if desired is None:
-        # Memberships untouched: Redis keeps what it knows (rewriting it from this plan's reading
-        # could undo a reconciliation another replica finished meanwhile).
-        return Plan(commands=(*remember, *writes, RememberContact(email)))
-    return Plan(commands=(*remember, *writes, RememberContact(email, managed=managed, members=members)))
+        return with_after(create_plan(email, fields, properties, desired, key, remember), extra)
+    return with_after(update_plan(email, fields, properties, desired, state, key, remember), extra)

@@ -23,15 +23,16 @@ Keys, under ``redis.key_prefix``:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import redis
-
 from connector.mapping.state import ContactState, format_managed, parse_managed
 from connector.redisio import translated
+from connector.state.base import loose
+from connector.state.definitions import Definitions
+from connector.state.users import UserIds
 
 __all__ = ["StateStore", "SyncRecord"]
 
@@ -47,99 +48,8 @@ class SyncRecord:
     user_ids: frozenset[str]
 
 
-def _loose(values: Mapping[str, str]) -> dict[Any, Any]:
-    # redis-py types hset's mapping with an invariant key type; our keys and values are text.
-    return dict(values)
-
-
-class StateStore:
-    def __init__(
-        self,
-        client: redis.Redis,
-        *,
-        prefix: str,
-        user_ttl_seconds: int,
-        refused_ttl_seconds: int,
-        fields_ttl_seconds: int = 7 * 86_400,
-    ) -> None:
-        self.client = client
-        self._p = prefix
-        self._user_ttl = user_ttl_seconds
-        self._refused_ttl = refused_ttl_seconds
-        self._fields_ttl = fields_ttl_seconds
-
-    @property
-    def fields_ttl_seconds(self) -> int:
-        return self._fields_ttl
-
-    def key(self, *parts: str) -> str:
-        return self._p + ":".join(parts)
-
-    # -- userId -> email -------------------------------------------------------------------------
-
-    def email_for(self, user_id: str) -> str | None:
-        with translated():
-            value = self.client.get(self.key("user", user_id))
-        return str(value) if value is not None else None
-
-    def remember_users(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """userId -> email mappings (and the reverse sets erasure needs), in one round trip."""
-        if not pairs:
-            return
-        with translated():
-            pipe = self.client.pipeline(transaction=True)
-            self.queue_users(pipe, pairs)
-            self._resolve_aliases(pairs, pipe.execute())
-
-    def link_alias(self, previous_id: str, user_id: str) -> str | None:
-        """Keep ``user_id`` linked to ``previous_id``, which has no email yet; the email it has by now,
-        if any (an identify between the lookup and the link), else None.
-
-        Atomic against :meth:`remember_users` (both are MULTI/EXEC): either the identify's write sees
-        the link and resolves it, or this sees the identify's email."""
-        pending = self.key("alias-pending", previous_id)
-        with translated():
-            pipe = self.client.pipeline(transaction=True)
-            pipe.sadd(pending, user_id)
-            pipe.expire(pending, self._user_ttl)
-            pipe.get(self.key("user", previous_id))
-            email = pipe.execute()[-1]
-        return str(email) if email is not None else None
-
-    def queue_users(self, pipe: Any, pairs: Sequence[tuple[str, str]]) -> None:
-        """Queue userId -> email mappings (and their reverse sets) on a pipeline: five commands per
-        pair, the last answering which ids wait for this one (aliases, see _resolve_aliases)."""
-        for user_id, email in pairs:
-            pipe.set(self.key("user", user_id), email, ex=self._user_ttl)
-            pipe.sadd(self.key("email-users", email), user_id)
-            pipe.expire(self.key("email-users", email), self._user_ttl)
-            pipe.set(self.key("email-user", email), user_id, ex=self._user_ttl)
-            pipe.smembers(self.key("alias-pending", user_id))
-
-    def _resolve_aliases(self, pairs: Sequence[tuple[str, str]], results: Sequence[Any], depth: int = 0) -> None:
-        """Ids aliased to these userIds before they had an email get the email now (and ids aliased to
-        those in turn, a few links deep). ``results`` are the answers of :meth:`queue_users`."""
-        waiting = [(str(new), email, user_id) for (user_id, email), row in zip(pairs, results[4::5], strict=True)
-                   for new in row or ()]  # fmt: skip
-        if not waiting or depth >= 8:
-            return
-        resolved = [(new, email) for new, email, _ in waiting]
-        pipe = self.client.pipeline(transaction=True)
-        self.queue_users(pipe, resolved)
-        for new, _, previous in waiting:
-            pipe.srem(self.key("alias-pending", previous), new)
-        results = pipe.execute()
-        self._resolve_aliases(resolved, results[: 5 * len(resolved)], depth + 1)
-
-    def latest_users(self, emails: Sequence[str]) -> dict[str, str | None]:
-        """email -> the userId last written with it (None: the connector never saw one), one round trip."""
-        if not emails:
-            return {}
-        with translated():
-            values = self.client.mget([self.key("email-user", e) for e in emails])
-        return {e: (str(v) if v is not None else None) for e, v in zip(emails, values, strict=True)}
-
-    # -- contacts --------------------------------------------------------------------------------
+class StateStore(UserIds, Definitions):
+    """The store: userIds (users.py), definitions (definitions.py) and, here, contacts."""
 
     def contact(self, email: str) -> ContactState | None:
         with translated():
@@ -280,7 +190,7 @@ class StateStore:
             for name, value in (if_absent or {}).items():
                 pipe.hsetnx(self.key("contact", email), name, value)
             if remember:
-                pipe.hset(self.key("fields", email), mapping=_loose(written or {}))
+                pipe.hset(self.key("fields", email), mapping=loose(written or {}))
                 pipe.expire(self.key("fields", email), self._fields_ttl)
             if outcome is not None:
                 now = time.time()
@@ -317,69 +227,6 @@ class StateStore:
             managed=parse_managed(data.get("managed", "")),
             user_ids=frozenset(user_ids),
         )
-
-    # -- segments and property definitions (team-wide) -------------------------------------------
-
-    def segment_ids(self) -> tuple[dict[str, str], bool]:
-        with translated():
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hgetall(self.key("segments"))
-            pipe.exists(self.key("segments:loaded"))
-            names, loaded = pipe.execute()
-        return dict(names), bool(loaded)
-
-    def remember_segments(self, names: Mapping[str, str], *, loaded: bool = False, replace: bool = False) -> None:
-        with translated():
-            pipe = self.client.pipeline(transaction=True)
-            if replace:
-                pipe.delete(self.key("segments"))
-            if names:
-                pipe.hset(self.key("segments"), mapping=_loose(names))
-            if loaded:
-                pipe.set(self.key("segments:loaded"), "1")
-            pipe.execute()
-
-    def property_types(self) -> tuple[dict[str, str], bool]:
-        with translated():
-            pipe = self.client.pipeline(transaction=False)
-            pipe.hgetall(self.key("properties"))
-            pipe.exists(self.key("properties:loaded"))
-            types, loaded = pipe.execute()
-        return dict(types), bool(loaded)
-
-    def remember_properties(self, types: Mapping[str, str], *, loaded: bool = False) -> None:
-        with translated():
-            pipe = self.client.pipeline(transaction=False)
-            if types:
-                pipe.hset(self.key("properties"), mapping=_loose(types))
-            if loaded:
-                pipe.set(self.key("properties:loaded"), "1")
-            pipe.execute()
-
-    def replace_properties(self, types: Mapping[str, str], deleted: Iterable[str], at: int) -> None:
-        """The definitions as Resend lists them now; ``deleted`` keys were deleted in Resend at ``at``."""
-        gone = {key: str(at) for key in deleted}
-        with translated():
-            pipe = self.client.pipeline(transaction=True)
-            pipe.delete(self.key("properties"))
-            if types:
-                pipe.hset(self.key("properties"), mapping=_loose(types))
-            pipe.set(self.key("properties:loaded"), "1")
-            if gone:
-                pipe.hset(self.key("properties:deleted"), mapping=_loose(gone))
-            pipe.execute()
-
-    def refused(self, keys: Iterable[str]) -> frozenset[str]:
-        keys = list(keys)
-        if not keys:
-            return frozenset()
-        with translated():
-            flags = self.client.mget([self.key("property-refused", k) for k in keys])
-        return frozenset(k for k, flag in zip(keys, flags, strict=True) if flag is not None)
-
-    def refuse(self, key: str, reason: str) -> None:
-        with translated():
-            self.client.set(self.key("property-refused", key), reason[:200], ex=self._refused_ttl)
 
 
 _CONTACT_FIELDS = ["exists", "managed", "members", "unsubscribed"]

@@ -22,7 +22,6 @@ from connector.errors import (
     ConnectorError,
     InvalidEventError,
     PermanentError,
-    ResendNotFound,
     RetryableError,
     SkipEvent,
 )
@@ -41,7 +40,6 @@ from connector.mapping import (
     LookupUserEmail,
     Plan,
     UpdateContact,
-    parse_managed,
     plan_event,
     property_key,
 )
@@ -50,7 +48,8 @@ from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore, redis_lock
 from connector.sync.apply import Applier, Replan
-from connector.sync.closed_loop import LoopSync, now_ms
+from connector.sync.closed_loop import LoopSync
+from connector.sync.contact_lookup import lookup_contact
 from connector.sync.context import EventContext, ReadAhead
 from connector.sync.decide import email_of, fresher, reconciles
 from connector.sync.definitions import Definitions
@@ -277,34 +276,8 @@ class EventSync:
         )
 
     def _lookup_contact(self, email: str, context: EventContext) -> ContactState:
-        found, known = context.ahead.take(email) if context.ahead is not None else (False, None)
-        if not found:
-            known = self._store.contact(email)
-        if known is not None and known.managed is not None:
-            return known
-        if known is None and self._settings.trust_contact_cache:
-            return ContactState(exists=False, members=frozenset())  # Redis knows every contact: new
-        if known is None and self._index is not None and self._index.knows_absent(email, context.resend):
-            context.fetched[email] = ContactState(exists=False, members=frozenset())
-            return context.fetched[email]  # not a contact of the team: one POST creates it
-        # Redis does not know the contact, or knows it exists but not what we manage: Resend says.
-        try:
-            contact = context.resend.get_contact(email)
-        except ResendNotFound:
-            state = ContactState(exists=False, members=frozenset())
-        else:
-            # First sight of a contact that exists in Resend (created elsewhere, or by the reference
-            # destination): what it says we manage is all we may ever remove.
-            managed = parse_managed(contact.properties.get(self._managed_key))
-            state = ContactState(
-                exists=True,
-                managed=managed,
-                members=known.members if known else None,
-                unsubscribed=contact.unsubscribed,
-            )
-            self._store.remember_unsubscribed(email, contact.unsubscribed, now_ms())
-        context.fetched[email] = state
-        return state
+        return lookup_contact(email, context, self._store, self._index, self._managed_key,
+                              trust_cache=self._settings.trust_contact_cache)  # fmt: skip
 
     def _safe_record(self, email: str, outcome: str, error: ConnectorError, written: dict[str, str]) -> None:
         # ``written``: what Resend accepted before the failure; the retry need not send it again.

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from connector.errors import InvalidEventError, PermanentError
 from connector.mapping import format_managed, parse_managed, property_key
+from connector.mapping.contact_writes import Fields, update_plan
 from connector.mapping.email import normalise_email
 from connector.mapping.keys import MAX_KEY
 from connector.mapping.names import split_name
-from connector.mapping.planner import _Fields, _update
 from connector.mapping.state import ContactState, KnownState
 from connector.mapping.values import as_number, as_text
 
@@ -111,4 +111,4 @@ def test_an_update_without_the_managed_segments_is_refused_explicitly() -> None:
     # plan_event looks the managed record up first; the guard must hold under python -O too.
     state = KnownState(contact=ContactState(exists=True, managed=None), segment_ids={"vip": "s1"})
     with pytest.raises(PermanentError, match="managed"):
-        _update("a@example.com", _Fields((), ()), (), ("s1",), state, None, ())
+        update_plan("a@example.com", Fields((), ()), (), ("s1",), state, None, ())

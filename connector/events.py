@@ -7,9 +7,8 @@ and raises InvalidEventError with a precise message for anything the core could 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from connector.errors import InvalidEventError
 from connector.text import lone_surrogate
@@ -52,16 +51,18 @@ def _object(raw: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, A
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """Immutable. A named tuple rather than a frozen dataclass: an event is made for every record
+    consumed, and a tuple is made in a fifth of the time (the fast path of issue #18)."""
+
     type: str
     message_id: str | None = None
     timestamp: str | None = None
     user_id: str | None = None
     anonymous_id: str | None = None
-    traits: Mapping[str, Any] = field(default_factory=dict)
-    context_traits: Mapping[str, Any] = field(default_factory=dict)
-    properties: Mapping[str, Any] = field(default_factory=dict)
+    traits: Mapping[str, Any] = _EMPTY
+    context_traits: Mapping[str, Any] = _EMPTY
+    properties: Mapping[str, Any] = _EMPTY
     event: str | None = None
     name: str | None = None
     group_id: str | None = None
@@ -76,19 +77,19 @@ class Event:
             raise InvalidEventError("`type` is missing or not a string")
         context = _object(raw, "context")
         timestamp = raw.get("timestamp")
-        return cls(
-            type=kind.strip().lower(),
-            message_id=_id(raw, "messageId"),
-            timestamp=str(timestamp) if timestamp is not None else None,
-            user_id=_id(raw, "userId"),
-            anonymous_id=_id(raw, "anonymousId"),
-            traits=_object(raw, "traits"),
-            context_traits=_object(context, "traits", "context."),
-            properties=_object(raw, "properties"),
-            event=_text(raw, "event"),
-            name=_text(raw, "name"),
-            group_id=_id(raw, "groupId"),
-            previous_id=_id(raw, "previousId"),
+        return cls(  # positionally, in the fields' order: the cheapest call
+            kind.strip().lower(),
+            _id(raw, "messageId"),
+            str(timestamp) if timestamp is not None else None,
+            _id(raw, "userId"),
+            _id(raw, "anonymousId"),
+            _object(raw, "traits"),
+            _object(context, "traits", "context."),
+            _object(raw, "properties"),
+            _text(raw, "event"),
+            _text(raw, "name"),
+            _id(raw, "groupId"),
+            _id(raw, "previousId"),
         )
 
     def ordering_key(self) -> str | None:

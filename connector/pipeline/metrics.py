@@ -16,9 +16,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from connector.pipeline.latency import LatencyHistogram
 from connector.pipeline.status import StatusBoard
 
 __all__ = ["EVENT_TYPES", "Metrics"]
@@ -54,7 +55,7 @@ class Metrics:
             registry=r,
         )
         self.lag = Gauge("connector_consumer_lag", "Records behind the end of the partition", ["partition"], registry=r)
-        self.latency = Histogram(
+        self.latency = LatencyHistogram(
             "connector_processing_seconds",
             "From poll to finished, per record",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),

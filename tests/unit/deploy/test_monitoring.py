@@ -24,7 +24,7 @@ def exported() -> dict[str, set[str]]:
     families: list[Metric] = list(Metrics().registry.collect())
     collectors = {c._name: c for c in Metrics().registry._names_to_collectors.values()}  # type: ignore[attr-defined]
     for family in families:
-        labels = set(collectors[family.name]._labelnames) if family.name in collectors else set()
+        labels = set(getattr(collectors.get(family.name), "_labelnames", ()))  # ours have no labels
         for suffix in _SUFFIXES[family.type]:
             series[family.name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
     return series

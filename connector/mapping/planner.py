@@ -42,6 +42,7 @@ _EXCLUDED = frozenset(
     {"email", "name", "firstname", "lastname", "first_name", "last_name", "unsubscribed", AUDIENCES_TRAIT, TOPICS_TRAIT}
 )
 _UPDATING = frozenset({"track", "page", "screen"})
+_NOTHING_TO_WRITE = Plan(skip="nothing_to_write")  # made once: the most common plan of all
 
 
 def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -> Plan:
@@ -56,7 +57,7 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
         return Plan(skip="no_group_id")
     automating = event.type == "track" and event.event in settings.automation_event_names
     if event.type in _UPDATING and not deleting and not automating and not event.traits:
-        return Plan(skip="nothing_to_write")  # decided before any lookup: the most common event costs nothing
+        return _NOTHING_TO_WRITE  # decided before any lookup: the most common event costs nothing
     direct = direct_email(event)
     if direct is None and _uses_cache(event, settings) and not state.cache_checked:
         return Plan(prerequisites=(LookupUserEmail(event.user_id or ""),))

@@ -113,23 +113,12 @@ class Consumer:
             if epoch is None:
                 log.debug("records.discarded", partition=tp.partition, count=len(fetched))
                 continue  # revoked between fetch and now
-            for r in fetched:
-                fault = header_fault(r.headers) if r.headers else None  # a header key that is not UTF-8
-                records.append(
-                    InFlight(
-                        tp.topic,
-                        tp.partition,
-                        r.offset,
-                        r.key,
-                        r.value,
-                        list(r.headers or ()),
-                        r.timestamp,
-                        partition_key=tp,
-                        polled_at=now,
-                        epoch=epoch,
-                        fault=fault,
-                    )
-                )
+            topic, partition, append = tp.topic, tp.partition, records.append
+            for r in fetched:  # per record: kept to the least (the fast path, #18)
+                headers = r.headers
+                fault = header_fault(headers) if headers else None  # a header key that is not UTF-8
+                append(InFlight(topic, partition, r.offset, r.key, r.value, headers or [], r.timestamp, tp, now,
+                                epoch, fault))  # fmt: skip
         return records
 
     # -- fetching: paused and resumed ------------------------------------------------------------

@@ -137,7 +137,10 @@ class IdentityScheduler(Generic[T]):
         if links:
             item.identities = tuple(dict.fromkeys(self._root(links, i) for i in item.identities))
         queues, partition = self._queues, item.partition_key
-        return not any((partition, identity) in queues for identity in item.identities)
+        for identity in item.identities:  # noqa: SIM110 - a loop, not all(generator): hot path (#18)
+            if (partition, identity) in queues:
+                return False
+        return True
 
     def _join(self, partition: Hashable, joins: tuple[str, ...]) -> None:
         links = self._joined.setdefault(partition, {})

@@ -27,15 +27,16 @@ class InFlight:
     value: bytes | None
     headers: list[tuple[str, bytes | None]]
     timestamp_ms: int | None
+    # What the consumer knows as it polls, in the order it passes them (positionally: one record each).
     partition_key: Hashable = None  # the TopicPartition (ordering and bookkeeping)
+    polled_at: float = 0.0
+    epoch: int = 0
+    fault: DecodeError | None = None  # known unusable before it runs (poll_guard.py): dead-lettered
     decoded: Any = None
     identities: tuple[str, ...] = ()
     joins: tuple[str, ...] = ()  # an alias's ids, one person from this record on (ordering.py)
-    polled_at: float = 0.0
-    epoch: int = 0
     attempts: int = 0  # attempts that ended in a retry or a pause
     internal_failures: int = 0  # attempts that met an unexpected exception (a bug)
-    fault: DecodeError | None = None  # known unusable before it runs (poll_guard.py): dead-lettered
     blocked: int = field(default=0, repr=False)  # IdentityScheduler's bookkeeping
 
 

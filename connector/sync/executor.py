@@ -186,12 +186,16 @@ class EventSync:
         :meth:`handle`. Pure and cheap, so the pipeline may settle such an event where it was consumed.
         What the process knows is read once, when the decider is made (one per polled batch)."""
         state, settings = self._initial_state(), self._settings
+        skips: dict[str, Outcome] = {}  # one Outcome per reason (they are immutable)
 
         def decided(event: Event) -> Outcome | None:
             plan = plan_event(event, settings, state)
             if plan.skip is None or plan.prerequisites or plan.commands:
                 return None
-            return Outcome("skipped", plan.skip)
+            outcome = skips.get(plan.skip)
+            if outcome is None:
+                outcome = skips[plan.skip] = Outcome("skipped", plan.skip)
+            return outcome
 
         return decided
 

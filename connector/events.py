@@ -19,8 +19,11 @@ KNOWN_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-def _id(raw: Mapping[str, Any], key: str) -> str | None:
-    value = raw.get(key)
+# Each field's checks, on its value. from_dict tests the usual case (an ASCII id, a dict, a string or
+# nothing) inline and calls these for the rest: one call fewer per field of every event consumed.
+
+
+def _id(value: Any, key: str) -> str | None:
     if value is None or value == "":
         return None
     if type(value) is str and value.isascii():  # the usual id: nothing below can object to it
@@ -33,8 +36,7 @@ def _id(raw: Mapping[str, Any], key: str) -> str | None:
     return str(value)
 
 
-def _text(raw: Mapping[str, Any], key: str) -> str | None:
-    value = raw.get(key)
+def _text(value: Any, key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -42,8 +44,7 @@ def _text(raw: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
-def _object(raw: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
-    value = raw.get(key)
+def _object(value: Any, key: str, where: str = "") -> Mapping[str, Any]:
     if value is None:
         return _EMPTY
     if not isinstance(value, Mapping):
@@ -70,27 +71,36 @@ class Event(NamedTuple):
 
     @classmethod
     def from_dict(cls, raw: Any) -> Event:
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):
             raise InvalidEventError(f"an event must be an object, not {type(raw).__name__}")
-        kind = raw.get("type")
+        get = raw.get
+        kind = get("type")
         if not isinstance(kind, str) or not kind.strip():
             raise InvalidEventError("`type` is missing or not a string")
-        context = _object(raw, "context")
-        timestamp = raw.get("timestamp")
-        return cls(  # positionally, in the fields' order: the cheapest call
+        context = get("context")
+        context_traits = None
+        if context is not None:
+            context_traits = _object(context, "context").get("traits")
+        timestamp = get("timestamp")
+        message_id, user_id, anonymous_id = get("messageId"), get("userId"), get("anonymousId")
+        traits, properties, event, name = get("traits"), get("properties"), get("event"), get("name")
+        group_id, previous_id = get("groupId"), get("previousId")
+        return cls(  # positionally, in the fields' order, the usual values let through inline (hot path)
             kind.strip().lower(),
-            _id(raw, "messageId"),
+            message_id if type(message_id) is str and message_id.isascii() and message_id
+            else _id(message_id, "messageId"),
             str(timestamp) if timestamp is not None else None,
-            _id(raw, "userId"),
-            _id(raw, "anonymousId"),
-            _object(raw, "traits"),
-            _object(context, "traits", "context."),
-            _object(raw, "properties"),
-            _text(raw, "event"),
-            _text(raw, "name"),
-            _id(raw, "groupId"),
-            _id(raw, "previousId"),
-        )
+            user_id if type(user_id) is str and user_id.isascii() and user_id else _id(user_id, "userId"),
+            anonymous_id if type(anonymous_id) is str and anonymous_id.isascii() and anonymous_id
+            else _id(anonymous_id, "anonymousId"),
+            traits if type(traits) is dict else _object(traits, "traits"),
+            context_traits if type(context_traits) is dict else _object(context_traits, "traits", "context."),
+            properties if type(properties) is dict else _object(properties, "properties"),
+            event if event is None or type(event) is str else _text(event, "event"),
+            name if name is None or type(name) is str else _text(name, "name"),
+            None if group_id is None else _id(group_id, "groupId"),
+            None if previous_id is None else _id(previous_id, "previousId"),
+        )  # fmt: skip
 
     def ordering_key(self) -> str | None:
         """The identity that keeps one contact's events in order: userId, else anonymousId, else the

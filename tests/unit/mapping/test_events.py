@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from connector import events
 from connector.errors import InvalidEventError
 from connector.events import Event
 
@@ -73,3 +77,58 @@ def test_events_are_frozen() -> None:
 )  # fmt: skip
 def test_ordering_key(raw: dict[str, Any], key: str | None) -> None:
     assert Event.from_dict(raw).ordering_key() == key
+
+
+# The usual values are let through inline in from_dict (the fast path, #18); every value must come
+# out as the per-field checks alone would make it, or be refused with their message.
+_VALUES = st.one_of(
+    st.none(),
+    st.just(""),
+    st.text(max_size=6),
+    st.text(alphabet="ab\ud800é", max_size=4),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.dictionaries(
+        st.sampled_from(["email", "traits", "x"]),
+        st.one_of(st.none(), st.text(max_size=3), st.dictionaries(st.just("email"), st.text(max_size=3))),
+        max_size=2,
+    ),
+    st.lists(st.integers(), max_size=2),
+    st.builds(MappingProxyType, st.dictionaries(st.just("traits"), st.dictionaries(st.just("a"), st.integers()))),
+)
+_FIELDS = ("messageId", "timestamp", "userId", "anonymousId", "traits", "context", "properties", "event", "name",
+           "groupId", "previousId")  # fmt: skip
+
+
+def _checked_field_by_field(raw: dict[str, Any]) -> Event:
+    context = events._object(raw.get("context"), "context")
+    timestamp = raw.get("timestamp")
+    return Event(
+        raw["type"].strip().lower(),
+        events._id(raw.get("messageId"), "messageId"),
+        str(timestamp) if timestamp is not None else None,
+        events._id(raw.get("userId"), "userId"),
+        events._id(raw.get("anonymousId"), "anonymousId"),
+        events._object(raw.get("traits"), "traits"),
+        events._object(context.get("traits"), "traits", "context."),
+        events._object(raw.get("properties"), "properties"),
+        events._text(raw.get("event"), "event"),
+        events._text(raw.get("name"), "name"),
+        events._id(raw.get("groupId"), "groupId"),
+        events._id(raw.get("previousId"), "previousId"),
+    )
+
+
+@given(st.dictionaries(st.sampled_from(_FIELDS), _VALUES), st.sampled_from(["track", " Identify "]))
+def test_the_inline_checks_agree_with_the_field_checks(fields: dict[str, Any], kind: str) -> None:
+    raw = {"type": kind, **fields}
+    try:
+        expected: Event | str = _checked_field_by_field(raw)
+    except InvalidEventError as exc:
+        expected = str(exc)
+    try:
+        got: Event | str = Event.from_dict(raw)
+    except InvalidEventError as exc:
+        got = str(exc)
+    assert got == expected

@@ -57,3 +57,30 @@ def test_the_setting_takes_the_old_booleans(given: object, read: str) -> None:
 
 def test_the_default_is_calls() -> None:
     assert load_settings(resend={"base_url": "http://127.0.0.1:1"}).log_event_outcomes == "calls"
+
+
+class _InfoOnly(_Recorder):
+    def is_enabled_for(self, level: int) -> bool:
+        return level >= 20  # logging.INFO
+
+
+def test_a_line_the_level_drops_is_not_even_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = _InfoOnly()
+    monkeypatch.setattr(tally_module, "log", recorder)
+    tally = Tally(Metrics(), log_outcomes="calls")
+    results = (EventResult("identify", Outcome.APPLIED, calls=1), EventResult("track", Outcome.SKIPPED, calls=0))
+    tally.finished(InFlight("events", 0, 1, None, b"{}", [], None), Settled(Fate.DONE, results), now=1.0)
+    assert [(level, fields["calls"]) for level, _, fields in recorder.lines] == [("info", 1)]
+
+
+def test_records_that_took_no_time_reach_the_histogram_at_flush() -> None:
+    metrics = Metrics()
+    tally = Tally(metrics)
+    done = Settled(Fate.DONE, (EventResult("track", Outcome.SKIPPED, "nothing_to_write"),))
+    for offset in range(3):  # settled as consumed: polled and finished at the same instant
+        tally.finished(InFlight("events", 0, offset, None, b"{}", [], None, polled_at=5.0), done, now=5.0)
+    tally.finished(InFlight("events", 0, 3, None, b"{}", [], None, polled_at=4.0), done, now=5.0)
+    assert metrics.latency.count() == 1  # the one that waited, observed at once
+    tally.flush()
+    assert metrics.latency.count() == 4
+    assert metrics.events.labels(type="track", outcome="skipped")._value.get() == 4

@@ -8,7 +8,7 @@ from connector.logs import get_logger, mask_email
 from connector.pipeline.dead_letter import DeadLetter, FailureContext, dead_letter_for, stage_of
 from connector.pipeline.records import InFlight
 
-__all__ = ["DeadLetterTopic"]
+__all__ = ["DeadLetterTopic", "letter_for"]
 
 log = get_logger(__name__)
 
@@ -54,6 +54,19 @@ def ids_of(decoder: _Decoder, value: bytes | None) -> dict[str, Any]:
     return {k: v if isinstance(v, str | int) else None for k, v in found.items()}
 
 
+def letter_for(record: InFlight, error: BaseException, context: FailureContext, connector_name: str) -> DeadLetter:
+    """The dead letter of a consumed record: its bytes as they came, the failure in its headers."""
+    return dead_letter_for(
+        key=record.key,
+        value=record.value,
+        headers=record.headers,
+        timestamp_ms=record.timestamp_ms,
+        error=error,
+        context=context,
+        connector_name=connector_name,
+    )
+
+
 class DeadLetterTopic:
     def __init__(
         self,
@@ -73,15 +86,8 @@ class DeadLetterTopic:
         self._status = status  # /status (#17)
 
     def dead_letter(self, record: InFlight, error: BaseException) -> None:
-        letter = dead_letter_for(
-            key=record.key,
-            value=record.value,
-            headers=record.headers,
-            timestamp_ms=record.timestamp_ms,
-            error=error,
-            context=FailureContext(record.topic, record.partition, record.offset),
-            connector_name=self._connector_name,
-        )
+        context = FailureContext(record.topic, record.partition, record.offset)
+        letter = letter_for(record, error, context, self._connector_name)
         written = self._producer.send(self._topic, letter)  # RetryableError when not acknowledged
         stage = stage_of(error)
         if self._counter is not None:

@@ -32,9 +32,9 @@ from connector.pipeline.dead_letter import (
     DeadLetter,
     FailureContext,
     context_of,
-    dead_letter_for,
 )
 from connector.pipeline.fate import Fate, backoff_seconds
+from connector.pipeline.letters import letter_for
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
 from connector.pipeline.records import InFlight
 from connector.pipeline.replay_report import DryRunReport
@@ -153,15 +153,7 @@ class _Letters:
     def dead_letter(self, record: InFlight, error: BaseException) -> None:
         assert self.producer is not None
         origin = context_of(record.headers, FailureContext(record.topic, record.partition, record.offset))
-        letter = dead_letter_for(
-            key=record.key,
-            value=record.value,
-            headers=record.headers,
-            timestamp_ms=record.timestamp_ms,
-            error=error,
-            context=origin,
-            connector_name=self._settings.group_id,
-        )
+        letter = letter_for(record, error, origin, self._settings.group_id)
         parked = origin.attempts + 1 >= self._settings.dead_letter_max_attempts
         topic = self._settings.parked_topic if parked else self._settings.dead_letter_topic
         self.producer.send(topic, letter)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+
+import redis
 
 from connector.errors import ResendNotFound, ResendRejected
-from connector.resend import Contact, ContactPage, ListedContact, PropertyDefinition, Segment
+from connector.resend import Contact, ContactPage, ListedContact, PropertyDefinition, ResendClient, Segment
 from connector.resend.topics import Topic
+from connector.settings import load_settings
+from connector.sync import EventSync
 
 _RESERVED = {"FIRST_NAME", "LAST_NAME", "EMAIL", "UNSUBSCRIBE_URL"}
 
@@ -208,3 +212,11 @@ class _Observed:
             return attribute(*args, **kwargs)
 
         return observed
+
+
+def make_sync(resend: FakeResend, client: redis.Redis, **destination: Any) -> EventSync:
+    """The real EventSync on a fake Resend and the given Redis, with these destination settings."""
+    settings = load_settings(
+        redis={"key_prefix": "t:"}, resend={"base_url": "http://127.0.0.1:9"}, destination=destination
+    )
+    return EventSync(settings, cast(ResendClient, resend), client)

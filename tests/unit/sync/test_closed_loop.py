@@ -4,18 +4,15 @@ fakeredis. An unsubscribe known to the connector survives an identify that says 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import fakeredis
 import pytest
 import redis
 
 from connector.events import Event
-from connector.resend import ResendClient
-from connector.settings import load_settings
 from connector.state import StateStore
-from connector.sync import EventSync
-from tests.unit.sync.fakes import FakeResend, StoredContact
+from tests.unit.sync.fakes import FakeResend, StoredContact, make_sync
 
 EMAIL = "ada@example.com"
 
@@ -30,13 +27,6 @@ def redis_client() -> Iterator[redis.Redis]:
 @pytest.fixture
 def resend() -> FakeResend:
     return FakeResend()
-
-
-def make_sync(resend: FakeResend, client: redis.Redis, **destination: Any) -> EventSync:
-    settings = load_settings(
-        redis={"key_prefix": "t:"}, resend={"base_url": "http://127.0.0.1:9"}, destination=destination
-    )
-    return EventSync(settings, cast(ResendClient, resend), client)
 
 
 def identify(**traits: Any) -> Event:

@@ -4,7 +4,7 @@ retries part-way through, stale caches and the dry run, without servers."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import fakeredis
 import pytest
@@ -12,10 +12,8 @@ import redis
 
 from connector.errors import PermanentError, ResendRejected, ResendUnavailable, RetryableError, StateStoreUnavailable
 from connector.events import Event
-from connector.resend import ResendClient
-from connector.settings import load_settings
 from connector.sync import EventSync
-from tests.unit.sync.fakes import FakeResend
+from tests.unit.sync.fakes import FakeResend, make_sync
 
 
 @pytest.fixture
@@ -33,13 +31,6 @@ def redis_client(server: fakeredis.FakeServer) -> Iterator[redis.Redis]:
 @pytest.fixture
 def resend() -> FakeResend:
     return FakeResend()
-
-
-def make_sync(resend: FakeResend, client: redis.Redis, **destination: Any) -> EventSync:
-    settings = load_settings(
-        redis={"key_prefix": "t:"}, resend={"base_url": "http://127.0.0.1:9"}, destination=destination
-    )
-    return EventSync(settings, cast(ResendClient, resend), client)
 
 
 @pytest.fixture

@@ -24,9 +24,8 @@ class LatencyHistogram:
         self._name = name
         self._documentation = documentation
         self._bounds = (*sorted(float(b) for b in buckets), math.inf)
-        self._labels = [
-            "+Inf" if bound == math.inf else repr(bound) for bound in self._bounds
-        ]  # as prometheus_client writes them
+        # The ``le`` values as prometheus_client writes them ("0.005", "1.0", "+Inf").
+        self._labels = ["+Inf" if bound == math.inf else repr(bound) for bound in self._bounds]
         self._counts = [0] * len(self._bounds)  # per bucket, not cumulative
         self._sum = 0.0
         self._lock = threading.Lock()  # observed on the run loop's thread, collected on the server's

@@ -2,7 +2,7 @@
 
 In a test: ``EmulatorServer(api_keys=("re_k",), rate_limit=2).start()``, then ``.url`` and ``.stop()``.
 Standalone: ``resend-connector emulator --port 8025 --api-key re_demo --rate-limit 2`` (or
-``python -m connector.emulator ...``; ``--help`` lists the fault options).
+``python -m resend_emulator ...``; ``--help`` lists the fault options).
 
 Resend's routes answer at the root (contract: shared/design/resend-api.md; one module per resource in
 resources/, registered in ``resources.RESOURCES``; dispatch in state.py):
@@ -33,9 +33,9 @@ The inspection API lives under ``/_emulator/`` only, is never rate limited and n
 - ``POST /_emulator/imports``     ``{"paused": bool, "rows_per_second": n}``: hold or slow background jobs
 """
 
-from connector.emulator.faults import Faults
-from connector.emulator.inspector import EmulatorInspector
-from connector.emulator.server import EmulatorServer
-from connector.emulator.standalone import main
+from resend_emulator.faults import Faults
+from resend_emulator.inspector import EmulatorInspector
+from resend_emulator.server import EmulatorServer
+from resend_emulator.standalone import main
 
 __all__ = ["EmulatorInspector", "EmulatorServer", "Faults", "main"]

@@ -1,7 +1,7 @@
-"""``python -m connector.emulator``: see connector.emulator.standalone."""
+"""``python -m resend_emulator``: see resend_emulator.standalone."""
 
 import sys
 
-from connector.emulator.standalone import main
+from resend_emulator.standalone import main
 
 sys.exit(main())

@@ -7,7 +7,7 @@ A resource module owns one ``Routes`` and decorates its handlers with it::
     @routes.add("GET", "/segments/{id}")
     def get_segment(world: World, segment_id: str, *, query: Query, body: Json) -> Answer: ...
 
-and ``connector/emulator/resources/__init__.py`` lists it in ``RESOURCES`` (one line). Path
+and ``resend_emulator/resources/__init__.py`` lists it in ``RESOURCES`` (one line). Path
 parameters are passed positionally in the order they appear in the template; a literal segment
 beats a parameter where both match (``/contacts/imports`` before ``/contacts/{id}``).
 """

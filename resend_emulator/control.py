@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from connector.emulator.state import ApiError
+from resend_emulator.state import ApiError
 
 if TYPE_CHECKING:
-    from connector.emulator.server import EmulatorServer
+    from resend_emulator.server import EmulatorServer
 
 __all__ = ["inspection"]
 

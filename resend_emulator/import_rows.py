@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.emulator.api import ApiError
+from resend_emulator.api import ApiError
 
 __all__ = ["BadRow", "ColumnMap", "Row", "parse_column_map", "plan_row", "read_csv"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.emulator.api import Json, now
-from connector.emulator.import_rows import ColumnMap
+from resend_emulator.api import Json, now
+from resend_emulator.import_rows import ColumnMap
 
 __all__ = ["Broadcast", "ContactImport", "Suppression", "Topic", "Webhook"]
 

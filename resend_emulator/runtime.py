@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from connector.emulator.webhook_delivery import Deliverer
+from resend_emulator.webhook_delivery import Deliverer
 
 __all__ = ["Jobs", "Runtime"]
 

@@ -24,11 +24,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from connector.emulator.control import inspection
-from connector.emulator.faults import FaultPlan, Faults
-from connector.emulator.forms import MAX_BODY_BYTES, FormError, parse_multipart
-from connector.emulator.ratewindow import RateWindow
-from connector.emulator.state import ApiError, Resend, route_template
+from resend_emulator.control import inspection
+from resend_emulator.faults import FaultPlan, Faults
+from resend_emulator.forms import MAX_BODY_BYTES, FormError, parse_multipart
+from resend_emulator.ratewindow import RateWindow
+from resend_emulator.state import ApiError, Resend, route_template
 
 __all__ = ["EmulatorServer"]
 

@@ -1,4 +1,4 @@
-"""``resend-connector emulator`` / ``python -m connector.emulator``: the emulator as its own process.
+"""``resend-connector emulator`` / ``python -m resend_emulator``: the emulator as its own process.
 
 The banner on stderr names the URL (useful with ``--port 0``); SIGTERM or Ctrl-C stop it with exit 0.
 """
@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from connector.emulator.faults import Faults
-from connector.emulator.server import EmulatorServer
+from resend_emulator.faults import Faults
+from resend_emulator.server import EmulatorServer
 
 __all__ = ["main"]
 

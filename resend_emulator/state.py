@@ -12,9 +12,9 @@ import threading
 from typing import Any
 from urllib.parse import unquote
 
-from connector.emulator.api import ApiError, Json, Router
-from connector.emulator.resources import RESOURCES
-from connector.emulator.world import World
+from resend_emulator.api import ApiError, Json, Router
+from resend_emulator.resources import RESOURCES
+from resend_emulator.world import World
 
 __all__ = ["ApiError", "Resend", "route_template"]
 

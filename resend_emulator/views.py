@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from connector.emulator.api import ApiError, Json, Query
-from connector.emulator.world import Contact, Segment
+from resend_emulator.api import ApiError, Json, Query
+from resend_emulator.world import Contact, Segment
 
 __all__ = ["contact_view", "newest_first", "page", "segment_view"]
 

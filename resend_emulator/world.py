@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from connector.emulator.api import Json, not_found, now
-from connector.emulator.records import Broadcast, ContactImport, Suppression, Topic, Webhook
-from connector.emulator.runtime import Runtime
+from resend_emulator.api import Json, not_found, now
+from resend_emulator.records import Broadcast, ContactImport, Suppression, Topic, Webhook
+from resend_emulator.runtime import Runtime
 
 __all__ = ["Contact", "Property", "Segment", "World"]
 

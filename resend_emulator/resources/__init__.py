@@ -1,7 +1,7 @@
 """The emulated resources. A new resource module is one more entry in ``RESOURCES``."""
 
-from connector.emulator.api import Routes
-from connector.emulator.resources import (
+from resend_emulator.api import Routes
+from resend_emulator.resources import (
     audiences,
     broadcasts,
     contacts,

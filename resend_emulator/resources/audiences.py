@@ -7,10 +7,10 @@ contact (creating one there also adds it to the segment). The connector itself u
 
 from __future__ import annotations
 
-from connector.emulator.api import Answer, Json, Query, Routes
-from connector.emulator.resources import contacts, segments
-from connector.emulator.views import contact_view, newest_first, segment_view
-from connector.emulator.world import World
+from resend_emulator.api import Answer, Json, Query, Routes
+from resend_emulator.resources import contacts, segments
+from resend_emulator.views import contact_view, newest_first, segment_view
+from resend_emulator.world import World
 
 __all__ = ["routes"]
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes, found, invalid, not_found, now
-from connector.emulator.records import Broadcast
-from connector.emulator.resources.suppressions import suppression_of
-from connector.emulator.resources.topics import subscription_of
-from connector.emulator.resources.webhooks import email_data, emit, suppressed_data
-from connector.emulator.views import page
-from connector.emulator.world import World
+from resend_emulator.api import Answer, ApiError, Json, Query, Routes, found, invalid, not_found, now
+from resend_emulator.records import Broadcast
+from resend_emulator.resources.suppressions import suppression_of
+from resend_emulator.resources.topics import subscription_of
+from resend_emulator.resources.webhooks import email_data, emit, suppressed_data
+from resend_emulator.views import page
+from resend_emulator.world import World
 
 __all__ = ["routes"]
 

@@ -6,11 +6,11 @@ import re
 import uuid
 from typing import Any
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes
-from connector.emulator.resources.topics import checked_topics
-from connector.emulator.resources.webhooks import contact_changed
-from connector.emulator.views import contact_view, newest_first, page
-from connector.emulator.world import Contact, World
+from resend_emulator.api import Answer, ApiError, Json, Query, Routes
+from resend_emulator.resources.topics import checked_topics
+from resend_emulator.resources.webhooks import contact_changed
+from resend_emulator.views import contact_view, newest_first, page
+from resend_emulator.world import Contact, World
 
 __all__ = ["EMAIL", "forget_contact", "routes"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes
-from connector.emulator.resources.contacts import EMAIL
-from connector.emulator.world import World
+from resend_emulator.api import Answer, ApiError, Json, Query, Routes
+from resend_emulator.resources.contacts import EMAIL
+from resend_emulator.world import World
 
 __all__ = ["routes"]
 

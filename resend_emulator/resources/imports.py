@@ -21,12 +21,12 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes, not_found, now
-from connector.emulator.import_rows import BadRow, Row, parse_column_map, plan_row, read_csv
-from connector.emulator.records import ContactImport
-from connector.emulator.resources.topics import checked_topics
-from connector.emulator.views import page
-from connector.emulator.world import World
+from resend_emulator.api import Answer, ApiError, Json, Query, Routes, not_found, now
+from resend_emulator.import_rows import BadRow, Row, parse_column_map, plan_row, read_csv
+from resend_emulator.records import ContactImport
+from resend_emulator.resources.topics import checked_topics
+from resend_emulator.views import page
+from resend_emulator.world import World
 
 __all__ = ["MAX_FILE_BYTES", "routes"]
 

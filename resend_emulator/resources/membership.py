@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from connector.emulator.api import Answer, Json, Query, Routes, not_found
-from connector.emulator.views import newest_first, page, segment_view
-from connector.emulator.world import World
+from resend_emulator.api import Answer, Json, Query, Routes, not_found
+from resend_emulator.views import newest_first, page, segment_view
+from resend_emulator.world import World
 
 __all__ = ["routes"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes
-from connector.emulator.views import newest_first, page
-from connector.emulator.world import Property, World
+from resend_emulator.api import Answer, ApiError, Json, Query, Routes
+from resend_emulator.views import newest_first, page
+from resend_emulator.world import Property, World
 
 __all__ = ["routes"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes
-from connector.emulator.views import contact_view, newest_first, page, segment_view
-from connector.emulator.world import Segment, World
+from resend_emulator.api import Answer, ApiError, Json, Query, Routes
+from resend_emulator.views import contact_view, newest_first, page, segment_view
+from resend_emulator.world import Segment, World
 
 __all__ = ["routes"]
 

@@ -14,10 +14,10 @@ import re
 import uuid
 from typing import Any
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes, not_found
-from connector.emulator.records import Suppression
-from connector.emulator.views import page
-from connector.emulator.world import World
+from resend_emulator.api import Answer, ApiError, Json, Query, Routes, not_found
+from resend_emulator.records import Suppression
+from resend_emulator.views import page
+from resend_emulator.world import World
 
 __all__ = ["routes", "suppress", "suppression_of"]
 

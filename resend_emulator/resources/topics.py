@@ -16,10 +16,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes, found, invalid
-from connector.emulator.records import Topic
-from connector.emulator.views import page
-from connector.emulator.world import Contact, World
+from resend_emulator.api import Answer, ApiError, Json, Query, Routes, found, invalid
+from resend_emulator.records import Topic
+from resend_emulator.views import page
+from resend_emulator.world import Contact, World
 
 __all__ = ["checked_topics", "routes", "subscription_of"]
 

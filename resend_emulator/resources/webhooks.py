@@ -34,13 +34,13 @@ from urllib.parse import quote
 
 import httpx
 
-from connector.emulator.api import Answer, ApiError, Json, Query, Routes, not_found
-from connector.emulator.records import Webhook
-from connector.emulator.resources.suppressions import suppress, suppression_of
-from connector.emulator.timestamps import iso_now, iso_of_rest
-from connector.emulator.views import page
-from connector.emulator.webhook_delivery import Message
-from connector.emulator.world import Contact, World
+from resend_emulator.api import Answer, ApiError, Json, Query, Routes, not_found
+from resend_emulator.records import Webhook
+from resend_emulator.resources.suppressions import suppress, suppression_of
+from resend_emulator.timestamps import iso_now, iso_of_rest
+from resend_emulator.views import page
+from resend_emulator.webhook_delivery import Message
+from resend_emulator.world import Contact, World
 
 __all__ = ["EVENT_TYPES", "contact_changed", "emit", "routes"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import kafka
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import (
@@ -39,7 +40,16 @@ class _Refused(Exception):
         self.error = error
 
 
-__all__ = ["DeadLetterProducer", "client_config", "ensure_topics", "idempotent_producer", "new_consumer"]
+__all__ = [
+    "DeadLetterProducer",
+    "admin_client",
+    "answers_metadata",
+    "client_config",
+    "ensure_topics",
+    "idempotent_producer",
+    "new_consumer",
+    "plain_producer",
+]
 
 
 def client_config(settings: KafkaSettings) -> dict[str, Any]:
@@ -71,6 +81,31 @@ def new_consumer(settings: KafkaSettings, *, group_id: str | None = None) -> Kaf
 def idempotent_producer(settings: KafkaSettings) -> KafkaProducer:
     """Idempotence: the producer's own retries never write a record twice, and keep the order."""
     return KafkaProducer(**client_config(settings), acks="all", enable_idempotence=True, linger_ms=20)
+
+
+def admin_client(settings: KafkaSettings, **overrides: Any) -> Any:
+    """An admin client (``check`` describes topics and the group with it)."""
+    return kafka.KafkaAdminClient(**{**client_config(settings), **overrides})
+
+
+def plain_producer(bootstrap_servers: str) -> KafkaProducer:
+    """A producer with no settings but the brokers and acks=all (the local demo's sample events)."""
+    return KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+
+
+def answers_metadata(bootstrap_servers: str, *, timeout_ms: int = 3000) -> bool:
+    """Whether a broker answers a metadata request (the local Kafka's readiness)."""
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
 
 
 def ensure_topics(settings: KafkaSettings, topics: list[str], *, partitions: int | None = None) -> None:

@@ -19,10 +19,15 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, T
 from kafka.errors import CommitFailedError, KafkaError
 
 from connector.errors import ConfigurationError
+from connector.kafka.clients import client_config
+from connector.kafka.workarounds import (
+    header_fault,
+    install_lenient_header_keys,
+    join_in_flight,
+    poll,
+    repair_lost_join,
+)
 from connector.logs import get_logger
-from connector.pipeline.group_join import join_in_flight, repair_lost_join
-from connector.pipeline.kafka_io import client_config
-from connector.pipeline.poll_guard import header_fault, install_lenient_header_keys, poll
 from connector.pipeline.records import InFlight
 from connector.settings import KafkaSettings
 
@@ -47,22 +52,21 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._consumer._on_assigned(set(assigned))
 
 
+def _nothing_revoked(revoked: set[TopicPartition]) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    return {}, {}
+
+
 class Consumer:
-    def __init__(
-        self,
-        consumer: Any,
-        topic: str,
-        *,
-        on_assigned: Callable[[set[TopicPartition]], None],
-        on_revoked: RevokeHook,
-        on_unreadable: Callable[[TopicPartition], None] = lambda tp: None,
-    ) -> None:
+    """The group consumer of the events topic, over a kafka-python ``KafkaConsumer`` (built by
+    connector.wiring). The runner passes its rebalance hooks to :meth:`subscribe`."""
+
+    def __init__(self, consumer: Any, topic: str) -> None:
         install_lenient_header_keys()  # a header key that is not UTF-8 fails its record, not the loop
         self._consumer = consumer
-        self._on_unreadable = on_unreadable
         self._topic = topic
-        self._on_assigned_hook = on_assigned
-        self._on_revoked_hook = on_revoked
+        self._on_unreadable: Callable[[TopicPartition], None] = lambda tp: None
+        self._on_assigned_hook: Callable[[set[TopicPartition]], None] = lambda tps: None
+        self._on_revoked_hook: RevokeHook = _nothing_revoked
         self._lock = threading.Lock()
         self._epochs: dict[TopicPartition, int] = {}  # the assignment each owned partition came with
         self._generation = 0
@@ -74,7 +78,16 @@ class Consumer:
         self._stopped: set[str] = set()  # reasons every partition stops fetching ("pause", "backpressure")
         self.joined = False  # a group assignment arrived (possibly empty)
 
-    def subscribe(self) -> None:
+    def subscribe(
+        self,
+        *,
+        on_assigned: Callable[[set[TopicPartition]], None],
+        on_revoked: RevokeHook,
+        on_unreadable: Callable[[TopicPartition], None] = lambda tp: None,
+    ) -> None:
+        """Join the group. The hooks run on kafka-python's thread during a rebalance (``on_revoked``
+        answers what to commit now and where each partition stands) and for each unreadable record."""
+        self._on_assigned_hook, self._on_revoked_hook, self._on_unreadable = on_assigned, on_revoked, on_unreadable
         self._consumer.subscribe([self._topic], listener=_Listener(self))
 
     def joining(self) -> bool:

@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from connector.errors import RetryableError
-from connector.pipeline.kafka_io import client_config
+from connector.kafka.clients import client_config
 from connector.settings import KafkaSettings
 
 __all__ = ["EventWriter"]

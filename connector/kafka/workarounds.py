@@ -1,6 +1,10 @@
-"""Containing what kafka-python raises about one record, so one record never stops a partition.
+"""kafka-python's version-tied workarounds, in one place: verified on kafka-python 3.0.12.
 
-Two layers:
+Each reaches into kafka-python's private state or replaces one of its functions, so each is tied to
+the releases it was verified on (``VERIFIED_ON``): a kafka-python upgrade is verified against the
+tests named there, and added to it, before it ships. Three of them:
+
+Containing what kafka-python raises about one record, so one record never stops a partition:
 
 * :func:`install_lenient_header_keys`: kafka-python decodes header keys as strict UTF-8 while it
   unpacks a batch, and a key that is not (Kafka's brokers do not check) makes ``poll()`` raise for
@@ -11,6 +15,25 @@ Two layers:
   checksum mismatch, a compression codec that fails) is located (partition and offset), reported
   as an :class:`Unreadable` record and skipped past, instead of escaping the loop. The runner
   dead-letters a context-only copy (the bytes could not be read) and counts it.
+
+Keeping a consumer from losing a finished group join (kafka-python 3.0.x):
+
+kafka-python runs JoinGroup + SyncGroup as a background task and collects its result inside
+``poll()``. When ``poll()`` times out before the task finishes, the result waits for the next
+``poll()``, which collects it only while the coordinator still "needs to rejoin". A group leader
+whose rejoin was caused by new topic metadata stops needing it the moment its own join task runs
+the assignment, so the next ``poll()`` never collects the result: the consumer stays in the
+rebalancing state with no partitions, never sends another JoinGroup, and the broker holds every
+other member in the rebalance until the rebalance timeout (``max_poll_interval_ms``, minutes).
+Seen reliably here with a topic created just before its consumers start, and with short polls.
+
+Two remedies, both needing the coordinator's private state (read defensively, so a kafka-python
+that no longer has it simply gets neither):
+
+* :func:`join_in_flight`: the runner polls with a real timeout while a join is in flight, so the
+  task usually finishes inside the ``poll()`` that waits for it;
+* :func:`repair_lost_join`: a finished join whose result nobody will collect is answered by
+  asking the coordinator to rejoin, which sends a fresh JoinGroup and lets the rebalance finish.
 """
 
 from __future__ import annotations
@@ -28,13 +51,20 @@ from connector.errors import DecodeError
 from connector.logs import get_logger
 
 __all__ = [
+    "VERIFIED_ON",
     "Unreadable",
     "UnreadableRecordError",
     "header_fault",
     "install_lenient_header_keys",
+    "join_in_flight",
     "poll",
+    "repair_lost_join",
     "uninstall_lenient_header_keys",
 ]
+
+# The kafka-python releases these workarounds were verified on (the unit and integration tests of
+# tests/unit/kafka and tests/integration/test_poll_guard_broker.py, test_group_join.py).
+VERIFIED_ON = ("3.0.12",)
 
 log = get_logger(__name__)
 
@@ -187,3 +217,30 @@ def poll(consumer: KafkaConsumer, *, timeout_ms: int, max_records: int) -> tuple
             detail=str(exc)[:500],
         )
         return {}, [Unreadable(tp, offset, error)]
+
+
+# -- the group join ----------------------------------------------------------------------------
+
+
+def _join_task(consumer: Any) -> tuple[Any, Any]:
+    coordinator = getattr(consumer, "_coordinator", None)
+    return coordinator, getattr(coordinator, "_join_task", None)
+
+
+def join_in_flight(consumer: Any) -> bool:
+    """Whether a JoinGroup/SyncGroup round is under way (or finished and not yet collected)."""
+    _, task = _join_task(consumer)
+    return task is not None
+
+
+def repair_lost_join(consumer: Any) -> bool:
+    """Ask for a rejoin when a finished join would otherwise never be collected; True if it did."""
+    coordinator, task = _join_task(consumer)
+    if task is None or not getattr(task, "is_done", False):
+        return False
+    need_rejoin = getattr(coordinator, "need_rejoin", None)
+    request_rejoin = getattr(coordinator, "request_rejoin", None)
+    if need_rejoin is None or request_rejoin is None or need_rejoin():
+        return False  # the next poll() handles it
+    request_rejoin()
+    return True

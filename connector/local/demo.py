@@ -25,9 +25,9 @@ SAMPLES = Path("deploy") / "sample-events.jsonl"
 
 
 def produce_samples(bootstrap: str, topic: str, path: Path) -> int:
-    from kafka import KafkaProducer
+    from connector.kafka.clients import plain_producer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = plain_producer(bootstrap)
     count = 0
     for line in path.read_bytes().splitlines():
         if not line.strip():
@@ -46,8 +46,8 @@ def produce_samples(bootstrap: str, topic: str, path: Path) -> int:
 
 def run_demo() -> int:
     from connector.app import build_runner
+    from connector.kafka.clients import ensure_topics
     from connector.logs import configure, get_logger
-    from connector.pipeline.kafka_io import ensure_topics
     from connector.settings import load_settings
 
     # `make run` (the demo) is the emulator's other user in connector/: a development tool, guarded

@@ -11,8 +11,8 @@ from kafka.errors import (
 )
 
 from connector.errors import DecodeError, RetryableError
+from connector.kafka.clients import DeadLetterProducer
 from connector.pipeline.dead_letter import TRUNCATED, DeadLetter, FailureContext, dead_letter_for
-from connector.pipeline.kafka_io import DeadLetterProducer
 
 
 class Future:

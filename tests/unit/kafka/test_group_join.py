@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.pipeline.group_join import join_in_flight, repair_lost_join
+from connector.kafka.workarounds import join_in_flight, repair_lost_join
 
 
 @dataclass

@@ -7,7 +7,7 @@ from kafka.errors import CorruptRecordError
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 
 from connector.errors import DecodeError
-from connector.pipeline.poll_guard import (
+from connector.kafka.workarounds import (
     UnreadableRecordError,
     header_fault,
     install_lenient_header_keys,

@@ -46,7 +46,7 @@ from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore, redis_lock
 from connector.sync.apply import Applier, Replan
-from connector.sync.closed_loop import LoopSync
+from connector.sync.consent_topics import LoopSync
 from connector.sync.contact_lookup import lookup_contact
 from connector.sync.context import EventContext, ReadAhead
 from connector.sync.decide import email_of, fresher, reconciles
@@ -95,7 +95,7 @@ class EventSync:
             if settings.destination.email_index and not settings.destination.trust_contact_cache
             else None
         )
-        # consent and topics (connector/sync/closed_loop.py)
+        # consent and topics (connector/sync/consent_topics.py)
         self.loop = LoopSync(self._store, on_consent_kept=on_consent_kept)
         self._applier = Applier(
             self._store, self._definitions, self._memory, self._index, self.loop, self._settings.trust_contact_cache

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 
+from connector.dead_letters.sink import DeadLetterTopic
 from connector.errors import InvalidEventError, QuotaExceeded, ResendUnavailable
 from connector.events import Event
 from connector.kafka.consumer import Consumer
 from connector.pipeline.fate import MAX_INTERNAL_ATTEMPTS
-from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.runner import Runner

@@ -124,17 +124,7 @@ class _Backfill:
         contact_rows = [row for row in rows if isinstance(row, ContactRow)]
         self.tally.rows = len(contact_rows)
         new, existing = self._sort(contact_rows, self._store.key("backfill-import", identify_file(path).digest))
-        planned, failures = self._planner.plan(new)
-        files = list(import_files(planned, self._definitions.property_types(), max_bytes=max_bytes))
-        try:
-            failures.extend(self._load(files, progress=progress))
-        except ResendError as exc:
-            if not _imports_unavailable(exc):
-                raise
-            print(f"contact imports are not available to this team (a beta; POST /contacts/imports answered "
-                  f"{exc.status} {exc.name}): the {len(new)} rows of new contacts go through the events topic "
-                  f"too, one contact at a time (1 to 3 calls each)", file=self._out)  # fmt: skip
-            failures, existing = [], sorted([*new, *existing], key=lambda row: row.line)
+        failures, existing = self._import(new, existing, progress=progress, max_bytes=max_bytes)
         code = 0
         if failures:
             failed_path = path.with_name(f"{path.stem}.failed.jsonl")
@@ -151,6 +141,24 @@ class _Backfill:
             print(f"{len(existing)} rows sent as identify events from {existing_path}", file=self._out)
             code = max(code, events_path(existing_path) if events_path is not None else 0)
         return code
+
+    def _import(
+        self, new: list[ContactRow], existing: list[ContactRow], *, progress: bool, max_bytes: int
+    ) -> tuple[list[tuple[ContactRow, str]], list[ContactRow]]:
+        """The rows that failed, and the rows for the events path: the existing contacts', or every
+        row when the team has no contact imports (a beta)."""
+        planned, failures = self._planner.plan(new)
+        files = list(import_files(planned, self._definitions.property_types(), max_bytes=max_bytes))
+        try:
+            failures.extend(self._load(files, progress=progress))
+        except ResendError as exc:
+            if not _imports_unavailable(exc):
+                raise
+            print(f"contact imports are not available to this team (a beta; POST /contacts/imports answered "
+                  f"{exc.status} {exc.name}): the {len(new)} rows of new contacts go through the events topic "
+                  f"too, one contact at a time (1 to 3 calls each)", file=self._out)  # fmt: skip
+            return [], sorted([*new, *existing], key=lambda row: row.line)
+        return failures, existing
 
     def _sort(self, rows: list[ContactRow], planned_key: str) -> tuple[list[ContactRow], list[ContactRow]]:
         """New contacts (to import) and existing ones (to the events path); rows an earlier run of

@@ -116,41 +116,41 @@ class ContactPlanner:
         self._resend = resend
 
     def plan(self, rows: list[ContactRow]) -> tuple[list[PlannedContact], list[tuple[ContactRow, str]]]:
-        """One planned contact per email (in the order emails first appear), and the rows that failed."""
-        people: dict[str, _Person | None] = {}
+        """One planned contact per email, and the rows that could not be planned (with the reason)."""
+        people: dict[str, _Person] = {}
         failures: list[tuple[ContactRow, str]] = []
         for row in rows:
-            person = people.get(row.email)
             try:
-                problem = self._fold(row, person, people)
+                folded = self._fold(row, people.get(row.email))
             except InvalidEventError as exc:
-                problem = str(exc)
-            if problem is not None:
-                failures.append((row, problem))
-        return [p.planned() for p in people.values() if p is not None], failures
+                folded = str(exc)
+            if isinstance(folded, str):
+                failures.append((row, folded))
+            else:
+                people[row.email] = folded
+        return [person.planned() for person in people.values()], failures
 
-    def _fold(self, row: ContactRow, person: _Person | None, people: dict[str, _Person | None]) -> str | None:
-        """Plan ``row`` on top of the person's earlier rows; the reason when it cannot be planned."""
-        contact = person.contact() if person is not None else ContactState(exists=False, members=frozenset())
-        plan = self._plan(row, contact)
+    def _fold(self, row: ContactRow, person: _Person | None) -> _Person | str:
+        """The person with ``row`` planned on top of their earlier rows, or why it cannot be planned."""
+        if person is None:
+            plan = self._plan(row, ContactState(exists=False, members=frozenset()))
+            if isinstance(plan, str):
+                return plan
+            create = next((c for c in plan.commands if isinstance(c, CreateContact)), None)
+            if plan.skip is not None or create is None:
+                return plan.skip or "nothing to create"
+            person = _Person([row], create, frozenset(create.segment_ids))
+            for command in plan.commands:
+                person.learn(command)
+            return person
+        plan = self._plan(row, person.contact())
         if isinstance(plan, str):
-            people.setdefault(row.email, None)
             return plan
-        if person is not None:
-            if plan.skip not in (None, "nothing_to_write"):
-                return plan.skip
-            person.rows.append(row)
-            person.apply(plan.commands)
-            return None
-        create = next((c for c in plan.commands if isinstance(c, CreateContact)), None)
-        if plan.skip is not None or create is None:
-            people.setdefault(row.email, None)
-            return plan.skip or "nothing to create"
-        person = _Person([row], create, frozenset(create.segment_ids))
-        for command in plan.commands:
-            person.learn(command)
-        people[row.email] = person
-        return None
+        if plan.skip is not None and plan.skip != "nothing_to_write":  # nothing to write: the row changes nothing
+            return plan.skip
+        person.rows.append(row)
+        person.apply(plan.commands)
+        return person
 
     def _plan(self, row: ContactRow, contact: ContactState) -> Plan | str:
         event = Event.from_dict(identify_event(row, f"backfill-{row.line}"))

@@ -78,17 +78,20 @@ def run_import_backfill(
     return code
 
 
-# A key problem is named as such; anything else refused at the import call itself (after the same
-# key listed contacts and defined properties) is the beta missing for this team.
 _KEY_PROBLEMS = {"missing_api_key", "invalid_api_key", "restricted_api_key", "suspended_api_key"}
 
 
 def _imports_unavailable(exc: ResendError) -> bool:
     """Contact imports are a beta not every team has (resend-api.md, Contact imports): such a team is
-    answered a 4xx. The emulator answers 403 ``invalid_permission`` (its ``imports`` control)."""
-    if exc.name in _KEY_PROBLEMS or "api key" in str(exc).lower():
+    answered a 4xx whose exact form no source gives. The emulator answers 403 ``invalid_permission``.
+    Read as "not available": a 403 that is no key problem (the same key has just listed contacts and
+    defined properties), a 404 that is not about a segment or topic the import names, or a 405."""
+    text = str(exc).lower()
+    if exc.route != "POST /contacts/imports" or exc.name in _KEY_PROBLEMS or "api key" in text:
         return False
-    return exc.route == "POST /contacts/imports" and exc.status in (403, 404, 405)
+    if exc.status == 404:
+        return "segment" not in text and "topic" not in text
+    return exc.status in (403, 405)
 
 
 class _Backfill:

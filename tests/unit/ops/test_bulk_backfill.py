@@ -15,6 +15,7 @@ import fakeredis
 import httpx
 import pytest
 
+from connector.errors import ConnectorError
 from connector.events import Event
 from connector.mapping import CreateContact
 from connector.ops import run_import_backfill
@@ -38,7 +39,7 @@ class Resend:
         self.calls: list[str] = []
         self.polls_to_finish = polls_to_finish
         self.failing = failing  # emails an import cannot load
-        self.imports_available = True  # False: a team without the imports beta (as the emulator answers)
+        self.imports_error: tuple[int, str, str] | None = None  # (status, name, message) of POST /contacts/imports
         self._ids = (f"id{n}" for n in itertools.count(1))
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -60,8 +61,9 @@ class Resend:
             body = json.loads(request.content)
             self.properties[body["key"]] = body["type"]
             return httpx.Response(201, json={"id": body["key"]})
-        if route == "POST /contacts/imports" and not self.imports_available:
-            return httpx.Response(403, json={"statusCode": 403, "name": "invalid_permission", "message": "beta"})
+        if route == "POST /contacts/imports" and self.imports_error is not None:
+            status, name, message = self.imports_error
+            return httpx.Response(status, json={"statusCode": status, "name": name, "message": message})
         if route == "POST /contacts/imports":
             return self._create_import(request)
         if request.method == "GET" and parts[:2] == ["contacts", "imports"]:
@@ -217,7 +219,7 @@ def test_a_team_without_contact_imports_gets_a_clear_message_and_the_per_contact
     contacts: Path, redis_client: fakeredis.FakeRedis
 ) -> None:
     resend = Resend()
-    resend.imports_available = False
+    resend.imports_error = (403, "invalid_permission", "Contact imports are in beta")  # as the emulator answers
     code, text, handed = _backfill(contacts, resend, redis_client)
     assert code == 0, text
     assert "contact imports are not available to this team" in text
@@ -229,6 +231,20 @@ def test_a_team_without_contact_imports_gets_a_clear_message_and_the_per_contact
     assert emails == [f"a{i}@example.com" for i in range(4)] + [f"b{i}@example.com" for i in range(3)] + [
         "c0@example.com"
     ]
+
+
+@pytest.mark.parametrize(
+    ("status", "name", "message"),
+    [(403, "invalid_api_key", "API key is invalid"), (404, "not_found", "Segment not found"),
+     (422, "validation_error", "The file is not a valid CSV file")],
+)  # fmt: skip
+def test_other_refusals_of_an_import_are_errors_not_a_missing_beta(
+    contacts: Path, redis_client: fakeredis.FakeRedis, status: int, name: str, message: str
+) -> None:
+    resend = Resend()
+    resend.imports_error = (status, name, message)
+    with pytest.raises(ConnectorError, match=name):
+        _backfill(contacts, resend, redis_client)
 
 
 def test_afterwards_the_same_identify_costs_no_call(contacts: Path, redis_client: fakeredis.FakeRedis) -> None:

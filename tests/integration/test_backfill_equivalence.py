@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.mapping import parse_managed, property_key
 from connector.ops import run_backfill, run_import_backfill
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.harness import Deployment, wait_drained
 from tests.integration.conftest import API_KEY
 from tests.integration.test_ops_commands import connector_running, settings_with

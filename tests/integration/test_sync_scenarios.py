@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from connector.emulator import EmulatorInspector
 from connector.errors import InvalidEventError
 from connector.events import Event
 from connector.mapping import property_key
 from connector.sync import EventSync
+from resend_emulator import EmulatorInspector
 
 
 def ev(**fields: Any) -> Event:

@@ -20,8 +20,7 @@ from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
 from connector.pipeline.ordering import identities_of, joins_of
 from connector.pipeline.records import DROPPED, EventResult, InFlight, Settled
-from connector.sync import Outcome as SyncOutcome
-from connector.sync import ReadAhead
+from connector.sync import ReadAhead, SyncResult
 
 __all__ = ["LetterBox", "Lifecycle"]
 
@@ -42,13 +41,13 @@ class _Transforms(Protocol):
 
 
 class _Sync(Protocol):
-    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncOutcome: ...
+    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncResult: ...
 
     def read_ahead(self, events: Sequence[Event]) -> ReadAhead: ...
 
     def plan(self, event: Event) -> Sequence[Any]: ...
 
-    def decider(self) -> Callable[[Event], SyncOutcome | None]: ...
+    def decider(self) -> Callable[[Event], SyncResult | None]: ...
 
 
 class LetterBox(Protocol):

@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install provision check test unit integration run bench emulator clean
+.PHONY: install provision check docs test unit integration run bench emulator clean
 
 install: $(VENV)/.installed
 
@@ -18,9 +18,19 @@ provision: install
 	$(PY) -m connector.local provision
 
 check: install
-	$(VENV)/bin/ruff format --check connector resend_emulator tests
-	$(VENV)/bin/ruff check connector resend_emulator tests
+	$(VENV)/bin/ruff format --check connector resend_emulator tests docs/hooks
+	$(VENV)/bin/ruff check connector resend_emulator tests docs/hooks
 	$(VENV)/bin/mypy --strict connector resend_emulator
+
+# The documentation site (mkdocs.yml): docs/ with the README as its home page, into the git-ignored
+# site/. --strict with mkdocs.yml's validation settings: a broken link or anchor, an absolute link or a
+# page missing from the nav fails the build.
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -e '.[docs]'
+	touch $@
 
 # The whole suite against real servers, which are started for the run and stopped whatever happens.
 test: provision
@@ -49,4 +59,4 @@ emulator: install
 	$(VENV)/bin/resend-connector emulator --port 8025
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache site

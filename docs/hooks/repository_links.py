@@ -59,7 +59,11 @@ def on_files(files: Files, config: Any) -> Files:
         source = _source(page, config)
         for _, target, _ in _LINK.findall(source.read_text(encoding="utf-8")):
             site_path = _site_path(target, source, config)
-            if site_path is None or not site_path.startswith(f"{REPOSITORY_FILES}/") or files.get_file_from_path(site_path):
+            if (
+                site_path is None
+                or not site_path.startswith(f"{REPOSITORY_FILES}/")
+                or files.get_file_from_path(site_path)
+            ):
                 continue
             original = _root(config) / site_path.removeprefix(f"{REPOSITORY_FILES}/")
             files.append(

@@ -1,4 +1,4 @@
-"""The bad-input corpus: one entry per kind of bad (or odd) record, with the outcome the README promises.
+"""The bad-input corpus: one entry per kind of bad (or odd) record, with the outcome docs/bad-input.md promises.
 
 ``expect`` is ``"decode"`` or ``"plan"`` (dead-lettered at that stage, ``reason`` in the message),
 ``"skip"`` (committed, nothing written, no dead letter) or ``"applied"`` (odd but valid: the contact

@@ -73,6 +73,6 @@ def test_without_it_the_error_is_contained_and_the_partition_goes_on(
     kafka_bootstrap: str, partition: TopicPartition
 ) -> None:
     # kafka-python re-reads the batch from its start, so the rest of that batch is unreadable too
-    # (the README says so); the next batch reads normally.
+    # (docs/bad-input.md says so); the next batch reads normally.
     seen = consume(kafka_bootstrap, partition)
     assert seen == [(0, "ok"), (1, "ok"), (2, "unreadable"), (3, "unreadable"), (4, "ok"), (5, "ok")]

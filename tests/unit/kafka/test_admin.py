@@ -39,6 +39,13 @@ def test_a_young_clusters_coordinator_is_asked_again() -> None:
     assert raw.asked == 2
 
 
+def test_a_coordinator_not_ready_named_in_the_answer_is_asked_again() -> None:
+    raw = RawAdmin([{"group_state": "", "members": [], "error": "[Error 16] NotCoordinatorError: None"},
+                    {"group_state": "Empty", "members": [], "error": None}])  # fmt: skip
+    assert Admin(raw, sleep=lambda s: None).group("g") == GroupState(True, "Empty", 0, "")
+    assert raw.asked == 2
+
+
 def test_a_group_nobody_joined_is_told_apart_from_an_error() -> None:
     raw = RawAdmin([{"group_state": "", "members": [], "error": "[Error 69] GroupIdNotFoundError: not found."},
                     {"group_state": "", "members": [], "error": "GroupAuthorizationFailedError"}])  # fmt: skip

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 import redis
 
 from connector.decoding import Decoder
+from connector.events import Event
 from connector.logs import get_logger
-from connector.pipeline.kafka_io import DeadLetterProducer, ensure_topics, new_consumer
+from connector.mapping.express import ExpressAction, Position
+from connector.pipeline.express import ExpressReader
+from connector.pipeline.kafka_io import DeadLetterProducer, GroupOffsets, ensure_topics, new_consumer
 from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
 from connector.pipeline.metrics import Metrics
@@ -24,7 +27,7 @@ from connector.settings import Settings
 from connector.sync import EventSync
 from connector.transforms import TransformChain
 
-__all__ = ["Parts", "build_parts", "build_runner", "run_replay"]
+__all__ = ["Parts", "Service", "build_parts", "build_runner", "run_replay"]
 
 log = get_logger(__name__)
 
@@ -42,8 +45,29 @@ class Parts:
     metrics: Metrics
     dead_letters: DeadLetterProducer
 
-    def lifecycle(self, letters: LetterBox) -> Lifecycle:
-        return Lifecycle(self.decoder, self.transforms, self.sync, letters, self.metrics.internal_errors)
+    def lifecycle(self, letters: LetterBox, *, express: bool = False) -> Lifecycle:
+        topic = self.settings.kafka.topic if express else None  # the express register (#25): run only
+        return Lifecycle(self.decoder, self.transforms, self.sync, letters, self.metrics.internal_errors, topic)
+
+
+@dataclass(frozen=True)
+class Service:
+    """``run``: the main path (the runner) and, unless ``kafka.express`` is off, the express path."""
+
+    runner: Runner
+    express: ExpressReader | None
+
+    def run(self) -> None:
+        if self.express is not None:
+            self.express.start()
+        try:
+            self.runner.run()
+        finally:
+            if self.express is not None:
+                self.express.stop()
+
+    def stop(self) -> None:
+        self.runner.stop()
 
 
 def build_parts(settings: Settings, stack: ExitStack, *, metrics: Metrics | None = None) -> Parts:
@@ -66,7 +90,7 @@ def build_parts(settings: Settings, stack: ExitStack, *, metrics: Metrics | None
     )
 
 
-def build_runner(settings: Settings, stack: ExitStack) -> Runner:
+def build_runner(settings: Settings, stack: ExitStack) -> Service:
     parts = build_parts(settings, stack)
     try:
         ensure_topics(settings.kafka, [settings.kafka.dead_letter_topic, settings.kafka.parked_topic])
@@ -85,15 +109,37 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
         status=parts.metrics.status,
     )
     consumer = new_consumer(settings.kafka)
-    return Runner(
+    runner = Runner(
         settings.kafka,
         consumer,
-        parts.lifecycle(letters),
+        parts.lifecycle(letters, express=settings.kafka.express),
         parts.metrics,
         flush=parts.dead_letters.flush,
         resume_signal=ResumeSignal(parts.redis, settings.redis.key_prefix),
         pause_probe_max_seconds=settings.resend.pause_probe_max_seconds,
         log_outcomes=settings.log_event_outcomes,
+    )
+    return Service(runner, build_express(parts, stack) if settings.kafka.express else None)
+
+
+def build_express(parts: Parts, stack: ExitStack) -> ExpressReader:
+    """The express path (connector/pipeline/express.py): its own group, the same parts."""
+    settings = parts.settings
+    main = GroupOffsets(settings.kafka, settings.kafka.group_id)
+    stack.callback(main.close)
+    counter = parts.metrics.express
+
+    def act(event: Event, action: ExpressAction, at: Position) -> str:
+        return parts.sync.express.act(event, action, at, lambda express: parts.sync.handle(express).status)
+
+    return ExpressReader(
+        settings,
+        new_consumer(settings.kafka, group_id=f"{settings.kafka.group_id}-express"),
+        main.committed,
+        parts.decoder,
+        parts.transforms,
+        act,
+        counted=lambda outcome: counter.labels(outcome=outcome).inc(),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import (
     CorruptRecordError,
@@ -39,7 +39,7 @@ class _Refused(Exception):
         self.error = error
 
 
-__all__ = ["DeadLetterProducer", "client_config", "ensure_topics", "new_consumer"]
+__all__ = ["DeadLetterProducer", "GroupOffsets", "client_config", "ensure_topics", "new_consumer"]
 
 
 def client_config(settings: KafkaSettings) -> dict[str, Any]:
@@ -66,6 +66,24 @@ def new_consumer(settings: KafkaSettings, *, group_id: str | None = None) -> Kaf
         session_timeout_ms=settings.session_timeout_ms,
         max_poll_interval_ms=settings.max_poll_interval_ms,
     )
+
+
+class GroupOffsets:
+    """Another group's committed offsets (the express path asks for the main group's): a client that
+    never joins the group, so asking never rebalances it."""
+
+    def __init__(self, settings: KafkaSettings, group_id: str) -> None:
+        self._consumer = KafkaConsumer(**client_config(settings), group_id=group_id, enable_auto_commit=False)
+        self._topic = settings.topic
+
+    def committed(self) -> dict[int, int]:
+        """partition -> committed offset, for the partitions of the events topic that have one."""
+        found = self._consumer.partitions_for_topic(self._topic) or ()
+        offsets = {p: self._consumer.committed(TopicPartition(self._topic, p)) for p in found}
+        return {p: o for p, o in offsets.items() if o is not None}
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def ensure_topics(settings: KafkaSettings, topics: list[str], *, partitions: int | None = None) -> None:

@@ -44,6 +44,7 @@ from connector.mapping import (
     property_key,
 )
 from connector.mapping.email import direct_email
+from connector.mapping.express import Position
 from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore, redis_lock
@@ -53,6 +54,7 @@ from connector.sync.contact_lookup import lookup_contact
 from connector.sync.context import EventContext, ReadAhead
 from connector.sync.decide import email_of, fresher, reconciles
 from connector.sync.definitions import Definitions
+from connector.sync.express import ExpressGuard
 from connector.sync.fingerprints import FieldMemory
 
 __all__ = ["EventSync", "Outcome"]
@@ -98,6 +100,7 @@ class EventSync:
         self._applier = Applier(
             self._store, self._definitions, self._memory, self._index, self.loop, self._settings.trust_contact_cache
         )
+        self.express = ExpressGuard(settings, self._store)  # the express register (issue #25)
         self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
 
     @property
@@ -126,9 +129,11 @@ class EventSync:
             log.debug("read_ahead.skipped", error=type(exc).__name__)
             return ReadAhead({})
 
-    def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
-        context = EventContext(self._resend, ahead)
+    def handle(self, event: Event, ahead: ReadAhead | None = None, at: Position | None = None) -> Outcome:
+        """``at``: the record's place in the events topic, for the express register (sync/express.py)."""
+        context = EventContext(self._resend, ahead, at)
         try:
+            self.express.passing(event, at)
             with contextlib.ExitStack() as held:
                 return self._handle(event, context, held)
         except SkipEvent as skip:
@@ -152,6 +157,8 @@ class EventSync:
             plan, state = self._settle(event, context, seed)
             seed = None
             context.email = email = email_of(plan)
+            if context.at is not None and email is not None and plan.commands:
+                plan = self.express.guarded(plan, event, email, context)
             if plan.skip is not None:
                 try:
                     self._applier.run(plan.commands, context)

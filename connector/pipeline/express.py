@@ -31,6 +31,7 @@ from connector.errors import PauseError, RetryableError
 from connector.events import Event
 from connector.logs import get_logger
 from connector.mapping.express import ExpressAction, Position, express_action
+from connector.pipeline.group_join import join_in_flight, repair_lost_join
 from connector.pipeline.poll_guard import install_lenient_header_keys, poll
 from connector.settings import Settings
 
@@ -39,6 +40,7 @@ __all__ = ["ExpressReader", "needles"]
 log = get_logger(__name__)
 
 _POLL_MS = 200
+_JOIN_POLL_MS = 3_000
 _MAX_BACKOFF_SECONDS = 5.0
 _MAIN_OFFSETS_SECONDS = 1.0  # how stale the main group's committed offsets may be when asked
 
@@ -111,7 +113,11 @@ class ExpressReader:
             log.info("express.stopped")
 
     def _turn(self) -> None:
-        batches, _ = poll(self._consumer, timeout_ms=_POLL_MS, max_records=self._settings.kafka.max_poll_records)
+        # A group join is collected only inside a poll that waits for it (group_join.py, as the runner).
+        timeout = _JOIN_POLL_MS if join_in_flight(self._consumer) else _POLL_MS
+        batches, _ = poll(self._consumer, timeout_ms=timeout, max_records=self._settings.kafka.max_poll_records)
+        if repair_lost_join(self._consumer):
+            log.warning("express.join_repaired")
         for records in (batches or {}).values():
             for record in records:
                 if self._stop.is_set():

@@ -73,8 +73,9 @@ def express_rows(bootstrap: str, redis_url: str, workdir: Path) -> list[dict[str
     suffix = uuid.uuid4().hex[:6]
     env = {"RESEND_CONNECTOR_RESEND__MAX_REQUESTS_PER_SECOND": str(limit),  # the team limit, not the harness's
            "RESEND_CONNECTOR_DESTINATION__DELETE_EVENT_NAMES": '["Contact Deleted"]'}  # fmt: skip
-    deployment = Deployment(bootstrap, redis_url, url, API_KEY, topic=f"bench-express-{suffix}",
-                            group=f"bench-express-{suffix}", key_prefix=f"bench-express-{suffix}:", extra_env=env)  # fmt: skip
+    name = f"bench-express-{suffix}"
+    deployment = Deployment(bootstrap, redis_url, url, API_KEY, topic=name, group=name, key_prefix=f"{name}:",
+                            extra_env=env)  # fmt: skip
     process: ConnectorProcess | None = None
     try:
         deployment.create_topics()

@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 from kafka import KafkaProducer
 
-from connector.emulator import EmulatorInspector
 from connector.local.services import free_port
+from resend_emulator import EmulatorInspector
 from tests.harness import ConnectorProcess, Deployment
 
 API_KEY = "re_bench_express_" + uuid.uuid4().hex[:8]

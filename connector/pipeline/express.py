@@ -31,8 +31,6 @@ from connector.errors import PauseError, RetryableError
 from connector.events import Event
 from connector.logs import get_logger
 from connector.mapping.express import ExpressAction, Position, express_action
-from connector.pipeline.group_join import join_in_flight, repair_lost_join
-from connector.pipeline.poll_guard import install_lenient_header_keys, poll
 from connector.settings import Settings
 
 __all__ = ["ExpressReader", "needles"]
@@ -40,9 +38,29 @@ __all__ = ["ExpressReader", "needles"]
 log = get_logger(__name__)
 
 _POLL_MS = 200
-_JOIN_POLL_MS = 3_000
 _MAX_BACKOFF_SECONDS = 5.0
 _MAIN_OFFSETS_SECONDS = 1.0  # how stale the main group's committed offsets may be when asked
+
+
+class _Record(Protocol):
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def timestamp_ms(self) -> int | None: ...
+
+
+class _Reader(Protocol):
+    """connector.kafka.reader.GroupReader"""
+
+    def poll(self, timeout_ms: int) -> list[Any]: ...
+
+    def commit(self) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class _Decoder(Protocol):
@@ -64,7 +82,7 @@ class ExpressReader:
     def __init__(
         self,
         settings: Settings,
-        consumer: Any,
+        reader: _Reader,
         main_offsets: Callable[[], dict[int, int]],
         decoder: _Decoder,
         transforms: _Transforms,
@@ -74,7 +92,7 @@ class ExpressReader:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
-        self._consumer = consumer
+        self._reader = reader
         self._main_offsets = main_offsets  # partition -> the main group's committed offset
         self._decoder = decoder
         self._transforms = transforms
@@ -98,8 +116,6 @@ class ExpressReader:
             self._thread.join(timeout)
 
     def run(self) -> None:
-        install_lenient_header_keys()
-        self._consumer.subscribe([self._settings.kafka.topic])
         log.info("express.started", group=f"{self._settings.kafka.group_id}-express")
         try:
             while not self._stop.is_set():
@@ -109,27 +125,19 @@ class ExpressReader:
                     log.warning("express.poll_failed", error=type(exc).__name__, detail=str(exc)[:300])
                     self._stop.wait(1.0)
         finally:
-            self._consumer.close()
+            self._reader.close()
             log.info("express.stopped")
 
     def _turn(self) -> None:
-        # A group join is collected only inside a poll that waits for it (group_join.py, as the runner).
-        timeout = _JOIN_POLL_MS if join_in_flight(self._consumer) else _POLL_MS
-        batches, _ = poll(self._consumer, timeout_ms=timeout, max_records=self._settings.kafka.max_poll_records)
-        if repair_lost_join(self._consumer):
-            log.warning("express.join_repaired")
-        for records in (batches or {}).values():
-            for record in records:
-                if self._stop.is_set():
-                    return  # not committed: read again by whoever runs next
-                self._record(record)
-        if batches:
-            try:
-                self._consumer.commit()
-            except Exception as exc:  # noqa: BLE001 - rebalanced: the next owner reads them again (idempotent)
-                log.warning("express.commit_failed", error=type(exc).__name__)
+        records = self._reader.poll(_POLL_MS)
+        for record in records:
+            if self._stop.is_set():
+                return  # not committed: read again by whoever runs next
+            self._record(record)
+        if records:
+            self._reader.commit()  # False after a rebalance: the next owner reads them again (idempotent)
 
-    def _record(self, record: Any) -> None:
+    def _record(self, record: _Record) -> None:
         value = record.value
         if not value or not any(needle in value.lower() for needle in self._needles):
             return
@@ -139,7 +147,7 @@ class ExpressReader:
             events = [Event.from_dict(raw) for raw in self._transforms.apply(self._decoder.decode(value))]
         except Exception:  # noqa: BLE001 - the main path reports it, with its stage
             return
-        at = Position(record.partition, record.offset, record.timestamp)
+        at = Position(record.partition, record.offset, record.timestamp_ms)
         for event in events:
             action = express_action(event, self._settings.destination)
             if action is not None:

@@ -20,7 +20,7 @@ import pytest
 import redis
 from kafka import KafkaProducer
 
-from connector.emulator import EmulatorInspector, EmulatorServer
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY

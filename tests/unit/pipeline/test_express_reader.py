@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
 from connector.errors import InvalidEventError, RateLimited
 from connector.events import Event
+from connector.kafka.reader import AheadRecord
 from connector.mapping.express import ExpressAction, Position
 from connector.pipeline.express import ExpressReader, needles
 from connector.settings import load_settings
@@ -17,8 +17,8 @@ SETTINGS = load_settings(
 )
 
 
-class FakeConsumer:
-    """Hands out the given batches, one per poll, then stops the reader."""
+class FakeReader:
+    """Hands out the given batches, one per poll, then stops the express path (GroupReader's interface)."""
 
     def __init__(self, batches: list[list[Any]], reader: list[ExpressReader]) -> None:
         self._batches = batches
@@ -26,26 +26,22 @@ class FakeConsumer:
         self.commits = 0
         self.closed = False
 
-    def subscribe(self, topics: list[str]) -> None:
-        assert topics == ["events"]
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+    def poll(self, timeout_ms: int) -> list[Any]:
         if not self._batches:
             self._reader[0].stop(timeout=0)
-            return {}
-        return {"tp": self._batches.pop(0)}
+            return []
+        return self._batches.pop(0)
 
-    def commit(self) -> None:
+    def commit(self) -> bool:
         self.commits += 1
+        return True
 
     def close(self) -> None:
         self.closed = True
 
 
-def record(offset: int, event: dict[str, Any], partition: int = 0) -> SimpleNamespace:
-    return SimpleNamespace(
-        value=json.dumps(event).encode(), offset=offset, partition=partition, timestamp=1_000 + offset
-    )
+def record(offset: int, event: dict[str, Any], partition: int = 0) -> AheadRecord:
+    return AheadRecord(partition, offset, json.dumps(event).encode(), 1_000 + offset)
 
 
 class Decoder:
@@ -64,9 +60,9 @@ class Transforms:
 
 def run(
     batches: list[list[Any]], act: Any, main: dict[int, int] | None = None
-) -> tuple[Decoder, FakeConsumer, list[str]]:
+) -> tuple[Decoder, FakeReader, list[str]]:
     holder: list[ExpressReader] = []
-    consumer = FakeConsumer(batches, holder)
+    consumer = FakeReader(batches, holder)
     decoder = Decoder()
     counted: list[str] = []
     reader = ExpressReader(SETTINGS, consumer, lambda: main or {}, decoder, Transforms(), act,

@@ -58,6 +58,30 @@ class GroupReader:
             return False
         return True
 
+    def ends(self) -> dict[int, int]:
+        """partition -> end offset, for the partitions this member holds now."""
+        assigned = list(self._consumer.assignment())
+        if not assigned:
+            return {}
+        return {tp.partition: int(end) for tp, end in self._consumer.end_offsets(assigned).items()}
+
+    def pace(self, idle: set[int], busy: dict[int, int]) -> None:
+        """Stop fetching the ``idle`` partitions; fetch the ``busy`` ones, from at least the offset given
+        (-1: from where this group is)."""
+        assigned = {tp.partition: tp for tp in self._consumer.assignment()}
+        paused = {tp.partition for tp in self._consumer.paused()}
+        stop = [assigned[p] for p in idle if p in assigned and p not in paused]
+        if stop:
+            self._consumer.pause(*stop)
+        for partition, start in busy.items():
+            tp = assigned.get(partition)
+            if tp is None:
+                continue
+            if partition in paused:
+                self._consumer.resume(tp)
+            if start >= 0 and (self._consumer.position(tp) or 0) < start:
+                self._consumer.seek(tp, start)
+
     def close(self) -> None:
         self._consumer.close()
 

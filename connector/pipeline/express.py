@@ -7,7 +7,8 @@ share the partitions of that group as they share the main group's. For each reco
 1. skips it unless its bytes name ``unsubscribed``, ``resendTopics`` or a delete trigger (cheap, so
    the read ahead costs a small part of what the main path spends on the same records; consent must
    be visible in the record as produced, see README "Consent overtakes the backlog");
-2. skips it when the main group has already committed past it (the main path did it);
+2. skips it when the main group has already committed past it (the main path did it); a partition
+   whose main path will reach its end within two seconds at its pace is not read at all (_pace);
 3. decodes and transforms it like the main path, and keeps the events that unsubscribe a person,
    opt them out of a topic or erase them (connector.mapping.express);
 4. records each in its person's register and carries out that part alone, now
@@ -40,6 +41,9 @@ log = get_logger(__name__)
 _POLL_MS = 200
 _MAX_BACKOFF_SECONDS = 5.0
 _MAIN_OFFSETS_SECONDS = 1.0  # how stale the main group's committed offsets may be when asked
+# A main path that reaches the end of a partition within this long at its pace needs no read ahead
+# there: the express goal is "within seconds" (issue #25, bench row (h): at most 5 s).
+_KEEPING_UP_SECONDS = 2.0
 
 
 class _Record(Protocol):
@@ -59,6 +63,10 @@ class _Reader(Protocol):
     def poll(self, timeout_ms: int) -> list[Any]: ...
 
     def commit(self) -> bool: ...
+
+    def ends(self) -> dict[int, int]: ...
+
+    def pace(self, idle: set[int], busy: dict[int, int]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -90,6 +98,7 @@ class ExpressReader:
         *,
         counted: Callable[[str], None] = lambda outcome: None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._reader = reader
@@ -99,10 +108,12 @@ class ExpressReader:
         self._act_on = act  # ExpressGuard.act, wired in connector.app
         self._counted = counted
         self._sleep = sleep
+        self._clock = clock
         self._needles = needles(settings)
         self._stop = threading.Event()
-        self._main: dict[int, int] = {}
-        self._main_at = float("-inf")
+        self._main: dict[int, int] = {}  # the main group's committed offsets, as last asked
+        self._seen: dict[int, int] = {}  # the same, one pace before (the main path's pace)
+        self._paced_at = float("-inf")
         self._retry_budget = settings.kafka.max_poll_interval_ms / 2000  # seconds per record
         self._thread: threading.Thread | None = None
 
@@ -129,6 +140,7 @@ class ExpressReader:
             log.info("express.stopped")
 
     def _turn(self) -> None:
+        self._pace()
         records = self._reader.poll(_POLL_MS)
         for record in records:
             if self._stop.is_set():
@@ -178,11 +190,30 @@ class ExpressReader:
             return
 
     def _main_offset(self, partition: int) -> int:
-        now = time.monotonic()
-        if now - self._main_at > _MAIN_OFFSETS_SECONDS:
-            try:
-                self._main = self._main_offsets()
-            except Exception as exc:  # noqa: BLE001 - unknown: act (the register still orders it)
-                log.debug("express.main_offsets_unknown", error=type(exc).__name__)
-            self._main_at = now
         return self._main.get(partition, -1)
+
+    def _pace(self) -> None:
+        """Read ahead only where the main path is behind. A partition whose main group will reach the
+        end within _KEEPING_UP_SECONDS at its current pace is not fetched (a second read of each record
+        would cost CPU for nothing: the main path gets there as soon); when that changes it is read
+        again from the main group's commit on (what lies before it, the main path has done)."""
+        now = self._clock()
+        if now - self._paced_at < _MAIN_OFFSETS_SECONDS:
+            return
+        elapsed, self._paced_at = now - self._paced_at, now
+        try:
+            self._seen, self._main = self._main, self._main_offsets()
+            ends = self._reader.ends()
+        except Exception as exc:  # noqa: BLE001 - unknown: read everything (the register still orders it)
+            log.debug("express.pace_unknown", error=type(exc).__name__)
+            return
+        idle: set[int] = set()
+        busy: dict[int, int] = {}
+        for partition, end in ends.items():
+            committed, before = self._main.get(partition), self._seen.get(partition)
+            rate = 0.0 if committed is None or before is None else (committed - before) / elapsed
+            if committed is not None and end - committed <= rate * _KEEPING_UP_SECONDS:
+                idle.add(partition)
+            else:
+                busy[partition] = -1 if committed is None else committed
+        self._reader.pace(idle, busy)

@@ -25,6 +25,8 @@ class FakeReader:
         self._reader = reader
         self.commits = 0
         self.closed = False
+        self.end_offsets: dict[int, int] = {}
+        self.paced: list[tuple[set[int], dict[int, int]]] = []
 
     def poll(self, timeout_ms: int) -> list[Any]:
         if not self._batches:
@@ -35,6 +37,12 @@ class FakeReader:
     def commit(self) -> bool:
         self.commits += 1
         return True
+
+    def ends(self) -> dict[int, int]:
+        return self.end_offsets
+
+    def pace(self, idle: set[int], busy: dict[int, int]) -> None:
+        self.paced.append((idle, busy))
 
     def close(self) -> None:
         self.closed = True
@@ -124,3 +132,26 @@ def test_a_transient_failure_is_retried_and_anything_else_left_to_the_main_path(
 
 def test_the_needles_are_the_consent_words_and_the_delete_triggers() -> None:
     assert needles(SETTINGS) == (b"contact deleted", b"resendtopics", b"unsubscribed")
+
+
+def test_partitions_whose_main_path_keeps_up_are_not_read_ahead() -> None:
+    now = [100.0]
+    main = [{0: 100, 1: 50}]
+    fake = FakeReader([], [])
+    reader = ExpressReader(SETTINGS, fake, lambda: main[0], Decoder(), Transforms(), lambda e, a, at: "applied",
+                           clock=lambda: now[0])  # fmt: skip
+    fake.end_offsets = {0: 100, 1: 1_000, 2: 10}
+    reader._pace()
+    # 0: the main path is at the end; 1: far behind, pace unknown; 2: the main group never committed.
+    assert fake.paced == [({0}, {1: 50, 2: -1})]
+    now[0] += 0.5
+    reader._pace()  # asked at most once a second
+    now[0] += 0.5
+    main[0] = {0: 100, 1: 650, 2: 3}
+    reader._pace()  # 1 moved 600 in a second and has 350 to go: there within the threshold
+    assert fake.paced[-1] == ({0, 1}, {2: 3})
+    now[0] += 1.0
+    main[0] = {0: 100, 1: 650, 2: 3}
+    fake.end_offsets = {0: 101, 1: 1_000, 2: 10}
+    reader._pace()  # the main path stopped moving: read ahead again, from where it committed
+    assert fake.paced[-1] == (set(), {0: 100, 1: 650, 2: 3})

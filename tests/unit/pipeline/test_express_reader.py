@@ -148,7 +148,7 @@ def test_partitions_whose_main_path_keeps_up_are_not_read_ahead() -> None:
     reader._pace()  # asked at most once a second
     now[0] += 0.5
     main[0] = {0: 100, 1: 650, 2: 3}
-    reader._pace()  # 1 moved 600 in a second and has 350 to go: there within the threshold
+    reader._pace()  # 1 moved 600 in a second and has 350 to go: there well within the threshold
     assert fake.paced[-1] == ({0, 1}, {2: 3})
     now[0] += 1.0
     main[0] = {0: 100, 1: 650, 2: 3}

@@ -6,12 +6,10 @@ import argparse
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from connector.events import Event
+from connector.dead_letters.replay import run_replay as _run_replay
+from connector.dead_letters.sink import DeadLetterTopic
 from connector.logs import get_logger
-from connector.mapping.express import ExpressAction, Position
 from connector.pipeline.express import ExpressReader
-from connector.pipeline.letters import DeadLetterTopic
-from connector.pipeline.replay import run_replay as _run_replay
 from connector.pipeline.runner import Runner
 from connector.settings import Settings
 from connector.wiring import Wiring
@@ -78,16 +76,13 @@ def build_express(parts: Wiring) -> ExpressReader:
     """The express path (connector/pipeline/express.py): its own group, the main path's parts."""
     settings, sync, counter = parts.settings, parts.sync, parts.metrics.express
 
-    def act(event: Event, action: ExpressAction, at: Position) -> str:
-        return sync.express.act(event, action, at, lambda express: sync.handle(express).status)
-
     return ExpressReader(
         settings,
         parts.express_reader(),
         parts.main_offsets().committed,
         parts.decoder,
         parts.transforms,
-        act,
+        lambda event, action, at: sync.express.act(event, action, at, lambda express: sync.handle(express).status),
         counted=lambda outcome: counter.labels(outcome=outcome).inc(),
     )
 

@@ -31,8 +31,8 @@ from typing import Any, Protocol
 from connector.errors import PauseError, RetryableError
 from connector.events import Event
 from connector.logs import get_logger
-from connector.mapping.express import ExpressAction, Position, express_action
 from connector.settings import Settings
+from connector.sync import ExpressAction, Position, express_action
 
 __all__ = ["ExpressReader", "needles"]
 

@@ -47,7 +47,7 @@ from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore, redis_lock
 from connector.sync.apply import Applier, Replan
-from connector.sync.closed_loop import LoopSync
+from connector.sync.consent_topics import LoopSync
 from connector.sync.contact_lookup import lookup_contact
 from connector.sync.context import EventContext, ReadAhead
 from connector.sync.decide import email_of, fresher, reconciles
@@ -55,7 +55,7 @@ from connector.sync.definitions import Definitions
 from connector.sync.express import ExpressGuard
 from connector.sync.fingerprints import FieldMemory
 
-__all__ = ["EventSync", "Outcome"]
+__all__ = ["EventSync", "SyncResult"]
 
 log = get_logger(__name__)
 
@@ -63,7 +63,10 @@ _MAX_ROUNDS = 8  # plan/fulfil rounds; a healthy event needs at most four
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class SyncResult:
+    """What :meth:`EventSync.handle` answers for one event; the lifecycle makes it the event's
+    EventResult (connector/pipeline/records.py). The one result type named Outcome is the enum."""
+
     status: Literal["applied", "skipped"]
     reason: str = ""
     calls: int = 0
@@ -97,7 +100,7 @@ class EventSync:
             if settings.destination.email_index and not settings.destination.trust_contact_cache
             else None
         )
-        self.loop = LoopSync(self._store, on_consent_kept=on_consent_kept)  # consent and topics (closed_loop.py)
+        self.loop = LoopSync(self._store, on_consent_kept=on_consent_kept)  # consent and topics (consent_topics.py)
         self._applier = Applier(
             self._store, self._definitions, self._memory, self._index, self.loop, self._settings.trust_contact_cache
         )
@@ -130,15 +133,14 @@ class EventSync:
             log.debug("read_ahead.skipped", error=type(exc).__name__)
             return ReadAhead({})
 
-    def handle(self, event: Event, ahead: ReadAhead | None = None, at: Position | None = None) -> Outcome:
-        """``at``: the record's place in the events topic, for the express register (sync/express.py)."""
-        context = EventContext(self._resend, ahead, at)
+    def handle(self, event: Event, ahead: ReadAhead | None = None, at: Position | None = None) -> SyncResult:
+        context = EventContext(self._resend, ahead, at)  # at: the record's place, for the express register
         try:
             self.express.passing(event, at)
             with contextlib.ExitStack() as held:
                 return self._handle(event, context, held)
         except SkipEvent as skip:
-            return Outcome("skipped", skip.reason, context.calls, email=context.email)
+            return SyncResult("skipped", skip.reason, context.calls, email=context.email)
         except (RetryableError, PermanentError) as exc:
             if context.email is not None:
                 outcome = "pending" if isinstance(exc, RetryableError) else "failed"
@@ -147,25 +149,23 @@ class EventSync:
         finally:
             if context.email is not None and ahead is not None:
                 ahead.discard(context.email)  # unused: a later event reads afresh
-            # Mappings not yet written with the contact's record (a skip, a failure): written now,
-            # whatever became of the Resend calls, as they would have been had they gone first.
+            # Mappings not yet written with the contact's record (a skip, a failure): written now.
             self._store.remember_users(context.take_users())
 
-    def _handle(self, event: Event, context: EventContext, held: contextlib.ExitStack) -> Outcome:
+    def _handle(self, event: Event, context: EventContext, held: contextlib.ExitStack) -> SyncResult:
         locked: str | None = None
         seed: KnownState | None = None
         for _ in range(_MAX_ROUNDS):
             plan, state = self._settle(event, context, seed)
             seed = None
             context.email = email = email_of(plan)
-            if context.at is not None and email is not None and plan.commands:
-                plan = self.express.guarded(plan, event, email, context)
+            plan = self.express.guarded(plan, event, email, context)  # older than an opt-out or erasure?
             if plan.skip is not None:
                 try:
                     self._applier.run(plan.commands, context)
                 except Replan:
                     continue
-                return Outcome("skipped", plan.skip, context.calls, plan.commands, email)
+                return SyncResult("skipped", plan.skip, context.calls, plan.commands, email)
             if email is not None and email != locked and reconciles(plan):
                 if locked is not None:
                     raise RetryableError("the event's email changed while it was being applied")
@@ -184,25 +184,25 @@ class EventSync:
                 continue
             if email is not None and not context.recorded:
                 self._store.record_sync(email, "synced", users=context.take_users(), written=context.take_written())
-            return Outcome("applied", "", context.calls, plan.commands, email)
+            return SyncResult("applied", "", context.calls, plan.commands, email)
         raise RetryableError("the contact kept changing under us; trying the event again later")
 
-    def decider(self) -> Callable[[Event], Outcome | None]:
+    def decider(self) -> Callable[[Event], SyncResult | None]:
         """A function answering an event's outcome when deciding it needs neither Redis nor Resend:
         a skip planned from what this process knows now, with nothing to look up and nothing to write
         (a track with no contact fields, the most common event); None when the event needs
         :meth:`handle`. Pure and cheap, so the pipeline may settle such an event where it was consumed.
         What the process knows is read once, when the decider is made (one per polled batch)."""
         state, settings = self._initial_state(), self._settings
-        skips: dict[str, Outcome] = {}  # one Outcome per reason (they are immutable)
+        skips: dict[str, SyncResult] = {}  # one SyncResult per reason (they are immutable)
 
-        def decided(event: Event) -> Outcome | None:
+        def decided(event: Event) -> SyncResult | None:
             plan = plan_event(event, settings, state)
             if plan.skip is None or plan.prerequisites or plan.commands:
                 return None
             outcome = skips.get(plan.skip)
             if outcome is None:
-                outcome = skips[plan.skip] = Outcome("skipped", plan.skip)
+                outcome = skips[plan.skip] = SyncResult("skipped", plan.skip)
             return outcome
 
         return decided

@@ -84,11 +84,12 @@ class ExpressGuard:
         with redis_lock(self._store.client, self._register.lock_key(email), ttl_ms=_LOCK_MS, wait_s=90.0):
             self._register.claim(self._register.person(email=email), action.kinds(), at, "m")
 
-    def guarded(self, plan: Plan, event: Event, email: str, context: EventContext) -> Plan:
+    def guarded(self, plan: Plan, event: Event, email: str | None, context: EventContext) -> Plan:
         """The plan, rewritten when the register holds a newer opt-out or erasure of its person (read
-        once per event, at its first plan that writes; ``context.at`` is set)."""
+        once per event, at its first plan that writes; only on the main path: ``context.at`` is set)."""
         at = context.at
-        assert at is not None
+        if at is None or email is None or not plan.commands:
+            return plan
         if context.overtaken is None:
             persons = [self._register.person(email=email)]
             for user_id in (event.user_id, event.previous_id):

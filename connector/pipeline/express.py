@@ -4,9 +4,9 @@ A thread of ``run`` with its own consumer group on the events topic, ``<kafka.gr
 it reads each partition near its end while the main path works through the backlog. Several replicas
 share the partitions of that group as they share the main group's. For each record it:
 
-1. skips it unless its bytes name ``unsubscribed``, ``resendTopics`` or a delete trigger (cheap, so
-   the read ahead costs a small part of what the main path spends on the same records; consent must
-   be visible in the record as produced, see README "Consent overtakes the backlog");
+1. skips it unless its bytes name ``unsubscribed``, ``resendTopics`` or a delete trigger, so only
+   those are decoded (consent must be visible in the record as produced: docs/semantics.md); the
+   fetch itself costs about what a bare consumer spends per record (README, Benchmark);
 2. skips it when the main group has already committed past it (the main path did it); a partition
    whose main path will reach its end within five seconds at its pace is not read at all (_pace);
 3. decodes and transforms it like the main path, and keeps the events that unsubscribe a person,

@@ -98,7 +98,7 @@ class ExpressReader:
         act: Callable[[Event, ExpressAction, Position], str],
         *,
         counted: Callable[[str], None] = lambda outcome: None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
@@ -108,10 +108,10 @@ class ExpressReader:
         self._transforms = transforms
         self._act_on = act  # ExpressGuard.act, wired in connector.app
         self._counted = counted
-        self._sleep = sleep
+        self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait  # a backoff that stop() ends at once
         self._clock = clock
         self._needles = needles(settings)
-        self._stop = threading.Event()
         self._main: dict[int, int] = {}  # the main group's committed offsets, as last asked
         self._seen: dict[int, int] = {}  # the same, one pace before (the main path's pace)
         self._paced_at = float("-inf")

@@ -10,6 +10,7 @@ import redis
 
 from connector.decoding import Decoder
 from connector.logs import get_logger
+from connector.pipeline.history import HistoryWriter
 from connector.pipeline.kafka_io import DeadLetterProducer, ensure_topics, new_consumer
 from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
@@ -85,6 +86,8 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
         status=parts.metrics.status,
     )
     consumer = new_consumer(settings.kafka)
+    history = HistoryWriter(parts.redis, settings.redis.key_prefix)
+    stack.callback(history.close)
     return Runner(
         settings.kafka,
         consumer,
@@ -94,6 +97,7 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
         resume_signal=ResumeSignal(parts.redis, settings.redis.key_prefix),
         pause_probe_max_seconds=settings.resend.pause_probe_max_seconds,
         log_outcomes=settings.log_event_outcomes,
+        history=history,
     )
 
 

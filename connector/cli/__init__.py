@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from connector.cli import (  # noqa: F401 - importing registers their commands
     closed_loop,
+    console,
     operate,
     service,
 )

@@ -57,3 +57,8 @@ class BroadcastCalls:
             "GET", path, "GET /broadcasts/{id}/recipients", params={"type": kind, "limit": limit}
         )
         return page
+
+    def list_domains(self) -> list[dict[str, Any]]:
+        """The team's sending domains (the console's Connection page; a full-access key's call)."""
+        page: dict[str, Any] = self._call("GET", "/domains", "GET /domains")
+        return [d for d in page.get("data") or [] if isinstance(d, dict)]

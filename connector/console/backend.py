@@ -1,0 +1,68 @@
+"""The console's clients, built from settings the way every command builds them: Redis (connect),
+the state store, the Resend client with the shared rate limit, and the audit log line.
+
+Resend is asked only by the pages that say so (Connection, Broadcasts); everything else is what the
+connector keeps in Redis and Kafka.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+
+from connector.console.auth import Operator
+from connector.logs import get_logger, mask_email
+from connector.redisio import connect
+from connector.resend import ResendClient
+from connector.settings import Settings
+from connector.state import StateStore
+
+__all__ = ["Backend"]
+
+log = get_logger("connector.console.audit")
+
+
+class Backend:
+    def __init__(self, settings: Settings, stack: ExitStack) -> None:
+        self.settings = settings
+        self.redis = connect(settings.redis)
+        stack.callback(self.redis.close)
+        self.store = StateStore(
+            self.redis,
+            prefix=settings.redis.key_prefix,
+            user_ttl_seconds=settings.destination.user_id_cache_ttl_days * 86_400,
+            refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
+        )
+        self.resend = ResendClient.from_settings(settings.resend, self.redis, key_prefix=settings.redis.key_prefix)
+        stack.callback(self.resend.close)
+        self.last_counters: tuple[float, dict[str, dict[str, float]]] | None = None  # the Overview's rates
+        self.replay_lock = threading.Lock()  # one replay at a time (it redirects the report's output)
+
+    def audit(self, operator: Operator, action: str, **fields: Any) -> None:
+        """The line every state-changing action leaves: who, how they signed in, what."""
+        if "email" in fields and self.settings.destination.mask_emails_in_logs:
+            fields["email"] = mask_email(fields["email"])
+        log.info("console." + action, operator=operator.name, via=operator.via, **fields)
+
+    def status_urls(self) -> list[str]:
+        urls = list(self.settings.console.status_urls)
+        if not urls and self.settings.metrics.enabled:
+            host = self.settings.metrics.host if self.settings.metrics.host != "0.0.0.0" else "127.0.0.1"  # noqa: S104
+            urls.append(f"http://{host}:{self.settings.metrics.port}/status")
+        return urls
+
+    def replica_status(self) -> list[dict[str, Any]]:
+        """Each replica's /status (pipeline/status.py); an unreachable one says so."""
+        found: list[dict[str, Any]] = []
+        for url in self.status_urls():
+            try:
+                answer = httpx.get(url, timeout=2.0)
+                answer.raise_for_status()
+                body = answer.json()
+                found.append({"url": url, **(body if isinstance(body, dict) else {})})
+            except (httpx.HTTPError, ValueError) as exc:
+                found.append({"url": url, "state": "unreachable", "error": type(exc).__name__})
+        return found

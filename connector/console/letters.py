@@ -1,0 +1,100 @@
+"""Dead letters: counts by stage and reason, one record's payload, headers and error, and a replay
+with a filter, as a dry run first and then for real (``resend-connector replay``, in process)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from connector.console import topics
+from connector.console.backend import Backend
+from connector.console.web import action, backend_of, operator_of, render
+from connector.errors import ConfigurationError
+
+__all__ = ["letter_page", "letters_page", "replay"]
+
+FILTERS = ("stage", "exception", "since", "until", "key")
+
+
+async def letters_page(request: Request) -> Response:
+    operator_of(request)
+    backend = backend_of(request)
+    kafka = backend.settings.kafka
+    letters, counts = await run_in_threadpool(topics.read_letters, kafka, kafka.dead_letter_topic)
+    stage, reason = request.query_params.get("stage"), request.query_params.get("reason")
+    email = request.query_params.get("email", "").strip().lower()
+    shown = [
+        letter
+        for letter in letters
+        if (not stage or letter.stage == stage)
+        and (not reason or letter.reason == reason)
+        and (not email or email in letter.value.lower())
+    ]
+    by_reason = sorted(counts.by_reason.items(), key=lambda item: -item[1])
+    return render(request, "letters.html", letters=shown[:100], counts=counts, by_reason=by_reason,
+                  by_hour=sorted(counts.by_hour.items()), stage=stage, reason=reason, email=email)  # fmt: skip
+
+
+async def letter_page(request: Request) -> Response:
+    operator_of(request)
+    backend = backend_of(request)
+    partition, offset = int(request.path_params["partition"]), int(request.path_params["offset"])
+    topic = backend.settings.kafka.dead_letter_topic
+    record = await run_in_threadpool(topics.read_record, backend.settings.kafka, topic, partition, offset)
+    if record is None:
+        raise HTTPException(404, "no such dead letter (gone with retention?)")
+    letter = topics.letter_of(record)
+    try:
+        payload = json.dumps(json.loads(letter.value), indent=2, ensure_ascii=False)
+    except ValueError:
+        payload = letter.value
+    return render(request, "letter.html", letter=letter, payload=payload)
+
+
+def _arguments(form: FormData, *, dry_run: bool) -> argparse.Namespace:
+    values = {name: (str(form.get(name) or "").strip() or None) for name in FILTERS}
+    return argparse.Namespace(dry_run=dry_run, limit=None, from_beginning=False, topic=None, partition=None,
+                              from_offset=None, to_offset=None, no_progress=True, json=True, **values)  # fmt: skip
+
+
+def _replay(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
+    from connector.app import run_replay  # the same wiring as the replay command
+    from connector.pipeline.replay import ReplayFilter
+
+    try:
+        ReplayFilter.from_args(args)
+    except ConfigurationError as exc:
+        return {"problem": str(exc)}
+    out = io.StringIO()
+    # The report is printed to stdout (one JSON object); logs go to stderr and stay there.
+    with backend.replay_lock, contextlib.redirect_stdout(out):
+        code = run_replay(backend.settings, args)
+    try:
+        report: dict[str, Any] = json.loads(out.getvalue())
+    except ValueError:
+        report = {}
+    report["exit_code"] = code
+    return report
+
+
+async def replay(request: Request) -> Response:
+    operator, form = await action(request)
+    backend = backend_of(request)
+    dry_run = form.get("mode") != "real"
+    args = _arguments(form, dry_run=dry_run)
+    filters = {name: getattr(args, name) for name in FILTERS if getattr(args, name)}
+    if not dry_run:
+        backend.audit(operator, "replay", **filters)
+    report = await run_in_threadpool(_replay, backend, args)
+    if not dry_run:
+        backend.audit(operator, "replay_done", matched=report.get("matched"), outcomes=report.get("outcomes"))
+    return render(request, "replay.html", report=report, dry_run=dry_run, filters=filters)

@@ -1,0 +1,133 @@
+"""Each contact's last outcomes, kept in Redis for the console: what happened to this person, and when.
+
+Key, under ``redis.key_prefix``: ``history:<email>``, a list of JSON entries, newest first, capped at
+:data:`HISTORY_CAP` entries and expiring :data:`HISTORY_TTL_SECONDS` after the contact's last event.
+An entry is a JSON array (no key names: about half the bytes of an object)::
+
+    [unix seconds, event type, outcome, reason, messageId, topic, partition, offset, calls,
+     [command names], {field: value written}]
+
+The run loop only appends a tuple per event with an email (:meth:`HistoryWriter.add`, a list
+append); a daemon thread turns them into JSON and writes them every :data:`_FLUSH_SECONDS` in one
+pipeline round trip. Entries are best effort: a Redis failure drops that batch (logged), never
+delays or fails a record; a stopped process loses at most the last fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any, NamedTuple
+
+import redis
+
+from connector.logs import get_logger
+from connector.mapping.commands import CreateContact, UpdateContact
+
+__all__ = ["HISTORY_CAP", "HISTORY_TTL_SECONDS", "HistoryEntry", "HistoryWriter", "history_key", "read_history"]
+
+log = get_logger(__name__)
+
+HISTORY_CAP = 20  # the console shows the last 20 outcomes (issue #26)
+HISTORY_TTL_SECONDS = 14 * 86_400
+_FLUSH_SECONDS = 0.2
+_MAX_PENDING = 50_000  # entries waiting for the thread; past this (Redis stalled) new ones are dropped
+_VALUE_CHARS = 80  # a written value is kept up to this many characters
+
+
+def history_key(prefix: str, email: str) -> str:
+    return f"{prefix}history:{email}"
+
+
+class HistoryEntry(NamedTuple):
+    at: float
+    type: str
+    outcome: str
+    reason: str
+    message_id: str | None
+    topic: str
+    partition: int
+    offset: int
+    calls: int
+    commands: tuple[str, ...]
+    fields: dict[str, str]
+
+
+def read_history(client: redis.Redis, prefix: str, email: str) -> list[HistoryEntry]:
+    """The contact's entries, newest first (an unreadable entry is left out)."""
+    entries: list[HistoryEntry] = []
+    for raw in client.lrange(history_key(prefix, email), 0, HISTORY_CAP - 1):
+        try:
+            at, type_, outcome, reason, message_id, topic, partition, offset, calls, names, fields = json.loads(raw)
+            entry = HistoryEntry(float(at), str(type_), str(outcome), str(reason), message_id, str(topic),
+                                 int(partition), int(offset), int(calls), tuple(names), dict(fields))  # fmt: skip
+            entries.append(entry)
+        except (ValueError, TypeError):
+            continue
+    return entries
+
+
+def _written(commands: tuple[Any, ...]) -> tuple[list[str], dict[str, str]]:
+    names: list[str] = []
+    fields: dict[str, str] = {}
+    for command in commands:
+        names.append(type(command).__name__)
+        if isinstance(command, CreateContact):
+            for key in ("first_name", "last_name", "unsubscribed"):
+                if getattr(command, key) is not None:
+                    fields[key] = str(getattr(command, key))[:_VALUE_CHARS]
+            fields.update((k, str(v)[:_VALUE_CHARS]) for k, v in command.properties)
+        elif isinstance(command, UpdateContact):
+            fields.update((k, str(v)[:_VALUE_CHARS]) for k, v in (*command.fields, *command.properties))
+    return names, fields
+
+
+class HistoryWriter:
+    """Fed by the run loop's thread (:meth:`add`), written by its own thread."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._pending: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="outcome-history", daemon=True)
+        self._thread.start()
+
+    def add(self, email: str, type_: str, outcome: str, reason: str, message_id: str | None,
+            topic: str, partition: int, offset: int, calls: int, commands: tuple[Any, ...]) -> None:  # fmt: skip
+        item = (email, time.time(), type_, outcome, reason, message_id, topic, partition, offset, calls, commands)
+        with self._lock:
+            if len(self._pending) < _MAX_PENDING:
+                self._pending.append(item)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.flush()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(_FLUSH_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        touched: set[str] = set()
+        for email, at, type_, outcome, reason, message_id, topic, partition, offset, calls, commands in batch:
+            names, fields = _written(commands)
+            entry = [int(at), type_, outcome, reason, message_id, topic, partition, offset, calls, names, fields]
+            key = history_key(self._prefix, email)
+            pipe.lpush(key, json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
+            touched.add(key)
+        for key in touched:
+            pipe.ltrim(key, 0, HISTORY_CAP - 1)
+            pipe.expire(key, HISTORY_TTL_SECONDS)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("history.not_written", entries=len(batch), error=type(exc).__name__)

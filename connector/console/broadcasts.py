@@ -79,8 +79,10 @@ async def create_broadcast(request: Request) -> Response:
     if segment_id not in backend.store.segment_ids()[0].values():
         return render(request, "broadcasts.html", status_code=400, broadcasts=[], segments=[],
                       problem="choose a segment the connector manages")  # fmt: skip
-    upload = form.get("html")
-    html = (await upload.read(_MAX_HTML)).decode("utf-8", "replace") if isinstance(upload, UploadFile) else ""
+    upload, html = form.get("html"), ""
+    if isinstance(upload, UploadFile):
+        html = (await upload.read(_MAX_HTML)).decode("utf-8", "replace")
+        await upload.close()
     fields = {"sender": str(form.get("from") or ""), "subject": str(form.get("subject") or ""),
               "name": str(form.get("name") or "") or None}  # fmt: skip
     broadcast_id = await run_in_threadpool(

@@ -61,8 +61,9 @@ def _mask(value: str, on: bool) -> str:
 def _consent(backend: Backend, email: str, history: list[HistoryEntry]) -> dict[str, Any]:
     flag, at_ms = backend.store.consent(email)
     source = "Resend (a webhook or a read of the contact)"
-    for entry in history:
-        if "unsubscribed" in entry.fields and abs(entry.at * 1000 - at_ms) < 5_000:
+    for entry in history:  # an event that wrote the flag (or created the contact) when it was observed
+        wrote = "unsubscribed" in entry.fields or "CreateContact" in entry.commands
+        if wrote and abs(entry.at * 1000 - at_ms) < 5_000:
             source = f"event {entry.message_id or '(no messageId)'}"
             break
     topic_writes = [(e.at, k, v) for e in history for k, v in e.fields.items() if k.startswith("topic:")]

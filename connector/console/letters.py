@@ -78,8 +78,10 @@ def _replay(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     # The report is printed to stdout (one JSON object); logs go to stderr and stay there.
     with backend.replay_lock, contextlib.redirect_stdout(out):
         code = run_replay(backend.settings, args)
+    text = out.getvalue()
+    start = text.rfind("\n{", 0, text.rfind("\n}") + 1)  # the report: the last object printed at column 0
     try:
-        report: dict[str, Any] = json.loads(out.getvalue())
+        report: dict[str, Any] = json.loads(text[start + 1 :] if start >= 0 else text)
     except ValueError:
         report = {}
     report["exit_code"] = code

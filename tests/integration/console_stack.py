@@ -1,0 +1,118 @@
+"""What the console's browser tests run against: topics, a connector process, the emulator, the
+console served in this process, and Debian's Chromium driven by Playwright (nothing downloaded)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from connector.console import Authenticator, Backend, build_app
+from connector.logs import configure
+from connector.local.chromium import CHROMIUM_ARGS, ensure_chromium
+from connector.local.services import free_port
+from connector.settings import Settings, load_settings
+from tests.harness import Deployment
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
+TOKEN = "console-test-token-" + "x" * 8
+XSS = "<img src=x onerror=alert(1)>"
+
+# A transformation that dead-letters events carrying the `gate` trait while the gate file exists:
+# the tests open the gate, and the replay of those dead letters then succeeds.
+GATE_SOURCE = """
+from pathlib import Path
+
+def gate(event, context):
+    if (event.get("traits") or {{}}).get("gate") and Path({path!r}).exists():
+        raise ValueError("gate closed for " + str(event.get("userId")))
+    return event
+"""
+
+
+def console_settings(deployment: Deployment, transform: str, metrics_port: int, console_port: int) -> Settings:
+    return load_settings(
+        kafka={"bootstrap_servers": deployment.bootstrap, "topic": deployment.topic,
+               "dead_letter_topic": deployment.dead_letter_topic, "parked_topic": f"{deployment.topic}-parked",
+               "group_id": deployment.group},
+        redis={"url": deployment.redis_url, "key_prefix": deployment.key_prefix},
+        resend={"base_url": deployment.resend_url, "api_key": deployment.api_key, "max_requests_per_second": 500},
+        transforms={"functions": [transform]},
+        metrics={"port": metrics_port},
+        console={"access_token": TOKEN, "port": console_port, "trusted_proxy_header": "x-test-sso-user"},
+        log_format="json",
+    )  # fmt: skip
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The console on a free port, in a thread of this process; yields its base URL."""
+    configure(level="info", fmt="json")  # as `resend-connector console` does: logs on stderr
+    with ExitStack() as stack:
+        app = build_app(Backend(settings, stack), Authenticator(settings.console))
+        config = uvicorn.Config(app, host="127.0.0.1", port=settings.console.port, log_level="warning")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{settings.console.port}"
+        deadline = time.monotonic() + 15
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "the console did not start"
+        try:
+            yield url
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=ensure_chromium(), args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def signed_in(browser: Browser, url: str) -> Page:
+    """A fresh browser context, signed in through the login form; alerts fail the test."""
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.on("dialog", lambda dialog: (_ for _ in ()).throw(AssertionError(f"a dialog opened: {dialog.message}")))
+    page.goto(url + "/")
+    assert page.url.endswith("/login")
+    page.fill("input[name=name]", "Test Operator")
+    page.fill("input[name=token]", TOKEN)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/")
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def until(check: Any, page: Page, reload_every: float = 0.5, timeout: float = 30.0) -> None:
+    """Reload ``page`` until ``check()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting on {page.url}"
+        time.sleep(reload_every)
+        page.reload()
+
+
+def get(url: str, **kwargs: Any) -> httpx.Response:
+    return httpx.get(url, follow_redirects=False, timeout=10, **kwargs)
+
+
+__all__ = ["XSS", "GATE_SOURCE", "TOKEN", "chromium", "console_settings", "free_port", "get", "serving",
+           "shot", "signed_in", "until"]  # fmt: skip

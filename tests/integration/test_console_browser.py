@@ -1,0 +1,180 @@
+"""The console in a real browser (Debian's Chromium through Playwright) against real Kafka and Redis,
+the emulator and a running connector: find a contact, see its history, replay a dead letter, send a
+broadcast and watch its metrics, and the console's security (token, CSRF, escaping, CSP)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from connector.emulator import EmulatorServer
+from tests.harness import ConnectorProcess, Deployment, wait_drained
+from tests.integration.console_stack import (
+    GATE_SOURCE,
+    TOKEN,
+    XSS,
+    chromium,
+    console_settings,
+    free_port,
+    get,
+    serving,
+    shot,
+    signed_in,
+    until,
+)
+
+API_KEY = "re_console_test_key_0123456789"
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class Stack:
+    url: str
+    browser: Browser
+    gate: Path
+
+    def page(self) -> Page:
+        return signed_in(self.browser, self.url)
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("console")
+    gate = work / "gate-closed"
+    gate.touch()
+    (work / "gate.py").write_text(GATE_SOURCE.format(path=str(gate)))
+    transform = f"{work / 'gate.py'}:gate"
+    emulator = EmulatorServer(api_keys=(API_KEY,)).start()
+    suffix = work.name.replace("_", "-")
+    deployment = Deployment(kafka_bootstrap, redis_url, emulator.url, API_KEY, f"console-{suffix}",
+                            f"console-{suffix}", f"console-{suffix}:")  # fmt: skip
+    metrics_port = free_port()
+    deployment.extra_env.update({"RESEND_CONNECTOR_TRANSFORMS__FUNCTIONS": transform,
+                                 "RESEND_CONNECTOR_METRICS__PORT": str(metrics_port),
+                                 "RESEND_CONNECTOR_DESTINATION__AUDIENCES": "Newsletter"})  # fmt: skip
+    deployment.create_topics()
+    deployment.produce_events([
+        {"type": "identify", "messageId": "m-jane-1", "userId": "u-jane",
+         "traits": {"email": "jane@example.com", "firstName": XSS, "plan": "pro"}},
+        {"type": "identify", "messageId": "m-bob-1", "userId": "u-bob", "traits": {"email": "bob@example.com"}},
+        {"type": "identify", "messageId": "m-dora-1", "userId": "u-dora",
+         "traits": {"email": "dora@example.com", "gate": True, "plan": "team"}},
+        {"type": "identify", "messageId": "m-jane-2", "userId": "u-jane",
+         "traits": {"email": "jane@example.com", "plan": "team"}},
+    ])  # fmt: skip
+    process = ConnectorProcess(deployment, work / "connector.log", "run")
+    settings = console_settings(deployment, transform, metrics_port, free_port())
+    try:
+        wait_drained(deployment, process, timeout=60)
+        with serving(settings) as url, chromium() as browser:
+            yield Stack(url, browser, gate)
+    finally:
+        process.stop()
+        emulator.stop()
+
+
+def test_without_the_token_nothing_is_shown(stack: Stack) -> None:
+    assert get(stack.url + "/contacts", headers={"accept": "text/html"}).headers["location"] == "/login"
+    assert get(stack.url + "/contacts").status_code == 401
+    assert get(stack.url + "/contacts", headers={"authorization": "Bearer wrong-token-123"}).status_code == 401
+    assert get(stack.url + "/contacts", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert get(stack.url + "/contacts", headers={"x-test-sso-user": "sso-jane"}).status_code == 200
+    page = stack.browser.new_page()
+    page.goto(stack.url + "/dead-letters")
+    assert page.url.endswith("/login")
+    page.fill("input[name=name]", "Mallory")
+    page.fill("input[name=token]", "not-the-token-at-all")
+    page.click("button[type=submit]")
+    assert "not the console's access token" in page.inner_text("main")
+    shot(page, "login")
+    page.close()
+
+
+def test_a_post_without_its_csrf_token_is_refused(stack: Stack) -> None:
+    page = stack.page()
+    refused = page.request.post(stack.url + "/resume", form={"nothing": "here"}, max_redirects=0)
+    assert refused.status == 403
+    forged = page.request.post(stack.url + "/resume", form={"csrf": "0" * 40}, max_redirects=0)
+    assert forged.status == 403
+    page.click("text=Resume")  # the page's own form carries the token
+    assert "Resume requested" in page.inner_text("main")
+    headers = page.request.get(stack.url + "/").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "unsafe-inline" not in headers["content-security-policy"]
+    shot(page, "overview")
+
+
+def test_a_contact_found_by_user_id_shows_status_history_and_escaped_traits(stack: Stack) -> None:
+    page = stack.page()
+    page.click("text=Contacts")
+    page.fill("input[name=q]", "u-jane")
+    page.click("text=Find")
+    assert page.url.endswith("/contacts/jane@example.com")
+    assert page.inner_text("#sync-status") == "synced"
+    history = page.inner_text("#history")
+    assert "m-jane-1" in history and "m-jane-2" in history
+    assert f"first_name={XSS}" in history  # the trait is text, not an element
+    assert page.locator("#history img").count() == 0
+    assert "Newsletter" in page.inner_text("dl") and "u-jane" in page.inner_text("dl")
+    shot(page, "contact")
+    rows = page.locator("#history tr").count()
+    page.click("text=Sync again")
+    assert "produced to the events topic again" in page.inner_text(".note")
+    until(lambda: page.locator("#history tr").count() > rows, page)
+
+
+def test_a_dead_letter_is_shown_then_replayed_dry_and_for_real(stack: Stack) -> None:
+    page = stack.page()
+    page.click("text=Dead letters")
+    assert "TransformError" in page.inner_text("#by-reason")
+    shot(page, "dead-letters")
+    page.click("#letters >> text=open")
+    assert "gate closed for u-dora" in page.inner_text("#letter-error")
+    assert "dora@example.com" in page.inner_text("#payload")
+    stack.gate.unlink()  # what was wrong is fixed: the replay can succeed
+    page.click("text=Dry run a replay")
+    assert "Matched 1 record" in page.inner_text("#replay-summary")
+    assert "POST /contacts" in page.inner_text("#replay-records") or "contact" in page.inner_text("#replay-records")
+    shot(page, "replay-dry-run")
+    page.click("text=Replay for real")
+    assert re.search(r"applied 1", page.inner_text("#replay-summary"))
+    page.goto(stack.url + "/contacts?q=dora%40example.com")
+    assert page.inner_text("#sync-status") == "synced"
+
+
+def test_a_broadcast_is_created_sent_and_its_metrics_move(stack: Stack, tmp_path: Path) -> None:
+    page = stack.page()
+    page.click("text=Broadcasts")
+    html = tmp_path / "news.html"
+    html.write_text("<h1>News</h1><p>Hello</p>")
+    page.select_option("select[name=segment]", label="Newsletter")
+    page.fill("input[name=name]", "December news")
+    page.fill("input[name=from]", "Acme <news@acme.test>")
+    page.fill("input[name=subject]", "December")
+    page.set_input_files("input[name=html]", str(html))
+    page.click("text=Create draft")
+    assert page.inner_text("#broadcast-status") == "draft"
+    page.click("button:has-text('Send')")
+    until(lambda: "delivered" in page.inner_text("main") and _delivered(page) >= 2, page)
+    assert page.inner_text("#rates").count("%") >= 1
+    shot(page, "broadcast")
+
+
+def _delivered(page: Page) -> int:
+    found = re.search(r"delivered\s+(\d+)", page.inner_text("#recipients"))
+    return int(found.group(1)) if found else 0
+
+
+def test_the_connection_page_hides_every_secret(stack: Stack) -> None:
+    page = stack.page()
+    page.click("text=Connection")
+    assert "API key valid" in page.inner_text("#key")
+    content = page.content()
+    assert API_KEY not in content and TOKEN not in content
+    assert "**********" in page.inner_text("#settings")
+    shot(page, "connection")

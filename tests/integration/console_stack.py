@@ -15,9 +15,9 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from connector.console import Authenticator, Backend, build_app
-from connector.logs import configure
 from connector.local.chromium import CHROMIUM_ARGS, ensure_chromium
 from connector.local.services import free_port
+from connector.logs import configure
 from connector.settings import Settings, load_settings
 from tests.harness import Deployment
 
@@ -114,5 +114,16 @@ def get(url: str, **kwargs: Any) -> httpx.Response:
     return httpx.get(url, follow_redirects=False, timeout=10, **kwargs)
 
 
-__all__ = ["XSS", "GATE_SOURCE", "TOKEN", "chromium", "console_settings", "free_port", "get", "serving",
-           "shot", "signed_in", "until"]  # fmt: skip
+__all__ = [
+    "GATE_SOURCE",
+    "TOKEN",
+    "XSS",
+    "chromium",
+    "console_settings",
+    "free_port",
+    "get",
+    "serving",
+    "shot",
+    "signed_in",
+    "until",
+]  # fmt: skip

@@ -1,5 +1,5 @@
-"""The console's clients, built from settings the way every command builds them: Redis (connect),
-the state store, the Resend client with the shared rate limit, and the audit log line.
+"""The console's clients, from the one wiring point every command uses (connector.wiring): Redis, the
+state store, the Resend client with the shared rate limit; and the audit log line.
 
 Resend is asked only by the pages that say so (Connection, Broadcasts); everything else is what the
 connector keeps in Redis and Kafka.
@@ -15,10 +15,8 @@ import httpx
 
 from connector.console.auth import Operator
 from connector.logs import get_logger, mask_email
-from connector.redisio import connect
-from connector.resend import ResendClient
 from connector.settings import Settings
-from connector.state import StateStore
+from connector.wiring import Wiring
 
 __all__ = ["Backend"]
 
@@ -28,16 +26,10 @@ log = get_logger("connector.console.audit")
 class Backend:
     def __init__(self, settings: Settings, stack: ExitStack) -> None:
         self.settings = settings
-        self.redis = connect(settings.redis)
-        stack.callback(self.redis.close)
-        self.store = StateStore(
-            self.redis,
-            prefix=settings.redis.key_prefix,
-            user_ttl_seconds=settings.destination.user_id_cache_ttl_days * 86_400,
-            refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
-        )
-        self.resend = ResendClient.from_settings(settings.resend, self.redis, key_prefix=settings.redis.key_prefix)
-        stack.callback(self.resend.close)
+        parts = Wiring(settings, stack)  # the same clients, prefix and rate limit as every command
+        self.redis = parts.redis
+        self.store = parts.store
+        self.resend = parts.resend
         self.last_counters: tuple[float, dict[str, dict[str, float]]] | None = None  # the Overview's rates
         self.replay_lock = threading.Lock()  # one replay at a time (it redirects the report's output)
 

@@ -1,4 +1,4 @@
-"""The console's routes (Starlette), and serving them (uvicorn).
+"""The console's routes (Starlette).
 
 Every page but the login form and the static files needs a signed-in operator (web.operator_of);
 every POST but the login carries a CSRF token (web.action). Answers carry the security headers.
@@ -6,10 +6,8 @@ every POST but the login carries a CSRF token (web.action). Answers carry the se
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from pathlib import Path
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,11 +19,9 @@ from connector.console import broadcasts, connection, contacts, letters, overvie
 from connector.console.auth import COOKIE, Authenticator
 from connector.console.backend import Backend
 from connector.console.web import SecurityHeaders, auth_of, render
-from connector.errors import ConfigurationError
 from connector.logs import get_logger
-from connector.settings import Settings
 
-__all__ = ["build_app", "run_console"]
+__all__ = ["build_app"]
 
 log = get_logger(__name__)
 _STATIC = Path(__file__).parent / "static"
@@ -87,15 +83,3 @@ def build_app(backend: Backend, auth: Authenticator) -> Starlette:
     app.state.auth = auth
     app.add_middleware(SecurityHeaders)
     return app
-
-
-def run_console(settings: Settings) -> int:
-    console = settings.console
-    if console.access_token is None and console.trusted_proxy_header is None:
-        problem = "console.access_token (or console.trusted_proxy_header) is required: every page needs it"
-        raise ConfigurationError(problem, (problem,))
-    with ExitStack() as stack:
-        app = build_app(Backend(settings, stack), Authenticator(console))
-        log.info("console.serving", url=f"http://{console.host}:{console.port}/")
-        uvicorn.run(app, host=console.host, port=console.port, log_level="warning", access_log=False)
-    return 0

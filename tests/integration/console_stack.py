@@ -3,7 +3,6 @@ console served in this process, and Debian's Chromium driven by Playwright (noth
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -11,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from connector.console import Authenticator, Backend, build_app
+from connector.console import start_console
 from connector.local.chromium import CHROMIUM_ARGS, ensure_chromium
 from connector.local.services import free_port
 from connector.logs import configure
@@ -56,21 +54,7 @@ def serving(settings: Settings) -> Iterator[str]:
     """The console on a free port, in a thread of this process; yields its base URL."""
     configure(level="info", fmt="json")  # as `resend-connector console` does: logs on stderr
     with ExitStack() as stack:
-        app = build_app(Backend(settings, stack), Authenticator(settings.console))
-        config = uvicorn.Config(app, host="127.0.0.1", port=settings.console.port, log_level="warning")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{settings.console.port}"
-        deadline = time.monotonic() + 15
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started, "the console did not start"
-        try:
-            yield url
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        yield start_console(settings, stack)
 
 
 @contextmanager

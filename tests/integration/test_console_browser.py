@@ -141,7 +141,7 @@ def test_a_dead_letter_is_shown_then_replayed_dry_and_for_real(stack: Stack) -> 
     stack.gate.unlink()  # what was wrong is fixed: the replay can succeed
     page.click("text=Dry run a replay")
     assert "Matched 1 record" in page.inner_text("#replay-summary")
-    assert "POST /contacts" in page.inner_text("#replay-records")  # what it would send
+    assert "POST /contact" in page.inner_text("#replay-records")  # what it would send
     shot(page, "replay-dry-run")
     page.click("text=Replay for real")
     assert re.search(r"applied 1", page.inner_text("#replay-summary"))

@@ -1,0 +1,64 @@
+"""The outcome history the console shows: capped, expiring, newest first, written in one command."""
+
+from __future__ import annotations
+
+import fakeredis
+
+from connector.mapping.commands import CacheUserEmail, CreateContact, UpdateContact
+from connector.pipeline.history import HISTORY_CAP, HISTORY_TTL_SECONDS, HistoryWriter, history_key, read_history
+
+
+def writer() -> tuple[fakeredis.FakeRedis, HistoryWriter]:
+    client = fakeredis.FakeRedis(decode_responses=True)
+    history = HistoryWriter(client, "p:")
+    history.close()  # the thread is stopped; the tests flush by hand
+    return client, history
+
+
+def test_entries_are_read_newest_first_with_the_fields_written() -> None:
+    client, history = writer()
+    create = (
+        CacheUserEmail("u1", "a@x.com"),
+        CreateContact("a@x.com", first_name="<b>A</b>", properties=(("plan", "pro"),)),
+    )
+    history.add("a@x.com", "identify", "applied", "", "m1", "events", 2, 10, 2, create)
+    history.add("a@x.com", "identify", "skipped", "unchanged", "m2", "events", 2, 11, 0,
+                (UpdateContact("a@x.com", properties=(("plan", "team"),)),))  # fmt: skip
+    history.flush()
+    first, second = read_history(client, "p:", "a@x.com")
+    assert (first.message_id, first.outcome, first.reason, first.offset) == ("m2", "skipped", "unchanged", 11)
+    assert second.fields == {"first_name": "<b>A</b>", "plan": "pro"}
+    assert second.commands == ("CacheUserEmail", "CreateContact")
+    assert 0 < client.ttl(history_key("p:", "a@x.com")) <= HISTORY_TTL_SECONDS
+
+
+def test_each_contact_keeps_only_its_newest_entries() -> None:
+    client, history = writer()
+    for offset in range(HISTORY_CAP + 15):
+        history.add("a@x.com", "track", "applied", "", f"m{offset}", "events", 0, offset, 1, ())
+    history.add("b@x.com", "track", "applied", "", "b", "events", 1, 0, 1, ())
+    history.flush()
+    for offset in range(HISTORY_CAP + 15, HISTORY_CAP + 20):  # a second batch trims again
+        history.add("a@x.com", "track", "applied", "", f"m{offset}", "events", 0, offset, 1, ())
+    history.flush()
+    entries = read_history(client, "p:", "a@x.com")
+    assert [e.offset for e in entries] == list(range(HISTORY_CAP + 19, 19, -1))
+    assert client.llen(history_key("p:", "a@x.com")) == HISTORY_CAP
+    assert [e.message_id for e in read_history(client, "p:", "b@x.com")] == ["b"]
+
+
+def test_long_values_are_cut_and_an_unreadable_entry_is_left_out() -> None:
+    client, history = writer()
+    history.add("a@x.com", "identify", "applied", "", None, "events", 0, 1, 1,
+                (UpdateContact("a@x.com", properties=(("bio", "x" * 500),)),))  # fmt: skip
+    history.flush()
+    client.rpush(history_key("p:", "a@x.com"), "not json")
+    (entry,) = read_history(client, "p:", "a@x.com")
+    assert len(entry.fields["bio"]) == 80
+
+
+def test_a_redis_failure_drops_the_batch_and_never_raises() -> None:
+    client, history = writer()
+    client.connected = False  # fakeredis: every command raises ConnectionError
+    history.add("a@x.com", "identify", "applied", "", "m", "events", 0, 1, 1, ())
+    history.flush()

@@ -1,6 +1,7 @@
 """Broadcasts: the team's broadcasts, a new draft to a segment the connector manages, send now or
-schedule, and per broadcast the delivery metrics with rates. Every view of these pages costs Resend
-calls (the list: one; a broadcast: one, plus one per recipient type once it is sent)."""
+schedule, and per broadcast the delivery metrics with rates: the email events the webhook receiver
+counted (connector.webhooks.tallies) beside the recipients Resend's API lists. Every view of these
+pages costs Resend calls (the list: one; a broadcast: one, plus one per recipient type once sent)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from connector.console.backend import Backend
 from connector.console.web import action, backend_of, operator_of, render
 from connector.errors import ConnectorError, ResendNotFound
 from connector.resend.broadcasts import RECIPIENT_TYPES
+from connector.webhooks.tallies import broadcast_tally
 
 __all__ = ["broadcast_page", "broadcasts_page", "create_broadcast", "send_broadcast"]
 
@@ -37,33 +39,62 @@ async def broadcasts_page(request: Request) -> Response:
     return render(request, "broadcasts.html", **found)
 
 
-def _metrics(backend: Backend, broadcast_id: str) -> dict[str, Any]:
-    broadcast = backend.resend.get_broadcast(broadcast_id)
+_ROWS = (  # (label, webhook event type, Resend recipient type)
+    ("sent", "email.sent", "sent"),
+    ("delivered", "email.delivered", "delivered"),
+    ("opened", "email.opened", "opened"),
+    ("clicked", "email.clicked", "clicked"),
+    ("bounced", "email.bounced", "bounced"),
+    ("complained", "email.complained", "complained"),
+    ("suppressed", "email.suppressed", "suppressed"),
+    ("unsubscribed", None, "unsubscribed"),
+)
+
+
+def _from_api(backend: Backend, broadcast_id: str) -> dict[str, str]:
     counts: dict[str, str] = {}
-    numbers: dict[str, int] = {}
-    if broadcast.get("status") in {"sent", "sending", "queued"}:
-        for kind in RECIPIENT_TYPES:
-            try:
-                page = backend.resend.broadcast_recipients(broadcast_id, kind)
-            except ResendNotFound:
-                break
-            numbers[kind] = len(page.get("data") or [])
-            counts[kind] = f"{numbers[kind]}{'+' if page.get('has_more') else ''}"
-    sent, delivered = numbers.get("sent", 0), numbers.get("delivered", 0)
+    for kind in RECIPIENT_TYPES:
+        try:
+            page = backend.resend.broadcast_recipients(broadcast_id, kind)
+        except ResendNotFound:
+            break
+        counts[kind] = f"{len(page.get('data') or [])}{'+' if page.get('has_more') else ''}"
+    return counts
 
-    def rate(part: int, whole: int) -> str:
-        return f"{100 * part / whole:.1f}%" if whole else "-"
 
-    rates = {
-        "delivery rate": rate(delivered, sent),
-        "open rate": rate(numbers.get("opened", 0), delivered),
-        "click rate": rate(numbers.get("clicked", 0), delivered),
-        "click-to-open rate": rate(numbers.get("clicked", 0), numbers.get("opened", 0)),
-        "bounce rate": rate(numbers.get("bounced", 0), sent),
-        "unsubscribe rate": rate(numbers.get("unsubscribed", 0), delivered),
-        "complaint rate": rate(numbers.get("complained", 0), delivered),
+def _rates(numbers: dict[str, int]) -> dict[str, str]:
+    def rate(part: str, whole: str) -> str:
+        return f"{100 * numbers.get(part, 0) / numbers[whole]:.1f}%" if numbers.get(whole) else "-"
+
+    return {
+        "delivery rate": rate("delivered", "sent"),
+        "open rate (unique opens / delivered)": rate("unique opened", "delivered"),
+        "click rate (unique clicks / delivered)": rate("unique clicked", "delivered"),
+        "click-to-open rate": rate("unique clicked", "unique opened"),
+        "bounce rate": rate("bounced", "sent"),
+        "complaint rate": rate("complained", "delivered"),
+        "unsubscribe rate": rate("unsubscribed", "delivered"),
     }
-    return {"broadcast": broadcast, "counts": counts, "rates": rates}
+
+
+def _metrics(backend: Backend, broadcast_id: str) -> dict[str, Any]:
+    """The broadcast, and per metric what the webhook receiver counted and what Resend's API lists."""
+    broadcast = backend.resend.get_broadcast(broadcast_id)
+    api = _from_api(backend, broadcast_id) if broadcast.get("status") in {"sent", "sending", "queued"} else {}
+    tally = broadcast_tally(backend.store, broadcast_id)
+    rows, numbers = [], {}
+    for label, event, kind in _ROWS:
+        total, unique = tally.get(event, (0, None)) if event else (0, None)
+        listed = api.get(kind, "-")
+        rows.append((label, total if event else "-", unique, listed))
+        # Rates from the webhook counts where they exist, else from the API's lists.
+        numbers[label] = total or (int(listed.rstrip("+")) if listed != "-" else 0)
+        if unique is not None:
+            numbers["unique " + label] = unique
+    names = {segment_id: name for name, segment_id in backend.store.segment_ids()[0].items()}
+    segment = broadcast.get("segment_id") or broadcast.get("audience_id") or ""
+    return {"broadcast": broadcast, "rows": rows, "rates": _rates(numbers), "from_api": bool(api),
+            "segment": names.get(segment, segment)}  # fmt: skip
 
 
 async def broadcast_page(request: Request) -> Response:

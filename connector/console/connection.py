@@ -15,6 +15,7 @@ from connector.console.backend import Backend
 from connector.console.web import backend_of, operator_of, render
 from connector.errors import ConnectorError
 from connector.ops.check import check_resend
+from connector.webhooks.tallies import last_delivery
 
 __all__ = ["connection_page"]
 
@@ -34,14 +35,14 @@ def _settings_in_force(backend: Backend) -> str:
 def _connection(backend: Backend) -> dict[str, Any]:
     key = check_resend(backend.resend)
     domains, domains_problem = _domains(backend) if key.ok else ([], "not asked: the key was refused")
-    last_delivery = backend.redis.get(backend.store.key("webhooks", "last-delivery"))
+    delivery = last_delivery(backend.store)
     return {
         "key": key,
         "domains": domains,
         "domains_problem": domains_problem,
         "rate_limit": backend.resend.rate_limit(),
         "ceiling": backend.settings.resend.max_requests_per_second,
-        "last_delivery": last_delivery,
+        "last_delivery": delivery,
         "settings_json": _settings_in_force(backend),
     }
 

@@ -3,6 +3,8 @@ console served in this process, and Debian's Chromium driven by Playwright (noth
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -43,6 +45,7 @@ def console_settings(deployment: Deployment, transform: str, metrics_port: int, 
         redis={"url": deployment.redis_url, "key_prefix": deployment.key_prefix},
         resend={"base_url": deployment.resend_url, "api_key": deployment.api_key, "max_requests_per_second": 500},
         transforms={"functions": [transform]},
+        destination={"audiences": ["Newsletter"]},  # as the connector's: the console's replay plans like it
         metrics={"port": metrics_port},
         console={"access_token": TOKEN, "port": console_port, "trusted_proxy_header": "x-test-sso-user"},
         log_format="json",
@@ -55,6 +58,40 @@ def serving(settings: Settings) -> Iterator[str]:
     configure(level="info", fmt="json")  # as `resend-connector console` does: logs on stderr
     with ExitStack() as stack:
         yield start_console(settings, stack)
+
+
+@contextmanager
+def receiver(deployment: Deployment, log_path: Path) -> Iterator[None]:
+    """``resend-connector webhooks`` as a process, subscribed in the emulator to every email event."""
+    port = free_port()
+    events = ["email.sent", "email.delivered", "email.opened", "email.clicked", "email.bounced", "email.complained",
+              "email.suppressed"]  # fmt: skip
+    subscription = {"endpoint": f"http://127.0.0.1:{port}/webhooks/resend", "events": events}
+    hooks = httpx.post(deployment.resend_url + "/webhooks", headers={"authorization": f"Bearer {deployment.api_key}"},
+                       json=subscription, timeout=10)  # fmt: skip
+    hooks.raise_for_status()
+    env = deployment.env()
+    env.update(RESEND_CONNECTOR_WEBHOOKS__SIGNING_SECRET=hooks.json()["signing_secret"],
+               RESEND_CONNECTOR_WEBHOOKS__PORT=str(port), RESEND_CONNECTOR_WEBHOOKS__TOPIC=deployment.topic + "-hooks",
+               RESEND_CONNECTOR_METRICS__ENABLED="false")  # fmt: skip
+    with log_path.open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "connector", "webhooks"], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, "the webhook receiver never became ready"
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from connector.console import broadcasts, connection, contacts, letters, overvie
 from connector.console.auth import COOKIE, Authenticator
 from connector.console.backend import Backend
 from connector.console.web import SecurityHeaders, auth_of, render
+from connector.errors import ConnectorError
 from connector.logs import get_logger
 
 __all__ = ["build_app"]
@@ -58,6 +59,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(f"{exc.status_code}: {exc.detail}", status_code=exc.status_code)
 
 
+async def _connector_error(request: Request, exc: Exception) -> Response:
+    """Resend, Redis or Kafka refused or failed: said on a page (escaped), the details in the log."""
+    log.warning("console.request_failed", path=request.url.path, error=type(exc).__name__, detail=str(exc)[:300])
+    return render(request, "error.html", status_code=502, problem=f"{type(exc).__name__}: {exc}"[:500])
+
+
 def build_app(backend: Backend, auth: Authenticator) -> Starlette:
     routes = [
         Route("/login", login_form, methods=["GET"]),
@@ -75,10 +82,11 @@ def build_app(backend: Backend, auth: Authenticator) -> Starlette:
         Route("/broadcasts", broadcasts.create_broadcast, methods=["POST"]),
         Route("/broadcasts/{id}", broadcasts.broadcast_page),
         Route("/broadcasts/{id}/send", broadcasts.send_broadcast, methods=["POST"]),
+        Route("/broadcasts/{id}/preview", broadcasts.preview),
         Route("/connection", connection.connection_page),
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, ConnectorError: _connector_error})
     app.state.backend = backend
     app.state.auth = auth
     app.add_middleware(SecurityHeaders)

@@ -20,7 +20,7 @@ from connector.console.backend import Backend
 __all__ = ["SecurityHeaders", "action", "operator_of", "render"]
 
 _CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 _HEADERS = [
@@ -55,7 +55,10 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_HEADERS]
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                # A response that sets one of them itself (the broadcast preview) keeps its own.
+                message["headers"] = headers + [(n, v) for n, v in _HEADERS if n not in present]
             await send(message)
 
         await self._app(scope, receive, with_headers)

@@ -163,6 +163,7 @@ def test_a_broadcast_is_created_sent_and_its_metrics_move(stack: Stack, tmp_path
     page.set_input_files("input[name=html]", str(html))
     page.click("text=Create draft")
     assert page.inner_text("#broadcast-status") == "draft"
+    assert page.frame_locator("iframe.preview").locator("h1").inner_text() == "News"
     assert _metric(page, "delivered") == ["0", "", "-"]
     page.click("button:has-text('Send')")
     # The emulator sends on its job thread, then delivers email.sent and email.delivered per recipient

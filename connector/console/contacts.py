@@ -66,8 +66,12 @@ def _consent(backend: Backend, email: str, history: list[HistoryEntry]) -> dict[
         if wrote and abs(entry.at * 1000 - at_ms) < 5_000:
             source = f"event {entry.message_id or '(no messageId)'}"
             break
-    topic_writes = [(e.at, k, v) for e in history for k, v in e.fields.items() if k.startswith("topic:")]
-    return {"unsubscribed": flag, "at": at_ms / 1000 if at_ms else None, "source": source, "topics": topic_writes}
+    topics: dict[str, tuple[str, float, str]] = {}  # name -> (subscription, when, event): the newest write
+    for entry in history:
+        for key, value in entry.fields.items():
+            if key.startswith("topic:"):
+                topics.setdefault(key.removeprefix("topic:"), (value, entry.at, entry.message_id or "-"))
+    return {"unsubscribed": flag, "at": at_ms / 1000 if at_ms else None, "source": source, "topics": topics}
 
 
 def _contact(backend: Backend, email: str) -> dict[str, Any]:

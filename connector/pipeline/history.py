@@ -25,6 +25,7 @@ import redis
 
 from connector.logs import get_logger
 from connector.mapping.commands import CreateContact, UpdateContact
+from connector.mapping.topics import SetTopics
 
 __all__ = ["HISTORY_CAP", "HISTORY_TTL_SECONDS", "HistoryEntry", "HistoryWriter", "history_key", "read_history"]
 
@@ -96,6 +97,10 @@ def _written(commands: tuple[Any, ...]) -> tuple[list[str], dict[str, str]]:
             fields.update((k, str(v)[:_VALUE_CHARS]) for k, v in command.properties)
         elif isinstance(command, UpdateContact):
             fields.update((k, str(v)[:_VALUE_CHARS]) for k, v in (*command.fields, *command.properties))
+        elif isinstance(command, SetTopics):
+            fields.update(
+                (f"topic:{name}"[:_VALUE_CHARS], str(subscription)) for _, name, subscription in command.topics
+            )
     return names, fields
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fakeredis
 
 from connector.mapping.commands import CacheUserEmail, CreateContact, UpdateContact
+from connector.mapping.topics import SetTopics
 from connector.pipeline.history import HISTORY_CAP, HISTORY_TTL_SECONDS, HistoryWriter, history_key, read_history
 
 
@@ -45,6 +46,15 @@ def test_each_contact_keeps_only_its_newest_entries() -> None:
     assert [e.offset for e in entries] == list(range(HISTORY_CAP + 19, 19, -1))
     assert client.llen(history_key("p:", "a@x.com")) == HISTORY_CAP
     assert [e.message_id for e in read_history(client, "p:", "b@x.com")] == ["b"]
+
+
+def test_topic_subscriptions_written_are_kept_by_topic_name() -> None:
+    client, history = writer()
+    topics = SetTopics("a@x.com", (("t1", "Product news", "opt_out"), ("t2", "Tips", "opt_in")))
+    history.add("a@x.com", "identify", "applied", "", "m", "events", 0, 1, 1, (topics,))
+    history.flush()
+    (entry,) = read_history(client, "p:", "a@x.com")
+    assert entry.fields == {"topic:Product news": "opt_out", "topic:Tips": "opt_in"}
 
 
 def test_long_values_are_cut_and_an_unreadable_entry_is_left_out() -> None:

@@ -11,12 +11,12 @@ from typing import Any
 
 import redis
 
-from connector.emulator import EmulatorInspector
 from connector.events import Event
 from connector.ops import run_import_backfill
 from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.sync import EventSync
+from resend_emulator import EmulatorInspector
 
 
 def _rows(count: int) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from connector.emulator import EmulatorServer
+from resend_emulator import EmulatorServer
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.console_stack import (
     GATE_SOURCE,

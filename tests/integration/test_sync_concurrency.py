@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from connector.emulator import EmulatorInspector
 from connector.events import Event
 from connector.settings import Settings
 from connector.sync import EventSync
+from resend_emulator import EmulatorInspector
 
 
 def test_two_executors_racing_on_the_same_new_contacts(

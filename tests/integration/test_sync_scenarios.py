@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from connector.emulator import EmulatorInspector
 from connector.errors import InvalidEventError
 from connector.events import Event
 from connector.sync import EventSync
+from resend_emulator import EmulatorInspector
 
 
 def ev(**fields: Any) -> Event:

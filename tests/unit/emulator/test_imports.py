@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from connector.emulator.import_rows import BadRow, ColumnMap, parse_column_map, plan_row, read_csv
-from connector.emulator.state import ApiError, Resend
+from resend_emulator.import_rows import BadRow, ColumnMap, parse_column_map, plan_row, read_csv
+from resend_emulator.state import ApiError, Resend
 
 MAP = {
     "email": "Email",
@@ -156,7 +156,7 @@ def test_unreadable_cells_fail_the_row_and_boolean_properties_fit_the_property_t
 
 
 def test_a_job_that_raises_does_not_stop_the_jobs_after_it() -> None:
-    from connector.emulator.runtime import Jobs
+    from resend_emulator.runtime import Jobs
 
     jobs, done = Jobs(), []
     jobs.set_paused(True)

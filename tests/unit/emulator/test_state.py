@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connector.emulator.api import Router, Routes
-from connector.emulator.state import ApiError, Resend, route_template
+from resend_emulator.api import Router, Routes
+from resend_emulator.state import ApiError, Resend, route_template
 
 
 def call(r: Resend, method: str, path: str, body: dict | None = None, **query: str) -> dict:

@@ -22,14 +22,17 @@ from connector.errors import ConfigurationError
 
 __all__ = ["letter_page", "letters_page", "replay"]
 
-FILTERS = ("stage", "exception", "since", "until", "key")
+FILTERS = ("stage", "exception", "since", "until", "key")  # ReplayFilter's, as the replay command takes them
+_NEWEST = 200  # dead letters read per partition for the page (and for turning an email into keys)
 
 
 async def letters_page(request: Request) -> Response:
     operator_of(request)
     backend = backend_of(request)
     kafka = backend.settings.kafka
-    letters, counts = await run_in_threadpool(topics.read_letters, kafka, kafka.dead_letter_topic)
+    letters, counts = await run_in_threadpool(
+        lambda: topics.read_letters(kafka, kafka.dead_letter_topic, newest=_NEWEST)
+    )
     stage, reason = request.query_params.get("stage"), request.query_params.get("reason")
     email = request.query_params.get("email", "").strip().lower()
     shown = [
@@ -88,15 +91,45 @@ def _replay(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def _by_email(backend: Backend, args: argparse.Namespace, email: str) -> dict[str, Any]:
+    """The replay filters by record key; an email is turned into the keys (userIds) of the dead letters
+    whose payload names it, one replay each, reported together. A record without a key cannot be
+    picked out this way: it is counted as such."""
+    kafka = backend.settings.kafka
+    letters, _ = topics.read_letters(kafka, kafka.dead_letter_topic, newest=_NEWEST)
+    naming = [letter for letter in letters if email in letter.value.lower()]
+    keys = sorted({letter.key for letter in naming if letter.key is not None})
+    if args.key is not None:
+        keys = [key for key in keys if key == args.key]
+    total: dict[str, Any] = {"matched": 0, "outcomes": {}, "records": [], "exit_code": 0,
+                             "unkeyed": sum(1 for letter in naming if letter.key is None), "replayed_keys": keys}  # fmt: skip
+    for key in keys:
+        report = _replay(backend, argparse.Namespace(**{**vars(args), "key": key}))
+        if "problem" in report:
+            return report
+        total["matched"] += report.get("matched") or 0
+        for outcome, count in (report.get("outcomes") or {}).items():
+            total["outcomes"][outcome] = total["outcomes"].get(outcome, 0) + count
+        total["records"].extend(report.get("records") or [])
+        total["exit_code"] = total["exit_code"] or report.get("exit_code", 0)
+    return total
+
+
 async def replay(request: Request) -> Response:
     operator, form = await action(request)
     backend = backend_of(request)
     dry_run = form.get("mode") != "real"
     args = _arguments(form, dry_run=dry_run)
+    email = str(form.get("email") or "").strip().lower()
     filters = {name: getattr(args, name) for name in FILTERS if getattr(args, name)}
+    if email:
+        filters["email"] = email
     if not dry_run:
         backend.audit(operator, "replay", **filters)
-    report = await run_in_threadpool(_replay, backend, args)
+    if email:
+        report = await run_in_threadpool(_by_email, backend, args, email)
+    else:
+        report = await run_in_threadpool(_replay, backend, args)
     if not dry_run:
         backend.audit(operator, "replay_done", matched=report.get("matched"), outcomes=report.get("outcomes"))
     return render(request, "replay.html", report=report, dry_run=dry_run, filters=filters)

@@ -101,8 +101,9 @@ def _by_email(backend: Backend, args: argparse.Namespace, email: str) -> dict[st
     keys = sorted({letter.key for letter in naming if letter.key is not None})
     if args.key is not None:
         keys = [key for key in keys if key == args.key]
-    total: dict[str, Any] = {"matched": 0, "outcomes": {}, "records": [], "exit_code": 0,
-                             "unkeyed": sum(1 for letter in naming if letter.key is None), "replayed_keys": keys}  # fmt: skip
+    unkeyed = sum(1 for letter in naming if letter.key is None)
+    total: dict[str, Any] = {"matched": 0, "outcomes": {}, "records": [], "exit_code": 0, "unkeyed": unkeyed,
+                             "replayed_keys": keys}  # fmt: skip
     for key in keys:
         report = _replay(backend, argparse.Namespace(**{**vars(args), "key": key}))
         if "problem" in report:

@@ -8,9 +8,11 @@ An entry is a JSON array (no key names: about half the bytes of an object)::
      [command names], {field: value written}]
 
 The run loop only appends a tuple per event with an email (:meth:`HistoryWriter.add`, a deque
-append, no lock); a daemon thread turns them into JSON and writes them every :data:`_FLUSH_SECONDS` in one
-pipeline round trip. Entries are best effort: a Redis failure drops that batch (logged), never
-delays or fails a record; a stopped process loses at most the last fraction of a second.
+append, no lock); a daemon thread turns them into JSON every :data:`_FLUSH_SECONDS` and writes the
+batch in one Lua call. An event that deletes the contact (right to erasure) empties its history and
+leaves no entry (the state store's ``forget_contact`` deletes the key too). Entries are best effort:
+a Redis failure drops that batch (logged), never delays or fails a record; a stopped process loses
+at most the last fraction of a second.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, NamedTuple
 import redis
 
 from connector.logs import get_logger
-from connector.mapping.commands import CreateContact, UpdateContact
+from connector.mapping.commands import CreateContact, DeleteContact, UpdateContact
 from connector.mapping.topics import SetTopics
 
 __all__ = ["HISTORY_CAP", "HISTORY_TTL_SECONDS", "HistoryEntry", "HistoryWriter", "history_key", "read_history"]
@@ -38,16 +40,20 @@ _MAX_PENDING = 50_000  # entries waiting for the thread (Redis stalled: the olde
 _VALUE_CHARS = 80  # a written value is kept up to this many characters
 
 
-# KEYS: the contacts' lists; ARGV: the cap's last index, the TTL, then per key its count and entries
-# (oldest first, so the newest ends up at the head).
+# KEYS: the contacts' lists; ARGV: the cap's last index, the TTL, then per key: 1 to empty the list
+# first (the contact was erased) or 0, the count of entries, the entries (oldest first, so the newest
+# ends up at the head).
 _APPEND = """
 local at = 3
 for k = 1, #KEYS do
-  local n = tonumber(ARGV[at])
-  redis.call('LPUSH', KEYS[k], unpack(ARGV, at + 1, at + n))
-  redis.call('LTRIM', KEYS[k], 0, ARGV[1])
-  redis.call('EXPIRE', KEYS[k], ARGV[2])
-  at = at + n + 1
+  if ARGV[at] == '1' then redis.call('DEL', KEYS[k]) end
+  local n = tonumber(ARGV[at + 1])
+  if n > 0 then
+    redis.call('LPUSH', KEYS[k], unpack(ARGV, at + 2, at + 1 + n))
+    redis.call('LTRIM', KEYS[k], 0, ARGV[1])
+    redis.call('EXPIRE', KEYS[k], ARGV[2])
+  end
+  at = at + n + 2
 end
 return #KEYS
 """
@@ -138,19 +144,23 @@ class HistoryWriter:
         if not batch:
             return
         grouped: dict[str, list[str]] = {}
+        erased: set[str] = set()
         for email, at, type_, outcome, reason, message_id, topic, partition, offset, calls, commands in batch:
+            key = history_key(self._prefix, email)
+            if any(isinstance(command, DeleteContact) for command in commands):
+                # Right to erasure: what came before goes, and the deletion itself leaves no entry.
+                grouped[key] = []
+                erased.add(key)
+                continue
             names, fields = _written(commands)
             entry = [int(at), type_, outcome, reason, message_id, topic, partition, offset, calls, names, fields]
-            grouped.setdefault(history_key(self._prefix, email), []).append(
-                json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
-            )
+            grouped.setdefault(key, []).append(json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
         # One command for the whole batch: redis-py spends more CPU packing a command than Redis spends
         # running it, and this thread shares the interpreter with the run loop.
         args: list[Any] = [HISTORY_CAP - 1, HISTORY_TTL_SECONDS]
-        for entries in grouped.values():
+        for key, entries in grouped.items():
             newest = entries[-HISTORY_CAP:]  # the rest would be trimmed at once
-            args.append(len(newest))
-            args.extend(newest)
+            args.extend((1 if key in erased else 0, len(newest), *newest))
         try:
             self._write(keys=list(grouped), args=args)
         except redis.RedisError as exc:

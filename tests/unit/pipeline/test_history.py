@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fakeredis
 
-from connector.mapping.commands import CacheUserEmail, CreateContact, UpdateContact
+from connector.mapping.commands import CacheUserEmail, CreateContact, DeleteContact, UpdateContact
 from connector.mapping.topics import SetTopics
 from connector.pipeline.history import HISTORY_CAP, HISTORY_TTL_SECONDS, HistoryWriter, history_key, read_history
 
@@ -55,6 +55,19 @@ def test_topic_subscriptions_written_are_kept_by_topic_name() -> None:
     history.flush()
     (entry,) = read_history(client, "p:", "a@x.com")
     assert entry.fields == {"topic:Product news": "opt_out", "topic:Tips": "opt_in"}
+
+
+def test_an_erasure_empties_the_history_and_leaves_no_entry() -> None:
+    client, history = writer()
+    history.add("a@x.com", "identify", "applied", "", "m1", "events", 0, 1, 1, ())
+    history.flush()
+    history.add("a@x.com", "identify", "applied", "", "m2", "events", 0, 2, 1, ())
+    history.add("a@x.com", "track", "applied", "", "m3", "events", 0, 3, 1, (DeleteContact("a@x.com"),))
+    history.flush()
+    assert not client.exists(history_key("p:", "a@x.com"))
+    history.add("a@x.com", "identify", "applied", "", "m4", "events", 0, 4, 1, ())  # back, later
+    history.flush()
+    assert [e.message_id for e in read_history(client, "p:", "a@x.com")] == ["m4"]
 
 
 def test_long_values_are_cut_and_an_unreadable_entry_is_left_out() -> None:

@@ -1,7 +1,8 @@
 """Broadcasts: the team's broadcasts, a new draft to a segment the connector manages, send now or
 schedule, and per broadcast the delivery metrics with rates: the email events the webhook receiver
 counted (connector.webhooks.tallies) beside the recipients Resend's API lists. Every view of these
-pages costs Resend calls (the list: one; a broadcast: one, plus one per recipient type once sent)."""
+pages costs Resend calls (the list: one, plus one per managed segment for its member count; a
+broadcast: one, one for its preview, plus one per recipient type once sent)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,17 @@ def _list(backend: Backend) -> dict[str, Any]:
     except ConnectorError as exc:
         return {"broadcasts": [], "problem": f"{type(exc).__name__}: {exc}"[:200], "segments": []}
     managed = backend.store.segment_ids()[0]  # name -> id: the segments the connector keeps
-    return {"broadcasts": page.get("data") or [], "problem": None, "segments": sorted(managed.items())}
+    segments = [(name, segment_id, _members(backend, segment_id)) for name, segment_id in sorted(managed.items())]
+    return {"broadcasts": page.get("data") or [], "problem": None, "segments": segments}
+
+
+def _members(backend: Backend, segment_id: str) -> str:
+    """How many contacts the segment holds, counted up to one page ("100+" beyond)."""
+    try:
+        page = backend.resend.segment_contacts_page(segment_id)
+    except ConnectorError:
+        return "?"
+    return f"{len(page.get('data') or [])}{'+' if page.get('has_more') else ''}"
 
 
 async def broadcasts_page(request: Request) -> Response:

@@ -159,7 +159,9 @@ def test_a_broadcast_is_created_sent_and_its_metrics_move(stack: Stack, tmp_path
     page.click("text=Broadcasts")
     html = tmp_path / "news.html"
     html.write_text("<h1>News</h1><p>Hello</p>")
-    page.select_option("select[name=segment]", label="Newsletter")
+    option = page.locator("select[name=segment] option", has_text="Newsletter").inner_text()
+    assert re.fullmatch(r"Newsletter \(\d+ members\)", option)
+    page.select_option("select[name=segment]", label=option)
     page.fill("input[name=name]", "December news")
     page.fill("input[name=from]", "Acme <news@acme.test>")
     page.fill("input[name=subject]", "December")

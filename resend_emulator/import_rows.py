@@ -24,7 +24,7 @@ from typing import Any
 
 from resend_emulator.api import ApiError
 
-__all__ = ["BadRow", "ColumnMap", "Row", "parse_column_map", "plan_row", "read_csv"]
+__all__ = ["BadRow", "ColumnMap", "Row", "empty_cells", "parse_column_map", "plan_row", "read_csv"]
 
 _FIELDS = ("email", "first_name", "last_name", "unsubscribed")
 _TYPES = ("string", "number", "boolean")
@@ -133,6 +133,15 @@ def _number(cell: str) -> int | float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def empty_cells(cells: list[str], header: list[str], cmap: ColumnMap) -> list[str]:
+    """The mapped columns whose cell in this row is empty (or missing): recorded for tests, since
+    what Resend does with an empty cell for an existing contact (clear or keep) is not documented."""
+    record = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)}
+    mapped = [cmap.email, cmap.first_name, cmap.last_name, cmap.unsubscribed]
+    mapped += [column for column, _ in cmap.properties.values()]
+    return [column for column in dict.fromkeys(mapped) if column is not None and not record.get(column)]
 
 
 def plan_row(

@@ -54,9 +54,13 @@ class EmulatorInspector:
         result: list[dict[str, Any]] = self._post("seed", [{"method": m, "path": p, "body": b} for m, p, b in calls])
         return result
 
-    def set_imports(self, *, paused: bool | None = None, rows_per_second: float | None = None) -> dict[str, Any]:
-        """Hold contact imports in ``queued`` (paused) or slow them down; 0 rows/s = as fast as possible."""
-        changes = {k: v for k, v in {"paused": paused, "rows_per_second": rows_per_second}.items() if v is not None}
+    def set_imports(
+        self, *, paused: bool | None = None, rows_per_second: float | None = None, available: bool | None = None
+    ) -> dict[str, Any]:
+        """Hold contact imports in ``queued`` (paused) or slow them down (0 rows/s = as fast as
+        possible); ``available=False``: a team without the imports beta (403 ``invalid_permission``)."""
+        wanted = {"paused": paused, "rows_per_second": rows_per_second, "available": available}
+        changes = {k: v for k, v in wanted.items() if v is not None}
         result: dict[str, Any] = self._post("imports", changes)
         return result
 

@@ -25,6 +25,7 @@ class ContactImport:
     completed_at: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     failed_rows: list[Json] = field(default_factory=list)
+    empty_cells: list[Json] = field(default_factory=list)  # {row, columns}: mapped cells the file left empty
 
 
 @dataclass

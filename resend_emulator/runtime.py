@@ -81,6 +81,7 @@ class Runtime:
         self.deliverer = Deliverer()
         self.jobs = Jobs()
         self.import_rows_per_second = 0.0  # 0: contact imports run as fast as they can
+        self.imports_available = True  # False: a team without the contact imports beta
         self.lock: Any = threading.Lock()  # replaced by the account's lock in bind()
         self._call: Call | None = None
 

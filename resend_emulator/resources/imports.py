@@ -10,8 +10,15 @@ added to the segments (``upsert``). Row rules: import_rows.py.
 
 Which rows failed: Resend's API gives only ``counts.failed`` (the OpenAPI ``ContactImport`` has no
 row-level detail), so the emulator's API offers no more; ``/_emulator/state`` lists each failed row's
-number and reason under ``imports`` for tests. ``POST /_emulator/imports`` with ``{"paused": true}``
-holds imports in ``queued``; ``{"rows_per_second": 50}`` slows them down (0 = as fast as possible).
+number and reason under ``imports`` for tests, and every mapped cell an import left empty
+(``empty_cells``: what an empty cell does to an existing contact is documented nowhere, so tests
+assert a client never sends one). ``POST /_emulator/imports`` with ``{"paused": true}`` holds
+imports in ``queued``; ``{"rows_per_second": 50}`` slows them down (0 = as fast as possible);
+``{"available": false}`` makes the account a team without the contact imports beta: every imports
+route answers 403 ``invalid_permission``. Resend's sources say only that such a team gets a 4xx
+(resend-api.md, Contact imports; the OpenAPI lists no error answers): 403 is the status of the
+error table that means "this key may not do this" without being a key problem, and the body has
+Resend's error shape ``{statusCode, name, message}``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 from resend_emulator.api import Answer, ApiError, Json, Query, Routes, not_found, now
-from resend_emulator.import_rows import BadRow, Row, parse_column_map, plan_row, read_csv
+from resend_emulator.import_rows import BadRow, Row, empty_cells, parse_column_map, plan_row, read_csv
 from resend_emulator.records import ContactImport
 from resend_emulator.resources.topics import checked_topics
 from resend_emulator.views import page
@@ -64,12 +71,18 @@ def _mapped_keys(body: Json) -> list[str]:
         return []  # parse_column_map reports it
 
 
+def _available(world: World) -> None:
+    if not world.runtime.imports_available:
+        raise ApiError(403, "invalid_permission", "Contact imports are in beta and not available to this team")
+
+
 def _types(world: World, keys: Any) -> dict[str, str | None]:
     return {key: (world.properties[key].type if key in world.properties else None) for key in keys}
 
 
 @routes.add("POST", "/contacts/imports")
 def create_import(world: World, *, query: Query, body: Json) -> Answer:
+    _available(world)
     data = body.get("file")
     if data is None:
         raise ApiError(422, "missing_required_field", "Missing `file` field.")
@@ -96,6 +109,7 @@ def create_import(world: World, *, query: Query, body: Json) -> Answer:
 
 @routes.add("GET", "/contacts/imports")
 def list_imports(world: World, *, query: Query, body: Json) -> Answer:
+    _available(world)
     status = query.get("status")
     if status is not None and status not in _STATUSES:
         raise ApiError(422, "invalid_parameter", "`status` must be queued, in_progress, completed or failed")
@@ -105,6 +119,7 @@ def list_imports(world: World, *, query: Query, body: Json) -> Answer:
 
 @routes.add("GET", "/contacts/imports/{id}")
 def get_import(world: World, import_id: str, *, query: Query, body: Json) -> Answer:
+    _available(world)
     imp = world.imports.get(import_id)
     if imp is None:
         raise not_found("Contact import")
@@ -126,8 +141,11 @@ def _run(world: World, imp: ContactImport) -> None:
                 return
             planned = plan_row(number, cells, imp.header, imp.column_map, types)
             outcome, reason = ("failed", planned.reason) if isinstance(planned, BadRow) else _apply(world, imp, planned)
+            empty = empty_cells(cells, imp.header, imp.column_map)
             with runtime.lock:
                 imp.counts[outcome] += 1
+                if empty:
+                    imp.empty_cells.append({"row": number, "columns": empty})
                 if reason:
                     imp.failed_rows.append({"row": number, "reason": reason})
         with runtime.lock:
@@ -180,10 +198,13 @@ def control(world: World, body: Any) -> tuple[int, Json]:
     world.runtime.import_rows_per_second = rate
     if "paused" in body:
         world.runtime.jobs.set_paused(bool(body["paused"]))
-    return 200, {"paused": world.runtime.jobs.paused, "rows_per_second": rate}
+    if "available" in body:
+        world.runtime.imports_available = bool(body["available"])
+    return 200, {"paused": world.runtime.jobs.paused, "rows_per_second": rate,
+                 "available": world.runtime.imports_available}  # fmt: skip
 
 
 @routes.snapshot("imports")
 def _imports_state(world: World) -> list[Json]:
-    return [{**_view(i), "on_conflict": i.on_conflict, "failed_rows": list(i.failed_rows)}
-            for i in world.imports.values()]  # fmt: skip
+    return [{**_view(i), "on_conflict": i.on_conflict, "failed_rows": list(i.failed_rows),
+             "empty_cells": list(i.empty_cells)} for i in world.imports.values()]  # fmt: skip

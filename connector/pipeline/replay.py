@@ -33,6 +33,7 @@ from connector.pipeline.dead_letter import (
     context_of,
 )
 from connector.pipeline.fate import Fate, backoff_seconds
+from connector.pipeline.history import HistoryWriter
 from connector.pipeline.letters import letter_for
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
 from connector.pipeline.records import InFlight
@@ -119,6 +120,9 @@ class _Parts(Protocol):
 
     def dead_letter_source(self, group: str) -> DeadLetterSource: ...
 
+    @property
+    def history(self) -> HistoryWriter: ...
+
 
 def run_replay(settings: Settings, args: argparse.Namespace, parts: _Parts) -> int:
     """The dead-letter topic through the lifecycle ``parts`` assemble (connector.app)."""
@@ -184,6 +188,7 @@ class _Replay:
         self._last_commit = time.monotonic()
         self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0}
         self._lifecycle = parts.lifecycle(_Letters(settings, self.counts, parts.dead_letters))
+        self._history = None if dry_run else parts.history  # a replayed event joins its contact's outcomes
 
     def one(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
         """Replay one record as ``run`` would (the same lifecycle and fates); False means stop (a
@@ -206,8 +211,13 @@ class _Replay:
                 log.error("replay.paused", error=type(error).__name__, detail=str(error))
                 print(f"replay stopped: {type(error).__name__}: {error}", file=sys.stderr)
                 return False
+            origin = context_of(own, FailureContext(record.topic, record.partition, record.offset))
             for result in settled.results:
                 self.counts[result.outcome.value] += 1
+                if self._history is not None and result.email:
+                    self._history.add(result.email, result.type, result.outcome.value, result.reason or "replayed",
+                                      result.message_id, origin.topic, origin.partition, origin.offset,
+                                      result.calls, result.commands)  # fmt: skip
             return True
 
     def _plan(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:

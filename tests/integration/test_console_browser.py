@@ -152,6 +152,7 @@ def test_a_dead_letter_is_shown_then_replayed_dry_and_for_real(stack: Stack) -> 
     assert re.search(r"applied 1", page.inner_text("#replay-summary"))
     page.goto(stack.url + "/contacts?q=dora%40example.com")
     assert page.inner_text("#sync-status") == "synced"
+    assert "applied (replayed)" in page.inner_text("#history")  # the replay joins her outcomes
 
 
 def test_a_broadcast_is_created_sent_and_its_metrics_move(stack: Stack, tmp_path: Path) -> None:

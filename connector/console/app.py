@@ -78,6 +78,7 @@ def build_app(backend: Backend, auth: Authenticator) -> Starlette:
         Route("/dead-letters", letters.letters_page),
         Route("/dead-letters/replay", letters.replay, methods=["POST"]),
         Route("/dead-letters/{partition:int}/{offset:int}", letters.letter_page),
+        Route("/dead-letters/{partition:int}/{offset:int}/park", letters.park, methods=["POST"]),
         Route("/broadcasts", broadcasts.broadcasts_page),
         Route("/broadcasts", broadcasts.create_broadcast, methods=["POST"]),
         Route("/broadcasts/{id}", broadcasts.broadcast_page),

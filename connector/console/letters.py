@@ -1,5 +1,6 @@
-"""Dead letters: counts by stage and reason, one record's payload, headers and error, and a replay
-with a filter, as a dry run first and then for real (``resend-connector replay``, in process)."""
+"""Dead letters: counts by stage and reason, one record's payload, headers and error, a replay with a
+filter, as a dry run first and then for real (``resend-connector replay``, in process), and Park (the
+record copied to the parked topic and marked so that no replay runs it again, pipeline/parking.py)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from connector.console import topics
 from connector.console.backend import Backend
 from connector.console.web import action, backend_of, operator_of, render
 from connector.errors import ConfigurationError
+from connector.pipeline.parking import mark_parked, parked_among
 
-__all__ = ["letter_page", "letters_page", "replay"]
+__all__ = ["letter_page", "letters_page", "park", "replay"]
 
+PARKED_BY = "__resend_connector.parked_by"  # on the parked topic's copy: who parked it
+_PARKED = "Parked: copied to the parked topic; no replay will run it again."
 FILTERS = ("stage", "exception", "since", "until", "key")  # ReplayFilter's, as the replay command takes them
 _NEWEST = 200  # dead letters read per partition for the page (and for turning an email into keys)
 
@@ -43,8 +47,14 @@ async def letters_page(request: Request) -> Response:
         and (not email or email in letter.value.lower())
     ]
     by_reason = sorted(counts.by_reason.items(), key=lambda item: -item[1])
-    return render(request, "letters.html", letters=shown[:100], counts=counts, by_reason=by_reason,
-                  by_hour=sorted(counts.by_hour.items()), stage=stage, reason=reason, email=email)  # fmt: skip
+    shown = shown[:100]
+    places = [(letter.partition, letter.offset) for letter in shown]
+    prefix = backend.settings.redis.key_prefix
+    parked = await run_in_threadpool(parked_among, backend.redis, prefix, kafka.dead_letter_topic, places)
+    note = _PARKED if "parked" in request.query_params else None
+    return render(request, "letters.html", letters=shown, counts=counts, by_reason=by_reason, parked=parked,
+                  by_hour=sorted(counts.by_hour.items()), stage=stage, reason=reason, email=email,
+                  note=note)  # fmt: skip
 
 
 async def letter_page(request: Request) -> Response:
@@ -61,6 +71,27 @@ async def letter_page(request: Request) -> Response:
     except ValueError:
         payload = letter.value
     return render(request, "letter.html", letter=letter, payload=payload)
+
+
+def _park(backend: Backend, partition: int, offset: int, by: str) -> bool:
+    kafka = backend.settings.kafka
+    record = topics.read_record(kafka, kafka.dead_letter_topic, partition, offset)
+    if record is None:
+        return False
+    topics.produce_again(kafka, kafka.parked_topic, record, [(PARKED_BY, by.encode())])
+    mark_parked(backend.redis, backend.settings.redis.key_prefix, kafka.dead_letter_topic, partition, offset, by)
+    return True
+
+
+async def park(request: Request) -> Response:
+    """The record copied to the parked topic and marked, so no replay runs it again."""
+    operator, _ = await action(request)
+    backend = backend_of(request)
+    partition, offset = int(request.path_params["partition"]), int(request.path_params["offset"])
+    if not await run_in_threadpool(_park, backend, partition, offset, operator.name):
+        raise HTTPException(404, "no such dead letter (gone with retention?)")
+    backend.audit(operator, "park", partition=partition, offset=offset)
+    return RedirectResponse("/dead-letters?parked=1", status_code=303)
 
 
 def _arguments(form: FormData, *, dry_run: bool) -> argparse.Namespace:

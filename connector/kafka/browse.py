@@ -8,6 +8,7 @@ nor moves anyone's committed position; reads stop after :data:`READ_SECONDS` wha
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -69,12 +70,14 @@ def read_one(settings: KafkaSettings, topic: str, partition: int, offset: int) -
         consumer.close()
 
 
-def produce_again(settings: KafkaSettings, topic: str, record: Any) -> tuple[int, int]:
-    """``record`` written again to ``topic`` (same key, value and headers), acknowledged by every
-    in-sync replica. Its (partition, offset)."""
+def produce_again(
+    settings: KafkaSettings, topic: str, record: Any, extra_headers: Sequence[tuple[str, bytes]] = ()
+) -> tuple[int, int]:
+    """``record`` written again to ``topic`` (same key, value and headers, and ``extra_headers``),
+    acknowledged by every in-sync replica. Its (partition, offset)."""
     producer = KafkaProducer(**client_config(settings), acks="all")
     try:
-        headers = [(k, v) for k, v in record.headers or () if v is not None]
+        headers = [(k, v) for k, v in record.headers or () if v is not None] + list(extra_headers)
         sent = producer.send(topic, key=record.key, value=record.value, headers=headers).get(timeout=30)
         return int(sent.partition), int(sent.offset)
     finally:

@@ -17,9 +17,12 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    import redis
 
 from connector.errors import ConfigurationError
 from connector.kafka import TopicPartition
@@ -36,6 +39,7 @@ from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.history import HistoryWriter
 from connector.pipeline.letters import letter_for
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
+from connector.pipeline.parking import parked_among
 from connector.pipeline.records import InFlight
 from connector.pipeline.replay_report import DryRunReport
 from connector.settings import Settings
@@ -123,6 +127,9 @@ class _Parts(Protocol):
     @property
     def history(self) -> HistoryWriter: ...
 
+    @property
+    def redis(self) -> redis.Redis: ...
+
 
 def run_replay(settings: Settings, args: argparse.Namespace, parts: _Parts) -> int:
     """The dead-letter topic through the lifecycle ``parts`` assemble (connector.app)."""
@@ -136,16 +143,19 @@ def run_replay(settings: Settings, args: argparse.Namespace, parts: _Parts) -> i
         replay = _Replay(settings, parts, source, dry_run=args.dry_run, as_json=getattr(args, "json", False))
         bar = tqdm(total=total, unit="rec", disable=args.no_progress or args.dry_run, file=sys.stderr)
         stack.callback(bar.close)
-        matched = 0
+        matched, prefix = 0, settings.redis.key_prefix
         for tp, record in source.records():
             bar.update(1)
             if args.limit is not None and matched >= args.limit:
                 break
             headers = list(record.headers or ())
             if filters.matches(record.key, headers, record.timestamp):
-                matched += 1
-                if not replay.one(record, headers):
-                    return 2
+                if parked_among(parts.redis, prefix, record.topic, [(record.partition, record.offset)]):
+                    replay.counts["parked_by_operator"] += 1  # the console's Park: never run again
+                else:
+                    matched += 1
+                    if not replay.one(record, headers):
+                        return 2
             replay.done(tp, record.offset)
         replay.commit(force=True)
         replay.report(matched)
@@ -186,7 +196,8 @@ class _Replay:
         self._out = DryRunReport(as_json=as_json)
         self._pending: dict[TopicPartition, int] = {}
         self._last_commit = time.monotonic()
-        self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0}
+        self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0,
+                       "parked_by_operator": 0}  # fmt: skip
         self._lifecycle = parts.lifecycle(_Letters(settings, self.counts, parts.dead_letters))
         self._history = None if dry_run else parts.history  # a replayed event joins its contact's outcomes
 

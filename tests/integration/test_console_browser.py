@@ -65,6 +65,8 @@ def stack(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPat
         {"type": "identify", "messageId": "m-bob-1", "userId": "u-bob", "traits": {"email": "bob@example.com"}},
         {"type": "identify", "messageId": "m-dora-1", "userId": "u-dora",
          "traits": {"email": "dora@example.com", "gate": True, "plan": "team"}},
+        {"type": "identify", "messageId": "m-eve-1", "userId": "u-eve",
+         "traits": {"email": "eve@example.com", "gate": True}},
         {"type": "identify", "messageId": "m-jane-2", "userId": "u-jane",
          "traits": {"email": "jane@example.com", "plan": "team"}},
     ])  # fmt: skip
@@ -137,7 +139,11 @@ def test_a_dead_letter_is_shown_then_replayed_dry_and_for_real(stack: Stack) -> 
     page.click("text=Dead letters")
     assert "TransformError" in page.inner_text("#by-reason")
     shot(page, "dead-letters")
-    page.click("#letters >> text=open")
+    page.locator("#letters tr", has_text="u-eve").locator("text=open").click()
+    page.click("button:has-text('Park')")  # Eve's record should never run again
+    assert "Parked" in page.inner_text(".note")
+    assert "parked" in page.locator("#letters tr", has_text="u-eve").inner_text()
+    page.locator("#letters tr", has_text="u-dora").locator("text=open").click()
     assert "gate closed for u-dora" in page.inner_text("#letter-error")
     assert "dora@example.com" in page.inner_text("#payload")
     stack.gate.unlink()  # what was wrong is fixed: the replay can succeed
@@ -153,6 +159,11 @@ def test_a_dead_letter_is_shown_then_replayed_dry_and_for_real(stack: Stack) -> 
     page.goto(stack.url + "/contacts?q=dora%40example.com")
     assert page.inner_text("#sync-status") == "synced"
     assert "applied (replayed)" in page.inner_text("#history")  # the replay joins her outcomes
+    page.click("text=Dead letters")
+    page.fill("#replay-form input[name=stage]", "transform")
+    page.click("#replay-form >> text=Dry run")
+    assert "parked_by_operator 1" in page.inner_text("#replay-summary")
+    assert "u-eve" not in page.inner_text("main")
 
 
 def test_a_broadcast_is_created_sent_and_its_metrics_move(stack: Stack, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Dead letters: counts by stage and reason, one record's payload, headers and error, a replay with a
 filter, as a dry run first and then for real (``resend-connector replay``, in process), and Park (the
-record copied to the parked topic and marked so that no replay runs it again, pipeline/parking.py)."""
+record copied to the parked topic and marked so that no replay runs it again, dead_letters/parking.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from starlette.responses import RedirectResponse, Response
 from connector.console import topics
 from connector.console.backend import Backend
 from connector.console.web import action, backend_of, operator_of, render
+from connector.dead_letters.parking import mark_parked, parked_among
 from connector.errors import ConfigurationError
-from connector.pipeline.parking import mark_parked, parked_among
 
 __all__ = ["letter_page", "letters_page", "park", "replay"]
 
@@ -102,7 +102,7 @@ def _arguments(form: FormData, *, dry_run: bool) -> argparse.Namespace:
 
 def _replay(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     from connector.app import run_replay  # the same wiring as the replay command
-    from connector.pipeline.replay import ReplayFilter
+    from connector.dead_letters.replay import ReplayFilter
 
     try:
         ReplayFilter.from_args(args)

@@ -7,14 +7,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from connector.console import topics
-from connector.console.backend import Backend
+from connector.console.backend import Backend, replica_get
 from connector.console.web import action, backend_of, operator_of, render
 from connector.pipeline.pause import request_resume
 
@@ -31,8 +30,8 @@ def _counters(urls: list[str]) -> dict[str, dict[str, float]]:
     totals: dict[str, dict[str, float]] = {"events": {}, "calls": {}}
     for url in urls:
         try:
-            text = httpx.get(url.removesuffix("/status") + "/metrics", timeout=2.0).text
-        except httpx.HTTPError:
+            text = replica_get(url.removesuffix("/status") + "/metrics").decode("utf-8", "replace")
+        except (OSError, ValueError):
             continue
         for family in text_string_to_metric_families(text):
             if family.name not in _COUNTERS:

@@ -9,8 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from connector.dead_letters.format import CLASS_NAME, MESSAGE, STAGE, FailureContext, context_of
 from connector.kafka import browse
-from connector.pipeline.dead_letter import CLASS_NAME, MESSAGE, STAGE, FailureContext, context_of
 from connector.settings import KafkaSettings
 
 __all__ = ["Letter", "LetterCounts", "letter_of", "produce_again", "read_letters", "read_record"]

@@ -23,6 +23,7 @@ from tests.harness import Deployment
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
 TOKEN = "console-test-token-" + "x" * 8
+SIGNING_SECRET = "whsec_" + "c2VjcmV0LW9mLXRoZS1jb25zb2xlLXRlc3Q="  # the console never shows it either
 XSS = "<img src=x onerror=alert(1)>"
 
 # A transformation that dead-letters events carrying the `gate` trait while the gate file exists:
@@ -45,7 +46,8 @@ def console_settings(deployment: Deployment, transform: str, metrics_port: int, 
         redis={"url": deployment.redis_url, "key_prefix": deployment.key_prefix},
         resend={"base_url": deployment.resend_url, "api_key": deployment.api_key, "max_requests_per_second": 500},
         transforms={"functions": [transform]},
-        destination={"audiences": ["Newsletter"]},  # as the connector's: the console's replay plans like it
+        destination={"audiences": ["Newsletter"]},
+        webhooks={"signing_secret": SIGNING_SECRET},  # as the connector's: the console's replay plans like it
         metrics={"port": metrics_port},
         console={"access_token": TOKEN, "port": console_port, "trusted_proxy_header": "x-test-sso-user"},
         log_format="json",
@@ -140,12 +142,14 @@ def get(url: str, **kwargs: Any) -> httpx.Response:
 
 __all__ = [
     "GATE_SOURCE",
+    "SIGNING_SECRET",
     "TOKEN",
     "XSS",
     "chromium",
     "console_settings",
     "free_port",
     "get",
+    "receiver",
     "serving",
     "shot",
     "signed_in",

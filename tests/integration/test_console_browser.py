@@ -16,6 +16,7 @@ from resend_emulator import EmulatorServer
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.console_stack import (
     GATE_SOURCE,
+    SIGNING_SECRET,
     TOKEN,
     XSS,
     chromium,
@@ -212,7 +213,7 @@ def test_the_connection_page_hides_every_secret(stack: Stack) -> None:
     page.click("text=Connection")
     assert "API key valid" in page.inner_text("#key")
     content = page.content()
-    assert API_KEY not in content
-    assert TOKEN not in content
+    for secret in (API_KEY, TOKEN, SIGNING_SECRET, SIGNING_SECRET.removeprefix("whsec_")):
+        assert secret not in content
     assert "**********" in page.inner_text("#settings")
     shot(page, "connection")

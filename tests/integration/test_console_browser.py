@@ -100,7 +100,7 @@ def test_without_the_token_nothing_is_shown(stack: Stack) -> None:
     page.close()
 
 
-def test_a_post_without_its_csrf_token_is_refused(stack: Stack) -> None:
+def test_a_post_without_its_csrf_token_is_refused(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     page = stack.page()
     refused = page.request.post(stack.url + "/resume", form={"nothing": "here"}, max_redirects=0)
     assert refused.status == 403
@@ -112,6 +112,12 @@ def test_a_post_without_its_csrf_token_is_refused(stack: Stack) -> None:
     assert "script-src 'self'" in headers["content-security-policy"]
     assert "unsafe-inline" not in headers["content-security-policy"]
     shot(page, "overview")
+    logged = capsys.readouterr().err  # the console's log lines (JSON, on stderr)
+    audit = [line for line in logged.splitlines() if '"console.resume"' in line]
+    assert len(audit) == 1  # the one that went through, with who did it
+    assert '"operator": "Test Operator"' in audit[0]
+    assert '"console.login"' in logged
+    assert TOKEN not in logged
 
 
 def test_a_contact_found_by_user_id_shows_status_history_and_escaped_traits(stack: Stack) -> None:

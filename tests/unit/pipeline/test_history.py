@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import fakeredis
+import redis
 
 from connector.mapping.commands import CacheUserEmail, CreateContact, DeleteContact, UpdateContact
 from connector.mapping.topics import SetTopics
 from connector.pipeline.history import HISTORY_CAP, HISTORY_TTL_SECONDS, HistoryWriter, history_key, read_history
 
 
-def writer() -> tuple[fakeredis.FakeRedis, HistoryWriter]:
-    client = fakeredis.FakeRedis(decode_responses=True)
+def writer(client: redis.Redis) -> tuple[redis.Redis, HistoryWriter]:
     history = HistoryWriter(client, "p:")
     history.close()  # the thread is stopped; the tests flush by hand
     return client, history
 
 
-def test_entries_are_read_newest_first_with_the_fields_written() -> None:
-    client, history = writer()
+def test_entries_are_read_newest_first_with_the_fields_written(redis_client: redis.Redis) -> None:
+    client, history = writer(redis_client)
     create = (
         CacheUserEmail("u1", "a@x.com"),
         CreateContact("a@x.com", first_name="<b>A</b>", properties=(("plan", "pro"),)),
@@ -33,8 +32,8 @@ def test_entries_are_read_newest_first_with_the_fields_written() -> None:
     assert 0 < client.ttl(history_key("p:", "a@x.com")) <= HISTORY_TTL_SECONDS
 
 
-def test_each_contact_keeps_only_its_newest_entries() -> None:
-    client, history = writer()
+def test_each_contact_keeps_only_its_newest_entries(redis_client: redis.Redis) -> None:
+    client, history = writer(redis_client)
     for offset in range(HISTORY_CAP + 15):
         history.add("a@x.com", "track", "applied", "", f"m{offset}", "events", 0, offset, 1, ())
     history.add("b@x.com", "track", "applied", "", "b", "events", 1, 0, 1, ())
@@ -48,8 +47,8 @@ def test_each_contact_keeps_only_its_newest_entries() -> None:
     assert [e.message_id for e in read_history(client, "p:", "b@x.com")] == ["b"]
 
 
-def test_topic_subscriptions_written_are_kept_by_topic_name() -> None:
-    client, history = writer()
+def test_topic_subscriptions_written_are_kept_by_topic_name(redis_client: redis.Redis) -> None:
+    client, history = writer(redis_client)
     topics = SetTopics("a@x.com", (("t1", "Product news", "opt_out"), ("t2", "Tips", "opt_in")))
     history.add("a@x.com", "identify", "applied", "", "m", "events", 0, 1, 1, (topics,))
     history.flush()
@@ -57,8 +56,8 @@ def test_topic_subscriptions_written_are_kept_by_topic_name() -> None:
     assert entry.fields == {"topic:Product news": "opt_out", "topic:Tips": "opt_in"}
 
 
-def test_an_erasure_empties_the_history_and_leaves_no_entry() -> None:
-    client, history = writer()
+def test_an_erasure_empties_the_history_and_leaves_no_entry(redis_client: redis.Redis) -> None:
+    client, history = writer(redis_client)
     history.add("a@x.com", "identify", "applied", "", "m1", "events", 0, 1, 1, ())
     history.flush()
     history.add("a@x.com", "identify", "applied", "", "m2", "events", 0, 2, 1, ())
@@ -70,8 +69,8 @@ def test_an_erasure_empties_the_history_and_leaves_no_entry() -> None:
     assert [e.message_id for e in read_history(client, "p:", "a@x.com")] == ["m4"]
 
 
-def test_long_values_are_cut_and_an_unreadable_entry_is_left_out() -> None:
-    client, history = writer()
+def test_long_values_are_cut_and_an_unreadable_entry_is_left_out(redis_client: redis.Redis) -> None:
+    client, history = writer(redis_client)
     history.add("a@x.com", "identify", "applied", "", None, "events", 0, 1, 1,
                 (UpdateContact("a@x.com", properties=(("bio", "x" * 500),)),))  # fmt: skip
     history.flush()
@@ -80,8 +79,8 @@ def test_long_values_are_cut_and_an_unreadable_entry_is_left_out() -> None:
     assert len(entry.fields["bio"]) == 80
 
 
-def test_a_redis_failure_drops_the_batch_and_never_raises() -> None:
-    client, history = writer()
+def test_a_redis_failure_drops_the_batch_and_never_raises(redis_client: redis.Redis) -> None:
+    client, history = writer(redis_client)
     client.connected = False  # fakeredis: every command raises ConnectionError
     history.add("a@x.com", "identify", "applied", "", "m", "events", 0, 1, 1, ())
     history.flush()

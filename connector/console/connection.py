@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,7 +30,21 @@ def _domains(backend: Backend) -> tuple[list[dict[str, Any]], str | None]:
 
 def _settings_in_force(backend: Backend) -> str:
     # SecretStr fields dump as '**********' in JSON mode: the values themselves never reach the page.
-    return json.dumps(backend.settings.model_dump(mode="json"), indent=2, default=str)
+    return json.dumps(_no_userinfo(backend.settings.model_dump(mode="json")), indent=2, default=str)
+
+
+def _no_userinfo(value: Any) -> Any:
+    """A URL setting that carries a password (a Schema Registry's basic auth) shows without it."""
+    if isinstance(value, dict):
+        return {key: _no_userinfo(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_no_userinfo(item) for item in value]
+    if isinstance(value, str) and "://" in value and "@" in value:
+        parts = urlsplit(value)
+        if parts.password is not None:
+            return urlunsplit(parts._replace(netloc=f"{parts.username}:**********@{parts.hostname}"
+                                             + (f":{parts.port}" if parts.port else "")))  # fmt: skip
+    return value
 
 
 def _connection(backend: Backend) -> dict[str, Any]:

@@ -109,3 +109,10 @@ def test_values_from_events_are_text_in_the_page() -> None:
     )  # fmt: skip
     assert "<img" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_a_url_setting_with_a_password_shows_without_it() -> None:
+    from connector.console.connection import _no_userinfo
+
+    shown = _no_userinfo({"kafka": {"schema_registry_url": "https://reg:s3cret@registry.example:8081/x", "n": [1]}})
+    assert shown == {"kafka": {"schema_registry_url": "https://reg:**********@registry.example:8081/x", "n": [1]}}

@@ -111,6 +111,9 @@ def _sync_again(backend: Backend, email: str) -> str:
     record = topics.read_record(backend.settings.kafka, last.topic, last.partition, last.offset)
     if record is None:
         return "gone"
+    # Forced: what the connector remembers having written is forgotten, so the event writes every
+    # field again instead of skipping those it trusts Resend to hold (destination.skip_unchanged_seconds).
+    backend.store.forget_written(email)
     topics.produce_again(backend.settings.kafka, backend.settings.kafka.topic, record)
     return "queued"
 

@@ -141,6 +141,9 @@ def test_a_contact_found_by_user_id_shows_status_history_and_escaped_traits(stac
     page.click("text=Sync again")
     assert "produced to the events topic again" in page.inner_text(".note")
     until(lambda: page.locator("#history tr").count() > rows, page)
+    newest = page.locator("#history tr").nth(1).inner_text().split("\t")
+    assert newest[3].strip() == "m-jane-2"  # her last event, once more
+    assert int(newest[5]) >= 1  # forced: the fields are written again, not skipped as unchanged
 
 
 def test_a_dead_letter_is_shown_then_replayed_dry_and_for_real(stack: Stack) -> None:

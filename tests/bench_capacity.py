@@ -156,7 +156,9 @@ def main() -> int:
             for parts in _TEAM_KEYS}  # fmt: skip
     report = {
         "contacts": contacts, "workers": workers, "fill_seconds": seconds, "people_per_s": contacts / seconds,
-        "commands_per_s": sum(r[1] for r in results) / seconds, "before": before, "after": after,
+        "commands_per_s": sum(r[1] for r in results) / seconds,
+        "cpu_ms_per_person": 1000 * sum(r[3] for r in results) / contacts,
+        "load": os.getloadavg(), "before": before, "after": after,
         "bytes_per_contact": (after["used_memory"] - before["used_memory"]) / contacts,
         "kinds": dict(kinds), "team_keys": team,
         "per_kind": {kind: {"keys": kinds.get(kind, 0), "mean_bytes": sum(v) / len(v) if v else 0.0,
@@ -176,7 +178,8 @@ def main() -> int:
 def _print(r: dict[str, Any]) -> None:
     n, delta = r["contacts"], r["after"]["used_memory"] - r["before"]["used_memory"]
     print(f"{n:,} people in {r['fill_seconds']:.0f} s ({r['people_per_s']:,.0f} people/s, "
-          f"{r['commands_per_s']:,.0f} commands/s, {r['workers']} workers)")  # fmt: skip
+          f"{r['commands_per_s']:,.0f} commands/s, {r['workers']} workers, {r['cpu_ms_per_person']:.2f} CPU ms "
+          f"per person in them; load average {r['load'][0]:.1f} at the end)")  # fmt: skip
     print(f"used_memory +{delta / 2**20:,.0f} MiB: {r['bytes_per_contact']:.0f} B per contact; "
           f"rss {r['after']['used_memory_rss'] / 2**20:,.0f} MiB; {r['after']['keys']:,} keys, "
           f"{r['after']['expires']:,} with a TTL")  # fmt: skip

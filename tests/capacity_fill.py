@@ -35,7 +35,7 @@ from connector.mapping.commands import DefineProperty, EnsureSegment, LookupCont
 from connector.settings import Settings, load_settings
 from connector.state import EmailIndex, StateStore
 from connector.sync.apply import Applier
-from connector.sync.closed_loop import LoopSync
+from connector.sync.consent_topics import LoopSync
 from connector.sync.context import EventContext
 from connector.sync.definitions import Definitions
 from connector.sync.fingerprints import FieldMemory
@@ -232,7 +232,7 @@ def check_event_path(redis_url: str, numbers: range) -> Iterator[int]:
 
     from connector.resend import ResendClient
     from connector.sync import EventSync
-    from tests.unit.sync.fakes import FakeResend
+    from tests.unit.fakes.resend import FakeResend
 
     settings = settings_for(redis_url)
     client = redis.Redis.from_url(redis_url, decode_responses=True)

@@ -22,9 +22,17 @@ _masking = True
 # Libraries' own lines below this level are dropped: kafka-python narrates every connection at INFO.
 _LIBRARY_LEVEL = logging.WARNING
 # kafka-python's connection layer logs every refused connection and backoff at WARNING and ERROR, a
-# dozen lines a second while a broker is away; the connector says what that means in one line of
-# its own (a command's failure, a retried record). Issue #24 point 7: those lines are debug.
-_CONNECTION_NOISE = ("kafka.net", "kafka.conn", "kafka.client_async", "kafka.cluster")
+# dozen lines a second while a broker is away, its metadata every missing topic, its sender every
+# refused batch; the connector says what each means in one line of its own (a command's failure, a
+# retried record, a pause). Issue #24 points 4 and 7: those lines are debug.
+_CONNECTION_NOISE = (
+    "kafka.net",
+    "kafka.conn",
+    "kafka.client_async",
+    "kafka.cluster",
+    "kafka.producer.sender",
+    "kafka.producer.producer_batch",
+)
 
 
 def configure(

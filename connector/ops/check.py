@@ -12,15 +12,17 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 import redis
 
 from connector.errors import AuthenticationFailed, ConnectorError
-from connector.redisio import connect, translated
+from connector.redisio import translated
 from connector.resend import ResendClient
 from connector.settings import KafkaSettings, Settings
+from connector.wiring import Wiring
 
 __all__ = ["CheckResult", "check_kafka", "check_redis", "check_resend", "check_settings", "report", "run_check"]
 
@@ -207,14 +209,8 @@ def run_check(settings: Settings, out: TextIO, *, as_json: bool = False) -> int:
 def _all_checks(settings: Settings) -> Iterable[CheckResult]:
     yield check_settings(settings)
     yield from check_kafka(settings.kafka)
-    client = connect(settings.redis)
-    try:
-        yield check_redis(client, settings.redis.key_prefix)
-    finally:
-        client.close()
-    # from_settings retries like the service does (at most about 20 s against an unreachable host).
-    resend = ResendClient.from_settings(settings.resend, None)
-    try:
-        yield check_resend(resend)
-    finally:
-        resend.close()
+    with ExitStack() as stack:
+        parts = Wiring(settings, stack)
+        yield check_redis(parts.redis, settings.redis.key_prefix)
+        # The client retries like the service does (at most about 20 s against an unreachable host).
+        yield check_resend(parts.resend_probe)

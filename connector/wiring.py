@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from connector.pipeline.kafka_io import DeadLetterProducer
     from connector.pipeline.lifecycle import LetterBox, Lifecycle
     from connector.pipeline.metrics import Metrics
+    from connector.pipeline.originals import OriginalSource
     from connector.pipeline.pause import ResumeSignal
     from connector.resend import ResendClient
     from connector.sync import EventSync
@@ -174,6 +175,15 @@ class Wiring:
 
         kafka = self.settings.kafka
         source = DeadLetterSource(kafka, kafka.dead_letter_topic, group)
+        self._stack.callback(source.close)
+        return source
+
+    def original_source(self) -> OriginalSource:
+        """Single records of the events topic by partition and offset, for ``replay`` (its consumer is
+        made only when a dead letter that carries only context is met)."""
+        from connector.pipeline.originals import OriginalSource
+
+        source = OriginalSource(self.settings.kafka)
         self._stack.callback(source.close)
         return source
 

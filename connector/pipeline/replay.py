@@ -35,6 +35,7 @@ from connector.pipeline.dead_letter import (
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.letters import letter_for
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
+from connector.pipeline.originals import OriginalSource, carried_context, origin_if_only_context
 from connector.pipeline.records import InFlight
 from connector.pipeline.replay_report import DryRunReport
 from connector.settings import Settings
@@ -119,6 +120,8 @@ class _Parts(Protocol):
 
     def dead_letter_source(self, group: str) -> DeadLetterSource: ...
 
+    def original_source(self) -> OriginalSource: ...
+
 
 def run_replay(settings: Settings, args: argparse.Namespace, parts: _Parts) -> int:
     """The dead-letter topic through the lifecycle ``parts`` assemble (connector.app)."""
@@ -182,17 +185,19 @@ class _Replay:
         self._out = DryRunReport(as_json=as_json)
         self._pending: dict[TopicPartition, int] = {}
         self._last_commit = time.monotonic()
-        self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0}
+        self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0,
+                       "originals_read": 0, "originals_gone": 0}  # fmt: skip
         self._lifecycle = parts.lifecycle(_Letters(settings, self.counts, parts.dead_letters))
+        self._originals = parts.original_source()
 
     def one(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
         """Replay one record as ``run`` would (the same lifecycle and fates); False means stop (a
         pause condition: quota or key)."""
         self._out.saw(headers)
+        key, value, own, timestamp = self._bytes_of(record, headers)
         if self._dry_run:
-            return self._plan(record, headers)
-        own: list[tuple[str, bytes | None]] = list(headers)
-        item = InFlight(record.topic, record.partition, record.offset, record.key, record.value, own, record.timestamp)
+            return self._plan(record, headers, value)
+        item = InFlight(record.topic, record.partition, record.offset, key, value, own, timestamp)
         while True:
             settled = self._lifecycle.run(item)
             if settled.fate is Fate.RETRY:
@@ -210,10 +215,24 @@ class _Replay:
                 self.counts[result.outcome.value] += 1
             return True
 
-    def _plan(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
-        ids = self._lifecycle.identify(record.value)
+    def _bytes_of(
+        self, record: Any, headers: list[tuple[str, bytes]]
+    ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]], int | None]:
+        """What to replay: the letter's bytes, or the original's (with the letter's context) when the
+        letter carries only context and the events topic still holds the original (originals.py)."""
+        origin = origin_if_only_context(headers)
+        original = self._originals.read(origin) if origin is not None else None
+        if origin is not None:
+            self.counts["originals_read" if original is not None else "originals_gone"] += 1
+            self._out.original(origin, record.offset, found=original is not None)
+        if original is None:
+            return record.key, record.value, list(headers), record.timestamp
+        return original.key, original.value, [*original.headers, *carried_context(headers)], original.timestamp_ms
+
+    def _plan(self, record: Any, headers: list[tuple[str, bytes]], value: bytes | None) -> bool:
+        ids = self._lifecycle.identify(value)
         try:
-            commands = self._lifecycle.plan(record.value)
+            commands = self._lifecycle.plan(value)
         except Exception as exc:  # noqa: BLE001 - a dry run reports and goes on
             self.counts["would_fail_again"] += 1
             self._out.record(record, headers, ids, error=exc)

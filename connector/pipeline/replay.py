@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from kafka import TopicPartition
 from tqdm import tqdm
 
 from connector.errors import ConfigurationError
+from connector.kafka import TopicPartition
+from connector.kafka.consumer import DeadLetterSource
+from connector.kafka.originals import OriginalSource
 from connector.logs import get_logger
-from connector.pipeline.consumer import DeadLetterSource
 from connector.pipeline.dead_letter import (
     CLASS_NAME,
     STAGE,
@@ -35,7 +36,7 @@ from connector.pipeline.dead_letter import (
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.letters import letter_for
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
-from connector.pipeline.originals import OriginalSource, carried_context, origin_if_only_context
+from connector.pipeline.originals import carried_context, origin_if_only_context
 from connector.pipeline.records import InFlight
 from connector.pipeline.replay_report import DryRunReport
 from connector.settings import Settings

@@ -36,7 +36,7 @@ from pydantic_settings import (
 )
 from redis import ConnectionPool
 
-from connector.settings_files import load_settings, settings_file
+from connector.settings_files import load_settings, required, settings_file
 from connector.settings_webhooks import WebhookSettings
 
 __all__ = [
@@ -152,7 +152,7 @@ class ResendSettings(_Section):
         if value is not None and not value.get_secret_value().strip():
             raise ValueError("is empty; set the Resend API key or leave the setting out")
         base_url = info.data.get("base_url", "")
-        if value is None and "api.resend.com" in base_url:
+        if value is None and "api.resend.com" in base_url and required("resend.api_key"):
             raise ValueError("is required when resend.base_url is Resend itself")
         return value
 
@@ -249,7 +249,8 @@ class Settings(BaseSettings):
     destination: DestinationSettings = DestinationSettings()
     transforms: TransformSettings = TransformSettings()
     metrics: MetricsSettings = MetricsSettings()
-    webhooks: WebhookSettings = WebhookSettings()
+    # Validated even when absent, like `resend`: `webhooks` needs a signing secret (settings_webhooks.py).
+    webhooks: WebhookSettings = Field(default=cast(Any, {}), validate_default=True)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # The outcome line of each event (partition, offset, ids, calls, reason) at info: for every event

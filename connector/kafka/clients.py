@@ -22,10 +22,10 @@ from kafka.errors import (
     UnknownTopicOrPartitionError,
 )
 
+from connector.dead_letters.fit import context_only, fitted
+from connector.dead_letters.format import DeadLetter
 from connector.errors import DeadLetterTopicUnwritable, RetryableError
 from connector.logs import get_logger
-from connector.pipeline.dead_letter import DeadLetter
-from connector.pipeline.dead_letter_fit import context_only, fitted
 from connector.settings import KafkaSettings
 
 log = get_logger(__name__)
@@ -158,7 +158,7 @@ class DeadLetterProducer:
 
     A transient failure is a RetryableError (the source offset stays uncommitted, so nothing is
     lost). A letter the topic refuses for good (too large, a timestamp out of range, ...) is written
-    smaller instead (dead_letter_fit.py): fitted, then context only. A topic that takes no record at
+    smaller instead (connector/dead_letters/fit.py): fitted, then context only. A topic that takes no record at
     all (deleted, no write permission, refusing even the context-only copy) is DeadLetterTopicUnwritable:
     consumption pauses until a probe's write is accepted (issue #24 point 4). The producer never
     auto-creates the topic: ``run`` creates it with the dead-letter settings, a broker's auto-creation

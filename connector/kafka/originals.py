@@ -1,5 +1,5 @@
 """Single records of the events topic, read back by partition and offset: a dead letter's original
-(replay, connector/pipeline/originals.py). A plain consumer, assigned, in no group: it commits
+(replay, connector/dead_letters/originals.py). A plain consumer, assigned, in no group: it commits
 nothing and joins nothing, and is made only when the first such letter is met."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
+from connector.dead_letters.format import FailureContext, original_headers
+from connector.dead_letters.originals import Original
 from connector.kafka.clients import client_config
-from connector.pipeline.dead_letter import FailureContext, original_headers
-from connector.pipeline.originals import Original
 from connector.settings import KafkaSettings
 
 __all__ = ["OriginalSource"]

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
+from connector.dead_letters.fit import context_only, fitted
+from connector.dead_letters.format import DeadLetter, FailureContext, dead_letter_for
 from connector.errors import ResendRejected
-from connector.pipeline.dead_letter import DeadLetter, FailureContext, dead_letter_for
-from connector.pipeline.dead_letter_fit import context_only, fitted
 from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.harness import Deployment
 from tests.integration.conftest import API_KEY

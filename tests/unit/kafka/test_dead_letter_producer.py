@@ -12,9 +12,9 @@ from kafka.errors import (
     UnknownTopicOrPartitionError,
 )
 
+from connector.dead_letters.format import TRUNCATED, DeadLetter, FailureContext, dead_letter_for
 from connector.errors import DeadLetterTopicUnwritable, DecodeError, RetryableError
 from connector.kafka.clients import DeadLetterProducer
-from connector.pipeline.dead_letter import TRUNCATED, DeadLetter, FailureContext, dead_letter_for
 
 
 class Future:

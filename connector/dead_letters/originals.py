@@ -1,6 +1,6 @@
 """A dead letter that carries only context, and its original read back from the events topic (#24 point 5).
 
-A letter the dead-letter topic refused as it was is written smaller (dead_letter_fit.py): cut to
+A letter the dead-letter topic refused as it was is written smaller (fit.py): cut to
 64 KiB, or the context headers alone. Replaying such a letter as it is can only fail again (half a
 JSON document, or no value at all), so ``replay`` reads the original record from the topic,
 partition and offset its context headers name, when that topic still holds it, and replays the
@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connector.pipeline.dead_letter import (
+from connector.dead_letters.format import (
     ATTEMPTS,
     CONNECT_PREFIX,
     FIRST_FAILURE,

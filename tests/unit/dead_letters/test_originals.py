@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from connector.dead_letters.fit import context_only, fitted
+from connector.dead_letters.format import DeadLetter, FailureContext, dead_letter_for
+from connector.dead_letters.originals import carried_context, origin_if_only_context
 from connector.errors import DecodeError
-from connector.pipeline.dead_letter import DeadLetter, FailureContext, dead_letter_for
-from connector.pipeline.dead_letter_fit import context_only, fitted
-from connector.pipeline.originals import carried_context, origin_if_only_context
 
 
 def whole(value: bytes = b"{}") -> DeadLetter:

@@ -10,6 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from connector.dead_letters.format import FailureContext, original_headers
 from connector.dead_letters.originals import Original
+from connector.errors import RetryableError
 from connector.kafka.clients import client_config
 from connector.settings import KafkaSettings
 
@@ -39,12 +40,14 @@ class OriginalSource:
             return None  # removed by retention (or never there)
         consumer.seek(tp, origin.offset)
         deadline = time.monotonic() + _READ_SECONDS
-        while time.monotonic() < deadline and consumer.position(tp) < end:
+        while consumer.position(tp) < end:
+            if time.monotonic() > deadline:  # held, but not handed over: never reported as "gone"
+                raise RetryableError(f"{origin.topic}[{origin.partition}]@{origin.offset} was not read within {_READ_SECONDS:.0f} s")
             for record in consumer.poll(timeout_ms=1000, max_records=1).get(tp, ()):
                 if record.offset != origin.offset:
                     return None  # compacted away: the next record is the first one it holds
                 return Original(record.key, record.value, original_headers(record.headers), record.timestamp)
-        return None
+        return None  # a transaction marker, or aborted: no record at that offset
 
     def _open(self) -> KafkaConsumer:
         if self._consumer is None:

@@ -42,7 +42,8 @@ class OriginalSource:
         deadline = time.monotonic() + _READ_SECONDS
         while consumer.position(tp) < end:
             if time.monotonic() > deadline:  # held, but not handed over: never reported as "gone"
-                raise RetryableError(f"{origin.topic}[{origin.partition}]@{origin.offset} was not read within {_READ_SECONDS:.0f} s")
+                place = f"{origin.topic}[{origin.partition}]@{origin.offset}"
+                raise RetryableError(f"{place} was not read within {_READ_SECONDS:.0f} s")
             for record in consumer.poll(timeout_ms=1000, max_records=1).get(tp, ()):
                 if record.offset != origin.offset:
                     return None  # compacted away: the next record is the first one it holds

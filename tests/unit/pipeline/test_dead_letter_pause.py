@@ -12,7 +12,8 @@ from connector.kafka.consumer import Consumer
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.runner import Runner
 from connector.settings import KafkaSettings
-from tests.unit.pipeline.test_runner import TP, FakeConsumer, Record, ScriptedSync, lifecycle, run_until
+from tests.unit.fakes.kafka import TP, FakeConsumer, Record
+from tests.unit.fakes.pipeline import ScriptedSync, lifecycle, run_until
 
 
 class RefusingDeadLetters:

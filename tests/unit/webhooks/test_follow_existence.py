@@ -19,7 +19,7 @@ from connector.state import EmailIndex
 from connector.webhooks.follow import Follower
 from connector.webhooks.translate import ContactChange
 from connector.wiring import state_store
-from tests.unit.sync.fakes import FakeResend, StoredContact, make_sync
+from tests.unit.fakes.resend import FakeResend, StoredContact, make_sync
 
 EMAIL = "made.elsewhere@example.com"
 

@@ -25,6 +25,7 @@ from kafka.errors import (
 from connector.dead_letters.fit import context_only, fitted
 from connector.dead_letters.format import DeadLetter
 from connector.errors import DeadLetterTopicUnwritable, RetryableError
+from connector.kafka.workarounds import no_auto_creation
 from connector.logs import get_logger
 from connector.settings import KafkaSettings
 
@@ -135,16 +136,6 @@ def ensure_topics(settings: KafkaSettings, topics: list[str], *, partitions: int
         admin.close()
 
 
-def _no_auto_creation(producer: KafkaProducer) -> None:
-    """kafka-python 3.0 accepts ``allow_auto_create_topics`` but never hands it to the cluster
-    metadata its requests are built from, so every producer asks the broker to auto-create a topic
-    it writes to (a deleted dead-letter topic came back at once, with the broker's defaults)."""
-    metadata = getattr(producer, "_metadata", None)
-    config = getattr(metadata, "config", None)
-    if isinstance(config, dict):
-        config["allow_auto_create_topics"] = False
-
-
 def _topic_exists(settings: KafkaSettings, topic: str) -> bool:
     admin = KafkaAdminClient(**client_config(settings))
     try:
@@ -174,7 +165,7 @@ class DeadLetterProducer:
         config = {**client_config(settings), "acks": "all", "linger_ms": 0, "retries": 5, "enable_idempotence": False,
                   "allow_auto_create_topics": False, "max_block_ms": _METADATA_WAIT_MS, **overrides}  # fmt: skip
         self._producer = KafkaProducer(**config)
-        _no_auto_creation(self._producer)
+        no_auto_creation(self._producer)  # kafka-python 3.0 drops allow_auto_create_topics (workarounds.py)
         self._topic_exists = topic_exists or (lambda topic: _topic_exists(settings, topic))
 
     def send(self, topic: str, letter: DeadLetter, *, timeout: float = 30.0) -> DeadLetter:

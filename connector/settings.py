@@ -96,6 +96,7 @@ class KafkaSettings(_Section):
     # broker's num.partitions / default.replication.factor (brokers 2.4+).
     dead_letter_partitions: int | None = Field(default=None, ge=1)
     dead_letter_replication_factor: int | None = Field(default=None, ge=1, le=32767)
+    express: bool = True  # read ahead in the group <group_id>-express for consent and erasure (#25)
 
 
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})  # redis-py's own list
@@ -178,6 +179,7 @@ class DestinationSettings(_Section):
     audiences: Names = ()
     delete_event_names: Names = ()
     delete_on_message_types: Names = ()
+    consent_register_days: int = Field(default=30, ge=1)  # the express register's memory (#25)
     automation_event_names: Names = ()
     refused_property_ttl_seconds: int = Field(default=3600, ge=1)
     trust_contact_cache: bool = Field(
@@ -243,13 +245,12 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
-    # Validated even when the section is absent, so a missing API key is reported with every other
-    # problem (ResendSettings._key_present), not only once they are fixed.
+    # `resend` and `webhooks` are validated even when absent, so a missing key or signing secret is
+    # reported with every other problem (their validators), not only once they are fixed.
     resend: ResendSettings = Field(default=cast(Any, {}), validate_default=True)
     destination: DestinationSettings = DestinationSettings()
     transforms: TransformSettings = TransformSettings()
     metrics: MetricsSettings = MetricsSettings()
-    # Validated even when absent, like `resend`: `webhooks` needs a signing secret (settings_webhooks.py).
     webhooks: WebhookSettings = Field(default=cast(Any, {}), validate_default=True)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -36,6 +36,7 @@ from pydantic_settings import (
 )
 from redis import ConnectionPool
 
+from connector.settings_console import ConsoleSettings
 from connector.settings_files import load_settings, required, settings_file
 from connector.settings_webhooks import WebhookSettings
 
@@ -252,6 +253,7 @@ class Settings(BaseSettings):
     transforms: TransformSettings = TransformSettings()
     metrics: MetricsSettings = MetricsSettings()
     webhooks: WebhookSettings = Field(default=cast(Any, {}), validate_default=True)
+    console: ConsoleSettings = ConsoleSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # The outcome line of each event (partition, offset, ids, calls, reason) at info: for every event

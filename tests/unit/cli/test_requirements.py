@@ -86,7 +86,7 @@ def test_webhooks_without_its_secret_says_so_with_every_other_problem(
 @pytest.mark.parametrize(
     "argv",
     [["run"], ["check"], ["replay", "--no-progress"], ["backfill", "contacts.jsonl", "--no-progress"],
-     ["broadcast", "list"]],
+     ["broadcast", "list"], ["console"]],
 )  # fmt: skip
 def test_commands_that_call_resend_require_its_key_in_the_same_line(
     argv: list[str], capsys: pytest.CaptureFixture[str]

@@ -116,3 +116,35 @@ def test_a_url_setting_with_a_password_shows_without_it() -> None:
 
     shown = _no_userinfo({"kafka": {"schema_registry_url": "https://reg:s3cret@registry.example:8081/x", "n": [1]}})
     assert shown == {"kafka": {"schema_registry_url": "https://reg:**********@registry.example:8081/x", "n": [1]}}
+
+
+def test_a_failed_action_logs_its_path_without_the_contacts_email(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The access log is off because URLs name contacts; console.request_failed logged the path whole.
+    from structlog.testing import capture_logs
+
+    from connector.console import contacts
+    from connector.errors import ConnectorError
+
+    def down(*_: Any) -> str:
+        raise ConnectorError("Kafka did not answer")
+
+    monkeypatch.setattr(contacts, "_sync_again", down)
+    client.cookies[COOKIE] = signed_in(client)
+    auth = client._transport.app.state.auth  # type: ignore[attr-defined]
+    csrf = auth.csrf_token(auth.operator(_cookie_request(client.cookies[COOKIE])))
+    with capture_logs() as lines:
+        answer = client.post("/contacts/jane.doe@example.com/sync-again", data={"csrf": csrf})
+    assert answer.status_code == 502
+    failed = [line for line in lines if line["event"] == "console.request_failed"]
+    assert failed
+    assert "jane.doe@example.com" not in repr(failed)
+
+
+def _cookie_request(cookie: str) -> Any:
+    from starlette.requests import Request
+
+    scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"",
+             "headers": [(b"cookie", f"{COOKIE}={cookie}".encode())]}  # fmt: skip
+    return Request(scope)

@@ -51,9 +51,11 @@ def build_parts(settings: Settings, stack: ExitStack, *, metrics: Metrics | None
     store = connect(settings.redis)
     stack.callback(store.close)
     resend = ResendClient.from_settings(
-        settings.resend, store, observer=metrics.observe_call, on_retry=metrics.request_retried
-    )
+        settings.resend, store, key_prefix=settings.redis.key_prefix,
+        observer=metrics.observe_call, on_retry=metrics.request_retried,
+    )  # fmt: skip
     metrics.status = StatusBoard(worker_id=settings.kafka.client_id, rate_limit=resend.rate_limit)
+    metrics.watch_quota(resend.rate_limit)
     stack.callback(resend.close)
     transforms = TransformChain.from_settings(settings, store)
     stack.callback(transforms.close)

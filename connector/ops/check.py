@@ -22,7 +22,16 @@ from connector.redisio import connect, translated
 from connector.resend import ResendClient
 from connector.settings import KafkaSettings, Settings
 
-__all__ = ["CheckResult", "check_kafka", "check_redis", "check_resend", "check_settings", "report", "run_check"]
+__all__ = [
+    "CheckResult",
+    "check_kafka",
+    "check_quota",
+    "check_redis",
+    "check_resend",
+    "check_settings",
+    "report",
+    "run_check",
+]
 
 _KAFKA_TIMEOUT_MS = 10_000
 
@@ -204,17 +213,42 @@ def run_check(settings: Settings, out: TextIO, *, as_json: bool = False) -> int:
     return report(_all_checks(settings), out, as_json=as_json)
 
 
+def check_quota(client: ResendClient) -> CheckResult:
+    """The shared rate limit as every replica sees it (Redis): what Resend announced, the share, the
+    cap, the team's other traffic and the rate in force."""
+
+    def probe() -> str:
+        quota = client.rate_limit()
+        if quota is None:
+            raise LookupError("no shared rate limit (Redis not reachable)")
+        rate, cap = quota["requests_per_second"], quota["cap_per_second"]
+        capped = f", cap {cap:g}/s" if cap is not None else ""
+        if quota["announced_per_second"] is None:
+            return f"Resend has announced no limit yet: {rate:g}/s until it does{capped}"
+        return (
+            f"Resend announces {quota['announced_per_second']:g}/s, share {quota['share']:g}{capped}, "
+            f"other traffic {quota['other_per_second']:g}/s: {rate:.2f}/s in force"
+        )
+
+    return _guarded("resend quota", probe)
+
+
 def _all_checks(settings: Settings) -> Iterable[CheckResult]:
     yield check_settings(settings)
     yield from check_kafka(settings.kafka)
     client = connect(settings.redis)
     try:
-        yield check_redis(client, settings.redis.key_prefix)
+        redis_ok = check_redis(client, settings.redis.key_prefix)
+        yield redis_ok
+        # from_settings retries like the service does (at most about 20 s against an unreachable host).
+        # With Redis, the call takes its slot from the shared limit and tells it what Resend announces.
+        resend = ResendClient.from_settings(
+            settings.resend, client if redis_ok.ok else None, key_prefix=settings.redis.key_prefix
+        )
+        try:
+            yield check_resend(resend)
+            yield check_quota(resend)
+        finally:
+            resend.close()
     finally:
         client.close()
-    # from_settings retries like the service does (at most about 20 s against an unreachable host).
-    resend = ResendClient.from_settings(settings.resend, None)
-    try:
-        yield check_resend(resend)
-    finally:
-        resend.close()

@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from connector.pipeline.latency import LatencyHistogram
 from connector.pipeline.status import StatusBoard
@@ -26,7 +29,24 @@ __all__ = ["EVENT_TYPES", "Metrics"]
 
 # The Segment spec's types, plus "none" (a transformation dropped the event) and "unknown" (a record
 # dead-lettered before it decoded). Anything else is "other".
+_QUOTA = "connector_resend_quota"
+_QUOTA_HELP = "The shared Resend rate limit: announced, share, cap, other traffic, in force (per second)"
 EVENT_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias", "none", "unknown"})
+
+
+class _QuotaCollector(Collector):
+    def __init__(self, read: Callable[[], Mapping[str, float | None] | None]) -> None:
+        self._read = read
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily(_QUOTA, _QUOTA_HELP, labels=["measure"])]
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(_QUOTA, _QUOTA_HELP, labels=["measure"])
+        for measure, value in (self._read() or {}).items():
+            if value is not None:
+                family.add_metric([measure], float(value))
+        return [family]
 
 
 class Metrics:
@@ -89,6 +109,11 @@ class Metrics:
     def request_retried(self, route: str, error: BaseException) -> None:
         """The Resend client's retry hook: one HTTP call about to be sent again."""
         self.count_retry(type(error).__name__, "request")
+
+    def watch_quota(self, read: Callable[[], Mapping[str, float | None] | None]) -> None:
+        """``connector_resend_quota{measure}``: what ``read`` says at each scrape (the shared rate limit:
+        announced limit, share, cap, other traffic, rate in force; connector/resend/ratelimit.py)."""
+        self.registry.register(_QuotaCollector(read))
 
     def serve(self, host: str, port: int, *, stall_seconds: float = 120.0) -> int:
         metrics = self

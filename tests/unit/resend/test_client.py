@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 import pytest
@@ -139,8 +139,9 @@ class FakeLimiter:
         self.acquired += 1
         return 0.0
 
-    def observe_limit(self, limit_per_second: float) -> None:
-        self.limits.append(limit_per_second)
+    def observe(self, headers: Mapping[str, str], status: int) -> None:
+        if "ratelimit-limit" in headers:
+            self.limits.append(float(headers["ratelimit-limit"]))
 
     def cool_down(self, seconds: float) -> None:
         self.cool_downs.append(seconds)

@@ -24,8 +24,9 @@ BENCH_BACKLOG (1,000,000), BENCH_REPLICAS (2; the (b) row with that many replica
 BENCH_ECONOMY_USERS (2,000) and BENCH_ECONOMY_EVENTS (20,000), BENCH_BACKFILL (100,000 contacts);
 BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts and BENCH_LOG_EVENT_OUTCOMES its
 log_event_outcomes (default: the settings' defaults).
-BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e; default all), e.g. BENCH_ROWS=d,e;
-the ratio column needs ref.
+BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e, f; default all), e.g. BENCH_ROWS=d,e;
+the ratio column needs ref. Row (f), the share of Resend's quota used against a team limit of 5/s
+alone and beside another caller, is in tests/bench_quota.py (size: BENCH_QUOTA_CONTACTS).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from connector.emulator import EmulatorInspector
 from connector.local.services import free_port
 from tests.bench_economy import backfill_rows, fewest_calls, workload
+from tests.bench_quota import print_quota, quota_rows
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 
 API_KEY = "re_bench_" + uuid.uuid4().hex[:8]
@@ -325,7 +327,7 @@ def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
 
 def main() -> int:
     bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
-    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e").replace(" ", "").split(","))
+    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e,f").replace(" ", "").split(","))
     no_call = int(os.environ.get("BENCH_NO_CALL", "400000"))
     one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
     backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
@@ -333,6 +335,7 @@ def main() -> int:
     emulator, url, inspector = _start_emulator()
     rows = []
     economy: list[dict[str, Any]] = []
+    quota: list[dict[str, Any]] = []
     try:
         workdir = Path(tempfile.mkdtemp(prefix="bench-"))
         users = min(one_call, 1000)
@@ -379,12 +382,15 @@ def main() -> int:
             economy.append(economy_row(bootstrap, redis_url, workdir))
         if "e" in selected:
             economy.append(backfill_row(redis_url, workdir))
+        if "f" in selected:
+            quota.extend(quota_rows(bootstrap, redis_url, workdir))
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
     _print_rows(rows)
     _print_economy(economy)
-    print(json.dumps(rows + economy), file=sys.stderr)
+    print_quota(quota)
+    print(json.dumps(rows + economy + quota), file=sys.stderr)
     return 0
 
 

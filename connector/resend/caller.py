@@ -162,8 +162,7 @@ class Caller:
         needs: tuple[str, ...],
         form: Multipart | None = None,
     ) -> Any:
-        if self.limiter is not None:
-            self.limiter.acquire()
+        granted = self.limiter.take() if self.limiter is not None else 0
         request = self._request(method, path, json, params, form)
         sent = time.monotonic()
         try:
@@ -177,7 +176,7 @@ class Caller:
             return error_from_transport(exc, route)
         self._observe(route, response.status_code, sent)
         if self.limiter is not None and self._follow_header:
-            self.limiter.observe(response.headers, response.status_code)
+            self.limiter.observe(response.headers, response.status_code, granted)
         if response.is_success:
             return _usable(response, route, needs)
         return error_from_response(response, route)

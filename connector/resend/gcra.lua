@@ -3,12 +3,13 @@
 -- per second, written by the processes from what Resend announced: connector/resend/quota.py)
 -- ARGV[1] rate while none is in force, ARGV[2] burst (requests allowed back to back),
 -- ARGV[3] this process's cap (0: none)
--- Returns 0 when the caller may send now (the slot is taken), else milliseconds to wait.
+-- Returns {0, server time (ms)} when the caller may send now (the slot is taken), else {milliseconds
+-- to wait, server time}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cool = tonumber(redis.call('GET', KEYS[2]) or '0')
 if cool > now then
-  return cool - now
+  return {cool - now, now}
 end
 local rate = tonumber(redis.call('GET', KEYS[3]) or '0')
 if rate <= 0 then
@@ -29,8 +30,8 @@ if tat < now - interval / 10 then
 end
 local wait = tat - tolerance - now
 if wait > 0 then
-  return math.ceil(wait)
+  return {math.ceil(wait), now}
 end
 local new_tat = tat + interval
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now) + 1000)
-return 0
+return {0, now}

@@ -87,22 +87,37 @@ class RateLimiter:
 
     def wait_ms(self) -> int:
         """Take a slot (0) or say how many milliseconds to wait before asking again."""
+        return self._ask()[0]
+
+    def _ask(self) -> tuple[int, int]:
         unannounced = rate_in_force(None, self._share, self._cap, 0.0)
         with translated():
-            return int(self._gcra(keys=self._keys, args=[unannounced, self._burst, self._cap or 0]))
+            wait, now = self._gcra(keys=self._keys, args=[unannounced, self._burst, self._cap or 0])
+        return int(wait), int(now)
 
     def acquire(self) -> float:
         """Block until a slot is ours; returns the seconds waited."""
+        return self._block()[0]
+
+    def take(self) -> int:
+        """Block until a slot is ours; returns the Redis server time (ms) it was granted at, which
+        :meth:`observe` uses to put the answers of several threads and replicas in order."""
+        return self._block()[1]
+
+    def _block(self) -> tuple[float, int]:
         waited = 0.0
-        while (wait := self.wait_ms()) > 0:
+        while True:
+            wait, now = self._ask()
+            if wait <= 0:
+                return waited, now
             self._sleep(wait / 1000)
             waited += wait / 1000
-        return waited
 
-    def observe(self, headers: Mapping[str, str], status: int) -> None:
+    def observe(self, headers: Mapping[str, str], status: int, granted_ms: int = 0) -> None:
         """Follow what an answer of Resend says: the announced limit, and how much of the window the
-        team has used (the others' share of it feeds the rate in force). Answers without the headers
-        (an unthrottled API) change nothing."""
+        team has used (the others' share of it feeds the rate in force). ``granted_ms``: when the
+        request got its slot (:meth:`take`; 0 unknown). Answers without the headers (an unthrottled
+        API) change nothing."""
         announced = announced_rate(headers)
         if announced is None:
             return
@@ -117,7 +132,7 @@ class RateLimiter:
         used = max(0, int(limit) - int(remaining))
         with translated():
             reply = self._observe(
-                keys=self._window_keys, args=[used, 0 if status == 429 else 1, int(window * 1000), int(refresh)]
+                keys=self._window_keys, args=[used, 0 if status == 429 else 1, int(window * 1000), int(refresh), granted_ms]
             )
         if len(reply) > 1 or refresh:
             other = other_traffic(_windows(reply[1:]), int(reply[0]) / 1000, window)

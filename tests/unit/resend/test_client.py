@@ -135,11 +135,12 @@ class FakeLimiter:
         self.limits: list[float] = []
         self.cool_downs: list[float] = []
 
-    def acquire(self) -> float:
+    def take(self) -> int:
         self.acquired += 1
-        return 0.0
+        return self.acquired
 
-    def observe(self, headers: Mapping[str, str], status: int) -> None:
+    def observe(self, headers: Mapping[str, str], status: int, granted_ms: int) -> None:
+        assert granted_ms == self.acquired  # the answer is tied to its slot
         if "ratelimit-limit" in headers:
             self.limits.append(float(headers["ratelimit-limit"]))
 

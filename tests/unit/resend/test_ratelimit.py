@@ -168,6 +168,20 @@ def test_other_traffic_in_the_windows_lowers_the_rate_and_its_end_restores_it(
     assert first.in_force()["requests_per_second"] == pytest.approx(4.0)
 
 
+def test_an_answer_overtaken_by_a_later_slots_answer_is_not_taken_for_other_traffic(
+    limiter: Callable[..., RateLimiter], clock: Clock
+) -> None:
+    gcra = limiter(cap=None)
+    for _ in range(6):  # four of ours a window; the second's answer comes after the third's
+        granted = []
+        for _ in range(4):
+            granted.append(int(clock.now * 1000))
+            clock.advance(0.25)
+        for i in (0, 2, 1, 3):
+            gcra.observe(announce(5, remaining=5 - (i + 1)), 200, granted[i])
+    assert gcra.in_force()["other_per_second"] == 0.0
+
+
 def test_a_429_the_connector_did_not_cause_counts_as_other_traffic(
     limiter: Callable[..., RateLimiter], clock: Clock
 ) -> None:

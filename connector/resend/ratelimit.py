@@ -132,7 +132,8 @@ class RateLimiter:
         used = max(0, int(limit) - int(remaining))
         with translated():
             reply = self._observe(
-                keys=self._window_keys, args=[used, 0 if status == 429 else 1, int(window * 1000), int(refresh), granted_ms]
+                keys=self._window_keys,
+                args=[used, 0 if status == 429 else 1, int(window * 1000), int(refresh), granted_ms],
             )
         if len(reply) > 1 or refresh:
             other = other_traffic(_windows(reply[1:]), int(reply[0]) / 1000, window)

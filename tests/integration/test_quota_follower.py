@@ -87,7 +87,8 @@ def test_the_rate_follows_the_announced_limit_and_makes_room_for_another_caller(
     # Announced with the first answer: 0.8 of 5 per second, nobody else seen.
     wait_for(lambda: quota()["announced_per_second"] == 5.0, what="the announced limit")
     wait_for(lambda: quota()["requests_per_second"] == 4.0 and quota()["other_per_second"] == 0, what="4/s in force")
-    assert quota()["share"] == 0.8 and quota()["cap_per_second"] is None
+    assert quota()["share"] == 0.8
+    assert quota()["cap_per_second"] is None
 
     team.start_other()
     wait_for(lambda: quota()["requests_per_second"] < 4.0, timeout=60, what="the connector backing off")

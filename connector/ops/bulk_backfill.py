@@ -50,7 +50,7 @@ from connector.ops.backfill import identify_file
 from connector.ops.backfill_report import Tally, write_rows
 from connector.ops.import_files import MAX_IMPORT_BYTES, ImportFile, PlannedRow, group_by_segments, import_files
 from connector.ops.rows import BadRow, ContactRow, check_file, file_format, identify_event, read_rows
-from connector.redisio import connect, translated
+from connector.redisio import translated
 from connector.resend import ContactImport, ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore
@@ -58,6 +58,7 @@ from connector.state.imported import known_contacts, remember_imported
 from connector.sync.definitions import Definitions
 from connector.sync.fingerprints import written
 from connector.sync.topics import TopicIds
+from connector.wiring import Wiring, state_store
 
 __all__ = ["run_import_backfill"]
 
@@ -82,33 +83,23 @@ def run_import_backfill(
     kind = file_format(path, fmt)
     check_file(path, kind)
     with contextlib.ExitStack() as cleanup:
-        client = redis_client if redis_client is not None else connect(settings.redis)
-        if redis_client is None:
-            cleanup.callback(client.close)
-        if resend is None:
-            resend = ResendClient.from_settings(settings.resend, client, key_prefix=settings.redis.key_prefix)
-            cleanup.callback(resend.close)
-        job = _Backfill(settings, client, resend, out, sleep)
+        parts = Wiring(settings, cleanup)
+        store = state_store(settings, redis_client) if redis_client is not None else parts.store
+        job = _Backfill(settings, store, resend or parts.resend, out, sleep)
         code = job.run(path, kind, progress=progress, events_path=events_path, max_bytes=max_bytes)
     return code
 
 
 class _Backfill:
     def __init__(
-        self, settings: Settings, client: redis.Redis, resend: ResendClient, out: TextIO, sleep: Callable[[float], None]
+        self, settings: Settings, store: StateStore, resend: ResendClient, out: TextIO, sleep: Callable[[float], None]
     ) -> None:
         self._settings = settings
         self._resend = resend
         self._out = out
         self._sleep = sleep
         destination = settings.destination
-        self._store = StateStore(
-            client,
-            prefix=settings.redis.key_prefix,
-            user_ttl_seconds=destination.user_id_cache_ttl_days * 86_400,
-            refused_ttl_seconds=destination.refused_property_ttl_seconds,
-            fields_ttl_seconds=destination.skip_unchanged_seconds,
-        )
+        self._store = store
         self._definitions = Definitions(self._store)
         self._topics = TopicIds(self._store)  # topic names of resendTopics / destination.topics
         self._index = EmailIndex(self._store, max_age_seconds=destination.email_index_max_age_seconds)

@@ -12,15 +12,17 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 import redis
 
 from connector.errors import AuthenticationFailed, ConnectorError
-from connector.redisio import connect, translated
+from connector.redisio import translated
 from connector.resend import ResendClient
 from connector.settings import KafkaSettings, Settings
+from connector.wiring import Wiring
 
 __all__ = [
     "CheckResult",
@@ -214,8 +216,8 @@ def run_check(settings: Settings, out: TextIO, *, as_json: bool = False) -> int:
 
 
 def check_quota(client: ResendClient) -> CheckResult:
-    """The shared rate limit as every replica sees it (Redis): what Resend announced, the share, the
-    cap, the team's other traffic and the rate in force."""
+    """The shared rate limit as every replica sees it (Redis): what Resend last announced to any of
+    them, the share, the cap, the team's other traffic and the rate in force. Asks Resend nothing."""
 
     def probe() -> str:
         quota = client.rate_limit()
@@ -224,7 +226,7 @@ def check_quota(client: ResendClient) -> CheckResult:
         rate, cap = quota["requests_per_second"], quota["cap_per_second"]
         capped = f", cap {cap:g}/s" if cap is not None else ""
         if quota["announced_per_second"] is None:
-            return f"Resend has announced no limit yet: {rate:g}/s until it does{capped}"
+            return f"no limit heard from Resend in the last 10 minutes: {rate:g}/s until one is{capped}"
         return (
             f"Resend announces {quota['announced_per_second']:g}/s, share {quota['share']:g}{capped}, "
             f"other traffic {quota['other_per_second']:g}/s: {rate:.2f}/s in force"
@@ -236,19 +238,13 @@ def check_quota(client: ResendClient) -> CheckResult:
 def _all_checks(settings: Settings) -> Iterable[CheckResult]:
     yield check_settings(settings)
     yield from check_kafka(settings.kafka)
-    client = connect(settings.redis)
-    try:
-        redis_ok = check_redis(client, settings.redis.key_prefix)
+    with ExitStack() as stack:
+        parts = Wiring(settings, stack)
+        redis_ok = check_redis(parts.redis, settings.redis.key_prefix)
         yield redis_ok
-        # from_settings retries like the service does (at most about 20 s against an unreachable host).
-        # With Redis, the call takes its slot from the shared limit and tells it what Resend announces.
-        resend = ResendClient.from_settings(
-            settings.resend, client if redis_ok.ok else None, key_prefix=settings.redis.key_prefix
-        )
-        try:
-            yield check_resend(resend)
-            yield check_quota(resend)
-        finally:
-            resend.close()
-    finally:
-        client.close()
+        # The client retries like the service does (at most about 20 s against an unreachable host).
+        yield check_resend(parts.resend_probe)
+        if redis_ok.ok:
+            yield check_quota(parts.resend)
+        else:
+            yield CheckResult("resend quota", False, "Redis not reachable (the shared rate limit is kept there)")

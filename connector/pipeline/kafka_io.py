@@ -39,7 +39,7 @@ class _Refused(Exception):
         self.error = error
 
 
-__all__ = ["DeadLetterProducer", "client_config", "ensure_topics", "new_consumer"]
+__all__ = ["DeadLetterProducer", "client_config", "ensure_topics", "idempotent_producer", "new_consumer"]
 
 
 def client_config(settings: KafkaSettings) -> dict[str, Any]:
@@ -66,6 +66,11 @@ def new_consumer(settings: KafkaSettings, *, group_id: str | None = None) -> Kaf
         session_timeout_ms=settings.session_timeout_ms,
         max_poll_interval_ms=settings.max_poll_interval_ms,
     )
+
+
+def idempotent_producer(settings: KafkaSettings) -> KafkaProducer:
+    """Idempotence: the producer's own retries never write a record twice, and keep the order."""
+    return KafkaProducer(**client_config(settings), acks="all", enable_idempotence=True, linger_ms=20)
 
 
 def ensure_topics(settings: KafkaSettings, topics: list[str], *, partitions: int | None = None) -> None:

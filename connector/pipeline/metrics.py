@@ -50,9 +50,20 @@ class _QuotaCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        status: StatusBoard | None = None,
+        quota: Callable[[], Mapping[str, float | None] | None] | None = None,
+    ) -> None:
+        """``quota``: the shared Resend rate limit, read at each scrape into
+        ``connector_resend_quota{measure}`` (announced limit, share, cap, other traffic, rate in force;
+        connector/resend/ratelimit.py)."""
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        if quota is not None:
+            r.register(_QuotaCollector(quota))
         self.events = Counter("connector_events", "Events by type and outcome", ["type", "outcome"], registry=r)
         self.resend_calls = Counter(
             "connector_resend_calls", "Resend calls by route and status", ["route", "status"], registry=r
@@ -85,7 +96,7 @@ class Metrics:
             "connector_consent_kept", "unsubscribed: false dropped by the consent rule", ["field"], registry=r
         )
         self.in_flight = Gauge("connector_buffered_records", "Records polled and not yet finished", registry=r)
-        self.status = StatusBoard()
+        self.status = status or StatusBoard()
         self.last_loop = time.monotonic()
         self.ready = False
         self._server: ThreadingHTTPServer | None = None
@@ -109,11 +120,6 @@ class Metrics:
     def request_retried(self, route: str, error: BaseException) -> None:
         """The Resend client's retry hook: one HTTP call about to be sent again."""
         self.count_retry(type(error).__name__, "request")
-
-    def watch_quota(self, read: Callable[[], Mapping[str, float | None] | None]) -> None:
-        """``connector_resend_quota{measure}``: what ``read`` says at each scrape (the shared rate limit:
-        announced limit, share, cap, other traffic, rate in force; connector/resend/ratelimit.py)."""
-        self.registry.register(_QuotaCollector(read))
 
     def serve(self, host: str, port: int, *, stall_seconds: float = 120.0) -> int:
         metrics = self

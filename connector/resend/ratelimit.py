@@ -64,9 +64,9 @@ class RateLimiter:
         client: redis.Redis,
         *,
         team: str,
+        prefix: str,
         share: float = 0.8,
         cap: float | None = None,
-        prefix: str = "resend-connector:",
         burst: int = 1,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -23,6 +23,7 @@ from connector.ops.rows import ContactRow
 from connector.resend import ResendClient
 from connector.settings import Settings, load_settings
 from connector.sync import EventSync
+from connector.wiring import state_store
 
 
 class Resend:
@@ -186,7 +187,7 @@ def test_afterwards_the_same_identify_costs_no_call(contacts: Path, redis_client
     resend = Resend()
     _backfill(contacts, resend, redis_client)
     resend.calls.clear()
-    sync = EventSync(_settings(), _client(resend), redis_client)
+    sync = EventSync(_settings(), _client(resend), state_store(_settings(), redis_client))
     event = {
         "type": "identify",
         "userId": "ua1",

@@ -114,9 +114,8 @@ def test_every_request_retry_is_counted_by_scope() -> None:
 
 
 def test_the_shared_quota_is_a_gauge_per_measure_read_at_each_scrape() -> None:
-    metrics = Metrics()
     quota: dict[str, float | None] = {"announced_per_second": None, "requests_per_second": 1.0}
-    metrics.watch_quota(lambda: quota)
+    metrics = Metrics(quota=lambda: quota)
     sample = metrics.registry.get_sample_value
     assert sample("connector_resend_quota", {"measure": "requests_per_second"}) == 1.0
     assert sample("connector_resend_quota", {"measure": "announced_per_second"}) is None  # nothing announced

@@ -91,14 +91,14 @@ def test_quota_and_bad_keys_pause_at_once(emulator: EmulatorServer, inspector: E
 def test_limiter_spaces_calls_and_follows_the_announced_limit(
     redis_client: redis.Redis, unique: Callable[[str], str]
 ) -> None:
-    limiter = RateLimiter(redis_client, team="t", ceiling=20, prefix=unique("gcra") + ":")
+    limiter = RateLimiter(redis_client, team="t", cap=20, prefix=unique("gcra") + ":")
     assert limiter.wait_ms() == 0
     wait = limiter.wait_ms()
-    assert 0 < wait <= 50  # 20 per second: one slot every 50 ms
-    limiter.observe_limit(2)  # Resend says 2: the ceiling of 20 no longer applies
+    assert 0 < wait <= 50  # nothing announced, a cap of 20 per second: one slot every 50 ms
+    limiter.observe({"ratelimit-limit": "2", "ratelimit-remaining": "1"}, 200)  # Resend says 2: 0.8 x 2
     time.sleep(0.06)
     assert limiter.wait_ms() == 0
-    assert 400 <= limiter.wait_ms() <= 500
+    assert 560 <= limiter.wait_ms() <= 625
     limiter.cool_down(2.0)
     assert limiter.wait_ms() > 1500
 

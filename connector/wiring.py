@@ -26,9 +26,10 @@ from connector.state import StateStore
 
 if TYPE_CHECKING:
     from connector.decoding import Decoder
+    from connector.kafka.clients import DeadLetterProducer
+    from connector.kafka.consumer import Consumer, DeadLetterSource
+    from connector.kafka.event_writer import EventWriter
     from connector.ops.backfill import Producer
-    from connector.pipeline.consumer import DeadLetterSource
-    from connector.pipeline.kafka_io import DeadLetterProducer
     from connector.pipeline.lifecycle import LetterBox, Lifecycle
     from connector.pipeline.metrics import Metrics
     from connector.pipeline.pause import ResumeSignal
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from connector.sync import EventSync
     from connector.transforms import TransformChain
     from connector.webhooks.dedupe import Dedupe
-    from connector.webhooks.writer import EventWriter
 
 __all__ = ["Wiring", "state_store"]
 
@@ -157,20 +157,21 @@ class Wiring:
 
     @cached_property
     def dead_letters(self) -> DeadLetterProducer:
-        from connector.pipeline.kafka_io import DeadLetterProducer
+        from connector.kafka.clients import DeadLetterProducer
 
         producer = DeadLetterProducer(self.settings.kafka)
         self._stack.callback(producer.close)
         return producer
 
-    def consumer(self) -> object:
-        """The events topic's consumer in the group (kafka-python's; closed by the runner)."""
-        from connector.pipeline.kafka_io import new_consumer
+    def consumer(self) -> Consumer:
+        """The events topic's consumer in the group (closed by the runner)."""
+        from connector.kafka.clients import new_consumer
+        from connector.kafka.consumer import Consumer
 
-        return new_consumer(self.settings.kafka)
+        return Consumer(new_consumer(self.settings.kafka), self.settings.kafka.topic)
 
     def dead_letter_source(self, group: str) -> DeadLetterSource:
-        from connector.pipeline.consumer import DeadLetterSource
+        from connector.kafka.consumer import DeadLetterSource
 
         kafka = self.settings.kafka
         source = DeadLetterSource(kafka, kafka.dead_letter_topic, group)
@@ -178,13 +179,13 @@ class Wiring:
         return source
 
     def ensure_topics(self, topics: list[str]) -> None:
-        from connector.pipeline.kafka_io import ensure_topics
+        from connector.kafka.clients import ensure_topics
 
         ensure_topics(self.settings.kafka, topics)
 
     def event_writer(self) -> EventWriter:
         """The webhooks topic's durable writer."""
-        from connector.webhooks.writer import EventWriter
+        from connector.kafka.event_writer import EventWriter
 
         hooks = self.settings.webhooks
         writer = EventWriter(self.settings.kafka, hooks.topic, timeout=hooks.write_timeout_seconds)
@@ -193,7 +194,7 @@ class Wiring:
 
     def event_producer(self) -> Producer:
         """The events topic's idempotent producer, for ``backfill --via-events`` (closed by the backfill)."""
-        from connector.pipeline.kafka_io import idempotent_producer
+        from connector.kafka.clients import idempotent_producer
 
         producer: Producer = idempotent_producer(self.settings.kafka)
         return producer

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 from kafka import TopicPartition
 
+from connector.kafka.consumer import Consumer
 from connector.logs import configure
 from connector.pipeline.records import InFlight
 from connector.pipeline.runner import Runner
@@ -88,9 +89,9 @@ def main() -> None:
     with ExitStack() as stack:
         parts = Wiring(settings, stack)
         consumer = _Consumer(records)
-        runner = Runner(settings.kafka, consumer, parts.lifecycle(_NoLetters()), parts.metrics,
-                        log_outcomes=settings.log_event_outcomes)  # fmt: skip
-        runner._consumer.subscribe()
+        runner = Runner(settings.kafka, Consumer(consumer, settings.kafka.topic), parts.lifecycle(_NoLetters()),
+                        parts.metrics, log_outcomes=settings.log_event_outcomes)  # fmt: skip
+        runner._consumer.subscribe(on_assigned=runner._on_assigned, on_revoked=runner._on_revoked)
 
         def drain() -> None:  # Runner.run's steps, until every record is consumed
             while consumer.position < count:

@@ -154,7 +154,7 @@ class _Batch:
         Raises RetryableError naming the first line Kafka did not acknowledge; the lines
         acknowledged after it are checkpointed too, so the rerun sends only what is missing.
         """
-        from kafka.errors import KafkaError
+        from connector.kafka import KafkaError
 
         with contextlib.suppress(KafkaError):  # a timeout shows below as an unfinished future
             producer.flush(timeout=_FLUSH_TIMEOUT_S)

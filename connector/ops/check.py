@@ -74,9 +74,7 @@ def check_settings(settings: Settings) -> CheckResult:
 def check_kafka(settings: KafkaSettings, *, timeout_ms: int = _KAFKA_TIMEOUT_MS) -> list[CheckResult]:
     """Reachable; the events topic exists; the dead-letter and parked topics exist or `run` can create
     them; the group's coordinator answers."""
-    from kafka import KafkaAdminClient
-
-    from connector.pipeline.kafka_io import client_config
+    from connector.kafka.clients import admin_client
 
     topics = [
         ("events topic", settings.topic),
@@ -86,11 +84,9 @@ def check_kafka(settings: KafkaSettings, *, timeout_ms: int = _KAFKA_TIMEOUT_MS)
     names = [f"{label} {name}" for label, name in topics] + [f"consumer group {settings.group_id}"]
     admin: Any = None
     try:
-        config = client_config(settings)
-        config.update(
-            request_timeout_ms=timeout_ms, bootstrap_timeout_ms=min(timeout_ms, settings.bootstrap_timeout_ms)
+        admin = admin_client(
+            settings, request_timeout_ms=timeout_ms, bootstrap_timeout_ms=min(timeout_ms, settings.bootstrap_timeout_ms)
         )
-        admin = KafkaAdminClient(**config)
         existing = set(admin.list_topics())
     except Exception as exc:  # noqa: BLE001 - any failure to connect is this check's answer
         if admin is not None:
@@ -141,7 +137,7 @@ def _will_create(admin: Any, settings: KafkaSettings) -> str:
 
 
 def _group(admin: Any, group_id: str, *, patience_s: float = 10.0) -> str:
-    from kafka.errors import GroupIdNotFoundError, KafkaError
+    from connector.kafka import GroupIdNotFoundError, KafkaError
 
     deadline = time.monotonic() + patience_s
     while True:

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from kafka import TopicPartition
 from tqdm import tqdm
 
 from connector.errors import ConfigurationError
+from connector.kafka import TopicPartition
+from connector.kafka.consumer import DeadLetterSource
 from connector.logs import get_logger
-from connector.pipeline.consumer import DeadLetterSource
 from connector.pipeline.dead_letter import (
     CLASS_NAME,
     STAGE,

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import redis
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.resend import ResendClient
 from connector.settings import Settings, load_settings
 from connector.sync import EventSync
 from connector.wiring import state_store
+from resend_emulator import EmulatorInspector, EmulatorServer
 
 API_KEY = "re_integration_" + uuid.uuid4().hex[:8]
 

@@ -28,13 +28,13 @@ import redis
 from kafka import KafkaConsumer, TopicPartition
 from standardwebhooks.webhooks import Webhook
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.events import Event
 from connector.resend import ResendClient
 from connector.settings import Settings, load_settings
 from connector.state import StateStore
 from connector.sync import EventSync
 from connector.wiring import state_store
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 from tests.integration.conftest import API_KEY
 

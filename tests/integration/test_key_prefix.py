@@ -26,7 +26,7 @@ import redis
 from kafka import KafkaProducer
 from standardwebhooks.webhooks import Webhook
 
-from connector.emulator import EmulatorServer
+from resend_emulator import EmulatorServer
 from tests.conftest import wait_for
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY

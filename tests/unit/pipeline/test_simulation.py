@@ -20,6 +20,7 @@ import pytest
 from kafka import TopicPartition
 
 from connector.errors import RateLimited, ResendUnavailable
+from connector.kafka.consumer import Consumer
 from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
@@ -208,7 +209,7 @@ def test_random_streams_end_as_their_partition_order_says(seed: int, monkeypatch
     kafka = KafkaSettings(max_in_flight_contacts=8, max_poll_records=rng.choice([4, 16, 64]))
     lifecycle = Lifecycle(JsonDecoder(), NoTransforms(), sync, DeadLetterTopic(dlq, "dlq", "sim"))
     consumer = PartitionedConsumer(partitions, rng)
-    runner = Runner(kafka, consumer, lifecycle, Metrics())
+    runner = Runner(kafka, Consumer(consumer, kafka.topic), lifecycle, Metrics())
 
     def drained() -> None:
         if sum(consumer.committed.values()) == total:

@@ -161,6 +161,8 @@ class FakeResend:
 
     def create_contact_property(self, key: str, type: str = "string", fallback_value: object = None) -> str:
         self._call("create_contact_property")
+        if not key:
+            raise ResendRejected("Missing `key` field.", status=422, name="missing_required_field")
         if key.upper() in _RESERVED:
             raise ResendRejected(f"{key} is reserved", status=422, name="validation_error")
         if key in self.properties:

@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
-from connector.emulator import EmulatorInspector
 from connector.local.services import free_port
+from resend_emulator import EmulatorInspector
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 
 LIMIT = 5

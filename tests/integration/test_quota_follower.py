@@ -18,10 +18,10 @@ import httpx
 import pytest
 import redis
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.ops.check import check_quota
 from connector.resend import ResendClient
 from connector.settings import ResendSettings
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 
 KEY = "re_quota_follower"

@@ -19,10 +19,14 @@ from typing import Any
 
 import redis
 
+from connector.errors import StateStoreUnavailable
+from connector.logs import get_logger
 from connector.redisio import translated
 from connector.resend.quota import Window, other_traffic, rate_in_force
 
 __all__ = ["RateLimiter", "announced_rate", "window_seconds"]
+
+log = get_logger(__name__)
 
 _GCRA = files("connector.resend").joinpath("gcra.lua").read_text()
 _COOLDOWN = files("connector.resend").joinpath("cooldown.lua").read_text()
@@ -117,7 +121,14 @@ class RateLimiter:
         """Follow what an answer of Resend says: the announced limit, and how much of the window the
         team has used (the others' share of it feeds the rate in force). ``granted_ms``: when the
         request got its slot (:meth:`take`; 0 unknown). Answers without the headers (an unthrottled
-        API) change nothing."""
+        API) change nothing. Redis failing here does not fail the call Resend answered (a write that
+        succeeded would be sent again): the next answer is heard instead."""
+        try:
+            self._follow(headers, status, granted_ms)
+        except StateStoreUnavailable as exc:
+            log.debug("ratelimit.observe_skipped", error=str(exc))
+
+    def _follow(self, headers: Mapping[str, str], status: int, granted_ms: int) -> None:
         announced = announced_rate(headers)
         if announced is None:
             return

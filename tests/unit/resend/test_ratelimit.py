@@ -262,3 +262,18 @@ def test_keys_name_the_fingerprint_not_the_key(limiter: Callable[..., RateLimite
 )
 def test_announced_rate_reads_limit_per_window(headers: dict[str, str], rate: float | None) -> None:
     assert announced_rate(headers) == rate
+
+
+def test_redis_failing_while_an_answer_is_heard_does_not_fail_the_call(
+    limiter: Callable[..., RateLimiter], store: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gcra = limiter(cap=None)
+
+    def gone(*args: object, **kwargs: object) -> None:
+        raise redis.ConnectionError("gone")
+
+    monkeypatch.setattr(gcra, "_observe", gone)
+    gcra.observe(announce(5, remaining=4), 200)  # no exception: Resend's answer stands
+    monkeypatch.undo()
+    gcra.observe(announce(5, remaining=3), 200)
+    assert gcra.in_force()["requests_per_second"] == 4.0

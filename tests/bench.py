@@ -308,8 +308,10 @@ def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
     try:
         # The unthrottled emulator announces no limit: the harness's cap, as for the other rows (without
         # one the connector would stay at its safe start, 1 request per second; README, quota share).
-        settings = load_settings(redis={"url": redis_url, "key_prefix": f"bench-{uuid.uuid4().hex[:6]}:"},
-                                 resend={"base_url": url, "api_key": API_KEY, "max_requests_per_second": 5000})  # fmt: skip
+        resend = {"base_url": url, "api_key": API_KEY, "max_requests_per_second": 5000}
+        settings = load_settings(
+            redis={"url": redis_url, "key_prefix": f"bench-{uuid.uuid4().hex[:6]}:"}, resend=resend
+        )
         out = io.StringIO()
         started = time.monotonic()
         code = run_import_backfill(settings, path, fmt="jsonl", progress=False, out=out, redis_client=client)

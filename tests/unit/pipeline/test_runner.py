@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 
+from connector.dead_letters.sink import DeadLetterTopic
 from connector.errors import InvalidEventError, QuotaExceeded, ResendUnavailable
 from connector.events import Event
 from connector.kafka.consumer import Consumer
 from connector.pipeline.fate import MAX_INTERNAL_ATTEMPTS
-from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.runner import Runner
 from connector.settings import KafkaSettings
-from connector.sync import Outcome, ReadAhead
+from connector.sync import ReadAhead, SyncResult
 
 TP = TopicPartition("events", 0)
 
@@ -112,14 +112,14 @@ class ScriptedSync:
         self.applied: list[bytes] = []
         self.lock = threading.Lock()
 
-    def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
+    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncResult:
         value = (event.message_id or "").encode()
         with self.lock:
             pending = self.script.get(value)
             if pending:
                 raise pending.popleft()
             self.applied.append(value)
-        return Outcome("applied")
+        return SyncResult("applied")
 
     def read_ahead(self, events: Any) -> ReadAhead:
         return ReadAhead({})
@@ -127,7 +127,7 @@ class ScriptedSync:
     def plan(self, event: Event) -> list[Any]:
         return []
 
-    def decider(self) -> Callable[[Event], Outcome | None]:
+    def decider(self) -> Callable[[Event], SyncResult | None]:
         return lambda event: None  # every event is scripted: each goes to a worker
 
     def identify(self, value: bytes | None) -> dict[str, Any]:
@@ -219,7 +219,7 @@ class CountingSync(ScriptedSync):
         self.running = self.most_at_once = 0
         self.on_value = on_value
 
-    def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
+    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncResult:
         value = (event.message_id or "").encode()
         with self.lock:
             self.running += 1
@@ -229,7 +229,7 @@ class CountingSync(ScriptedSync):
         with self.lock:
             self.running -= 1
             self.applied.append(value)
-        return Outcome("skipped", "nothing_to_write")
+        return SyncResult("skipped", "nothing_to_write")
 
 
 def keyed_records(count: int) -> list[Record]:
@@ -343,7 +343,7 @@ def test_a_pause_inside_a_threads_batch_defers_the_rest_without_calling_and_with
     attempts: list[bytes] = []
 
     class QuotaGone(CountingSync):
-        def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
+        def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncResult:
             attempts.append((event.message_id or "").encode())
             raise QuotaExceeded("daily quota", name="daily_quota_exceeded")
 

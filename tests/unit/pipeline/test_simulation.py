@@ -19,9 +19,9 @@ import fakeredis
 import pytest
 from kafka import TopicPartition
 
+from connector.dead_letters.sink import DeadLetterTopic
 from connector.errors import RateLimited, ResendUnavailable
 from connector.kafka.consumer import Consumer
-from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.runner import Runner

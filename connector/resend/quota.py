@@ -59,7 +59,9 @@ def other_traffic(windows: Sequence[Window], now: float, window_seconds: float =
         recent = [others for started, others in windows if now - started < seconds]
         return sum(recent) / len(recent) / window_seconds if recent else 0.0
 
-    return max(mean(MEMORY_SECONDS), mean(FAST_SECONDS))
+    # A window may count -1: an answer overtaken across a window's end is counted in the later one
+    # (quota_observe.lua), so the earlier one shows +1 and this one -1; the mean cancels them.
+    return max(0.0, mean(MEMORY_SECONDS), mean(FAST_SECONDS))
 
 
 def rate_in_force(

@@ -33,8 +33,9 @@ if first > 0 and (overtaken or (now - first < window and (used > last or (counte
   end
 else
   if first > 0 then
+    -- Not clamped: an answer counted in the wrong one of two windows makes one +1 and the other -1,
+    -- which cancel in the mean (quota.py clamps the mean).
     local others = last - own
-    if others < 0 then others = 0 end
     redis.call('LPUSH', KEYS[2], first .. ':' .. others)
     redis.call('LTRIM', KEYS[2], 0, 63)
     redis.call('PEXPIRE', KEYS[2], ttl)

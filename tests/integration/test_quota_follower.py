@@ -86,7 +86,9 @@ def test_the_rate_follows_the_announced_limit_and_makes_room_for_another_caller(
     quota = team.quota
     # Announced with the first answer: 0.8 of 5 per second, nobody else seen.
     wait_for(lambda: quota()["announced_per_second"] == 5.0, what="the announced limit")
-    wait_for(lambda: quota()["requests_per_second"] == 4.0 and quota()["other_per_second"] == 0, what="4/s in force")
+    # Nobody else sends: what the estimate sees is noise (an answer late across a window's end), too
+    # little to lower the rate.
+    wait_for(lambda: quota()["requests_per_second"] == 4.0 and quota()["other_per_second"] < 0.5, what="4/s")
     assert quota()["share"] == 0.8
     assert quota()["cap_per_second"] is None
 
@@ -94,12 +96,13 @@ def test_the_rate_follows_the_announced_limit_and_makes_room_for_another_caller(
     wait_for(lambda: quota()["requests_per_second"] < 4.0, timeout=60, what="the connector backing off")
     backed_off = quota()
     assert backed_off["other_per_second"] > 0.5
-    assert backed_off["requests_per_second"] + backed_off["other_per_second"] <= 4.5  # the headroom kept
+    # The headroom kept (the other traffic is shown rounded to a thousandth).
+    assert backed_off["requests_per_second"] + backed_off["other_per_second"] <= 4.5 + 0.001
     team.stop_other()
     assert team.other_answers  # it did send
 
-    wait_for(lambda: quota()["other_per_second"] == 0, timeout=60, what="the other caller forgotten")
-    assert quota()["requests_per_second"] == 4.0
+    wait_for(lambda: quota()["requests_per_second"] == 4.0, timeout=60, what="the other caller forgotten")
+    assert quota()["other_per_second"] < 0.5
 
     team.inspector.set_rate_limit(10)  # the team's limit raised while running
     wait_for(lambda: quota()["announced_per_second"] == 10.0, what="the raised limit")

@@ -52,6 +52,12 @@ def test_other_traffic_is_the_mean_of_recent_windows() -> None:
     assert other_traffic([(now, 4), (now - 0.5, 2)], now, window_seconds=2.0) == pytest.approx(1.5)  # per second
 
 
+def test_an_answer_counted_in_the_wrong_window_cancels_out() -> None:
+    now = 1000.0
+    assert other_traffic([(now - 1, 1), (now, -1)], now) == 0.0
+    assert other_traffic([(now - 1, -1)], now) == 0.0  # never below nothing
+
+
 def test_other_traffic_rises_fast_and_falls_slowly() -> None:
     now = 1000.0
     quiet_then_busy = [(now - age, 3 if age < FAST_SECONDS else 0) for age in range(10)]

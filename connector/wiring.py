@@ -26,6 +26,7 @@ from connector.state import StateStore
 
 if TYPE_CHECKING:
     from connector.decoding import Decoder
+    from connector.kafka.admin import Admin
     from connector.kafka.clients import DeadLetterProducer
     from connector.kafka.consumer import Consumer, DeadLetterSource
     from connector.kafka.event_writer import EventWriter
@@ -177,6 +178,12 @@ class Wiring:
         source = DeadLetterSource(kafka, kafka.dead_letter_topic, group)
         self._stack.callback(source.close)
         return source
+
+    def kafka_admin(self, timeout_ms: int) -> Admin:
+        """What ``check`` asks the cluster (closed by the check)."""
+        from connector.kafka.admin import Admin
+
+        return Admin.connect(self.settings.kafka, timeout_ms=timeout_ms)
 
     def ensure_topics(self, topics: list[str]) -> None:
         from connector.kafka.clients import ensure_topics

@@ -16,17 +16,8 @@ from connector.pipeline.records import InFlight
 from connector.pipeline.runner import Runner
 from connector.settings import KafkaSettings
 from connector.sync import SyncResult
-from tests.unit.pipeline.test_runner import (
-    TP,
-    FakeConsumer,
-    NoTransforms,
-    Record,
-    RecordingDeadLetters,
-    ScriptedSync,
-    ValueDecoder,
-    make_runner,
-    run_until,
-)
+from tests.unit.fakes.kafka import TP, FakeConsumer, Record, RecordingDeadLetters
+from tests.unit.fakes.pipeline import NoTransforms, ScriptedSync, ValueDecoder, make_runner, run_until
 
 
 class DecidingSync(ScriptedSync):

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from connector.kafka.clients import DeadLetterProducer
     from connector.kafka.consumer import Consumer, DeadLetterSource
     from connector.kafka.event_writer import EventWriter
+    from connector.kafka.reader import GroupOffsets, GroupReader
     from connector.ops.backfill import Producer
     from connector.pipeline.lifecycle import LetterBox, Lifecycle
     from connector.pipeline.metrics import Metrics
@@ -148,11 +149,13 @@ class Wiring:
             self.settings, self.resend, self.store, on_consent_kept=lambda field: kept.labels(field=field).inc()
         )
 
-    def lifecycle(self, letters: LetterBox) -> Lifecycle:
-        """One record's way through decode, transform, plan and apply, failures going to ``letters``."""
+    def lifecycle(self, letters: LetterBox, *, express: bool = False) -> Lifecycle:
+        """One record's way through decode, transform, plan and apply, failures going to ``letters``;
+        ``express``: the events topic's records go through the express register (``run`` only, #25)."""
         from connector.pipeline.lifecycle import Lifecycle
 
-        return Lifecycle(self.decoder, self.transforms, self.sync, letters, self.metrics.internal_errors)
+        topic = self.settings.kafka.topic if express else None
+        return Lifecycle(self.decoder, self.transforms, self.sync, letters, self.metrics.internal_errors, topic)
 
     # -- Kafka -------------------------------------------------------------------------------------
 
@@ -170,6 +173,20 @@ class Wiring:
         from connector.kafka.consumer import Consumer
 
         return Consumer(new_consumer(self.settings.kafka), self.settings.kafka.topic)
+
+    def express_reader(self) -> GroupReader:
+        """The events topic in the express group, ``<group_id>-express`` (closed by the express path)."""
+        from connector.kafka.reader import GroupReader
+
+        return GroupReader(self.settings.kafka, f"{self.settings.kafka.group_id}-express")
+
+    def main_offsets(self) -> GroupOffsets:
+        """The main group's committed offsets, read without joining it."""
+        from connector.kafka.reader import GroupOffsets
+
+        offsets = GroupOffsets(self.settings.kafka, self.settings.kafka.group_id)
+        self._stack.callback(offsets.close)
+        return offsets
 
     def dead_letter_source(self, group: str) -> DeadLetterSource:
         from connector.kafka.consumer import DeadLetterSource

@@ -23,10 +23,13 @@ interval, which bounds where a timing window can end, is a tenth of it), BENCH_O
 BENCH_BACKLOG (1,000,000), BENCH_REPLICAS (2; the (b) row with that many replicas, none below 2),
 BENCH_ECONOMY_USERS (2,000) and BENCH_ECONOMY_EVENTS (20,000), BENCH_BACKFILL (100,000 contacts);
 BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts and BENCH_LOG_EVENT_OUTCOMES its
-log_event_outcomes (default: the settings' defaults).
-BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e, f; default all), e.g. BENCH_ROWS=d,e;
-the ratio column needs ref. Row (f), the share of Resend's quota used against a team limit of 5/s
-alone and beside another caller, is in tests/bench_quota.py (size: BENCH_QUOTA_CONTACTS).
+log_event_outcomes (default: the settings' defaults); BENCH_EXPRESS=0 turns the express path off (kafka.express).
+Row (f) (issue #25; tests/bench_quota.py): the share of Resend's quota used against a team limit of 5/s,
+alone and beside another caller (size: BENCH_QUOTA_CONTACTS).
+Row (h) (issue #25; tests/bench_express.py): an unsubscribe and an erasure produced behind a backlog that
+needs ten minutes at the team limit, the time until Resend holds each (goal: at most 5 s).
+BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e, f, h; default all), e.g. BENCH_ROWS=d,e;
+the ratio column needs ref.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from connector.local.services import free_port
 from resend_emulator import EmulatorInspector
 from tests.bench_economy import backfill_rows, fewest_calls, workload
+from tests.bench_express import express_rows, print_express
 from tests.bench_quota import print_quota, quota_rows
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 
@@ -331,7 +335,7 @@ def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
 
 def main() -> int:
     bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
-    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e,f").replace(" ", "").split(","))
+    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e,f,h").replace(" ", "").split(","))
     no_call = int(os.environ.get("BENCH_NO_CALL", "400000"))
     one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
     backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
@@ -340,6 +344,7 @@ def main() -> int:
     rows = []
     economy: list[dict[str, Any]] = []
     quota: list[dict[str, Any]] = []
+    express: list[dict[str, Any]] = []
     try:
         workdir = Path(tempfile.mkdtemp(prefix="bench-"))
         users = min(one_call, 1000)
@@ -350,6 +355,8 @@ def main() -> int:
                            key_prefix=f"bench-{suffix}:")  # fmt: skip
             if "BENCH_IN_FLIGHT" in os.environ:  # the connector's kafka.max_in_flight_contacts
                 d.extra_env["RESEND_CONNECTOR_KAFKA__MAX_IN_FLIGHT_CONTACTS"] = os.environ["BENCH_IN_FLIGHT"]
+            if os.environ.get("BENCH_EXPRESS") == "0":  # the connector without its express path (#25)
+                d.extra_env["RESEND_CONNECTOR_KAFKA__EXPRESS"] = "false"
             if "BENCH_LOG_EVENT_OUTCOMES" in os.environ:  # the connector's log_event_outcomes (true: a line per event)
                 d.extra_env["RESEND_CONNECTOR_LOG_EVENT_OUTCOMES"] = os.environ["BENCH_LOG_EVENT_OUTCOMES"]
             d.create_topics()
@@ -388,13 +395,16 @@ def main() -> int:
             economy.append(backfill_row(redis_url, workdir))
         if "f" in selected:
             quota.extend(quota_rows(bootstrap, redis_url, workdir))
+        if "h" in selected:
+            express = express_rows(bootstrap, redis_url, workdir)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
     _print_rows(rows)
     _print_economy(economy)
     print_quota(quota)
-    print(json.dumps(rows + economy + quota), file=sys.stderr)
+    print_express(express)
+    print(json.dumps(rows + economy + quota + express), file=sys.stderr)
     return 0
 
 

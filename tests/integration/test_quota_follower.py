@@ -81,6 +81,11 @@ def team(redis_client: redis.Redis, unique: Callable[[str], str]) -> Iterator[Te
     team.close()
 
 
+def recovered(quota: dict[str, Any]) -> bool:
+    """4 per second in force and no more than noise seen of others (one read: both from one moment)."""
+    return bool(quota["requests_per_second"] == 4.0 and quota["other_per_second"] < 0.5)
+
+
 @pytest.mark.timeout(240)
 def test_the_rate_follows_the_announced_limit_and_makes_room_for_another_caller(team: Team) -> None:
     quota = team.quota
@@ -88,7 +93,7 @@ def test_the_rate_follows_the_announced_limit_and_makes_room_for_another_caller(
     wait_for(lambda: quota()["announced_per_second"] == 5.0, what="the announced limit")
     # Nobody else sends: what the estimate sees is noise (an answer late across a window's end), too
     # little to lower the rate.
-    wait_for(lambda: quota()["requests_per_second"] == 4.0 and quota()["other_per_second"] < 0.5, what="4/s")
+    wait_for(lambda: recovered(quota()), what="4/s in force")
     assert quota()["share"] == 0.8
     assert quota()["cap_per_second"] is None
 
@@ -101,8 +106,7 @@ def test_the_rate_follows_the_announced_limit_and_makes_room_for_another_caller(
     team.stop_other()
     assert team.other_answers  # it did send
 
-    wait_for(lambda: quota()["requests_per_second"] == 4.0, timeout=60, what="the other caller forgotten")
-    assert quota()["other_per_second"] < 0.5
+    wait_for(lambda: recovered(quota()), timeout=60, what="the other caller forgotten")
 
     team.inspector.set_rate_limit(10)  # the team's limit raised while running
     wait_for(lambda: quota()["announced_per_second"] == 10.0, what="the raised limit")

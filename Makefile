@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install provision check test unit integration run bench emulator clean
+.PHONY: install provision provision-browser check test unit integration run bench emulator clean
 
 install: $(VENV)/.installed
 
@@ -17,19 +17,23 @@ $(VENV)/.installed: pyproject.toml
 provision: install
 	$(PY) -m connector.local provision
 
+# The same, and Debian's chromium when missing: the console's browser tests drive it (no download).
+provision-browser: install
+	$(PY) -m connector.local provision --browser
+
 check: install
 	$(VENV)/bin/ruff format --check connector resend_emulator tests
 	$(VENV)/bin/ruff check connector resend_emulator tests
 	$(VENV)/bin/mypy --strict connector resend_emulator
 
 # The whole suite against real servers, which are started for the run and stopped whatever happens.
-test: provision
+test: provision-browser
 	$(PY) -m connector.local exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
 unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: provision
+integration: provision-browser
 	$(PY) -m connector.local exec -- $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 # With SETTINGS=file.yaml (or RESEND_CONNECTOR_* variables) it runs against that infrastructure;

@@ -68,6 +68,7 @@ def build_runner(settings: Settings, stack: ExitStack) -> Service:
         resume_signal=parts.resume_signal,
         pause_probe_max_seconds=settings.resend.pause_probe_max_seconds,
         log_outcomes=settings.log_event_outcomes,
+        history=parts.history,
     )
     return Service(runner, build_express(parts) if settings.kafka.express else None)
 

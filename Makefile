@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install provision provision-browser check test unit integration run bench emulator clean
+.PHONY: install provision provision-browser check test unit integration run bench bench-capacity bench-scaling emulator clean
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,13 @@ endif
 
 bench: provision
 	$(PY) -m connector.local exec -- $(PY) -m tests.bench
+
+# Issue #27: Redis memory per contact (CAPACITY_CONTACTS, default 1,000,000) and one vs two replicas.
+bench-capacity: provision
+	$(PY) -m connector.local exec -- $(PY) -m tests.bench_capacity
+
+bench-scaling: provision
+	$(PY) -m connector.local exec -- $(PY) -m tests.bench_scaling
 
 emulator: install
 	$(VENV)/bin/resend-connector emulator --port 8025

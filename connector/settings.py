@@ -212,13 +212,13 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
-    # Validated even when the section is absent, so a missing API key is reported with every other
-    # problem (ResendSettings._key_present), not only once they are fixed.
+    # `resend` and `webhooks` are validated even when absent, so a missing key or signing secret is
+    # reported with every other problem (their validators), not only once they are fixed.
     resend: ResendSettings = Field(default=cast(Any, {}), validate_default=True)
     destination: DestinationSettings = DestinationSettings()
     transforms: TransformSettings = TransformSettings()
     metrics: MetricsSettings = MetricsSettings()
-    webhooks: WebhookSettings = WebhookSettings()
+    webhooks: WebhookSettings = Field(default=cast(Any, {}), validate_default=True)
     console: ConsoleSettings = ConsoleSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -11,6 +11,8 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
+from connector.settings_files import required
+
 __all__ = ["ResendSettings"]
 
 
@@ -42,7 +44,7 @@ class ResendSettings(BaseModel):
         if value is not None and not value.get_secret_value().strip():
             raise ValueError("is empty; set the Resend API key or leave the setting out")
         base_url = info.data.get("base_url", "")
-        if value is None and "api.resend.com" in base_url:
+        if value is None and "api.resend.com" in base_url and required("resend.api_key"):
             raise ValueError("is required when resend.base_url is Resend itself")
         return value
 

@@ -18,9 +18,9 @@ from starlette.staticfiles import StaticFiles
 from connector.console import broadcasts, connection, contacts, letters, overview
 from connector.console.auth import COOKIE, Authenticator
 from connector.console.backend import Backend
-from connector.console.web import SecurityHeaders, auth_of, render
+from connector.console.web import SecurityHeaders, auth_of, backend_of, render
 from connector.errors import ConnectorError
-from connector.logs import get_logger
+from connector.logs import get_logger, mask_email
 
 __all__ = ["build_app"]
 
@@ -61,8 +61,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _connector_error(request: Request, exc: Exception) -> Response:
     """Resend, Redis or Kafka refused or failed: said on a page (escaped), the details in the log."""
-    log.warning("console.request_failed", path=request.url.path, error=type(exc).__name__, detail=str(exc)[:300])
+    path = _without_emails(request.url.path, backend_of(request).settings.destination.mask_emails_in_logs)
+    log.warning("console.request_failed", path=path, error=type(exc).__name__, detail=str(exc)[:300])
     return render(request, "error.html", status_code=502, problem=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _without_emails(path: str, mask: bool) -> str:
+    """The path for a log line: a contact's email in it (/contacts/<email>) masked like every other."""
+    if not mask:
+        return path
+    return "/".join(str(mask_email(part)) if "@" in part else part for part in path.split("/"))
 
 
 def build_app(backend: Backend, auth: Authenticator) -> Starlette:

@@ -63,7 +63,7 @@ class Authenticator:
             return Operator("bearer-token", "", "header")
         cookie = request.cookies.get(COOKIE, "")
         body, _, signature = cookie.partition(".")
-        if not body or not hmac.compare_digest(signature, self._sign(body)):
+        if not body or not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
             return None
         try:
             name, session, issued = json.loads(base64.urlsafe_b64decode(body.encode()))
@@ -81,7 +81,8 @@ class Authenticator:
     def csrf_ok(self, operator: Operator, given: str | None) -> bool:
         if operator.via == "header":
             return True  # a browser never adds the Authorization header by itself
-        return bool(given) and hmac.compare_digest(str(given), self.csrf_token(operator))
+        # Bytes: compare_digest raises TypeError on a str with non-ASCII characters (a 500, not a 403).
+        return bool(given) and hmac.compare_digest(str(given).encode(), self.csrf_token(operator).encode())
 
     def _sign(self, text: str) -> str:
         return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:40]

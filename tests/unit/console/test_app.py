@@ -130,3 +130,35 @@ def test_the_connection_page_shows_the_cap_the_share_and_the_quota_in_force(ceil
     )  # fmt: skip
     assert f"{shown} (resend.max_requests_per_second), share 0.8" in page
     assert "requests_per_second=4.0" in page
+
+
+def test_a_failed_action_logs_its_path_without_the_contacts_email(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The access log is off because URLs name contacts; console.request_failed logged the path whole.
+    from structlog.testing import capture_logs
+
+    from connector.console import contacts
+    from connector.errors import ConnectorError
+
+    def down(*_: Any) -> str:
+        raise ConnectorError("Kafka did not answer")
+
+    monkeypatch.setattr(contacts, "_sync_again", down)
+    client.cookies[COOKIE] = signed_in(client)
+    auth = client._transport.app.state.auth  # type: ignore[attr-defined]
+    csrf = auth.csrf_token(auth.operator(_cookie_request(client.cookies[COOKIE])))
+    with capture_logs() as lines:
+        answer = client.post("/contacts/jane.doe@example.com/sync-again", data={"csrf": csrf})
+    assert answer.status_code == 502
+    failed = [line for line in lines if line["event"] == "console.request_failed"]
+    assert failed
+    assert "jane.doe@example.com" not in repr(failed)
+
+
+def _cookie_request(cookie: str) -> Any:
+    from starlette.requests import Request
+
+    scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"",
+             "headers": [(b"cookie", f"{COOKIE}={cookie}".encode())]}  # fmt: skip
+    return Request(scope)

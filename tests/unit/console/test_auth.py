@@ -67,3 +67,13 @@ def test_a_short_token_is_refused_without_showing_it() -> None:
     with pytest.raises(ValidationError) as refused:
         ConsoleSettings(access_token=SecretStr("short"))
     assert "short" not in str(refused.value).replace("at least 12", "")
+
+
+def test_a_non_ascii_csrf_token_or_cookie_signature_is_refused_not_an_error() -> None:
+    # hmac.compare_digest raises TypeError on str with non-ASCII characters: a 500, not a refusal.
+    console = auth()
+    operator = console.operator(request(cookie=console.new_session("Jane")))
+    assert operator is not None
+    assert not console.csrf_ok(operator, "\u00e9" * 40)
+    body, _, _ = console.new_session("Jane").partition(".")
+    assert console.operator(request(cookie=body + "." + "\u00e9" * 40)) is None

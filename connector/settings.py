@@ -12,7 +12,6 @@ connector ever formats ``get_secret_value()`` into a log line, an error or a met
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -23,7 +22,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import (
@@ -37,7 +35,8 @@ from pydantic_settings import (
 from redis import ConnectionPool
 
 from connector.settings_console import ConsoleSettings
-from connector.settings_files import load_settings, required, settings_file
+from connector.settings_files import load_settings, settings_file
+from connector.settings_resend import ResendSettings
 from connector.settings_webhooks import WebhookSettings
 
 __all__ = [
@@ -129,39 +128,6 @@ class RedisSettings(_Section):
             reason = str(exc) if secret not in str(exc) else "redis-py cannot read it"
             raise ValueError(f"not a URL redis-py can use: {reason}") from None
         return SecretStr(url)  # with the scheme lower-cased, so redis-py reads REDIS:// too
-
-
-class ResendSettings(_Section):
-    # base_url comes first: the api_key validator reads it (fields validate in declaration order).
-    base_url: str = "https://api.resend.com"
-    api_key: SecretStr | None = Field(default=None, validate_default=True)
-    timeout_seconds: float = Field(default=10.0, gt=0)
-    connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    max_connections: int = Field(default=20, ge=1)
-    max_requests_per_second: float = Field(
-        default=2.0, gt=0, description="A ceiling; the limiter follows Resend's ratelimit-limit when lower."
-    )
-    follow_rate_limit_header: bool = True
-    pause_probe_max_seconds: float = Field(
-        default=300.0, ge=1, description="Longest wait between probes while paused for quota or key problems."
-    )
-
-    @field_validator("api_key")
-    @classmethod
-    def _key_present(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        # A field validator, not a model validator: it reports together with every other problem
-        # instead of only once all of them are fixed (#17).
-        if value is not None and not value.get_secret_value().strip():
-            raise ValueError("is empty; set the Resend API key or leave the setting out")
-        base_url = info.data.get("base_url", "")
-        if value is None and "api.resend.com" in base_url and required("resend.api_key"):
-            raise ValueError("is required when resend.base_url is Resend itself")
-        return value
-
-    def key_fingerprint(self) -> str:
-        """A stable, non-reversible name for the team's key (used for shared Redis keys)."""
-        secret = self.api_key.get_secret_value() if self.api_key else ""
-        return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 class DestinationSettings(_Section):

@@ -133,7 +133,7 @@ class Wiring:
         # A lambda: the Resend client is built after the metrics (it reports its calls to them).
         rate_limit = lambda: self.resend.rate_limit()  # noqa: E731, PLW0108
         status = StatusBoard(worker_id=self.settings.kafka.client_id, rate_limit=rate_limit)
-        metrics = Metrics(status=status)
+        metrics = Metrics(status=status, quota=rate_limit)
         self._stack.callback(metrics.close)
         return metrics
 

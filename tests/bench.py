@@ -24,9 +24,11 @@ BENCH_BACKLOG (1,000,000), BENCH_REPLICAS (2; the (b) row with that many replica
 BENCH_ECONOMY_USERS (2,000) and BENCH_ECONOMY_EVENTS (20,000), BENCH_BACKFILL (100,000 contacts);
 BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts and BENCH_LOG_EVENT_OUTCOMES its
 log_event_outcomes (default: the settings' defaults); BENCH_EXPRESS=0 turns the express path off (kafka.express).
+Row (f) (issue #25; tests/bench_quota.py): the share of Resend's quota used against a team limit of 5/s,
+alone and beside another caller (size: BENCH_QUOTA_CONTACTS).
 Row (h) (issue #25; tests/bench_express.py): an unsubscribe and an erasure produced behind a backlog that
 needs ten minutes at the team limit, the time until Resend holds each (goal: at most 5 s).
-BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e, h; default all), e.g. BENCH_ROWS=d,e;
+BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e, f, h; default all), e.g. BENCH_ROWS=d,e;
 the ratio column needs ref.
 """
 
@@ -51,6 +53,7 @@ from connector.local.services import free_port
 from resend_emulator import EmulatorInspector
 from tests.bench_economy import backfill_rows, fewest_calls, workload
 from tests.bench_express import express_rows, print_express
+from tests.bench_quota import print_quota, quota_rows
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 
 API_KEY = "re_bench_" + uuid.uuid4().hex[:8]
@@ -307,8 +310,12 @@ def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
     emulator, url, inspector = _start_emulator()
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        settings = load_settings(redis={"url": redis_url, "key_prefix": f"bench-{uuid.uuid4().hex[:6]}:"},
-                                 resend={"base_url": url, "api_key": API_KEY})  # fmt: skip
+        # The unthrottled emulator announces no limit: the harness's cap, as for the other rows (without
+        # one the connector would stay at its safe start, 1 request per second; docs/scaling.md, quota share).
+        resend = {"base_url": url, "api_key": API_KEY, "max_requests_per_second": 5000}
+        settings = load_settings(
+            redis={"url": redis_url, "key_prefix": f"bench-{uuid.uuid4().hex[:6]}:"}, resend=resend
+        )
         out = io.StringIO()
         started = time.monotonic()
         code = run_import_backfill(settings, path, fmt="jsonl", progress=False, out=out, redis_client=client)
@@ -328,7 +335,7 @@ def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
 
 def main() -> int:
     bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
-    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e,h").replace(" ", "").split(","))
+    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e,f,h").replace(" ", "").split(","))
     no_call = int(os.environ.get("BENCH_NO_CALL", "400000"))
     one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
     backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
@@ -336,6 +343,7 @@ def main() -> int:
     emulator, url, inspector = _start_emulator()
     rows = []
     economy: list[dict[str, Any]] = []
+    quota: list[dict[str, Any]] = []
     express: list[dict[str, Any]] = []
     try:
         workdir = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -385,6 +393,8 @@ def main() -> int:
             economy.append(economy_row(bootstrap, redis_url, workdir))
         if "e" in selected:
             economy.append(backfill_row(redis_url, workdir))
+        if "f" in selected:
+            quota.extend(quota_rows(bootstrap, redis_url, workdir))
         if "h" in selected:
             express = express_rows(bootstrap, redis_url, workdir)
     finally:
@@ -392,8 +402,9 @@ def main() -> int:
         emulator.wait(timeout=10)
     _print_rows(rows)
     _print_economy(economy)
+    print_quota(quota)
     print_express(express)
-    print(json.dumps(rows + economy + express), file=sys.stderr)
+    print(json.dumps(rows + economy + quota + express), file=sys.stderr)
     return 0
 
 

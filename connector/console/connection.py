@@ -57,6 +57,7 @@ def _connection(backend: Backend) -> dict[str, Any]:
         "domains_problem": domains_problem,
         "rate_limit": backend.resend.rate_limit(),
         "ceiling": backend.settings.resend.max_requests_per_second,
+        "share": backend.settings.resend.quota_share,
         "last_delivery": delivery,
         "settings_json": _settings_in_force(backend),
     }

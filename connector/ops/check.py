@@ -24,7 +24,16 @@ from connector.resend import ResendClient
 from connector.settings import KafkaSettings, Settings
 from connector.wiring import Wiring
 
-__all__ = ["CheckResult", "check_kafka", "check_redis", "check_resend", "check_settings", "report", "run_check"]
+__all__ = [
+    "CheckResult",
+    "check_kafka",
+    "check_quota",
+    "check_redis",
+    "check_resend",
+    "check_settings",
+    "report",
+    "run_check",
+]
 
 _KAFKA_TIMEOUT_MS = 10_000
 
@@ -182,11 +191,36 @@ def run_check(settings: Settings, out: TextIO, *, as_json: bool = False) -> int:
     return report(_all_checks(settings), out, as_json=as_json)
 
 
+def check_quota(client: ResendClient) -> CheckResult:
+    """The shared rate limit as every replica sees it (Redis): what Resend last announced to any of
+    them, the share, the cap, the team's other traffic and the rate in force. Asks Resend nothing."""
+
+    def probe() -> str:
+        quota = client.rate_limit()
+        if quota is None:
+            raise LookupError("no shared rate limit (Redis not reachable)")
+        rate, cap = quota["requests_per_second"], quota["cap_per_second"]
+        capped = f", cap {cap:g}/s" if cap is not None else ""
+        if quota["announced_per_second"] is None:
+            return f"no limit heard from Resend in the last 10 minutes: {rate:g}/s until one is{capped}"
+        return (
+            f"Resend announces {quota['announced_per_second']:g}/s, share {quota['share']:g}{capped}, "
+            f"other traffic {quota['other_per_second']:g}/s: {rate:.2f}/s in force"
+        )
+
+    return _guarded("resend quota", probe)
+
+
 def _all_checks(settings: Settings) -> Iterable[CheckResult]:
     yield check_settings(settings)
     with ExitStack() as stack:
         parts = Wiring(settings, stack)
         yield from check_kafka(settings.kafka, lambda: parts.kafka_admin(_KAFKA_TIMEOUT_MS))
-        yield check_redis(parts.redis, settings.redis.key_prefix)
+        redis_ok = check_redis(parts.redis, settings.redis.key_prefix)
+        yield redis_ok
         # The client retries like the service does (at most about 20 s against an unreachable host).
         yield check_resend(parts.resend_probe)
+        if redis_ok.ok:
+            yield check_quota(parts.resend)
+        else:
+            yield CheckResult("resend quota", False, "Redis not reachable (the shared rate limit is kept there)")

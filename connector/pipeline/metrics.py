@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from connector.pipeline.latency import LatencyHistogram
 from connector.pipeline.status import StatusBoard
@@ -26,13 +29,41 @@ __all__ = ["EVENT_TYPES", "Metrics"]
 
 # The Segment spec's types, plus "none" (a transformation dropped the event) and "unknown" (a record
 # dead-lettered before it decoded). Anything else is "other".
+_QUOTA = "connector_resend_quota"
+_QUOTA_HELP = "The shared Resend rate limit: announced, share, cap, other traffic, in force (per second)"
 EVENT_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias", "none", "unknown"})
 
 
+class _QuotaCollector(Collector):
+    def __init__(self, read: Callable[[], Mapping[str, float | None] | None]) -> None:
+        self._read = read
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily(_QUOTA, _QUOTA_HELP, labels=["measure"])]
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(_QUOTA, _QUOTA_HELP, labels=["measure"])
+        for measure, value in (self._read() or {}).items():
+            if value is not None:
+                family.add_metric([measure], float(value))
+        return [family]
+
+
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None, *, status: StatusBoard | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        status: StatusBoard | None = None,
+        quota: Callable[[], Mapping[str, float | None] | None] | None = None,
+    ) -> None:
+        """``quota``: the shared Resend rate limit, read at each scrape into
+        ``connector_resend_quota{measure}`` (announced limit, share, cap, other traffic, rate in force;
+        connector/resend/ratelimit.py)."""
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        if quota is not None:
+            r.register(_QuotaCollector(quota))
         self.events = Counter("connector_events", "Events by type and outcome", ["type", "outcome"], registry=r)
         self.resend_calls = Counter(
             "connector_resend_calls", "Resend calls by route and status", ["route", "status"], registry=r

@@ -1,6 +1,7 @@
 """The one place that talks HTTP to Resend: one attempt, the retry loop, what a success must hold.
 
-Every call takes a slot from the shared limiter, sends, follows the announced limit, translates
+Every call takes a slot from the shared limiter, sends, tells the limiter what Resend announced and
+how much of the team's window is used (connector/resend/quota.py), translates
 failures (connector.resend._errors) and retries what is transient with backoff that honours
 ``retry-after``. Only when the attempts or the deadline are spent does a RetryableError reach the
 caller, which then retries the whole event later.
@@ -23,7 +24,7 @@ from connector import __version__
 from connector.errors import MalformedAnswer, RateLimited, RetryableError
 from connector.logs import get_logger
 from connector.resend._errors import error_from_response, error_from_transport
-from connector.resend.ratelimit import RateLimiter, announced_rate
+from connector.resend.ratelimit import RateLimiter
 
 __all__ = ["USER_AGENT", "Caller", "Multipart", "Observer", "RetryHook", "environment_proxy"]
 
@@ -161,8 +162,7 @@ class Caller:
         needs: tuple[str, ...],
         form: Multipart | None = None,
     ) -> Any:
-        if self.limiter is not None:
-            self.limiter.acquire()
+        granted = self.limiter.take() if self.limiter is not None else 0
         request = self._request(method, path, json, params, form)
         sent = time.monotonic()
         try:
@@ -176,9 +176,7 @@ class Caller:
             return error_from_transport(exc, route)
         self._observe(route, response.status_code, sent)
         if self.limiter is not None and self._follow_header:
-            rate = announced_rate(response.headers)
-            if rate is not None:
-                self.limiter.observe_limit(rate)
+            self.limiter.observe(response.headers, response.status_code, granted)
         if response.is_success:
             return _usable(response, route, needs)
         return error_from_response(response, route)

@@ -110,7 +110,8 @@ class ResendClient(TopicCalls, BroadcastCalls):
             limiter = RateLimiter(
                 store,
                 team=settings.key_fingerprint(),
-                ceiling=settings.max_requests_per_second,
+                share=settings.quota_share,
+                cap=settings.max_requests_per_second,
                 prefix=key_prefix,
             )
         return cls(
@@ -136,7 +137,8 @@ class ResendClient(TopicCalls, BroadcastCalls):
         return view
 
     def rate_limit(self) -> dict[str, float | None] | None:
-        """The shared rate limit in force (None without a limiter), for ``/status``."""
+        """The shared rate limit in force (None without a limiter), for ``/status``, ``check`` and the
+        metrics: Resend's announced limit, the share, the cap, the other traffic seen, the rate."""
         return self._caller.limiter.in_force() if self._caller.limiter is not None else None
 
     def _all_pages(self, path: str, route: str) -> list[dict[str, Any]]:

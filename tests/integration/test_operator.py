@@ -117,7 +117,7 @@ def test_a_quota_pause_shows_in_status_and_an_operator_resume_lifts_it(
         assert paused["pause"]["reason"] == "QuotaExceeded"
         assert paused["errors"]["QuotaExceeded"]["fate"] == "paused"
         assert sorted(p["partition"] for p in paused["partitions"]) == [0, 1]
-        assert paused["rate_limit"]["ceiling_per_second"] == 5000
+        assert paused["rate_limit"]["cap_per_second"] == 5000
         assert httpx.get(url.replace("/status", "/readyz")).status_code == 503
         inspector.set_faults(quota_exhausted=False)  # the quota was raised
         resumed = cli(deployment, "resume")

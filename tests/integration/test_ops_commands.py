@@ -65,10 +65,12 @@ def test_check_passes_with_one_ok_line_per_check(deployment: Deployment) -> None
     assert [line.split(":")[0] for line in lines] == [
         "ok    settings", "ok    kafka reachable", f"ok    events topic {deployment.topic}",
         f"ok    dead-letter topic {deployment.dead_letter_topic}", f"ok    parked topic {deployment.topic}-parked",
-        f"ok    consumer group {deployment.group}", "ok    redis", "ok    resend"]  # fmt: skip
+        f"ok    consumer group {deployment.group}", "ok    redis", "ok    resend", "ok    resend quota"]  # fmt: skip
     assert "exists, 1 partition(s)" in lines[2]
     assert lines[4].endswith("does not exist yet; `run` creates it with the broker default number of partition(s), "
                              "replication factor the broker default")  # fmt: skip
+    # The shared limit as the replicas left it (none ran, and the emulator announces none: the safe start).
+    assert lines[-1].endswith("no limit heard from Resend in the last 10 minutes: 1/s until one is")
     assert API_KEY not in text
 
 
@@ -76,7 +78,7 @@ def test_check_fails_on_a_wrong_key_and_names_a_sending_only_key(deployment: Dep
     code, text = check(settings_with(deployment, api_key="re_wrong_key"))
     assert code == 1
     assert "FAIL  resend: the API key was refused" in text
-    assert text.count("ok    ") == 7
+    assert text.count("ok    ") == 8  # the quota line too: it reads what Redis holds for that key's team
     code, text = check(settings_with(deployment, api_key="re_sending_only"))
     assert code == 1
     assert "FAIL  resend: the API key is a sending-only key" in text

@@ -118,6 +118,20 @@ def test_a_url_setting_with_a_password_shows_without_it() -> None:
     assert shown == {"kafka": {"schema_registry_url": "https://reg:**********@registry.example:8081/x", "n": [1]}}
 
 
+@pytest.mark.parametrize(("ceiling", "shown"), [(None, "cap unset"), (3.0, "cap 3.0/s")])
+def test_the_connection_page_shows_the_cap_the_share_and_the_quota_in_force(ceiling: float | None, shown: str) -> None:
+    from connector.ops.check import CheckResult
+
+    quota = {"announced_per_second": 5.0, "share": 0.8, "cap_per_second": ceiling, "other_per_second": 0.0,
+             "requests_per_second": 4.0}  # fmt: skip
+    page = _templates.get_template("connection.html").render(
+        key=CheckResult("resend", True, "ok"), domains=[], domains_problem="", rate_limit=quota, ceiling=ceiling,
+        share=0.8, last_delivery=None, settings_json="{}", operator=None, csrf="", path="/",
+    )  # fmt: skip
+    assert f"{shown} (resend.max_requests_per_second), share 0.8" in page
+    assert "requests_per_second=4.0" in page
+
+
 def test_a_failed_action_logs_its_path_without_the_contacts_email(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

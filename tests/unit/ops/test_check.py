@@ -190,3 +190,25 @@ def test_report_prints_one_line_per_check_and_exits_1_on_any_failure(oks: tuple[
     assert report((CheckResult(f"c{i}", ok, "why") for i, ok in enumerate(oks)), out) == code
     expected = [f"{'ok  ' if ok else 'FAIL'}  c{i}: why" for i, ok in enumerate(oks)]
     assert out.getvalue().splitlines() == expected
+
+
+def test_the_quota_line_says_what_resend_announced_and_what_is_in_force() -> None:
+    from connector.ops.check import check_quota
+    from connector.resend import RateLimiter
+
+    store = fakeredis.FakeRedis(decode_responses=True)
+    announcing = httpx.Response(
+        200, json={"object": "list", "data": []}, headers={"ratelimit-limit": "5", "ratelimit-remaining": "4"}
+    )
+    client, _ = resend_answering(announcing)
+    client._caller.limiter = RateLimiter(store, team="t", prefix="check:")
+    before = check_quota(client)
+    assert before == CheckResult(
+        "resend quota", True, "no limit heard from Resend in the last 10 minutes: 1/s until one is"
+    )
+    client.check()  # a call through the limiter (a replica's) hears the announced limit
+    after = check_quota(client)
+    assert after.ok
+    assert after.detail == "Resend announces 5/s, share 0.8, other traffic 0/s: 4.00/s in force"
+    bare, _ = resend_answering(announcing)
+    assert not check_quota(bare).ok  # no Redis: no shared limit to show

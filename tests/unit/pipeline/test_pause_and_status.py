@@ -111,3 +111,14 @@ def test_every_request_retry_is_counted_by_scope() -> None:
     sample = metrics.registry.get_sample_value
     assert sample("connector_retries_total", {"reason": "RateLimited", "scope": "request"}) == 1
     assert sample("connector_retries_total", {"reason": "StateStoreUnavailable", "scope": "record"}) == 1
+
+
+def test_the_shared_quota_is_a_gauge_per_measure_read_at_each_scrape() -> None:
+    quota: dict[str, float | None] = {"announced_per_second": None, "requests_per_second": 1.0}
+    metrics = Metrics(quota=lambda: quota)
+    sample = metrics.registry.get_sample_value
+    assert sample("connector_resend_quota", {"measure": "requests_per_second"}) == 1.0
+    assert sample("connector_resend_quota", {"measure": "announced_per_second"}) is None  # nothing announced
+    quota.update(announced_per_second=5.0, requests_per_second=3.5, other_per_second=1.0)
+    assert sample("connector_resend_quota", {"measure": "requests_per_second"}) == 3.5
+    assert sample("connector_resend_quota", {"measure": "other_per_second"}) == 1.0

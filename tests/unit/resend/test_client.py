@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 import pytest
@@ -135,12 +135,14 @@ class FakeLimiter:
         self.limits: list[float] = []
         self.cool_downs: list[float] = []
 
-    def acquire(self) -> float:
+    def take(self) -> int:
         self.acquired += 1
-        return 0.0
+        return self.acquired
 
-    def observe_limit(self, limit_per_second: float) -> None:
-        self.limits.append(limit_per_second)
+    def observe(self, headers: Mapping[str, str], status: int, granted_ms: int) -> None:
+        assert granted_ms == self.acquired  # the answer is tied to its slot
+        if "ratelimit-limit" in headers:
+            self.limits.append(float(headers["ratelimit-limit"]))
 
     def cool_down(self, seconds: float) -> None:
         self.cool_downs.append(seconds)

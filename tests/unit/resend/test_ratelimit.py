@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import fakeredis
 import pytest
+import redis
 from fakeredis.commands_mixins import server_mixin
 
 from connector.resend import RateLimiter
@@ -44,14 +45,14 @@ def store() -> Iterator[fakeredis.FakeRedis]:
 
 @pytest.fixture
 def limiter(store: fakeredis.FakeRedis, clock: Clock) -> Callable[..., RateLimiter]:
-    def make(ceiling: float = 2.0, burst: int = 1, team: str = "team") -> RateLimiter:
-        return RateLimiter(store, team=team, ceiling=ceiling, burst=burst, prefix="test:")
+    def make(cap: float | None = 2.0, burst: int = 1, team: str = "team", share: float = 0.8) -> RateLimiter:
+        return RateLimiter(store, team=team, share=share, cap=cap, burst=burst, prefix="test:")
 
     return make
 
 
 def test_slots_are_one_interval_apart(limiter: Callable[..., RateLimiter], clock: Clock) -> None:
-    gcra = limiter(ceiling=2.0)
+    gcra = limiter(cap=2.0)
     assert gcra.wait_ms() == 0
     assert gcra.wait_ms() == 500  # the next slot is 1/2 s after the first
     clock.advance(0.2)
@@ -62,7 +63,7 @@ def test_slots_are_one_interval_apart(limiter: Callable[..., RateLimiter], clock
 
 
 def test_a_refused_ask_takes_no_slot(limiter: Callable[..., RateLimiter], clock: Clock) -> None:
-    gcra = limiter(ceiling=4.0)
+    gcra = limiter(cap=4.0)
     assert gcra.wait_ms() == 0
     for _ in range(5):
         assert gcra.wait_ms() == 250
@@ -71,7 +72,7 @@ def test_a_refused_ask_takes_no_slot(limiter: Callable[..., RateLimiter], clock:
 
 
 def test_idle_time_is_not_banked(limiter: Callable[..., RateLimiter], clock: Clock) -> None:
-    gcra = limiter(ceiling=2.0)
+    gcra = limiter(cap=2.0)
     assert gcra.wait_ms() == 0
     clock.advance(60)
     assert gcra.wait_ms() == 0
@@ -79,13 +80,13 @@ def test_idle_time_is_not_banked(limiter: Callable[..., RateLimiter], clock: Clo
 
 
 def test_burst_allows_back_to_back_slots(limiter: Callable[..., RateLimiter], clock: Clock) -> None:
-    gcra = limiter(ceiling=10.0, burst=3)
+    gcra = limiter(cap=10.0, burst=3)
     assert [gcra.wait_ms() for _ in range(3)] == [0, 0, 0]
     assert gcra.wait_ms() == 100
 
 
 def test_n_slots_in_any_second(limiter: Callable[..., RateLimiter], clock: Clock) -> None:
-    gcra = limiter(ceiling=5.0)
+    gcra = limiter(cap=5.0)
     granted: list[int] = []
     for ms in range(0, 10_000, 4):  # ask every 4 ms for ten seconds
         clock.now = START + ms / 1000
@@ -96,18 +97,43 @@ def test_n_slots_in_any_second(limiter: Callable[..., RateLimiter], clock: Clock
         assert sum(1 for u in granted if t <= u < t + 1000) <= 5
 
 
-def test_announced_limit_lowers_the_rate_but_never_raises_it(limiter: Callable[..., RateLimiter], clock: Clock) -> None:
-    gcra = limiter(ceiling=10.0)
+def announce(limit: int, remaining: int | None = None, window: int = 1) -> dict[str, str]:
+    headers = {"ratelimit-limit": str(limit), "ratelimit-policy": f"{limit};w={window}"}
+    if remaining is not None:
+        headers["ratelimit-remaining"] = str(remaining)
+    return headers
+
+
+def test_the_announced_limit_times_the_share_is_the_rate_and_the_cap_caps_it(
+    limiter: Callable[..., RateLimiter], clock: Clock
+) -> None:
+    gcra = limiter(cap=None)
     assert gcra.wait_ms() == 0
-    assert gcra.wait_ms() == 100
-    gcra.observe_limit(2.0)
-    clock.advance(0.1)
+    assert gcra.wait_ms() == 1000  # nothing announced yet: the safe start, 1 per second
+    gcra.observe(announce(5), 200)
+    clock.advance(1.0)
     assert gcra.wait_ms() == 0
-    assert gcra.wait_ms() == 500
-    gcra.observe_limit(100.0)  # above the ceiling: the ceiling applies
-    clock.advance(0.5)
-    assert gcra.wait_ms() == 0
-    assert gcra.wait_ms() == 100
+    assert gcra.wait_ms() == 250  # 0.8 x 5 per second
+    capped = limiter(cap=2.0)
+    clock.advance(0.25)
+    assert capped.wait_ms() == 0
+    assert capped.wait_ms() == 500  # this process's cap, on the same shared slots
+    assert gcra.in_force() == {"announced_per_second": 5.0, "share": 0.8, "cap_per_second": None,
+                               "other_per_second": 0.0, "requests_per_second": 4.0}  # fmt: skip
+
+
+def test_an_announced_limit_that_changes_is_followed_both_ways(
+    limiter: Callable[..., RateLimiter], clock: Clock
+) -> None:
+    gcra = limiter(cap=None)
+    gcra.observe(announce(10), 200)
+    assert gcra.in_force()["requests_per_second"] == 8.0
+    gcra.observe(announce(2), 200)
+    assert gcra.in_force()["requests_per_second"] == pytest.approx(1.6)
+    gcra.observe(announce(120, window=60), 200)  # 120 a minute: 2 per second
+    assert gcra.in_force()["requests_per_second"] == pytest.approx(1.6)
+    gcra.observe(announce(20), 200)
+    assert gcra.in_force()["requests_per_second"] == 16.0
 
 
 def test_every_process_of_a_team_shares_the_limit(limiter: Callable[..., RateLimiter], clock: Clock) -> None:
@@ -115,10 +141,82 @@ def test_every_process_of_a_team_shares_the_limit(limiter: Callable[..., RateLim
     assert first.wait_ms() == 0
     assert second.wait_ms() == 500
     assert other_team.wait_ms() == 0
-    second.observe_limit(1.0)
+    second.observe(announce(1), 200)
     clock.advance(0.5)
     assert first.wait_ms() == 0
-    assert second.wait_ms() == 1000  # what one process heard, the other follows
+    assert second.wait_ms() == 1250  # what one process heard, the other follows: 0.8 x 1 per second
+
+
+def test_other_traffic_in_the_windows_lowers_the_rate_and_its_end_restores_it(
+    limiter: Callable[..., RateLimiter], clock: Clock
+) -> None:
+    first, second = limiter(cap=None), limiter(cap=None)
+    # Four of ours a second, spread over two processes, and one of someone else's before our third.
+    for _ in range(5):
+        for i, used in enumerate((1, 2, 4, 5)):
+            (first if i % 2 else second).observe(announce(5, remaining=5 - used), 200)
+            clock.advance(0.25)
+    status = first.in_force()
+    assert status["other_per_second"] == pytest.approx(1.0)
+    assert status["requests_per_second"] == pytest.approx(3.5)  # 5 - 1 - headroom 0.5
+    assert second.in_force() == status  # shared
+    for _ in range(12):  # the other caller stopped: within the memory the rate comes back
+        for used in (1, 2, 3, 4):
+            first.observe(announce(5, remaining=5 - used), 200)
+            clock.advance(0.25)
+    assert first.in_force()["other_per_second"] == 0.0
+    assert first.in_force()["requests_per_second"] == pytest.approx(4.0)
+
+
+def test_an_answer_overtaken_by_a_later_slots_answer_is_not_taken_for_other_traffic(
+    limiter: Callable[..., RateLimiter], clock: Clock
+) -> None:
+    gcra = limiter(cap=None)
+    for _ in range(6):  # four of ours a window; the second's answer comes after the third's
+        granted = []
+        for _ in range(4):
+            granted.append(int(clock.now * 1000))
+            clock.advance(0.25)
+        for i in (0, 2, 1, 3):
+            gcra.observe(announce(5, remaining=5 - (i + 1)), 200, granted[i])
+    assert gcra.in_force()["other_per_second"] == 0.0
+
+
+def test_a_429_the_connector_did_not_cause_counts_as_other_traffic(
+    limiter: Callable[..., RateLimiter], clock: Clock
+) -> None:
+    gcra = limiter(cap=None)
+    for _ in range(3):
+        gcra.observe(announce(5, remaining=4), 200)  # ours, first in its window
+        clock.advance(0.3)
+        gcra.observe(announce(5, remaining=0), 429)  # the window is full: four others took it
+        clock.advance(0.7)
+    gcra.observe(announce(5, remaining=4), 200)
+    assert gcra.in_force()["other_per_second"] == pytest.approx(4.0)
+    assert gcra.in_force()["requests_per_second"] == pytest.approx(0.5)  # the floor: a tenth of the limit
+
+
+def test_answers_without_headers_change_nothing(
+    limiter: Callable[..., RateLimiter], store: fakeredis.FakeRedis
+) -> None:
+    gcra = limiter(cap=3.0)
+    gcra.observe({}, 200)
+    assert store.keys("*announced*") == []
+    assert gcra.in_force()["requests_per_second"] == 3.0
+
+
+def test_status_falls_back_on_what_the_process_heard_when_redis_is_gone(
+    limiter: Callable[..., RateLimiter], store: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gcra = limiter(cap=None)
+    gcra.observe(announce(5, remaining=4), 200)
+
+    def gone(*args: object) -> None:
+        raise redis.ConnectionError("gone")
+
+    monkeypatch.setattr(store, "mget", gone)
+    assert gcra.in_force()["announced_per_second"] == 5.0
+    assert gcra.in_force()["requests_per_second"] == 4.0
 
 
 def test_cool_down_stops_everyone_and_never_shortens(limiter: Callable[..., RateLimiter], clock: Clock) -> None:
@@ -139,7 +237,7 @@ def test_acquire_sleeps_what_the_script_says(store: fakeredis.FakeRedis, clock: 
         slept.append(seconds)
         clock.advance(seconds)
 
-    gcra = RateLimiter(store, team="t", ceiling=4.0, prefix="test:", sleep=sleep)
+    gcra = RateLimiter(store, team="t", cap=4.0, prefix="test:", sleep=sleep)
     assert gcra.acquire() == 0.0
     assert gcra.acquire() == pytest.approx(0.25)
     assert slept == [pytest.approx(0.25)]
@@ -164,3 +262,18 @@ def test_keys_name_the_fingerprint_not_the_key(limiter: Callable[..., RateLimite
 )
 def test_announced_rate_reads_limit_per_window(headers: dict[str, str], rate: float | None) -> None:
     assert announced_rate(headers) == rate
+
+
+def test_redis_failing_while_an_answer_is_heard_does_not_fail_the_call(
+    limiter: Callable[..., RateLimiter], store: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gcra = limiter(cap=None)
+
+    def gone(*args: object, **kwargs: object) -> None:
+        raise redis.ConnectionError("gone")
+
+    monkeypatch.setattr(gcra, "_observe", gone)
+    gcra.observe(announce(5, remaining=4), 200)  # no exception: Resend's answer stands
+    monkeypatch.undo()
+    gcra.observe(announce(5, remaining=3), 200)
+    assert gcra.in_force()["requests_per_second"] == 4.0

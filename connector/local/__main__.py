@@ -38,7 +38,8 @@ def _exec(command: list[str], *, brokers: int = 1, redis_topology: str = "single
         redis: LocalRedis | LocalRedisSentinel | LocalRedisCluster
         redis = {"single": LocalRedis, "sentinel": LocalRedisSentinel, "cluster": LocalRedisCluster}[redis_topology]()
         stack.enter_context(redis)
-        kafka = stack.enter_context(LocalKafka() if brokers == 1 else LocalKafkaCluster(brokers))
+        kafka: LocalKafka | LocalKafkaCluster = LocalKafka() if brokers == 1 else LocalKafkaCluster(brokers)
+        stack.enter_context(kafka)
         print(
             f"local servers up in {time.monotonic() - started:.1f}s: "
             f"kafka {kafka.bootstrap_servers}, redis {redis.url}",

@@ -114,7 +114,8 @@ class LocalKafka:
         config = self._write_config()
         log4j = self._workdir / "log4j2.properties"
         log4j.write_text(_LOG4J2.format(log=self._workdir / "server.log"))
-        jvm = [java, f"-Xms{min(256, self.heap_mb)}m", f"-Xmx{self.heap_mb}m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        heap = [f"-Xms{min(256, self.heap_mb)}m", f"-Xmx{self.heap_mb}m"]
+        jvm = [java, *heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
                f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]  # fmt: skip
         if not (self._workdir / "data" / "meta.properties").exists():  # started again: keep its data
             # "--cluster-id=ID", not "-t ID": a random id may start with "-" and read as an option.

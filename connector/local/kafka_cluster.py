@@ -31,7 +31,7 @@ class LocalKafkaCluster:
                 node_id=n,
                 replication=replication,
                 heap_mb=heap_mb,
-            )  # fmt: skip
+            )
             for n in range(1, brokers + 1)
         ]
         quorum = ",".join(f"{node.node_id}@127.0.0.1:{node.controller_port}" for node in self.nodes)

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import redis
 
@@ -42,6 +43,11 @@ def _wait(check: object, *, timeout: float, what: str) -> None:
 
 def _client(port: int) -> redis.Redis:
     return redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=3)
+
+
+def _command(port: int, *args: object) -> Any:
+    """A command redis-py has no typed method for (SENTINEL, CLUSTER ...), on the server at ``port``."""
+    return _client(port).execute_command(*args)  # type: ignore[no-untyped-call]
 
 
 class _Group:
@@ -88,7 +94,7 @@ class LocalRedisSentinel(_Group):
 
     def master_port(self) -> int:
         """The port of the server the sentinels call master now."""
-        _, port = _client(self.sentinels[0].port).execute_command("SENTINEL", "get-master-addr-by-name", MASTER_NAME)
+        _, port = _command(self.sentinels[0].port, "SENTINEL", "get-master-addr-by-name", MASTER_NAME)
         return int(port)
 
     def server_on(self, port: int) -> LocalRedis:
@@ -112,7 +118,7 @@ class LocalRedisSentinel(_Group):
     def _watched(self) -> bool:
         # Every sentinel knows the replica and the two other sentinels (they find each other via the master).
         for sentinel in self.sentinels:
-            state = _client(sentinel.port).execute_command("SENTINEL", "master", MASTER_NAME)
+            state = _command(sentinel.port, "SENTINEL", "master", MASTER_NAME)
             fields = dict(zip(state[::2], state[1::2], strict=True)) if isinstance(state, list) else state
             if int(fields.get("num-slaves", 0)) < 1 or int(fields.get("num-other-sentinels", 0)) < 2:
                 return False
@@ -153,21 +159,20 @@ class LocalRedisCluster(_Group):
         share = _SLOTS // len(masters)
         for n, master in enumerate(masters):
             last = _SLOTS - 1 if n == len(masters) - 1 else (n + 1) * share - 1
-            _client(master.port).execute_command("CLUSTER", "ADDSLOTSRANGE", n * share, last)
-        first = _client(self.servers[0].port)
+            _command(master.port, "CLUSTER", "ADDSLOTSRANGE", n * share, last)
         for server in self.servers[1:]:
-            bus = int(_client(server.port).config_get("cluster-port")["cluster-port"])
-            first.execute_command("CLUSTER", "MEET", "127.0.0.1", server.port, bus)
+            bus = _client(server.port).config_get("cluster-port")["cluster-port"]
+            _command(self.servers[0].port, "CLUSTER", "MEET", "127.0.0.1", server.port, bus)
         _wait(lambda: all(self._known(s) == len(self.servers) for s in self.servers), timeout=timeout,
               what="the cluster's nodes")  # fmt: skip
         for master, replica in zip(masters, replicas, strict=True):
-            master_id = _client(master.port).execute_command("CLUSTER", "MYID")
-            _client(replica.port).execute_command("CLUSTER", "REPLICATE", master_id)
+            master_id = _command(master.port, "CLUSTER", "MYID")
+            _command(replica.port, "CLUSTER", "REPLICATE", master_id)
         _wait(self._serving, timeout=timeout, what="the cluster")
 
     @staticmethod
     def _known(server: LocalRedis) -> int:
-        return len(str(_client(server.port).execute_command("CLUSTER", "NODES")).strip().splitlines())
+        return len(str(_command(server.port, "CLUSTER", "NODES")).strip().splitlines())
 
     def _serving(self) -> bool:
         for server in self.servers:

@@ -3,30 +3,155 @@
 Every module that talks to Redis takes a ``redis.Redis`` built by :func:`connect` and wraps its calls in
 :func:`translated` (a context manager) so that a lost server becomes
 :class:`~connector.errors.StateStoreUnavailable` (retryable) everywhere, never a raw redis-py error.
+
+Three topologies, chosen by ``redis.url`` (issue #27):
+
+- ``redis://`` / ``rediss://`` / ``unix://``: one server (redis-py's own URL forms);
+- ``redis+sentinel://[:password@]host:port,host:port/<master name>[/<db>][?sentinel_password=...]``:
+  the master that the sentinels name, found again after a failover (``rediss+sentinel`` for TLS);
+- ``redis+cluster://[[user]:password@]host:port,host:port[/0]``: Redis Cluster (``rediss+cluster``).
+
+Redis Cluster answers a multi-key command only when its keys share a hash slot. The key layout
+(connector.state.base) keeps every Lua script, MULTI/EXEC and multi-key command within one slot;
+where the connector writes several entities at once (a contact and its userIds) it uses
+:func:`ordered_pipeline`, which is MULTI/EXEC on one server and, in a cluster, a pipeline whose
+commands keep their order on each node. :func:`values` reads many keys across slots.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import parse_qs, unquote
 
 import redis
+import redis.exceptions as rex
+from redis.cluster import ClusterNode, RedisCluster
+from redis.sentinel import Sentinel
 
 from connector.errors import StateStoreUnavailable
-from connector.settings import RedisSettings
 
-__all__ = ["connect", "translated"]
+if TYPE_CHECKING:
+    from connector.settings import RedisSettings
+
+__all__ = ["Topology", "connect", "is_cluster", "ordered_pipeline", "parse_topology", "translated", "values"]
+
+TOPOLOGY_SCHEMES = frozenset({"redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster"})
+# Transient states of a healthy deployment: a failover, a resharding, a replica still loading.
+_TRANSIENT_ANSWERS = frozenset({"READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"})
+_TRANSIENT_TYPES = (rex.ReadOnlyError, rex.TryAgainError, rex.ClusterError, rex.SlotNotCoveredError)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A ``redis+sentinel://`` or ``redis+cluster://`` URL, read."""
+
+    kind: str  # "sentinel" or "cluster"
+    hosts: tuple[tuple[str, int], ...]
+    tls: bool
+    username: str | None
+    password: str | None
+    master: str = ""
+    db: int = 0
+    sentinel_password: str | None = None
+
+
+def parse_topology(url: str) -> Topology:
+    """Read a Sentinel or Cluster URL; ValueError names the part that is wrong (never a password)."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in TOPOLOGY_SCHEMES:
+        raise ValueError("scheme must be redis+sentinel://, redis+cluster:// or their rediss+ forms")
+    kind = scheme.lower().split("+", 1)[1]
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hostlist = netloc.rpartition("@")
+    username, _, password = userinfo.partition(":") if at else ("", "", "")
+    hosts = tuple(_host(part) for part in hostlist.split(",") if part)
+    if not hosts:
+        raise ValueError("no host:port given")
+    parts = [p for p in path.split("/") if p]
+    master, db = "", 0
+    if kind == "sentinel":
+        if not parts:
+            raise ValueError("the master name is missing (redis+sentinel://host:port/<master name>)")
+        master, parts = unquote(parts[0]), parts[1:]
+    if parts:
+        if len(parts) > 1 or not parts[0].isdigit():
+            raise ValueError("the path after the hosts must be a database number")
+        db = int(parts[0])
+    if kind == "cluster" and db != 0:
+        raise ValueError("Redis Cluster has only database 0")
+    options = parse_qs(query)
+    unknown = set(options) - {"sentinel_password"}
+    if unknown:
+        raise ValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    sentinel_password = options.get("sentinel_password", [None])[0]
+    return Topology(kind=kind, hosts=hosts, tls=scheme.lower().startswith("rediss"),
+                    username=unquote(username) or None, password=unquote(password) or None, master=master,
+                    db=db, sentinel_password=sentinel_password)  # fmt: skip
+
+
+def _host(part: str) -> tuple[str, int]:
+    host, _, port = part.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("hosts must be host:port, separated by commas")
+    return host.strip("[]"), int(port)
 
 
 def connect(settings: RedisSettings) -> redis.Redis:
     """A pooled client that returns ``str`` values (all our keys and values are text)."""
-    return redis.Redis.from_url(
-        settings.url.get_secret_value(),
-        decode_responses=True,
-        socket_timeout=settings.socket_timeout_seconds,
-        socket_connect_timeout=settings.socket_timeout_seconds,
-        health_check_interval=30,
-    )
+    url = settings.url.get_secret_value()
+    timeout = settings.socket_timeout_seconds
+    if url.partition("://")[0].lower() not in TOPOLOGY_SCHEMES:
+        return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30, socket_timeout=timeout,
+                                    socket_connect_timeout=timeout)  # fmt: skip
+    topology = parse_topology(url)
+    if topology.kind == "sentinel":
+        sentinel_kwargs: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout,
+                                           "ssl": topology.tls}  # fmt: skip
+        if topology.sentinel_password:
+            sentinel_kwargs["password"] = topology.sentinel_password
+        sentinel = Sentinel(list(topology.hosts), sentinel_kwargs=sentinel_kwargs, ssl=topology.tls,
+                            socket_timeout=timeout, socket_connect_timeout=timeout)  # fmt: skip
+        master: redis.Redis = sentinel.master_for(
+            topology.master, db=topology.db, decode_responses=True, health_check_interval=30,
+            username=topology.username, password=topology.password, socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )  # fmt: skip
+        return master
+    nodes = [ClusterNode(host, port) for host, port in topology.hosts]  # type: ignore[no-untyped-call]
+    cluster = RedisCluster(startup_nodes=nodes, decode_responses=True, ssl=topology.tls, username=topology.username,
+                           password=topology.password, socket_timeout=timeout,
+                           socket_connect_timeout=timeout)  # fmt: skip
+    # RedisCluster answers the commands the connector uses with the same signatures; typing it as
+    # redis.Redis keeps one client type across the codebase (the key layout keeps slots apart).
+    return cast(redis.Redis, cluster)
+
+
+def is_cluster(client: Any) -> bool:
+    return isinstance(client, RedisCluster)
+
+
+def ordered_pipeline(client: redis.Redis) -> Any:
+    """MULTI/EXEC on one server; in a cluster, where a transaction must stay in one slot, a pipeline
+    whose commands keep their order per node. Callers rely on order, not isolation, across entities:
+    each key's own writes still happen in the order queued, and a crash between two is what a crash
+    between two round trips already was."""
+    return client.pipeline(transaction=not is_cluster(client))
+
+
+def values(client: redis.Redis, keys: Sequence[str]) -> list[Any]:
+    """GET of many keys in one round trip (per node in a cluster, where MGET must stay in one slot)."""
+    if not keys:
+        return []
+    if not is_cluster(client):
+        return list(client.mget(list(keys)))
+    pipe = client.pipeline(transaction=False)  # grouped per node by redis-py, answers in order
+    for key in keys:
+        pipe.get(key)
+    return list(pipe.execute())
 
 
 @contextmanager
@@ -36,8 +161,10 @@ def translated() -> Iterator[None]:
         yield
     except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
         raise StateStoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
+    except _TRANSIENT_TYPES as exc:  # a failover under way: a demoted master, a slot without its node
+        raise StateStoreUnavailable(f"redis not ready: {type(exc).__name__}") from exc
     except redis.ResponseError as exc:
         # READONLY / LOADING / MASTERDOWN answers are transient states of a healthy deployment.
-        if str(exc).split(" ", 1)[0] in {"READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"}:
+        if str(exc).split(" ", 1)[0] in _TRANSIENT_ANSWERS:
             raise StateStoreUnavailable(f"redis not ready: {str(exc).split(' ', 1)[0]}") from exc
         raise

@@ -36,6 +36,7 @@ from pydantic_settings import (
 )
 from redis import ConnectionPool
 
+from connector.redisio import TOPOLOGY_SCHEMES, parse_topology
 from connector.settings_files import load_settings, settings_file
 from connector.settings_webhooks import WebhookSettings
 
@@ -107,6 +108,15 @@ class RedisSettings(_Section):
     key_prefix: str = "resend-connector:"
     socket_timeout_seconds: float = Field(default=5.0, gt=0)
 
+    @field_validator("key_prefix")
+    @classmethod
+    def _no_hash_tag(cls, value: str) -> str:
+        # Keys carry Redis Cluster hash tags ({...}) after the prefix; a brace in the prefix would
+        # become every key's tag and put the whole store in one slot (issue #27).
+        if "{" in value or "}" in value:
+            raise ValueError("must not contain { or } (they would be every key's Redis Cluster hash tag)")
+        return value
+
     @field_validator("url")
     @classmethod
     def _redis_py_reads_it(cls, value: SecretStr) -> SecretStr:
@@ -116,10 +126,18 @@ class RedisSettings(_Section):
         if found and _SCHEME.fullmatch(scheme):
             scheme = scheme.lower()  # schemes are case-insensitive (RFC 3986 3.1); redis-py's check is not
         url = f"{scheme}{found}{rest}"
+        if scheme in TOPOLOGY_SCHEMES:  # Sentinel or Cluster (issue #27), read by connector.redisio
+            try:
+                parse_topology(url)
+            except ValueError as exc:  # its messages name parts, never the password
+                raise ValueError(f"not a {scheme}:// URL: {exc}") from None
+            return SecretStr(url)
         if scheme not in _REDIS_SCHEMES:
             # Only a scheme-shaped prefix is shown: anything else could be part of a password.
             given = f"not {scheme}://" if found and _SCHEME.fullmatch(scheme) else "none given"
-            raise ValueError(f"scheme must be redis://, rediss:// or unix:// ({given})")
+            raise ValueError(
+                f"scheme must be redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// ({given})"
+            )
         try:
             ConnectionPool.from_url(url)  # parses only: a pool connects on first use
         except ValueError as exc:  # a port or query option redis-py cannot use; its text names the part

@@ -53,7 +53,7 @@ class RateLimiter:
         burst: int = 1,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        base = f"{prefix}ratelimit:{team}:"
+        base = f"{prefix}ratelimit:{{{team}}}:"  # one hash tag: the script's three keys share a slot (#27)
         self._keys = [base + "tat", base + "cooldown", base + "announced"]
         self._ceiling = ceiling
         self._burst = burst

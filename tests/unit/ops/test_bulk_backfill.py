@@ -176,10 +176,10 @@ def test_one_import_per_segment_set_and_redis_as_if_identified(
     assert "8 created" in text
     assert "line 10: skipped" in text
     # Redis: exists with its managed segments, the userId mapping, the email index.
-    record = redis_client.hgetall("t:contact:a0@example.com")
+    record = redis_client.hgetall("t:contact:{a0@example.com}")
     assert (record["exists"], record["managed"]) == ("1", "[" + ",".join(sorted(ada["segments"])) + "]")
-    assert redis_client.get("t:user:ua0") == "a0@example.com"
-    assert redis_client.sismember("t:email-index", "b2@example.com")
+    assert redis_client.get("t:user:{ua0}") == "a0@example.com"
+    assert redis_client.sismember("t:{email-index}:email-index", "b2@example.com")
 
 
 def test_afterwards_the_same_identify_costs_no_call(contacts: Path, redis_client: fakeredis.FakeRedis) -> None:
@@ -224,8 +224,8 @@ def test_rows_an_import_did_not_load_are_written_to_a_file_that_loads_again(
     assert "1 failed" in text
     failed = contacts.with_name("contacts.failed.jsonl")
     assert [json.loads(line)["email"] for line in failed.read_text().splitlines()] == ["b1@example.com"]
-    assert not redis_client.exists("t:contact:b1@example.com")
-    assert redis_client.hget("t:contact:b0@example.com", "exists") == "1"
+    assert not redis_client.exists("t:contact:{b1@example.com}")
+    assert redis_client.hget("t:contact:{b0@example.com}", "exists") == "1"
     resend.failing = frozenset()  # fixed
     code, _, _ = _backfill(failed, resend, redis_client)
     assert code == 0
@@ -278,7 +278,7 @@ def test_an_interrupted_backfill_resumes_and_a_finished_one_is_not_loaded_again(
     # The rerun imports what the first run planned (Resend holds some of it by now), not through events.
     assert (code, handed) == (0, [])
     assert len(resend.contacts) == 8
-    assert redis_client.hget("t:contact:a3@example.com", "exists") == "1"
+    assert redis_client.hget("t:contact:{a3@example.com}", "exists") == "1"
     resend.calls.clear()
     code, text, handed = _backfill(contacts, resend, redis_client)
     assert (code, handed) == (0, [])

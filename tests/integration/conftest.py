@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 import redis
+from pydantic import SecretStr
 
 from connector.emulator import EmulatorInspector, EmulatorServer
+from connector.redisio import connect
 from connector.resend import ResendClient
-from connector.settings import Settings, load_settings
+from connector.settings import RedisSettings, Settings, load_settings
 from connector.sync import EventSync
 
 API_KEY = "re_integration_" + uuid.uuid4().hex[:8]
@@ -33,7 +35,7 @@ def inspector(emulator: EmulatorServer) -> Iterator[EmulatorInspector]:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = connect(RedisSettings(url=SecretStr(redis_url)))  # a Sentinel or Cluster URL too
     yield client
     client.close()
 

@@ -1,0 +1,147 @@
+"""A realistic stream for the topology fault tests (issue #27), what it implies, and the run with a fault.
+
+Hundreds of people, thousands of events: identifies (with audience moves), tracks and pages with
+traits, tracks without (no call), groups, aliases (later events by the new id). Every event of one
+person carries the person's key, as a CDP keys by person, so Kafka keeps them in order and the
+final state follows from the stream alone.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connector.emulator import EmulatorInspector
+from tests.harness import ConnectorProcess, Deployment, wait_drained
+from tests.integration.test_pipeline_e2e import assert_matches
+
+PEOPLE = 300
+EVENTS = 3_000
+AUDIENCES = ["Gold", "Silver", "Bronze", "Trial"]
+Keyed = tuple[str, dict[str, Any]]
+
+
+def _identify(rng: random.Random, person: int, n: int) -> dict[str, Any]:
+    traits = {"email": f"person-{person}@example.com", "plan": rng.choice(["free", "pro", "team"]), "score": n,
+              "resendAudiences": rng.sample(AUDIENCES, rng.randint(0, 3))}  # fmt: skip
+    return {"type": "identify", "messageId": f"i-{n}", "userId": f"u{person}", "traits": traits}
+
+
+def firsts(seed: int, people: int = PEOPLE) -> list[Keyed]:
+    """Every person identified once: the stream's start."""
+    rng = random.Random(seed)
+    return [(f"p{p}", _identify(rng, p, p)) for p in range(people)]
+
+
+def rest(seed: int, people: int = PEOPLE, total: int = EVENTS, *, aliases: bool = True) -> list[Keyed]:
+    """What follows the first identifies."""
+    rng = random.Random(seed + 1)
+    ids = {p: [f"u{p}"] for p in range(people)}
+    made: list[Keyed] = []
+    for n in range(people, total):
+        p = rng.randrange(people)
+        uid = rng.choice(ids[p])
+        roll = rng.random()
+        if roll < 0.25:
+            event = _identify(rng, p, n)  # often a move between audiences
+        elif roll < 0.5:
+            event = {"type": "track", "userId": uid, "event": "Viewed", "traits": {"lastEvent": f"e{n}"}}
+        elif roll < 0.6:
+            event = {"type": "page", "userId": uid, "name": "Home", "traits": {"lastPage": f"p{n}"}}
+        elif roll < 0.72:
+            event = {"type": "group", "userId": uid, "groupId": f"g{rng.randrange(20)}", "traits": {"name": f"G{n}"}}
+        elif roll < 0.8 and aliases:
+            new = f"u{p}-a{n}"
+            event = {"type": "alias", "previousId": uid, "userId": new}
+            ids[p].append(new)
+        else:
+            event = {"type": "track", "userId": uid, "event": "Scrolled"}  # nothing to write: no call
+        made.append((f"p{p}", {**event, "messageId": f"m-{n}"}))
+    return made
+
+
+def implied(stream: list[Keyed]) -> dict[str, dict[str, Any]]:
+    """What Resend should hold: per email, the properties the events set and the segment names."""
+    email_of: dict[str, str] = {}
+    contacts: dict[str, dict[str, Any]] = {}
+    for _, event in stream:
+        traits = event.get("traits") or {}
+        uid = event.get("userId", "")
+        if event["type"] == "identify":
+            email_of[uid] = traits["email"]
+            contact = contacts.setdefault(traits["email"], {"properties": {}, "segments": set()})
+            contact["properties"].update(plan=traits["plan"], score=str(traits["score"]), cdp_user_id=uid)
+            contact["segments"] = set(traits["resendAudiences"])
+        elif event["type"] == "alias":
+            email_of[uid] = email_of[event["previousId"]]
+        elif event["type"] == "group":
+            props = contacts[email_of[uid]]["properties"]
+            props.update(cdp_group_id=event["groupId"], group_name=traits["name"])
+        elif traits:
+            contacts[email_of[uid]]["properties"].update({k: str(v) for k, v in traits.items()})
+    return contacts
+
+
+def produce(deployment: Deployment, stream: list[Keyed]) -> None:
+    deployment.produce((key.encode(), json.dumps(event).encode()) for key, event in stream)
+
+
+def assert_implied(inspector: EmulatorInspector, deployment: Deployment, stream: list[Keyed]) -> None:
+    """Nothing lost, nothing wrongly dead-lettered, no contact twice."""
+    assert_matches(inspector, implied(stream))
+    emails = [c["email"].lower() for c in inspector.state()["contacts"]]
+    assert len(emails) == len(set(emails)), "a contact was created twice"
+    assert deployment.dead_letters() == []
+
+
+@dataclass
+class Run:
+    recovery_seconds: float  # from the fault until every partition with work left committed more
+    output: str
+    calls: dict[str, int]
+
+
+def run_with_fault(deployment: Deployment, inspector: EmulatorInspector, logs: Path, stream: list[Keyed],
+                   fault: Callable[[], None], heal: Callable[[], None], *, at: float = 0.6,
+                   already_done: int = 0) -> Run:  # fmt: skip
+    """Produce ``stream``, start the connector, apply ``fault`` once ``at`` of it is left, measure
+    until every partition progresses again, ``heal``, drain; the connector must exit cleanly."""
+    produce(deployment, stream)
+    process = ConnectorProcess(deployment, logs / "connector.log")
+    try:
+        deadline = time.monotonic() + 180
+        while deployment.lag() > len(stream) * at and time.monotonic() < deadline:
+            assert process.proc.poll() is None, process.output()[-3000:]
+            time.sleep(0.2)
+        before = deployment.lags()
+        assert sum(before.values()) > 0, "the fault should hit the run, not follow it"
+        started = time.monotonic()
+        fault()
+        recovery = _time_to_progress(deployment, before, started, process)
+        heal()
+        wait_drained(deployment, process, timeout=300)
+    finally:
+        code = process.stop()
+    assert code == 0, process.output()[-3000:]
+    return Run(recovery, process.output(), inspector.call_counts())
+
+
+def _time_to_progress(deployment: Deployment, before: dict[int, int], started: float,
+                      process: ConnectorProcess, timeout: float = 120) -> float:  # fmt: skip
+    waiting = {p for p, lag in before.items() if lag > 0}
+    while time.monotonic() - started < timeout:
+        assert process.proc.poll() is None, process.output()[-3000:]
+        try:
+            lags = deployment.lags()
+        except Exception:  # noqa: BLE001 - the admin client meets the fault too; ask again
+            lags = before
+        waiting = {p for p in waiting if lags[p] >= before[p]}
+        if not waiting:
+            return time.monotonic() - started
+        time.sleep(0.25)
+    raise AssertionError(f"partitions {sorted(waiting)} made no progress for {timeout}s after the fault")

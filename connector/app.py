@@ -18,7 +18,7 @@ from connector.pipeline.pause import ResumeSignal
 from connector.pipeline.replay import run_replay as _run_replay
 from connector.pipeline.runner import Runner
 from connector.pipeline.status import StatusBoard
-from connector.redisio import connect
+from connector.redisio import ReplicatedGate, connect
 from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.sync import EventSync
@@ -91,6 +91,7 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
         parts.lifecycle(letters),
         parts.metrics,
         flush=parts.dead_letters.flush,
+        durable=ReplicatedGate(parts.redis, settings.redis),
         resume_signal=ResumeSignal(parts.redis, settings.redis.key_prefix),
         pause_probe_max_seconds=settings.resend.pause_probe_max_seconds,
         log_outcomes=settings.log_event_outcomes,

@@ -20,6 +20,7 @@ commands keep their order on each node. :func:`values` reads many keys across sl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,12 +32,26 @@ import redis.exceptions as rex
 from redis.cluster import ClusterNode, RedisCluster
 from redis.sentinel import Sentinel
 
-from connector.errors import StateStoreUnavailable
+from connector.errors import StateStoreFailedOver, StateStoreUnavailable
+from connector.logs import get_logger
 
 if TYPE_CHECKING:
     from connector.settings import RedisSettings
 
-__all__ = ["Topology", "connect", "is_cluster", "ordered_pipeline", "parse_topology", "translated", "values"]
+__all__ = [
+    "ReplicatedGate",
+    "Topology",
+    "connect",
+    "is_cluster",
+    "ordered_pipeline",
+    "parse_topology",
+    "replicated",
+    "translated",
+    "values",
+]
+
+log = get_logger(__name__)
+_GATE_BACKOFF_SECONDS = 2.0  # after a WAIT that fell short, commits wait this long before asking again
 
 TOPOLOGY_SCHEMES = frozenset({"redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster"})
 # Transient states of a healthy deployment: a failover, a resharding, a replica still loading.
@@ -152,6 +167,86 @@ def values(client: redis.Redis, keys: Sequence[str]) -> list[Any]:
     for key in keys:
         pipe.get(key)
     return list(pipe.execute())
+
+
+Identity = tuple[tuple[str, str], ...]  # (server, replication id) of every master
+
+
+def replicated(client: redis.Redis, replicas: int, timeout_ms: int, marker: str) -> tuple[int, Identity]:
+    """How many replicas hold every write made before this call (the fewest over a cluster's masters),
+    waiting up to ``timeout_ms`` for ``replicas`` of them, and which masters answered: a master's
+    replication id changes when a replica is promoted or a master restarts empty.
+
+    WAIT counts the writes of its own connection, so a marker is written on the same one first: the
+    master's replication offset then covers every client's earlier writes."""
+    if not is_cluster(client):
+        acked, replid = _wait_on(client, marker, replicas, timeout_ms)
+        return acked, (("master", replid),)
+    cluster = cast(RedisCluster, client)
+    answers = [(node.name, *_wait_on(node.redis_connection, _key_on(cluster, node, marker), replicas, timeout_ms))
+               for node in cluster.get_primaries()]  # type: ignore[no-untyped-call]  # fmt: skip
+    return min((a[1] for a in answers), default=0), tuple(sorted((name, replid) for name, _, replid in answers))
+
+
+def _wait_on(client: Any, key: str, replicas: int, timeout_ms: int) -> tuple[int, str]:
+    pipe = client.pipeline(transaction=False)
+    pipe.set(key, "1", px=60_000)
+    pipe.execute_command("WAIT", replicas, timeout_ms)
+    pipe.info("replication")
+    _, acked, info = pipe.execute()
+    return int(acked), str(info.get("master_replid", ""))
+
+
+def _key_on(cluster: RedisCluster, node: Any, marker: str) -> str:
+    """A key of ``marker`` whose slot ``node`` serves (its hash tag found by trying a few)."""
+    for n in range(100_000):
+        key = f"{marker}:{{{n}}}"
+        if cluster.get_node_from_key(key) is node:  # type: ignore[no-untyped-call]
+            return key
+    raise StateStoreUnavailable("no slot of a cluster master found for the replication marker")
+
+
+class ReplicatedGate:
+    """Whether ``run`` may commit offsets (issue #27). Always, unless ``redis.commit_after_replicas``
+    is set; then only once that many replicas acknowledged every Redis write before, and never again
+    after a failover: the first commit after one raises StateStoreFailedOver instead (records done
+    since the last commit may have written to the master that was lost)."""
+
+    def __init__(self, client: redis.Redis, settings: RedisSettings) -> None:
+        self._client, self._wanted, self._timeout_ms = client, settings.commit_after_replicas, settings.replica_wait_ms
+        self._marker = settings.key_prefix + "replicated"
+        self._failed_at = -_GATE_BACKOFF_SECONDS
+        self._masters: Identity | None = None
+        self._failed_over = False
+        if self._wanted > 0:
+            self._ask(0, 0)  # which masters serve us at start: a failover from now on is noticed
+
+    def __call__(self, *, ask: bool = True) -> bool:
+        """``ask=False`` (a rebalance or close, on kafka-python's thread): no I/O, no raise, only
+        whether a failover was seen (commits on revoke cover at most the last commit interval)."""
+        if self._wanted <= 0 or not ask:
+            return not self._failed_over
+        if self._failed_over or time.monotonic() - self._failed_at < _GATE_BACKOFF_SECONDS:
+            return False  # a replica was missing moments ago: do not block the run loop on WAIT yet again
+        acked = self._ask(self._wanted, self._timeout_ms)
+        if acked < self._wanted:
+            self._failed_at = time.monotonic()
+            log.warning("redis.replicas_behind", acked=acked, wanted=self._wanted)
+            return False
+        return True
+
+    def _ask(self, wanted: int, timeout_ms: int) -> int:
+        try:
+            with translated():
+                acked, masters = replicated(self._client, wanted, timeout_ms, self._marker)
+        except StateStoreUnavailable as exc:
+            log.warning("redis.replicas_unknown", error=str(exc))
+            return -1
+        if self._masters is not None and masters != self._masters:
+            self._failed_over = True
+            raise StateStoreFailedOver(f"Redis masters changed from {len(self._masters)} known to {len(masters)} new")
+        self._masters = masters
+        return acked
 
 
 @contextmanager

@@ -107,6 +107,11 @@ class RedisSettings(_Section):
     url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     key_prefix: str = "resend-connector:"
     socket_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Issue #27: Redis replicates asynchronously, so a failover can lose its last writes. With N > 0,
+    # `run` commits Kafka offsets only once N replicas acknowledged every Redis write before (WAIT):
+    # what a failover loses is then only state of uncommitted records, which are processed again.
+    commit_after_replicas: int = Field(default=0, ge=0)
+    replica_wait_ms: int = Field(default=1000, ge=1)
 
     @field_validator("key_prefix")
     @classmethod

@@ -68,8 +68,9 @@ class _Group:
 
 
 class LocalRedisSentinel(_Group):
-    def __init__(self) -> None:
+    def __init__(self, *, down_after_ms: int = 1000) -> None:
         super().__init__("local-redis-sentinel-")
+        self._down_after_ms = down_after_ms
         self.master = LocalRedis(workdir=self._workdir / "master")
         self.replica = LocalRedis(workdir=self._workdir / "replica",
                                   extra=["--replicaof", "127.0.0.1", str(self.master.port)])  # fmt: skip
@@ -81,7 +82,7 @@ class LocalRedisSentinel(_Group):
         config = (
             f"port {port}\n"
             f"sentinel monitor {MASTER_NAME} 127.0.0.1 {self.master.port} 2\n"
-            f"sentinel down-after-milliseconds {MASTER_NAME} 1000\n"
+            f"sentinel down-after-milliseconds {MASTER_NAME} {self._down_after_ms}\n"
             f"sentinel failover-timeout {MASTER_NAME} 5000\n"
             f"sentinel parallel-syncs {MASTER_NAME} 1\n"
         )

@@ -27,6 +27,7 @@ from kafka import KafkaAdminClient
 from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.local.kafka_cluster import LocalKafkaCluster
 from connector.local.redis_topologies import LocalRedisCluster, LocalRedisSentinel
+from tests.conftest import wait_for
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY
 from tests.integration.topology_stream import Keyed, Run, assert_implied, firsts, produce, rest, run_with_fault
@@ -40,6 +41,9 @@ def deployment_on(bootstrap: str, redis_url: str, emulator: EmulatorServer, uniq
                       key_prefix=unique("topo") + ":", replication=replication)  # fmt: skip
     # Slow enough that the fault lands mid-run (Resend's own limits are far lower still).
     made.extra_env["RESEND_CONNECTOR_RESEND__MAX_REQUESTS_PER_SECOND"] = "250"
+    if "+" in redis_url.partition("://")[0]:  # Sentinel or Cluster: as docs/operations.md recommends
+        made.extra_env["RESEND_CONNECTOR_REDIS__COMMIT_AFTER_REPLICAS"] = "1"
+        made.extra_env["RESEND_CONNECTOR_REDIS__REPLICA_WAIT_MS"] = "500"
     made.create_topics()
     return made
 
@@ -47,7 +51,7 @@ def deployment_on(bootstrap: str, redis_url: str, emulator: EmulatorServer, uniq
 def report(name: str, run: Run) -> None:
     lookups = run.calls.get("GET /contacts/{id}", 0)
     print(f"\n[topologies] {name}: recovery {run.recovery_seconds:.1f}s, {sum(run.calls.values())} calls, "
-          f"{lookups} contact lookups")  # fmt: skip
+          f"{lookups} contact lookups, {run.restarts} restart(s) after a failover")  # fmt: skip
 
 
 def leader_of_most(bootstrap: str, topic: str) -> int:
@@ -78,7 +82,14 @@ def test_a_sentinel_failover_when_the_master_is_killed(
     deployment = deployment_on(kafka_bootstrap, redis_sentinel.url, emulator, unique)
     stream = firsts(seed=32) + rest(seed=32)
     master = redis_sentinel.server_on(redis_sentinel.master_port())
-    run = run_with_fault(deployment, inspector, tmp_path, stream, master.kill, master.start)
+    replica = redis_sentinel.replica if master is redis_sentinel.master else redis_sentinel.master
+
+    def kill_master() -> None:  # and it comes back, as a restarted pod would, once the replica is master
+        master.kill()
+        wait_for(lambda: redis_sentinel.master_port() == replica.port, timeout=60, what="the failover")
+        master.start()
+
+    run = run_with_fault(deployment, inspector, tmp_path, stream, kill_master, lambda: None)
     report("Sentinel master killed", run)
     assert redis_sentinel.master_port() != master.port  # the replica was promoted
     assert "StateStoreUnavailable" in run.output  # the connector met the failover, and retried
@@ -86,38 +97,42 @@ def test_a_sentinel_failover_when_the_master_is_killed(
 
 
 def test_a_sentinel_failover_to_a_replica_missing_the_last_writes(
-    kafka_bootstrap: str, redis_sentinel: LocalRedisSentinel, emulator: EmulatorServer,
-    inspector: EmulatorInspector, unique: Callable[[str], str], tmp_path: Path,
+    kafka_bootstrap: str, emulator: EmulatorServer, inspector: EmulatorInspector, unique: Callable[[str], str],
+    tmp_path: Path,
 ) -> None:  # fmt: skip
     """Replication is asynchronous: a promoted replica may lack the master's last writes. Here it
-    lacks seconds of them (its link is cut, it is frozen, then the master dies): contact records,
-    managed and member sets, fingerprints, the rate limiter's state written meanwhile are gone.
+    lacks a second and a half of them: its link is cut and it is frozen (briefer than the sentinels'
+    3 s down-after, so it stays a candidate), then the master dies. Contact records, managed and
+    member sets, fingerprints and the rate limiter's state written meanwhile are gone.
 
     What that may cost, and what it may not: extra calls (lookups, writes repeated with the same
     values), never a wrong write or a lost membership. The people are identified (and their
     userId -> email mappings replicated) before the fault: a mapping first written in the lost
     window is lost with it, and a track/page/group naming only that userId is then skipped
     (``no_email``) until the next identify, as after any Redis loss (docs/operations.md)."""
-    deployment = deployment_on(kafka_bootstrap, redis_sentinel.url, emulator, unique)
-    start, stream = firsts(seed=33), rest(seed=33, aliases=False)
-    first_calls = run_first(deployment, inspector, start, tmp_path)
-    master = redis_sentinel.server_on(redis_sentinel.master_port())
-    replica = redis_sentinel.replica if master is redis_sentinel.master else redis_sentinel.master
-    replica_pid = replica.pid
-    assert replica_pid is not None
+    with LocalRedisSentinel(down_after_ms=3000) as sentinel:
+        deployment = deployment_on(kafka_bootstrap, sentinel.url, emulator, unique)
+        start, stream = firsts(seed=33), rest(seed=33, aliases=False)
+        first_calls = run_first(deployment, inspector, start, tmp_path)
+        master, replica = sentinel.master, sentinel.replica
+        replica_pid = replica.pid
+        assert replica_pid is not None
 
-    def lose_writes() -> None:
-        os.kill(replica_pid, signal.SIGSTOP)  # it neither reads its link nor reconnects
-        redis.Redis(port=master.port).client_kill_filter(_type="replica")
-        time.sleep(3)  # writes the replica will never see
-        master.kill()
-        os.kill(replica_pid, signal.SIGCONT)
+        def lose_writes() -> None:
+            os.kill(replica_pid, signal.SIGSTOP)  # it neither reads its link nor reconnects
+            redis.Redis(port=master.port).client_kill_filter(_type="replica")
+            time.sleep(1.5)  # writes the replica will never see
+            master.kill()
+            os.kill(replica_pid, signal.SIGCONT)
+            # Back only once the replica is master: an empty master must not come back first.
+            wait_for(lambda: sentinel.master_port() == replica.port, timeout=60, what="the failover")
+            master.start()
 
-    run = run_with_fault(deployment, inspector, tmp_path, stream, lose_writes, master.start)
-    run.calls = {k: v - first_calls.get(k, 0) for k, v in run.calls.items()}  # this run's alone
-    report("Sentinel failover losing 3 s of writes", run)
-    assert redis_sentinel.master_port() == replica.port
-    assert_implied(inspector, deployment, start + stream)
+        run = run_with_fault(deployment, inspector, tmp_path, stream, lose_writes, lambda: None)
+        run.calls = {k: v - first_calls.get(k, 0) for k, v in run.calls.items()}  # this run's alone
+        report("Sentinel failover losing 1.5 s of writes", run)
+        assert sentinel.master_port() == replica.port
+        assert_implied(inspector, deployment, start + stream)
 
 
 def run_first(deployment: Deployment, inspector: EmulatorInspector, start: list[Keyed], logs: Path) -> dict[str, int]:
@@ -138,7 +153,13 @@ def test_a_redis_cluster_master_killed_its_replica_takes_over(
     deployment = deployment_on(kafka_bootstrap, redis_cluster.url, emulator, unique)
     stream = firsts(seed=34) + rest(seed=34)
     victim = redis_cluster.masters()[0]
-    run = run_with_fault(deployment, inspector, tmp_path, stream, victim.kill, victim.start)
+
+    def kill_master() -> None:  # and it comes back, as a restarted pod would, once its replica took over
+        victim.kill()
+        wait_for(lambda: len(redis_cluster.masters()) == 3, timeout=60, what="the replica's promotion")
+        victim.start()
+
+    run = run_with_fault(deployment, inspector, tmp_path, stream, kill_master, lambda: None)
     report(f"Redis Cluster master :{victim.port} killed", run)
     assert "StateStoreUnavailable" in run.output  # the connector met the failover, and retried
     assert victim not in redis_cluster.masters()  # it came back as a replica

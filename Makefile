@@ -18,9 +18,9 @@ provision: install
 	$(PY) -m connector.local provision
 
 check: install
-	$(VENV)/bin/ruff format --check connector tests
-	$(VENV)/bin/ruff check connector tests
-	$(VENV)/bin/mypy --strict connector
+	$(VENV)/bin/ruff format --check connector resend_emulator tests
+	$(VENV)/bin/ruff check connector resend_emulator tests
+	$(VENV)/bin/mypy --strict connector resend_emulator
 
 # The whole suite against real servers, which are started for the run and stopped whatever happens.
 test: provision

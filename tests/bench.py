@@ -45,8 +45,8 @@ from typing import Any, Protocol
 import httpx
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
-from connector.emulator import EmulatorInspector
 from connector.local.services import free_port
+from resend_emulator import EmulatorInspector
 from tests.bench_economy import backfill_rows, fewest_calls, workload
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 

@@ -23,11 +23,12 @@ from typing import Any, NamedTuple
 
 from kafka import TopicPartition
 
-from connector.app import build_parts
+from connector.kafka.consumer import Consumer
 from connector.logs import configure
 from connector.pipeline.records import InFlight
 from connector.pipeline.runner import Runner
 from connector.settings import load_settings
+from connector.wiring import Wiring
 
 TP = TopicPartition("events", 0)
 
@@ -86,11 +87,11 @@ def main() -> None:
                              kafka={"bootstrap_servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"]},
                              resend={"api_key": "re_bench_inline", "base_url": "http://127.0.0.1:9"})  # fmt: skip
     with ExitStack() as stack:
-        parts = build_parts(settings, stack)
+        parts = Wiring(settings, stack)
         consumer = _Consumer(records)
-        runner = Runner(settings.kafka, consumer, parts.lifecycle(_NoLetters()), parts.metrics,
-                        log_outcomes=settings.log_event_outcomes)  # fmt: skip
-        runner._consumer.subscribe()
+        runner = Runner(settings.kafka, Consumer(consumer, settings.kafka.topic), parts.lifecycle(_NoLetters()),
+                        parts.metrics, log_outcomes=settings.log_event_outcomes)  # fmt: skip
+        runner._consumer.subscribe(on_assigned=runner._on_assigned, on_revoked=runner._on_revoked)
 
         def drain() -> None:  # Runner.run's steps, until every record is consumed
             while consumer.position < count:

@@ -26,7 +26,7 @@ def _flat(text: str) -> str:
 
 def failure_lines(exc: BaseException) -> list[str]:
     """What the operator reads: one line per problem, each standing on its own."""
-    from kafka.errors import KafkaError
+    from connector.kafka import KafkaError
 
     if isinstance(exc, ConfigurationError):
         if not exc.problems or exc.problems == (str(exc),):  # one problem that names itself

@@ -9,7 +9,7 @@ from types import FrameType
 
 from connector.cli.common import settings_of
 from connector.cli.registry import Command, register
-from connector.errors import StateStoreFailedOver
+from connector.errors import ConfigurationError, StateStoreFailedOver
 from connector.logs import get_logger
 
 log = get_logger(__name__)
@@ -37,8 +37,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _emulator(argv: list[str]) -> int:
-    from connector.emulator import main as emulator_main
-
+    # The one import of the emulator from connector/ (tests/unit/test_import_rules.py): it is a
+    # separate package, installed with the [emulator] extra only, never in the production image.
+    try:
+        from resend_emulator import main as emulator_main
+    except ImportError as exc:
+        problem = "the Resend emulator is not installed (pip install 'resend-connector[emulator]')"
+        raise ConfigurationError(problem) from exc
     return int(emulator_main(argv) or 0)
 
 

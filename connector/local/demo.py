@@ -25,9 +25,9 @@ SAMPLES = Path("deploy") / "sample-events.jsonl"
 
 
 def produce_samples(bootstrap: str, topic: str, path: Path) -> int:
-    from kafka import KafkaProducer
+    from connector.kafka.clients import plain_producer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = plain_producer(bootstrap)
     count = 0
     for line in path.read_bytes().splitlines():
         if not line.strip():
@@ -46,10 +46,17 @@ def produce_samples(bootstrap: str, topic: str, path: Path) -> int:
 
 def run_demo() -> int:
     from connector.app import build_runner
-    from connector.emulator import EmulatorInspector, EmulatorServer
+    from connector.kafka.clients import ensure_topics
     from connector.logs import configure, get_logger
-    from connector.pipeline.kafka_io import ensure_topics
     from connector.settings import load_settings
+
+    # `make run` (the demo) is the emulator's other user in connector/: a development tool, guarded
+    # like the `emulator` command, since production installs leave the [emulator] extra out.
+    try:
+        from resend_emulator import EmulatorInspector, EmulatorServer
+    except ImportError:
+        print("the demo needs the Resend emulator: pip install 'resend-connector[emulator]'")
+        return 1
 
     configure(level="debug", fmt="console")
     log = get_logger("demo")

@@ -171,25 +171,14 @@ class LocalKafka:
         return path
 
     def _answers_metadata(self) -> bool:
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
+        from connector.kafka.clients import answers_metadata
 
         # A client built against a closed port leaks its sockets; only ask once the port listens.
         try:
             socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
         except OSError:
             return False
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=3000)
-        except (KafkaError, OSError, ValueError):
-            return False
-        try:
-            admin.list_topics()
-            return True
-        except (KafkaError, OSError):
-            return False
-        finally:
-            admin.close()
+        return answers_metadata(self.bootstrap_servers)
 
     @property
     def workdir(self) -> Path:

@@ -37,8 +37,9 @@ from tqdm import tqdm
 
 from connector.errors import RetryableError
 from connector.ops.rows import BadRow, FileFormat, check_file, file_format, identify_event, read_rows
-from connector.redisio import connect, translated
-from connector.settings import KafkaSettings, Settings
+from connector.redisio import translated
+from connector.settings import Settings
+from connector.wiring import Wiring
 
 __all__ = ["EXIT_INTERRUPTED", "Checkpoint", "FileIdentity", "Progress", "identify_file", "run_backfill"]
 
@@ -153,7 +154,7 @@ class _Batch:
         Raises RetryableError naming the first line Kafka did not acknowledge; the lines
         acknowledged after it are checkpointed too, so the rerun sends only what is missing.
         """
-        from kafka.errors import KafkaError
+        from connector.kafka import KafkaError
 
         with contextlib.suppress(KafkaError):  # a timeout shows below as an unfinished future
             producer.flush(timeout=_FLUSH_TIMEOUT_S)
@@ -191,15 +192,14 @@ def run_backfill(
     identity = identify_file(path)
     tally = _Tally()
     with contextlib.ExitStack() as cleanup:
-        client = redis_client if redis_client is not None else connect(settings.redis)
-        if redis_client is None:
-            cleanup.callback(client.close)
+        parts = Wiring(settings, cleanup)
+        client = redis_client if redis_client is not None else parts.redis
         checkpoint = Checkpoint(client, f"{settings.redis.key_prefix}backfill:{identity.digest}", path.name)
         if not checkpoint.acquire():
             print(f"backfill {path.name}: another backfill of this file is running; try again later", file=out)
             return 1
         cleanup.callback(_release_quietly, checkpoint)
-        sink = producer if producer is not None else _kafka_producer(settings.kafka)
+        sink = producer if producer is not None else parts.event_producer()
         cleanup.callback(sink.close, timeout=_FLUSH_TIMEOUT_S)
         try:
             with _sigterm_as_interrupt():
@@ -262,16 +262,6 @@ def _produce(
         raise
     finally:
         bar.close()
-
-
-def _kafka_producer(settings: KafkaSettings) -> Producer:
-    from kafka import KafkaProducer
-
-    from connector.pipeline.kafka_io import client_config
-
-    # Idempotence: the producer's own retries never write a record twice, and keep the order.
-    producer: Producer = KafkaProducer(**client_config(settings), acks="all", enable_idempotence=True, linger_ms=20)
-    return producer
 
 
 @contextlib.contextmanager

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
 from connector.errors import AuthenticationFailed, ConfigurationError, ResendNotFound
-from connector.redisio import connect
 from connector.resend import ResendClient
 from connector.resend.broadcasts import RECIPIENT_TYPES
 from connector.settings import Settings
+from connector.wiring import Wiring
 
 __all__ = ["broadcast_arguments", "run_broadcast"]
 
@@ -45,9 +46,14 @@ def broadcast_arguments(broadcast: argparse.ArgumentParser) -> None:
     show.add_argument("id")
 
 
-def run_broadcast(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    store = connect(settings.redis)
-    client = ResendClient.from_settings(settings.resend, store, key_prefix=settings.redis.key_prefix)
+def run_broadcast(
+    settings: Settings, args: argparse.Namespace, out: TextIO, *, resend: ResendClient | None = None
+) -> int:
+    with ExitStack() as stack:
+        return _run(resend or Wiring(settings, stack).resend, args, out)
+
+
+def _run(client: ResendClient, args: argparse.Namespace, out: TextIO) -> int:
     try:
         action: Callable[[ResendClient, argparse.Namespace, TextIO], int] = _ACTIONS[args.action]
         return action(client, args, out)
@@ -60,9 +66,6 @@ def run_broadcast(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
     except ResendNotFound as exc:
         print(f"broadcast: not found ({exc})", file=out)
         return 1
-    finally:
-        client.close()
-        store.close()
 
 
 def _create(client: ResendClient, args: argparse.Namespace, out: TextIO) -> int:

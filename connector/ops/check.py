@@ -12,15 +12,17 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 import redis
 
 from connector.errors import AuthenticationFailed, ConnectorError
-from connector.redisio import connect, translated
+from connector.redisio import translated
 from connector.resend import ResendClient
 from connector.settings import KafkaSettings, Settings
+from connector.wiring import Wiring
 
 __all__ = ["CheckResult", "check_kafka", "check_redis", "check_resend", "check_settings", "report", "run_check"]
 
@@ -63,9 +65,7 @@ def check_settings(settings: Settings) -> CheckResult:
 def check_kafka(settings: KafkaSettings, *, timeout_ms: int = _KAFKA_TIMEOUT_MS) -> list[CheckResult]:
     """Reachable; the events topic exists; the dead-letter and parked topics exist or `run` can create
     them; the group's coordinator answers."""
-    from kafka import KafkaAdminClient
-
-    from connector.pipeline.kafka_io import client_config
+    from connector.kafka.clients import admin_client
 
     topics = [
         ("events topic", settings.topic),
@@ -75,11 +75,9 @@ def check_kafka(settings: KafkaSettings, *, timeout_ms: int = _KAFKA_TIMEOUT_MS)
     names = [f"{label} {name}" for label, name in topics] + [f"consumer group {settings.group_id}"]
     admin: Any = None
     try:
-        config = client_config(settings)
-        config.update(
-            request_timeout_ms=timeout_ms, bootstrap_timeout_ms=min(timeout_ms, settings.bootstrap_timeout_ms)
+        admin = admin_client(
+            settings, request_timeout_ms=timeout_ms, bootstrap_timeout_ms=min(timeout_ms, settings.bootstrap_timeout_ms)
         )
-        admin = KafkaAdminClient(**config)
         existing = set(admin.list_topics())
     except Exception as exc:  # noqa: BLE001 - any failure to connect is this check's answer
         if admin is not None:
@@ -130,7 +128,7 @@ def _will_create(admin: Any, settings: KafkaSettings) -> str:
 
 
 def _group(admin: Any, group_id: str, *, patience_s: float = 10.0) -> str:
-    from kafka.errors import GroupIdNotFoundError, KafkaError
+    from connector.kafka import GroupIdNotFoundError, KafkaError
 
     deadline = time.monotonic() + patience_s
     while True:
@@ -207,14 +205,8 @@ def run_check(settings: Settings, out: TextIO, *, as_json: bool = False) -> int:
 def _all_checks(settings: Settings) -> Iterable[CheckResult]:
     yield check_settings(settings)
     yield from check_kafka(settings.kafka)
-    client = connect(settings.redis)
-    try:
-        yield check_redis(client, settings.redis.key_prefix)
-    finally:
-        client.close()
-    # from_settings retries like the service does (at most about 20 s against an unreachable host).
-    resend = ResendClient.from_settings(settings.resend, None)
-    try:
-        yield check_resend(resend)
-    finally:
-        resend.close()
+    with ExitStack() as stack:
+        parts = Wiring(settings, stack)
+        yield check_redis(parts.redis, settings.redis.key_prefix)
+        # The client retries like the service does (at most about 20 s against an unreachable host).
+        yield check_resend(parts.resend_probe)

@@ -1,9 +1,12 @@
-"""The files a bulk backfill sends to ``POST /contacts/imports``: pure, no I/O (issue #14, point 3).
+"""The files a bulk backfill sends to ``POST /contacts/imports``: pure, no I/O (issues #14, #24).
 
-Each new contact is planned exactly as an identify event would be (connector.mapping), so its
-``CreateContact`` holds the names, properties, managed-audiences record and segment ids the event
-path would POST. Contacts are grouped by that segment set (an import adds every row to the same
-segments), and each group is cut into CSV files under the size limit, each with its ``column_map``.
+Each new contact is planned exactly as its identify events would be (connector.ops.backfill_plan),
+so its ``CreateContact`` holds the names, properties, managed-audiences record and segment ids the
+event path would leave in Resend. An import adds every row to the same segments and topics, so
+contacts are grouped by those; and by the set of columns they carry: what an EMPTY cell does to an
+existing contact (clear or keep) is documented nowhere (resend-api.md, Contact imports), so a file
+never carries an empty cell for a field its row does not set (#24, point 2). Each group is cut into
+CSV files under the size limit, each with its ``column_map``.
 """
 
 from __future__ import annotations
@@ -16,23 +19,15 @@ from typing import Any
 
 from connector.mapping import CreateContact
 from connector.mapping.values import as_text
-from connector.ops.rows import ContactRow
+from connector.ops.backfill_plan import PlannedContact
 
-__all__ = ["MAX_IMPORT_BYTES", "ImportFile", "PlannedRow", "group_by_segments", "import_files"]
+__all__ = ["MAX_IMPORT_BYTES", "ImportFile", "import_files"]
 
 # Resend refuses files over 50 MB (resend-openapi.yaml, CreateContactImportOptions): stay well under,
 # the multipart framing and a few long rows included.
 MAX_IMPORT_BYTES = 45 * 1024 * 1024
 
-_FIELDS = ("email", "first_name", "last_name", "unsubscribed")
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedRow:
-    row: ContactRow
-    create: CreateContact
-    user_id: str | None = None
-    topics: tuple[tuple[str, str], ...] = ()  # (topic id, opt_in | opt_out) its identify would set
+_FIELDS = ("first_name", "last_name", "unsubscribed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +35,8 @@ class ImportFile:
     content: bytes
     column_map: Mapping[str, Any]
     segment_ids: tuple[str, ...]
-    rows: tuple[PlannedRow, ...]
+    rows: tuple[PlannedContact, ...]
     topics: tuple[tuple[str, str], ...] = ()  # an import sets the same subscriptions on every row
-
-
-def group_by_segments(rows: Iterable[PlannedRow]) -> dict[tuple[str, ...], list[PlannedRow]]:
-    """One group per distinct segment set (sorted ids), in the order the sets first appear."""
-    groups: dict[tuple[str, ...], list[PlannedRow]] = {}
-    for planned in rows:
-        groups.setdefault(tuple(sorted(planned.create.segment_ids)), []).append(planned)
-    return groups
 
 
 def _cell(value: Any) -> str:
@@ -60,61 +47,63 @@ def _cell(value: Any) -> str:
     return value if isinstance(value, str) else as_text(value)
 
 
-def _record(create: CreateContact, keys: list[str]) -> list[str]:
-    properties = dict(create.properties)
-    # Only an opt-out is written: an empty cell sets nothing, and these contacts are all new.
-    unsubscribed = "true" if create.unsubscribed is True else ""
-    fields = [create.email, _cell(create.first_name), _cell(create.last_name), unsubscribed]
-    return fields + [_cell(properties.get(key)) for key in keys]
+def _cells(create: CreateContact) -> dict[str, str]:
+    """The contact's cells by column, the email first; a value that would be an empty cell is left
+    out (backfill rows never set one: empty cells and nulls are dropped when the file is read)."""
+    named = {"first_name": create.first_name, "last_name": create.last_name, "unsubscribed": create.unsubscribed}
+    cells = {"email": create.email, **{name: _cell(named[name]) for name in _FIELDS}}
+    cells.update((key, _cell(value)) for key, value in sorted(create.properties))  # one order per column set
+    return {column: cell for column, cell in cells.items() if cell != ""}
 
 
-def _column_map(keys: list[str], types: Mapping[str, str]) -> dict[str, Any]:
+def _column_map(columns: tuple[str, ...], types: Mapping[str, str]) -> dict[str, Any]:
+    keys = [c for c in columns if c != "email" and c not in _FIELDS]
     return {
-        **{name: name for name in _FIELDS},
+        **{name: name for name in columns if name == "email" or name in _FIELDS},
         "properties": {key: {"column": key, "type": "number" if types.get(key) == "number" else "string"}
                        for key in keys},
     }  # fmt: skip
 
 
-def _line(cells: list[str]) -> bytes:
+def _line(cells: Iterable[str]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    csv.writer(buffer, lineterminator="\n").writerow(list(cells))
     return buffer.getvalue().encode()
 
 
 def import_files(
-    segment_ids: tuple[str, ...],
-    rows: list[PlannedRow],
-    property_types: Mapping[str, str],
-    *,
-    max_bytes: int = MAX_IMPORT_BYTES,
+    contacts: Iterable[PlannedContact], property_types: Mapping[str, str], *, max_bytes: int = MAX_IMPORT_BYTES
 ) -> Iterator[ImportFile]:
-    """The group's rows as CSV files of at most ``max_bytes`` each (a row longer than that alone),
-    one series of files per distinct set of topic subscriptions."""
-    by_topics: dict[tuple[tuple[str, str], ...], list[PlannedRow]] = {}
-    for planned in rows:
-        by_topics.setdefault(planned.topics, []).append(planned)
-    for topics, members in by_topics.items():
-        for file in _files(segment_ids, members, property_types, max_bytes):
-            yield ImportFile(file.content, file.column_map, file.segment_ids, file.rows, topics)
+    """CSV files of at most ``max_bytes`` each (a row longer than that alone), one series per distinct
+    segment set, topic subscriptions and set of columns carried, in the order each first appears."""
+    groups: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]], list[PlannedContact]] = {}
+    for planned in contacts:
+        columns = tuple(_cells(planned.create))
+        groups.setdefault((tuple(sorted(planned.create.segment_ids)), planned.topics, columns), []).append(planned)
+    for (segment_ids, topics, columns), members in groups.items():
+        yield from _files(segment_ids, topics, columns, members, property_types, max_bytes)
 
 
 def _files(
-    segment_ids: tuple[str, ...], rows: list[PlannedRow], property_types: Mapping[str, str], max_bytes: int
+    segment_ids: tuple[str, ...],
+    topics: tuple[tuple[str, str], ...],
+    columns: tuple[str, ...],
+    rows: list[PlannedContact],
+    property_types: Mapping[str, str],
+    max_bytes: int,
 ) -> Iterator[ImportFile]:
-    keys = sorted({key for planned in rows for key, _ in planned.create.properties})
-    header = _line([*_FIELDS, *keys])
-    column_map = _column_map(keys, property_types)
+    header = _line(columns)
+    column_map = _column_map(columns, property_types)
     chunk: list[bytes] = [header]
     size = len(header)
-    members: list[PlannedRow] = []
+    members: list[PlannedContact] = []
     for planned in rows:
-        line = _line(_record(planned.create, keys))
+        line = _line(_cells(planned.create).values())
         if members and size + len(line) > max_bytes:
-            yield ImportFile(b"".join(chunk), column_map, segment_ids, tuple(members))
+            yield ImportFile(b"".join(chunk), column_map, segment_ids, tuple(members), topics)
             chunk, size, members = [header], len(header), []
         chunk.append(line)
         size += len(line)
         members.append(planned)
     if members:
-        yield ImportFile(b"".join(chunk), column_map, segment_ids, tuple(members))
+        yield ImportFile(b"".join(chunk), column_map, segment_ids, tuple(members), topics)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +22,9 @@ import redis
 
 from connector.errors import ConfigurationError, InvalidEventError
 from connector.mapping.email import normalise_email
-from connector.redisio import connect
 from connector.settings import Settings
 from connector.state import StateStore, SyncRecord
+from connector.wiring import Wiring, state_store
 
 __all__ = ["StatusQuery", "format_status", "run_status", "status_json"]
 
@@ -149,20 +150,11 @@ def run_status(
         except InvalidEventError as exc:  # refused before any server is reached
             print(f"status: {exc}", file=out)
             return 1
-    client = redis_client if redis_client is not None else connect(settings.redis)
-    try:
-        store = StateStore(
-            client,
-            prefix=settings.redis.key_prefix,
-            user_ttl_seconds=settings.destination.user_id_cache_ttl_days * 86_400,
-            refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
-        )
+    with ExitStack() as stack:
+        store = state_store(settings, redis_client) if redis_client is not None else Wiring(settings, stack).store
         emails, problems = _select(store, query)
         records = [store.sync_record(email) for email in emails]
         names = {segment_id: name for name, segment_id in store.segment_ids()[0].items()}
-    finally:
-        if redis_client is None:
-            client.close()
     named = set(emails) - set(_found_by_index(query, emails))
     unknown = [r.email for r in records if r.email in named and not _knows_anything(r)]
     if as_json:

@@ -30,7 +30,7 @@ EVENT_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, *, status: StatusBoard | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.events = Counter("connector_events", "Events by type and outcome", ["type", "outcome"], registry=r)
@@ -65,7 +65,7 @@ class Metrics:
             "connector_consent_kept", "unsubscribed: false dropped by the consent rule", ["field"], registry=r
         )
         self.in_flight = Gauge("connector_buffered_records", "Records polled and not yet finished", registry=r)
-        self.status = StatusBoard()
+        self.status = status or StatusBoard()
         self.last_loop = time.monotonic()
         self.ready = False
         self._server: ThreadingHTTPServer | None = None

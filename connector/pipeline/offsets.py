@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from kafka import TopicPartition
+from connector.kafka import TopicPartition
 
 __all__ = ["OffsetTracker"]
 

@@ -14,18 +14,17 @@ import argparse
 import hashlib
 import sys
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from kafka import TopicPartition
 from tqdm import tqdm
 
 from connector.errors import ConfigurationError
+from connector.kafka import TopicPartition
+from connector.kafka.consumer import DeadLetterSource
 from connector.logs import get_logger
-from connector.pipeline.consumer import DeadLetterSource
 from connector.pipeline.dead_letter import (
     CLASS_NAME,
     STAGE,
@@ -110,19 +109,27 @@ class _Producer(Protocol):
     def send(self, topic: str, letter: DeadLetter) -> DeadLetter: ...
 
 
-def run_replay(
-    settings: Settings, args: argparse.Namespace, build: Callable[[LetterBox], tuple[Lifecycle, _Producer]]
-) -> int:
-    """``build`` assembles the lifecycle (see connector.app) around the letter box it is given."""
+class _Parts(Protocol):
+    """What a replay is built from (connector.wiring.Wiring)."""
+
+    @property
+    def dead_letters(self) -> _Producer: ...
+
+    def lifecycle(self, letters: LetterBox) -> Lifecycle: ...
+
+    def dead_letter_source(self, group: str) -> DeadLetterSource: ...
+
+
+def run_replay(settings: Settings, args: argparse.Namespace, parts: _Parts) -> int:
+    """The dead-letter topic through the lifecycle ``parts`` assemble (connector.app)."""
     filters = ReplayFilter.from_args(args)
     group = f"{settings.kafka.group_id}-replay"
     if not filters.is_empty():
         group += f"-{filters.fingerprint()}"  # a filtered replay keeps its own place
     with ExitStack() as stack:
-        source = DeadLetterSource(settings.kafka, settings.kafka.dead_letter_topic, group)
-        stack.callback(source.close)
+        source = parts.dead_letter_source(group)
         total = source.open(from_beginning=args.from_beginning)
-        replay = _Replay(settings, build, source, dry_run=args.dry_run, as_json=getattr(args, "json", False))
+        replay = _Replay(settings, parts, source, dry_run=args.dry_run, as_json=getattr(args, "json", False))
         bar = tqdm(total=total, unit="rec", disable=args.no_progress or args.dry_run, file=sys.stderr)
         stack.callback(bar.close)
         matched = 0
@@ -145,13 +152,12 @@ class _Letters:
     """Where a replayed record that fails again goes: back to the dead-letter topic with its
     attempt count raised, or to the parked topic once it reaches ``dead_letter_max_attempts``."""
 
-    def __init__(self, settings: Settings, counts: dict[str, int]) -> None:
+    def __init__(self, settings: Settings, counts: dict[str, int], producer: _Producer) -> None:
         self._settings = settings.kafka
         self._counts = counts
-        self.producer: _Producer | None = None
+        self.producer = producer
 
     def dead_letter(self, record: InFlight, error: BaseException) -> None:
-        assert self.producer is not None
         origin = context_of(record.headers, FailureContext(record.topic, record.partition, record.offset))
         letter = letter_for(record, error, origin, self._settings.group_id)
         parked = origin.attempts + 1 >= self._settings.dead_letter_max_attempts
@@ -165,7 +171,7 @@ class _Replay:
     def __init__(
         self,
         settings: Settings,
-        build: Callable[[_Letters], tuple[Lifecycle, _Producer]],
+        parts: _Parts,
         source: DeadLetterSource,
         *,
         dry_run: bool,
@@ -177,8 +183,7 @@ class _Replay:
         self._pending: dict[TopicPartition, int] = {}
         self._last_commit = time.monotonic()
         self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0}
-        letters = _Letters(settings, self.counts)
-        self._lifecycle, letters.producer = build(letters)
+        self._lifecycle = parts.lifecycle(_Letters(settings, self.counts, parts.dead_letters))
 
     def one(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
         """Replay one record as ``run`` would (the same lifecycle and fates); False means stop (a

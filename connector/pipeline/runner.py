@@ -17,10 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from kafka import TopicPartition
-
+from connector.kafka import TopicPartition
+from connector.kafka.consumer import Consumer
 from connector.logs import get_logger
-from connector.pipeline.consumer import Consumer
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
@@ -46,7 +45,7 @@ class Runner:
     def __init__(
         self,
         settings: KafkaSettings,
-        consumer: Any,
+        consumer: Consumer,
         lifecycle: Lifecycle,
         metrics: Metrics,
         *,
@@ -59,13 +58,7 @@ class Runner:
         log_outcomes: str = "calls",
     ) -> None:
         self._settings = settings
-        self._consumer = Consumer(
-            consumer,
-            settings.topic,
-            on_assigned=self._on_assigned,
-            on_revoked=self._on_revoked,
-            on_unreadable=lambda tp: metrics.unreadable.labels(partition=str(tp.partition)).inc(),
-        )
+        self._consumer = consumer
         self._lifecycle = lifecycle
         self._metrics = metrics
         self._max_buffered = max_buffered
@@ -87,7 +80,12 @@ class Runner:
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
-        self._consumer.subscribe()
+        unreadable = self._metrics.unreadable
+        self._consumer.subscribe(
+            on_assigned=self._on_assigned,
+            on_revoked=self._on_revoked,
+            on_unreadable=lambda tp: unreadable.labels(partition=str(tp.partition)).inc(),
+        )
         log.info("consumer.started", topic=self._settings.topic, group=self._settings.group_id)
         self._metrics.status.running()
         try:

@@ -91,9 +91,13 @@ class ResendClient(TopicCalls, BroadcastCalls):
 
     @classmethod
     def from_settings(
-        cls, settings: ResendSettings, store: redis.Redis | None, *, key_prefix: str = "resend-connector:",
+        cls, settings: ResendSettings, store: redis.Redis | None, *, key_prefix: str | None = None,
         observer: Observer | None = None, on_retry: RetryHook | None = None,
     ) -> ResendClient:  # fmt: skip
+        """``store``: the Redis of the shared rate limit, whose keys start with ``key_prefix`` (the
+        deployment's ``redis.key_prefix``; required with a store, so no command writes outside it)."""
+        if store is not None and key_prefix is None:
+            raise ValueError("the shared rate limit needs the deployment's redis.key_prefix")
         secret = settings.api_key.get_secret_value() if settings.api_key else ""
         transport = httpx.HTTPTransport(
             proxy=environment_proxy(settings.base_url),
@@ -102,7 +106,7 @@ class ResendClient(TopicCalls, BroadcastCalls):
             ),
         )
         limiter = None
-        if store is not None:
+        if store is not None and key_prefix is not None:
             limiter = RateLimiter(
                 store,
                 team=settings.key_fingerprint(),

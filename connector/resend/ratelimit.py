@@ -49,7 +49,7 @@ class RateLimiter:
         *,
         team: str,
         ceiling: float,
-        prefix: str = "resend-connector:",
+        prefix: str,
         burst: int = 1,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -35,11 +35,11 @@ def now_ms() -> int:
 
 
 class LoopSync:
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, *, on_consent_kept: Callable[[str], None] | None = None) -> None:
         self._store = store
         self.topics = TopicIds(store)
         # Called once per dropped `unsubscribed: false` (the service counts it in a metric).
-        self.on_consent_kept: Callable[[str], None] | None = None
+        self._on_consent_kept = on_consent_kept
 
     def fulfil(self, need: LookupConsent | EnsureTopic, state: KnownState, resend: Any) -> KnownState:
         if isinstance(need, EnsureTopic):
@@ -58,8 +58,8 @@ class LoopSync:
         match command:
             case KeptConsent(email=email, field=field):
                 log.info("consent.kept", email=mask_email(email), field=field)
-                if self.on_consent_kept is not None:
-                    self.on_consent_kept(field)
+                if self._on_consent_kept is not None:
+                    self._on_consent_kept(field)
             case RememberConsent(email=email, unsubscribed=unsubscribed):
                 self._store.remember_unsubscribed(email, unsubscribed, now_ms())
             case SetTopics(email=email, topics=topics):

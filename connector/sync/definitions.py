@@ -2,13 +2,18 @@
 
 Both live in Redis for every replica, with a small in-process copy in front so the steady path
 costs no round trip. A miss reads Redis again, then Resend, and creates what is missing: a segment
-under a team-wide lock so racing replicas create it once; a property definition without a lock,
-because a duplicate definition fails harmlessly and is answered by re-reading the list.
+under a team-wide lock so racing replicas create it once; a property definition likewise, under a
+lock per key (a thread lock within the process, then a Redis lock across replicas), so threads and
+replicas meeting the same new key at once cost one definition call, and the ones that waited read
+the outcome from Redis instead of listing the definitions again (#24). Only a definition Resend
+refuses (defined elsewhere meanwhile, say) reads the list.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from connector.errors import ResendRejected
@@ -26,6 +31,7 @@ class Definitions:
         self._lock = threading.Lock()
         self._segments: dict[str, str] = {}
         self._types: dict[str, str] = {}
+        self._defining: dict[str, tuple[threading.Lock, int]] = {}  # key -> (its lock, threads using it)
 
     # ``resend`` is the ResendClient (or the executor's call-counting wrapper around it).
 
@@ -79,12 +85,26 @@ class Definitions:
 
     def define(self, key: str, resend: Any) -> None:
         """Make ``key`` defined (a string property) or refused; either way the planner can go on."""
+        with self._key_lock(key):
+            types = self._define_once(key, resend)
+        with self._lock:
+            self._types.update(types)
+
+    def _define_once(self, key: str, resend: Any) -> dict[str, str]:
         types, loaded = self._store.property_types()
-        if key not in types and self._store.refused([key]):
-            return  # refused a moment ago (by any replica): not asked again until the mark expires
-        if key not in types and not loaded:
-            types = self._read_properties(resend)
-        if key not in types:
+        if key in types or self._store.refused([key]):
+            return types  # defined, or refused a moment ago (by any replica): not asked again for a while
+        if not loaded:
+            with redis_lock(self._store.client, self._store.key("lock", "properties-load")):
+                types, loaded = self._store.property_types()
+                if not loaded:
+                    types = self._read_properties(resend)
+            if key in types:
+                return types
+        with redis_lock(self._store.client, self._store.key("lock", "property", key)):
+            types, _ = self._store.property_types()  # another replica may have defined it meanwhile
+            if key in types or self._store.refused([key]):
+                return types
             try:
                 resend.create_contact_property(key, "string")
                 types[key] = "string"
@@ -96,8 +116,24 @@ class Definitions:
                 if key not in types:
                     self._store.refuse(key, f"{exc.status} {exc.name}")
                     log.warning("property.refused", key=key, status=exc.status, error=exc.name)
+        return types
+
+    @contextlib.contextmanager
+    def _key_lock(self, key: str) -> Iterator[None]:
+        """One thread of this process defines ``key``; the others wait for it, then find it in Redis."""
         with self._lock:
-            self._types.update(types)
+            lock, users = self._defining.get(key, (threading.Lock(), 0))
+            self._defining[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, users = self._defining[key]
+                if users == 1:
+                    del self._defining[key]
+                else:
+                    self._defining[key] = (lock, users - 1)
 
     def refresh_properties(self, resend: Any, at: int) -> set[str]:
         """A write was refused: read the definitions again (replacing every cached copy) and name

@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import redis
-
 from connector.errors import (
     ConnectorError,
     InvalidEventError,
@@ -72,16 +70,19 @@ class Outcome:
 
 
 class EventSync:
-    def __init__(self, settings: Settings, resend: ResendClient, client: redis.Redis) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        resend: ResendClient,
+        store: StateStore,
+        *,
+        on_consent_kept: Callable[[str], None] | None = None,
+    ) -> None:
+        """``store``: built by connector.wiring; ``on_consent_kept`` is told of each dropped
+        ``unsubscribed: false`` (the service counts it)."""
         self._settings = settings.destination
         self._resend = resend
-        self._store = StateStore(
-            client,
-            prefix=settings.redis.key_prefix,
-            user_ttl_seconds=settings.destination.user_id_cache_ttl_days * 86_400,
-            refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
-            fields_ttl_seconds=settings.destination.skip_unchanged_seconds,
-        )
+        self._store = store
         self._definitions = Definitions(self._store)
         prefix = f"{settings.destination.namespace}_" if settings.destination.namespace else ""
         consent = settings.destination.namespace and settings.destination.app_scoped_unsubscribe
@@ -94,7 +95,8 @@ class EventSync:
             if settings.destination.email_index and not settings.destination.trust_contact_cache
             else None
         )
-        self.loop = LoopSync(self._store)  # consent and topics (connector/sync/closed_loop.py)
+        # consent and topics (connector/sync/closed_loop.py)
+        self.loop = LoopSync(self._store, on_consent_kept=on_consent_kept)
         self._applier = Applier(
             self._store, self._definitions, self._memory, self._index, self.loop, self._settings.trust_contact_cache
         )

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.errors import RetryableError
+from connector.kafka.event_writer import EventWriter
 from connector.logs import get_logger, mask_email
 from connector.state import StateStore
 from connector.webhooks.dedupe import Dedupe
 from connector.webhooks.follow import Follower
 from connector.webhooks.metrics import WebhookMetrics
 from connector.webhooks.translate import InvalidWebhook, recipients, translate
-from connector.webhooks.writer import EventWriter
 
 __all__ = ["Answer", "WebhookHandler"]
 

@@ -12,17 +12,14 @@ import uvicorn
 
 from connector.errors import ConfigurationError, ConnectorError
 from connector.logs import get_logger
-from connector.pipeline.kafka_io import ensure_topics
-from connector.redisio import connect, translated
+from connector.redisio import translated
 from connector.settings import Settings
-from connector.state import StateStore
 from connector.webhooks.app import PATH, build_app
-from connector.webhooks.dedupe import Dedupe
 from connector.webhooks.follow import Follower
 from connector.webhooks.handler import WebhookHandler
 from connector.webhooks.metrics import WebhookMetrics
 from connector.webhooks.verify import Verifier
-from connector.webhooks.writer import EventWriter
+from connector.wiring import Wiring
 
 __all__ = ["run_receiver"]
 
@@ -36,23 +33,15 @@ def run_receiver(settings: Settings) -> int:
         raise ConfigurationError(problem, (problem,))
     verifier = Verifier(hooks.signing_secret.get_secret_value())
     with ExitStack() as stack:
-        client = connect(settings.redis)
-        stack.callback(client.close)
-        store = StateStore(
-            client,
-            prefix=settings.redis.key_prefix,
-            user_ttl_seconds=settings.destination.user_id_cache_ttl_days * 86_400,
-            refused_ttl_seconds=settings.destination.refused_property_ttl_seconds,
-        )
+        parts = Wiring(settings, stack)
+        client, store = parts.redis, parts.store
         try:
-            ensure_topics(settings.kafka, [hooks.topic])
+            parts.ensure_topics([hooks.topic])
         except Exception as exc:  # noqa: BLE001 - a locked-down cluster may forbid creating topics
             log.warning("topics.not_created", error=type(exc).__name__, detail=str(exc))
-        writer = EventWriter(settings.kafka, hooks.topic, timeout=hooks.write_timeout_seconds)
-        stack.callback(writer.close)
+        writer = parts.event_writer()
         metrics = WebhookMetrics()
-        dedupe = Dedupe(client, prefix=settings.redis.key_prefix, ttl_seconds=hooks.dedupe_ttl_hours * 3600)
-        handler = WebhookHandler(store, dedupe, writer, Follower(store), metrics)
+        handler = WebhookHandler(store, parts.dedupe, writer, Follower(store), metrics)
 
         def ready() -> bool:
             try:

@@ -10,11 +10,12 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.redisio import connect
 from connector.resend import ResendClient
 from connector.settings import RedisSettings, Settings, load_settings
 from connector.sync import EventSync
+from connector.wiring import state_store
+from resend_emulator import EmulatorInspector, EmulatorServer
 
 API_KEY = "re_integration_" + uuid.uuid4().hex[:8]
 
@@ -62,7 +63,7 @@ def sync_for(settings_for: Callable[..., Settings], redis_client: redis.Redis) -
         settings = settings or settings_for(**destination)
         client = ResendClient.from_settings(settings.resend, redis_client, key_prefix=settings.redis.key_prefix)
         clients.append(client)
-        return EventSync(settings, client, redis_client)
+        return EventSync(settings, client, state_store(settings, redis_client))
 
     yield make
     for client in clients:

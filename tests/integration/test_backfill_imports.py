@@ -11,12 +11,12 @@ from typing import Any
 
 import redis
 
-from connector.emulator import EmulatorInspector
 from connector.events import Event
 from connector.ops import run_import_backfill
 from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.sync import EventSync
+from resend_emulator import EmulatorInspector
 
 
 def _rows(count: int) -> list[dict[str, Any]]:
@@ -113,3 +113,28 @@ def test_imports_carry_topics_and_csv_booleans(
     assert (contacts["a@example.com"]["unsubscribed"], contacts["b@example.com"]["unsubscribed"]) == (True, False)
     assert contacts["a@example.com"]["topics"] == {"Newsletter": "opt_in", "Offers": "opt_out"}
     assert contacts["b@example.com"]["topics"] == {"Newsletter": "opt_in"}
+
+
+def test_no_import_carries_an_empty_cell_for_a_field_its_row_does_not_set(
+    settings_for: Callable[..., Settings], redis_client: redis.Redis, inspector: EmulatorInspector, tmp_path: Path
+) -> None:
+    # What an empty cell does to an existing contact is documented nowhere (#24): rows are grouped
+    # by the columns they carry, and the emulator records every empty cell an import carries.
+    path = tmp_path / "sparse.csv"
+    path.write_text("email,first_name,last_name,plan,seats,unsubscribed\n"
+                    "a@example.com,Ada,,pro,,\n"
+                    "b@example.com,,Bee,,3,no\n"
+                    "c@example.com,Cy,,free,,\n"
+                    "d@example.com,,,,,yes\n")  # fmt: skip
+    code, text = _backfill(settings_for(), path, redis_client)
+    assert code == 0, text
+    runs = inspector.state()["imports"]
+    assert len(runs) == 3  # {first_name, plan}, {last_name, seats, unsubscribed}, {unsubscribed}
+    assert [i["empty_cells"] for i in runs] == [[], [], []]
+    contacts = inspector.contacts()
+    assert (contacts["a@example.com"]["first_name"], contacts["a@example.com"]["properties"]) == (
+        "Ada",
+        {"plan": "pro"},
+    )
+    assert contacts["b@example.com"]["properties"] == {"seats": "3"}
+    assert (contacts["d@example.com"]["unsubscribed"], contacts["d@example.com"]["properties"]) == (True, {})

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connector.emulator import EmulatorInspector, EmulatorServer
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 from tests.integration.conftest import API_KEY
 

@@ -28,12 +28,13 @@ import redis
 from kafka import KafkaConsumer, TopicPartition
 from standardwebhooks.webhooks import Webhook
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.events import Event
 from connector.resend import ResendClient
 from connector.settings import Settings, load_settings
 from connector.state import StateStore
 from connector.sync import EventSync
+from connector.wiring import state_store
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 from tests.integration.conftest import API_KEY
 
@@ -163,7 +164,7 @@ def receiver(loop: Loop, tmp_path: Path) -> Iterator[Receiver]:
 @pytest.fixture
 def sync(loop: Loop, redis_client: redis.Redis) -> Iterator[EventSync]:
     client = ResendClient.from_settings(loop.settings.resend, redis_client, key_prefix=loop.prefix)
-    yield EventSync(loop.settings, client, redis_client)
+    yield EventSync(loop.settings, client, state_store(loop.settings, redis_client))
     client.close()
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from connector.emulator import EmulatorInspector
 from connector.events import Event
 from connector.sync import EventSync
+from resend_emulator import EmulatorInspector
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.emulator import EmulatorInspector, EmulatorServer, Faults
+from resend_emulator import EmulatorInspector, EmulatorServer, Faults
 from tests.conftest import wait_for
 from tests.integration.conftest import API_KEY
 
@@ -159,7 +159,7 @@ def test_state_calls_counts_and_reset(inspector: EmulatorInspector, http: httpx.
 
 
 def test_standalone_process() -> None:
-    command = [sys.executable, "-m", "connector.emulator", "--port", "0", "--api-key", "re_cli", "--rate-limit", "5"]
+    command = [sys.executable, "-m", "resend_emulator", "--port", "0", "--api-key", "re_cli", "--rate-limit", "5"]
     with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stderr is not None

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from connector.emulator import EmulatorInspector, EmulatorServer
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 from tests.integration.conftest import API_KEY
 

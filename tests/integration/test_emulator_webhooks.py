@@ -11,7 +11,7 @@ import httpx
 import pytest
 from svix.webhooks import Webhook
 
-from connector.emulator import EmulatorInspector, EmulatorServer
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 from tests.integration.conftest import API_KEY
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.local import LocalKafka, LocalRedis
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY
 from tests.integration.test_pipeline_e2e import assert_matches

@@ -1,6 +1,6 @@
 """Consumers joining a group on a topic created a moment earlier (the real broker, real kafka-python).
 
-Without connector.pipeline.group_join, about half of these trials end with the group leader stuck in
+Without connector.kafka.workarounds, about half of these trials end with the group leader stuck in
 "rebalancing" holding nothing and the other member waiting on it for minutes (see the module).
 """
 
@@ -13,7 +13,7 @@ import uuid
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 
-from connector.pipeline.group_join import join_in_flight, repair_lost_join
+from connector.kafka.workarounds import join_in_flight, repair_lost_join
 
 PARTITIONS = 4
 

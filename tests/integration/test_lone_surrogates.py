@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.mapping import property_key
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import redis
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.events import Event
 from connector.settings import Settings
 from connector.sync import EventSync
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY
 

@@ -25,9 +25,9 @@ import schemathesis
 import yaml
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 
-from connector.emulator import EmulatorServer
-from connector.emulator.api import ApiError
-from connector.emulator.resources import RESOURCES
+from resend_emulator import EmulatorServer
+from resend_emulator.api import ApiError
+from resend_emulator.resources import RESOURCES
 from tests.integration.conftest import API_KEY
 
 DESCRIPTION = Path(__file__).parents[1] / "fixtures" / "resend-openapi" / "resend-openapi.yaml"

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.events import Event
 from connector.ops import StatusQuery, backfill, run_backfill, run_check, run_status
 from connector.settings import Settings, load_settings
 from connector.sync import EventSync
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY
 

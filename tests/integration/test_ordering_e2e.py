@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.local.demo import SAMPLES, produce_samples
 from connector.local.services import project_root
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY
 

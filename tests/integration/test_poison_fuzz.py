@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from connector.emulator import EmulatorInspector, EmulatorServer
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY
 from tests.integration.poison_corpus import NULL, RawKey, null_header_values

@@ -12,7 +12,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from connector.pipeline.poll_guard import header_fault, install_lenient_header_keys, poll, uninstall_lenient_header_keys
+from connector.kafka.workarounds import header_fault, install_lenient_header_keys, poll, uninstall_lenient_header_keys
 from tests.integration.poison_corpus import RawKey
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from connector.emulator import EmulatorInspector, EmulatorServer
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.integration.conftest import API_KEY
 from tests.recordings import Exchange, IdMap, answer_now, differences, exchanges, recordings
 

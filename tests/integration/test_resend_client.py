@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.errors import AuthenticationFailed, QuotaExceeded
 from connector.resend import RateLimiter, ResendClient
 from connector.settings import ResendSettings
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.integration.conftest import API_KEY
 
 

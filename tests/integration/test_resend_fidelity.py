@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import resend
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.errors import ResendError
 from connector.resend import ResendClient
 from connector.settings import ResendSettings
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.integration.conftest import API_KEY
 from tests.recordings import Exchange, exchanges
 

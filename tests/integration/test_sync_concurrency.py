@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from connector.emulator import EmulatorInspector
 from connector.events import Event
 from connector.settings import Settings
 from connector.sync import EventSync
+from resend_emulator import EmulatorInspector
 
 
 def test_two_executors_racing_on_the_same_new_contacts(
@@ -90,3 +90,35 @@ def test_two_executors_reconciling_the_same_contacts_leave_nothing_unmanaged(
     for email in emails:
         replicas[1].handle(Event.from_dict({"type": "identify", "traits": {"email": email, "resendAudiences": ""}}))
     assert all(contact["segments"] == [] for contact in inspector.contacts().values())
+
+
+def test_replicas_meeting_the_same_new_property_key_define_it_once(
+    settings_for: Callable[..., Settings], sync_for: Callable[..., EventSync], inspector: EmulatorInspector
+) -> None:
+    # #24: two threads or replicas defining one key at once cost one definition, no 409 and no list
+    # read to learn "exists" (the first read of the team's definitions aside).
+    settings = settings_for()
+    replicas = [sync_for(settings) for _ in range(3)]
+    inspector.set_faults(latency_ms=100)  # every call slow enough for the three to overlap
+    start = threading.Barrier(len(replicas) * 2)
+    errors: list[BaseException] = []
+
+    def work(sync: EventSync, n: int) -> None:
+        start.wait()
+        try:
+            sync.handle(Event.from_dict({"type": "identify", "traits": {"email": f"key{n}@example.com", "tier": "x"}}))
+        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s, n)) for n, s in enumerate(replicas * 2)]  # 2 threads each
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    counts = inspector.call_counts()
+    assert {k: n for k, n in counts.items() if "/contact-properties" in k} == {
+        "POST /contact-properties 201": 1,
+        "GET /contact-properties 200": 1,
+    }
+    assert all(c["properties"] == {"tier": "x"} for c in inspector.contacts().values())

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.events import Event
 from connector.sync import EventSync
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY

@@ -25,9 +25,9 @@ import pytest
 import redis
 from kafka import KafkaAdminClient
 
-from connector.emulator import EmulatorInspector, EmulatorServer
 from connector.local.kafka_cluster import LocalKafkaCluster
 from connector.local.redis_topologies import LocalRedisCluster, LocalRedisSentinel
+from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.conftest import API_KEY

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connector.emulator import EmulatorInspector
+from resend_emulator import EmulatorInspector
 from tests.harness import ConnectorProcess, Deployment
 from tests.integration.test_pipeline_e2e import assert_matches
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,27 @@ def test_the_dockerignore_lets_every_copied_path_through() -> None:
     kept = {line[1:].rstrip("/") for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
             if line.startswith("!")}  # fmt: skip
     assert [s for s in copied_sources() if s.rstrip("/") not in kept] == []
+
+
+def test_the_image_leaves_the_emulator_and_its_extra_out() -> None:
+    assert [s for s in copied_sources() if "emulator" in s] == []
+    installs = [" ".join(args) for op, args in dockerfile_instructions() if op == "RUN" and "pip" in args]
+    assert installs
+    assert [line for line in installs if "[" in line] == []  # no extra, so not [emulator]
+    kept = [line for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines() if line.startswith("!")]
+    assert [line for line in kept if "emulator" in line] == []
+
+
+def test_a_plain_install_pulls_nothing_only_the_emulator_needs() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[\[<>=~!; ]", requirement, maxsplit=1)[0].lower() for requirement in requirements}
+
+    only_emulator = {"svix", "python-multipart"}
+    assert names(project["dependencies"]) & only_emulator == set()
+    assert only_emulator <= names(project["optional-dependencies"]["emulator"])
+    assert "resend-connector[emulator]" in project["optional-dependencies"]["test"]
 
 
 def test_the_image_runs_the_console_script_as_a_non_root_user_and_exposes_metrics() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connector.emulator.api import ApiError, found, invalid
-from connector.emulator.state import Resend
+from resend_emulator.api import ApiError, found, invalid
+from resend_emulator.state import Resend
 
 
 def test_invalid_is_resends_validation_error() -> None:

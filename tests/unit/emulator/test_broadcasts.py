@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.emulator.state import ApiError, Resend
+from resend_emulator.state import ApiError, Resend
 
 
 def call(r: Resend, method: str, path: str, body: dict | None = None, **query: str) -> dict:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from connector.emulator.import_rows import BadRow, ColumnMap, parse_column_map, plan_row, read_csv
-from connector.emulator.state import ApiError, Resend
+from resend_emulator.import_rows import BadRow, ColumnMap, parse_column_map, plan_row, read_csv
+from resend_emulator.state import ApiError, Resend
 
 MAP = {
     "email": "Email",
@@ -156,7 +156,7 @@ def test_unreadable_cells_fail_the_row_and_boolean_properties_fit_the_property_t
 
 
 def test_a_job_that_raises_does_not_stop_the_jobs_after_it() -> None:
-    from connector.emulator.runtime import Jobs
+    from resend_emulator.runtime import Jobs
 
     jobs, done = Jobs(), []
     jobs.set_paused(True)
@@ -169,3 +169,21 @@ def test_a_job_that_raises_does_not_stop_the_jobs_after_it() -> None:
     jobs.run_pending()
     jobs.close()
     assert (done, jobs.failures) == ([1], 1)
+
+
+def test_every_empty_cell_an_import_carries_is_recorded(team: Resend) -> None:
+    # What an empty cell does to an existing contact is documented nowhere (#24): tests assert none is sent.
+    start(team, "Email,First,Unsub,Plan,Seats\na@x.io,Ada,,pro,\nb@x.io,Bo,no,free,2\n")
+    run(team)
+    assert team.snapshot()["imports"][0]["empty_cells"] == [{"row": 1, "columns": ["Unsub", "Seats"]}]
+
+
+def test_a_team_without_the_imports_beta_is_answered_403_on_every_imports_route(team: Resend) -> None:
+    team.inspect("POST", "imports", {"available": False})
+    for method, path, body in [("POST", "/contacts/imports", {"file": b"Email\na@x.io\n"}),
+                               ("GET", "/contacts/imports", None), ("GET", "/contacts/imports/x", None)]:  # fmt: skip
+        with pytest.raises(ApiError) as caught:
+            team.call(method, path, {}, body)
+        assert (caught.value.status, caught.value.name) == (403, "invalid_permission")
+    team.inspect("POST", "imports", {"available": True})
+    assert call(team, "GET", "/contacts/imports")["data"] == []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connector.emulator.api import Router, Routes
-from connector.emulator.state import ApiError, Resend, route_template
+from resend_emulator.api import Router, Routes
+from resend_emulator.state import ApiError, Resend, route_template
 
 
 def call(r: Resend, method: str, path: str, body: dict | None = None, **query: str) -> dict:
@@ -37,6 +37,9 @@ def test_properties_must_be_defined_valid_and_typed() -> None:
     assert error(r, "POST", "/contact-properties", {"key": "bad-key", "type": "string"})[0] == 422
     assert error(r, "POST", "/contact-properties", {"key": "k" * 51, "type": "string"})[0] == 422
     assert error(r, "POST", "/contact-properties", {"type": "string"}) == (422, "missing_required_field")
+    assert error(r, "POST", "/contact-properties", {"key": "", "type": "string"})[0] == 422
+    for reserved in ("email", "First_Name", "LAST_NAME", "Unsubscribe_Url"):  # Resend's own fields, any case
+        assert error(r, "POST", "/contact-properties", {"key": reserved, "type": "string"}) == (422, "validation_error")
     call(r, "POST", "/contact-properties", {"key": "seats", "type": "number"})
     assert error(r, "POST", "/contact-properties", {"key": "seats", "type": "number"})[0] == 409
     assert error(r, "POST", "/contacts", {"email": "a@x.io", "properties": {"seats": "many"}})[0] == 422

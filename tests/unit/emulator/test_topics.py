@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from connector.emulator.state import ApiError, Resend
+from resend_emulator.state import ApiError, Resend
 
 
 def call(r: Resend, method: str, path: str, body: dict | None = None) -> dict:

@@ -11,9 +11,9 @@ import pytest
 from svix.webhooks import Webhook as SvixWebhook
 from svix.webhooks import WebhookVerificationError
 
-from connector.emulator.resources.webhooks import emit
-from connector.emulator.state import ApiError, Resend
-from connector.emulator.webhook_delivery import Deliverer, Message
+from resend_emulator.resources.webhooks import emit
+from resend_emulator.state import ApiError, Resend
+from resend_emulator.webhook_delivery import Deliverer, Message
 from tests.conftest import wait_for
 
 

@@ -22,11 +22,17 @@ from connector.mapping.values import as_number, as_text
 _VALID = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 
 
-@given(st.text(min_size=1, max_size=80), st.sampled_from(["", "cdp_", "tinykit_cdp_"]))
+@given(
+    st.one_of(st.text(max_size=80), st.sampled_from(["", "email", "First_Name", "LAST_NAME", "unsubscribe_url"])),
+    st.sampled_from(["", "cdp_", "tinykit_cdp_"]),
+)
 def test_every_key_is_valid_for_resend_and_stable(name: str, prefix: str) -> None:
+    # Valid: what the emulator's POST /contact-properties accepts (the empty key and Resend's reserved
+    # keys, any case, included: #24).
     key = property_key(name, prefix)
     assert _VALID.match(key)
     assert len(key) <= MAX_KEY
+    assert key.upper() not in {"EMAIL", "FIRST_NAME", "LAST_NAME", "UNSUBSCRIBE_URL"}
     assert property_key(name, prefix) == key
 
 

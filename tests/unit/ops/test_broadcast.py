@@ -100,23 +100,14 @@ def test_an_unknown_segment_is_named_and_nothing_is_created(
     assert [m for m, p, _ in fake.requests if p == "/broadcasts"] == []
 
 
-def test_a_sending_only_key_is_named(
-    client: ResendClient, fake: FakeBroadcasts, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_sending_only_key_is_named(client: ResendClient, fake: FakeBroadcasts) -> None:
     fake.refuse_key = True
-    monkeypatch.setattr(ops, "connect", lambda settings: _Closable())
-    monkeypatch.setattr(ops.ResendClient, "from_settings", classmethod(lambda cls, *a, **k: client))
     out = io.StringIO()
-    code = ops.run_broadcast(_settings(), argparse.Namespace(action="list"), out)
+    code = ops.run_broadcast(_settings(), argparse.Namespace(action="list"), out, resend=client)
     assert (code, out.getvalue()) == (
         1,
         "broadcast: the API key is a sending-only key; broadcasts need a full-access key\n",
     )
-
-
-class _Closable:
-    def close(self) -> None:
-        pass
 
 
 def _settings() -> Any:

@@ -15,14 +15,17 @@ import fakeredis
 import httpx
 import pytest
 
+from connector.errors import ConnectorError
 from connector.events import Event
 from connector.mapping import CreateContact
 from connector.ops import run_import_backfill
-from connector.ops.import_files import PlannedRow, import_files
+from connector.ops.backfill_plan import PlannedContact
+from connector.ops.import_files import import_files
 from connector.ops.rows import ContactRow
 from connector.resend import ResendClient
 from connector.settings import Settings, load_settings
 from connector.sync import EventSync
+from connector.wiring import state_store
 
 
 class Resend:
@@ -36,6 +39,7 @@ class Resend:
         self.calls: list[str] = []
         self.polls_to_finish = polls_to_finish
         self.failing = failing  # emails an import cannot load
+        self.imports_error: tuple[int, str, str] | None = None  # (status, name, message) of POST /contacts/imports
         self._ids = (f"id{n}" for n in itertools.count(1))
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -57,6 +61,9 @@ class Resend:
             body = json.loads(request.content)
             self.properties[body["key"]] = body["type"]
             return httpx.Response(201, json={"id": body["key"]})
+        if route == "POST /contacts/imports" and self.imports_error is not None:
+            status, name, message = self.imports_error
+            return httpx.Response(status, json={"statusCode": status, "name": name, "message": message})
         if route == "POST /contacts/imports":
             return self._create_import(request)
         if request.method == "GET" and parts[:2] == ["contacts", "imports"]:
@@ -182,11 +189,69 @@ def test_one_import_per_segment_set_and_redis_as_if_identified(
     assert redis_client.sismember("t:{email-index}:email-index", "b2@example.com")
 
 
+def test_the_rows_of_one_person_are_planned_once_as_their_identifies_would_leave_them(
+    tmp_path: Path, redis_client: fakeredis.FakeRedis
+) -> None:
+    # #24: dup@example.com twice (Customers, then DUP@Example.COM with Beta) once landed in two
+    # imports, in both segments, with a managed record naming only Beta.
+    path = tmp_path / "dup.csv"
+    path.write_text("email,first_name,last_name,plan,unsubscribed,audiences,userId\n"
+                    "dup@example.com,Dee,Old,pro,yes,Customers,u1\n"
+                    "other@example.com,Oz,,free,,Customers,\n"
+                    "DUP@Example.COM,,New,gold,no,Beta,u2\n"
+                    "dup@example.com,,,,,,\n")  # fmt: skip
+    resend = Resend()
+    code, text, _ = _backfill(path, resend, redis_client)
+    assert code == 0, text
+    assert sum(job["file"].count("dup@example.com") for job in resend.imports.values()) == 1
+    dup = resend.contacts["dup@example.com"]
+    beta = next(i for i, name in resend.segments.items() if name == "Beta")
+    assert dup["segments"] == {beta}  # the last row's set: Customers, which the connector added, removed
+    assert dup["properties"]["cdp_managed_audiences"] == f"[{beta}]"
+    # Later rows win field by field; an unsubscribe is kept (the event path's consent rule).
+    assert (dup["first_name"], dup["last_name"], dup["unsubscribed"]) == ("Dee", "New", "true")
+    assert (dup["properties"]["plan"], dup["properties"]["cdp_user_id"]) == ("gold", "u2")
+    assert redis_client.hget("t:contact:{dup@example.com}", "managed") == f"[{beta}]"
+    assert redis_client.get("t:user:{u1}") == redis_client.get("t:user:{u2}") == "dup@example.com"
+
+
+def test_a_team_without_contact_imports_gets_a_clear_message_and_the_per_contact_path(
+    contacts: Path, redis_client: fakeredis.FakeRedis
+) -> None:
+    resend = Resend()
+    resend.imports_error = (403, "invalid_permission", "Contact imports are in beta")  # as the emulator answers
+    code, text, handed = _backfill(contacts, resend, redis_client)
+    assert code == 0, text
+    assert "contact imports are not available to this team" in text
+    assert "403 invalid_permission" in text
+    assert resend.calls.count("POST /contacts/imports") == 1
+    assert resend.imports == {}
+    # Every row of the file (bad rows aside) goes through the events path, in file order.
+    emails = [json.loads(line)["email"] for line in handed[0].read_text().splitlines()]
+    assert emails == [f"a{i}@example.com" for i in range(4)] + [f"b{i}@example.com" for i in range(3)] + [
+        "c0@example.com"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "name", "message"),
+    [(403, "invalid_api_key", "API key is invalid"), (404, "not_found", "Segment not found"),
+     (422, "validation_error", "The file is not a valid CSV file")],
+)  # fmt: skip
+def test_other_refusals_of_an_import_are_errors_not_a_missing_beta(
+    contacts: Path, redis_client: fakeredis.FakeRedis, status: int, name: str, message: str
+) -> None:
+    resend = Resend()
+    resend.imports_error = (status, name, message)
+    with pytest.raises(ConnectorError, match=name):
+        _backfill(contacts, resend, redis_client)
+
+
 def test_afterwards_the_same_identify_costs_no_call(contacts: Path, redis_client: fakeredis.FakeRedis) -> None:
     resend = Resend()
     _backfill(contacts, resend, redis_client)
     resend.calls.clear()
-    sync = EventSync(_settings(), _client(resend), redis_client)
+    sync = EventSync(_settings(), _client(resend), state_store(_settings(), redis_client))
     event = {
         "type": "identify",
         "userId": "ua1",
@@ -243,19 +308,25 @@ def test_contacts_resend_already_holds_go_through_the_events_path(
     assert all("a2@example.com" not in job["file"] for job in resend.imports.values())
 
 
-def test_an_import_file_holds_exactly_what_the_identify_would_post() -> None:
-    create = CreateContact("ada@example.com", first_name="Ada", last_name=None, unsubscribed=True,
-                           properties=(("plan", "pro"), ("seats", 3)), segment_ids=("s1",))  # fmt: skip
-    other = CreateContact("bob@example.com", unsubscribed=False, properties=(("plan", "free"),), segment_ids=("s1",))
-    rows = [PlannedRow(ContactRow(1, c.email, None, {}), c) for c in (create, other)]
-    (file,) = import_files(("s1",), rows, {"seats": "number"})
-    assert file.content.decode().splitlines() == [
-        "email,first_name,last_name,unsubscribed,plan,seats",
-        "ada@example.com,Ada,,true,pro,3",
-        "bob@example.com,,,,free,",  # an opt-in is left empty: these contacts are new
+def test_an_import_file_holds_exactly_what_the_identify_would_post_and_no_empty_cell() -> None:
+    ada = CreateContact("ada@example.com", first_name="Ada", last_name=None, unsubscribed=True,
+                        properties=(("plan", "pro"), ("seats", 3)), segment_ids=("s1",))  # fmt: skip
+    bob = CreateContact("bob@example.com", unsubscribed=False, properties=(("plan", "free"),), segment_ids=("s1",))
+    cy = CreateContact("cy@example.com", first_name="Cy", unsubscribed=False,
+                       properties=(("seats", 5), ("plan", "free")), segment_ids=("s1",))  # fmt: skip
+    rows = [PlannedContact((ContactRow(n, c.email, None, {}),), c) for n, c in enumerate((ada, bob, cy), start=1)]
+    # Grouped by the columns each contact carries (#24): a cell is never empty for a field a row does not set.
+    first, second = import_files(rows, {"seats": "number"})
+    assert first.content.decode().splitlines() == [
+        "email,first_name,unsubscribed,plan,seats",
+        "ada@example.com,Ada,true,pro,3",
+        "cy@example.com,Cy,false,free,5",
     ]
-    assert file.column_map["properties"] == {"plan": {"column": "plan", "type": "string"},
-                                             "seats": {"column": "seats", "type": "number"}}  # fmt: skip
+    assert second.content.decode().splitlines() == ["email,unsubscribed,plan", "bob@example.com,false,free"]
+    assert first.column_map == {"email": "email", "first_name": "first_name", "unsubscribed": "unsubscribed",
+                                "properties": {"plan": {"column": "plan", "type": "string"},
+                                               "seats": {"column": "seats", "type": "number"}}}  # fmt: skip
+    assert (first.segment_ids, second.segment_ids) == (("s1",), ("s1",))
 
 
 def test_an_interrupted_backfill_resumes_and_a_finished_one_is_not_loaded_again(

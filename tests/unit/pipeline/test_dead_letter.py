@@ -2,6 +2,7 @@ import json
 from datetime import UTC, datetime
 
 from connector.errors import DecodeError, TransformError
+from connector.kafka.workarounds import UnreadableRecordError
 from connector.pipeline.dead_letter import (
     ATTEMPTS,
     FIRST_FAILURE,
@@ -18,7 +19,6 @@ from connector.pipeline.dead_letter import (
     original_headers,
 )
 from connector.pipeline.dead_letter_fit import KEY_LIMIT, VALUE_LIMIT, context_only, fitted
-from connector.pipeline.poll_guard import UnreadableRecordError
 
 
 def _fail() -> TransformError:

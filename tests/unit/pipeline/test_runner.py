@@ -14,6 +14,7 @@ from kafka import TopicPartition
 
 from connector.errors import InvalidEventError, QuotaExceeded, ResendUnavailable
 from connector.events import Event
+from connector.kafka.consumer import Consumer
 from connector.pipeline.fate import MAX_INTERNAL_ATTEMPTS
 from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import Lifecycle
@@ -164,7 +165,7 @@ def make_runner(
     consumer: FakeConsumer, sync: Any, dlq: RecordingDeadLetters, settings: KafkaSettings | None = None
 ) -> Runner:
     settings = settings or KafkaSettings(max_in_flight_contacts=4)
-    return Runner(settings, consumer, lifecycle(sync, dlq, settings), Metrics())
+    return Runner(settings, Consumer(consumer, settings.topic), lifecycle(sync, dlq, settings), Metrics())
 
 
 @pytest.fixture(autouse=True)
@@ -374,7 +375,7 @@ def test_a_bug_is_retried_a_bounded_number_of_times_then_dead_lettered_as_intern
     consumer, dlq, metrics, settings = FakeConsumer(records), RecordingDeadLetters(), Metrics(), KafkaSettings()
     letters = DeadLetterTopic(dlq, settings.dead_letter_topic, "test", metrics.dead_letters)
     counted = Lifecycle(ValueDecoder(), NoTransforms(), processor, letters, metrics.internal_errors)
-    runner = Runner(settings, consumer, counted, metrics)
+    runner = Runner(settings, Consumer(consumer, settings.topic), counted, metrics)
     run_until(runner, consumer, lambda: processor.applied == [b"after"])
     assert len(processor.script[b"buggy"]) == 10 - MAX_INTERNAL_ATTEMPTS  # tried exactly that often
     [(_, letter)] = dlq.sent
@@ -399,7 +400,12 @@ def test_a_record_is_decoded_once_when_consumed_and_again_only_when_retried() ->
     processor = ScriptedSync({b"flaky": [ResendUnavailable("503")]})
     consumer, dlq = FakeConsumer([Record(0, b"a", b"flaky"), Record(1, b"b", b"fine")]), RecordingDeadLetters()
     letters = DeadLetterTopic(dlq, settings.dead_letter_topic, "test")
-    runner = Runner(settings, consumer, Lifecycle(Counting(), NoTransforms(), processor, letters), Metrics())
+    runner = Runner(
+        settings,
+        Consumer(consumer, settings.topic),
+        Lifecycle(Counting(), NoTransforms(), processor, letters),
+        Metrics(),
+    )
     run_until(runner, consumer, lambda: len(processor.applied) == 2)
     assert sorted(decoded) == [b"fine", b"flaky", b"flaky"]
 

@@ -20,6 +20,7 @@ import pytest
 from kafka import TopicPartition
 
 from connector.errors import RateLimited, ResendUnavailable
+from connector.kafka.consumer import Consumer
 from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
@@ -27,6 +28,7 @@ from connector.pipeline.runner import Runner
 from connector.resend import ResendClient
 from connector.settings import KafkaSettings, load_settings
 from connector.sync import EventSync
+from connector.wiring import state_store
 from tests.unit.pipeline.test_runner import NoTransforms, Record, RecordingDeadLetters
 from tests.unit.sync.fakes import FakeResend
 
@@ -202,12 +204,12 @@ def test_random_streams_end_as_their_partition_order_says(seed: int, monkeypatch
     resend = FlakyResend(random.Random(seed + 100), failure_rate=0.15)
     redis_client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     settings = load_settings(redis={"key_prefix": "sim:"}, resend={"base_url": "http://127.0.0.1:9"})
-    sync = EventSync(settings, cast(ResendClient, resend), redis_client)
+    sync = EventSync(settings, cast(ResendClient, resend), state_store(settings, redis_client))
     dlq = RecordingDeadLetters()
     kafka = KafkaSettings(max_in_flight_contacts=8, max_poll_records=rng.choice([4, 16, 64]))
     lifecycle = Lifecycle(JsonDecoder(), NoTransforms(), sync, DeadLetterTopic(dlq, "dlq", "sim"))
     consumer = PartitionedConsumer(partitions, rng)
-    runner = Runner(kafka, consumer, lifecycle, Metrics())
+    runner = Runner(kafka, Consumer(consumer, kafka.topic), lifecycle, Metrics())
 
     def drained() -> None:
         if sum(consumer.committed.values()) == total:

@@ -14,6 +14,7 @@ from connector.resend import Contact, ContactPage, ListedContact, PropertyDefini
 from connector.resend.topics import Topic
 from connector.settings import load_settings
 from connector.sync import EventSync
+from connector.wiring import state_store
 
 _RESERVED = {"FIRST_NAME", "LAST_NAME", "EMAIL", "UNSUBSCRIBE_URL"}
 
@@ -160,6 +161,8 @@ class FakeResend:
 
     def create_contact_property(self, key: str, type: str = "string", fallback_value: object = None) -> str:
         self._call("create_contact_property")
+        if not key:
+            raise ResendRejected("Missing `key` field.", status=422, name="missing_required_field")
         if key.upper() in _RESERVED:
             raise ResendRejected(f"{key} is reserved", status=422, name="validation_error")
         if key in self.properties:
@@ -214,9 +217,17 @@ class _Observed:
         return observed
 
 
-def make_sync(resend: FakeResend, client: redis.Redis, **destination: Any) -> EventSync:
+def make_sync(
+    resend: FakeResend,
+    client: redis.Redis,
+    *,
+    on_consent_kept: Callable[[str], None] | None = None,
+    **destination: Any,
+) -> EventSync:
     """The real EventSync on a fake Resend and the given Redis, with these destination settings."""
     settings = load_settings(
         redis={"key_prefix": "t:"}, resend={"base_url": "http://127.0.0.1:9"}, destination=destination
     )
-    return EventSync(settings, cast(ResendClient, resend), client)
+    return EventSync(
+        settings, cast(ResendClient, resend), state_store(settings, client), on_consent_kept=on_consent_kept
+    )

@@ -42,8 +42,7 @@ def test_an_unsubscribe_read_from_resend_survives_an_identify_saying_false(
 ) -> None:
     resend.contacts[EMAIL] = StoredContact("c1", unsubscribed=True)
     kept: list[str] = []
-    sync = make_sync(resend, redis_client)
-    sync.loop.on_consent_kept = kept.append
+    sync = make_sync(resend, redis_client, on_consent_kept=kept.append)
     outcome = sync.handle(identify(unsubscribed=False, firstName="Ada"))
     assert outcome.status == "applied"
     contact = resend.contacts[EMAIL]

@@ -151,9 +151,10 @@ def test_a_refused_write_is_permanent_and_recorded(sync: EventSync, resend: Fake
 
 
 def test_a_refused_key_is_not_asked_again_and_the_rest_syncs(sync: EventSync, resend: FakeResend) -> None:
-    sync.handle(identify("ada@example.com", unsubscribe_url="u", tier="a"))
-    sync.handle(identify("ada@example.com", unsubscribe_url="u", tier="b"))
-    # tier and unsubscribe_url (reserved, refused) are each asked about once; the second event asks nothing.
+    resend.fail_next("create_contact_property", ResendRejected("refused", status=422, name="validation_error"))
+    sync.handle(identify("ada@example.com", odd="u", tier="a"))
+    sync.handle(identify("ada@example.com", odd="u", tier="b"))
+    # tier and odd (refused) are each asked about once; the second event asks nothing.
     assert resend.calls.count("create_contact_property") == 2
     assert resend.contacts["ada@example.com"].properties == {"tier": "b"}
 

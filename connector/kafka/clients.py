@@ -1,0 +1,180 @@
+"""The thin Kafka wrapper: client configuration from settings, topic creation, durable sends."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import kafka
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    InvalidTimestampError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+)
+
+from connector.errors import RetryableError
+from connector.logs import get_logger
+from connector.pipeline.dead_letter import DeadLetter
+from connector.pipeline.dead_letter_fit import context_only, fitted
+from connector.settings import KafkaSettings
+
+log = get_logger(__name__)
+
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
+# What the broker or the producer says about the record itself; any other error is about the
+# connection or the topic, and a smaller copy would not help (it is retried).
+_ABOUT_THE_RECORD = (*_TOO_LARGE, InvalidRecordError, InvalidTimestampError, CorruptRecordError)
+
+
+class _Refused(Exception):
+    """The topic or the producer refuses this record for good (not a transient failure)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+
+
+__all__ = [
+    "DeadLetterProducer",
+    "admin_client",
+    "answers_metadata",
+    "client_config",
+    "ensure_topics",
+    "idempotent_producer",
+    "new_consumer",
+    "plain_producer",
+]
+
+
+def client_config(settings: KafkaSettings) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers.split(","),
+        "client_id": settings.client_id,
+        "security_protocol": settings.security_protocol,
+        "bootstrap_timeout_ms": settings.bootstrap_timeout_ms,
+    }
+    if settings.sasl_mechanism:
+        config["sasl_mechanism"] = settings.sasl_mechanism
+        config["sasl_plain_username"] = settings.sasl_username
+        config["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+    return config
+
+
+def new_consumer(settings: KafkaSettings, *, group_id: str | None = None) -> KafkaConsumer:
+    return KafkaConsumer(
+        **client_config(settings),
+        group_id=group_id or settings.group_id,
+        enable_auto_commit=False,  # offsets are committed only past finished records
+        auto_offset_reset=settings.auto_offset_reset,
+        max_poll_records=settings.max_poll_records,
+        session_timeout_ms=settings.session_timeout_ms,
+        max_poll_interval_ms=settings.max_poll_interval_ms,
+    )
+
+
+def idempotent_producer(settings: KafkaSettings) -> KafkaProducer:
+    """Idempotence: the producer's own retries never write a record twice, and keep the order."""
+    return KafkaProducer(**client_config(settings), acks="all", enable_idempotence=True, linger_ms=20)
+
+
+def admin_client(settings: KafkaSettings, **overrides: Any) -> Any:
+    """An admin client (``check`` describes topics and the group with it)."""
+    return kafka.KafkaAdminClient(**{**client_config(settings), **overrides})
+
+
+def plain_producer(bootstrap_servers: str) -> KafkaProducer:
+    """A producer with no settings but the brokers and acks=all (the local demo's sample events)."""
+    return KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+
+
+def answers_metadata(bootstrap_servers: str, *, timeout_ms: int = 3000) -> bool:
+    """Whether a broker answers a metadata request (the local Kafka's readiness)."""
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def ensure_topics(settings: KafkaSettings, topics: list[str], *, partitions: int | None = None) -> None:
+    """Create the missing ones with the dead-letter settings (-1: the broker's default)."""
+    partitions = partitions or settings.dead_letter_partitions or -1
+    replication = settings.dead_letter_replication_factor or -1
+    admin = KafkaAdminClient(**client_config(settings))
+    try:
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in topics if t not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another replica created it first
+                admin.create_topics(missing)
+    finally:
+        admin.close()
+
+
+class DeadLetterProducer:
+    """Sends with acks=all and waits for the acknowledgement: the source offset is committed after.
+
+    A transient failure is a RetryableError (the source offset stays uncommitted, so nothing is
+    lost). A letter the topic refuses for good (too large, a timestamp out of range, ...) is written
+    smaller instead (dead_letter_fit.py): fitted, then context only. Only a topic that refuses even
+    the context-only copy makes the write retry, loudly: an operator must fix that topic.
+    """
+
+    def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
+        config = {**client_config(settings), "acks": "all", "linger_ms": 0, "retries": 5, **overrides}
+        self._producer = KafkaProducer(**config)
+
+    def send(self, topic: str, letter: DeadLetter, *, timeout: float = 30.0) -> DeadLetter:
+        """Write the letter (or the smaller copy the topic accepts); returns what was written."""
+        try:
+            self._send(topic, letter, timeout)
+            return letter
+        except _Refused as exc:
+            refused = exc
+        smaller = fitted(letter, too_large=isinstance(refused.error, _TOO_LARGE))
+        for copy in (smaller, context_only(letter)):
+            log.warning("dead_letter.refused", topic=topic, error=type(refused.error).__name__, detail=str(refused))
+            try:
+                self._send(topic, copy, timeout)
+                return copy
+            except _Refused as exc:
+                refused = exc
+        log.error("dead_letter.topic_refuses", topic=topic, error=type(refused.error).__name__, detail=str(refused))
+        raise RetryableError(f"the dead-letter topic refuses even a context-only record: {refused}")
+
+    def _send(self, topic: str, letter: DeadLetter, timeout: float) -> None:
+        try:
+            future = self._producer.send(
+                topic,
+                key=letter.key,
+                value=letter.value,
+                headers=letter.headers,
+                timestamp_ms=letter.timestamp_ms,
+            )
+            future.get(timeout=timeout)
+        except KafkaError as exc:
+            if isinstance(exc, _ABOUT_THE_RECORD):
+                raise _Refused(exc) from exc
+            raise RetryableError(f"dead-letter write failed: {type(exc).__name__}") from exc
+        except (TypeError, ValueError, AssertionError) as exc:  # kafka-python's own checks of the record
+            raise _Refused(exc) from exc
+
+    def flush(self, timeout: float = 30.0) -> None:
+        self._producer.flush(timeout=timeout)
+
+    def close(self) -> None:
+        self._producer.close(timeout=10)

@@ -1,0 +1,180 @@
+"""A bulk backfill's new contacts, each person planned once, as their identify events would leave them.
+
+Every row is planned by the event path's own planner (connector.mapping), so a contact gets the
+names, properties, managed-audiences record and segments its identify would POST (#14). A person
+may have several rows: emails equal after normalisation (``DUP@Example.COM`` and
+``dup@example.com``). Sent as identify events, those rows are applied one after the other: the first
+creates the contact, each later one updates it. An import only adds segments, so rows of one person
+in two imports would leave the contact in both segment sets with a managed record naming one (#24).
+So the rows of one person are folded, in file order, into one ``CreateContact``: the first row is
+planned as a new contact, each later one as an identify of the contact the earlier ones made (the
+planner's update rules: later fields win, consent, the segment set the row names replacing the
+previous one through the reconciliation, the managed record naming what the connector added), and
+its writes are applied to the create. A row whose plan fails is reported and the others still fold,
+as its event would be dead-lettered while the others applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.errors import InvalidEventError
+from connector.events import Event
+from connector.mapping import (
+    AddToSegment,
+    CacheUserEmail,
+    ContactState,
+    CreateContact,
+    DefineProperty,
+    EnsureSegment,
+    EnsureTopic,
+    KnownState,
+    Plan,
+    RememberContact,
+    RemoveFromSegment,
+    SetTopics,
+    UpdateContact,
+    plan_event,
+)
+from connector.ops.rows import ContactRow, identify_event
+from connector.settings import DestinationSettings
+from connector.sync.definitions import Definitions
+from connector.sync.topics import TopicIds
+
+__all__ = ["ContactPlanner", "PlannedContact"]
+
+_ROUNDS = 8  # prerequisites fulfilled per row before giving up (definitions that keep changing)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedContact:
+    rows: tuple[ContactRow, ...]  # the person's rows, in file order
+    create: CreateContact  # what the rows' identify events would leave in Resend, as one POST
+    user_ids: tuple[str, ...] = ()
+    topics: tuple[tuple[str, str], ...] = ()  # (topic id, opt_in | opt_out) the events would set
+
+
+@dataclass(slots=True)
+class _Person:
+    """The fold so far: the contact as the rows planned until now would leave it."""
+
+    rows: list[ContactRow]
+    create: CreateContact
+    managed: frozenset[str]  # a new contact's segments are all the connector's
+    user_ids: dict[str, None] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)
+
+    def contact(self) -> ContactState:
+        # Resend's flag of a contact created without one is false: known, so nothing is looked up.
+        return ContactState(exists=True, managed=self.managed, members=self.managed,
+                            unsubscribed=bool(self.create.unsubscribed))  # fmt: skip
+
+    def apply(self, commands: tuple[Any, ...]) -> None:
+        named: dict[str, Any] = {"first_name": self.create.first_name, "last_name": self.create.last_name,
+                                 "unsubscribed": self.create.unsubscribed}  # fmt: skip
+        properties = dict(self.create.properties)
+        segments = list(self.create.segment_ids)
+        for command in commands:
+            if isinstance(command, UpdateContact):
+                named.update(command.fields)
+                for key, value in command.properties:
+                    if value is None:
+                        properties.pop(key, None)
+                    else:
+                        properties[key] = value
+            elif isinstance(command, RemoveFromSegment) and command.segment_id in segments:
+                segments.remove(command.segment_id)
+            elif isinstance(command, AddToSegment) and command.segment_id not in segments:
+                segments.append(command.segment_id)
+            elif isinstance(command, RememberContact) and command.managed is not None:
+                self.managed = command.managed
+            else:
+                self.learn(command)
+        self.create = dataclasses.replace(self.create, first_name=named["first_name"], last_name=named["last_name"],
+                                          unsubscribed=named["unsubscribed"], properties=tuple(properties.items()),
+                                          segment_ids=tuple(segments))  # fmt: skip
+
+    def learn(self, command: Any) -> None:
+        if isinstance(command, SetTopics):
+            self.topics.update((topic_id, subscription) for topic_id, _, subscription in command.topics)
+        elif isinstance(command, CacheUserEmail):
+            self.user_ids[command.user_id] = None
+
+    def planned(self) -> PlannedContact:
+        return PlannedContact(tuple(self.rows), self.create, tuple(self.user_ids), tuple(self.topics.items()))
+
+
+class ContactPlanner:
+    """Plans rows of contacts Resend does not hold, defining what is missing on the way."""
+
+    def __init__(self, settings: DestinationSettings, definitions: Definitions, topics: TopicIds, resend: Any) -> None:
+        self._settings = settings
+        self._definitions = definitions
+        self._topics = topics
+        self._resend = resend
+
+    def plan(self, rows: list[ContactRow]) -> tuple[list[PlannedContact], list[tuple[ContactRow, str]]]:
+        """One planned contact per email, and the rows that could not be planned (with the reason)."""
+        people: dict[str, _Person] = {}
+        failures: list[tuple[ContactRow, str]] = []
+        for row in rows:
+            try:
+                folded = self._fold(row, people.get(row.email))
+            except InvalidEventError as exc:
+                folded = str(exc)
+            if isinstance(folded, str):
+                failures.append((row, folded))
+            else:
+                people[row.email] = folded
+        return [person.planned() for person in people.values()], failures
+
+    def _fold(self, row: ContactRow, person: _Person | None) -> _Person | str:
+        """The person with ``row`` planned on top of their earlier rows, or why it cannot be planned."""
+        if person is None:
+            plan = self._plan(row, ContactState(exists=False, members=frozenset()))
+            if isinstance(plan, str):
+                return plan
+            create = next((c for c in plan.commands if isinstance(c, CreateContact)), None)
+            if plan.skip is not None or create is None:
+                return plan.skip or "nothing to create"
+            person = _Person([row], create, frozenset(create.segment_ids))
+            for command in plan.commands:
+                person.learn(command)
+            return person
+        plan = self._plan(row, person.contact())
+        if isinstance(plan, str):
+            return plan
+        if plan.skip is not None and plan.skip != "nothing_to_write":  # nothing to write: the row changes nothing
+            return plan.skip
+        person.rows.append(row)
+        person.apply(plan.commands)
+        return person
+
+    def _plan(self, row: ContactRow, contact: ContactState) -> Plan | str:
+        event = Event.from_dict(identify_event(row, f"backfill-{row.line}"))
+        state = KnownState(cache_checked=True, contact=contact)
+        for _ in range(_ROUNDS):
+            state = dataclasses.replace(
+                state,
+                segment_ids=self._definitions.segment_ids(),
+                property_types=self._definitions.property_types(),
+                topic_ids=self._topics.known(),
+            )
+            plan = plan_event(event, self._settings, state)
+            if not plan.prerequisites:
+                return plan
+            defined = []
+            for need in plan.prerequisites:
+                if isinstance(need, DefineProperty):
+                    self._definitions.define(need.key, self._resend)
+                    defined.append(need.key)
+                elif isinstance(need, EnsureSegment):
+                    self._definitions.ensure_segment(need.name, self._resend)
+                elif isinstance(need, EnsureTopic):
+                    self._topics.ensure(need.name, need.default_subscription, self._resend)
+                else:  # everything else is known for a contact the backfill creates: a bug if reached
+                    return f"cannot plan without {type(need).__name__}"
+            state = dataclasses.replace(state, refused=state.refused | self._definitions.refused(defined))
+        return "its definitions kept changing"

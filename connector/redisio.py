@@ -21,7 +21,7 @@ commands keep their order on each node. :func:`values` reads many keys across sl
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -212,7 +212,10 @@ class ReplicatedGate:
     after a failover: the first commit after one raises StateStoreFailedOver instead (records done
     since the last commit may have written to the master that was lost)."""
 
-    def __init__(self, client: redis.Redis, settings: RedisSettings) -> None:
+    def __init__(
+        self, client: redis.Redis, settings: RedisSettings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._clock = clock
         self._client, self._wanted, self._timeout_ms = client, settings.commit_after_replicas, settings.replica_wait_ms
         self._marker = settings.key_prefix + "replicated"
         self._failed_at = -_GATE_BACKOFF_SECONDS
@@ -226,11 +229,11 @@ class ReplicatedGate:
         whether a failover was seen (commits on revoke cover at most the last commit interval)."""
         if self._wanted <= 0 or not ask:
             return not self._failed_over
-        if self._failed_over or time.monotonic() - self._failed_at < _GATE_BACKOFF_SECONDS:
+        if self._failed_over or self._clock() - self._failed_at < _GATE_BACKOFF_SECONDS:
             return False  # a replica was missing moments ago: do not block the run loop on WAIT yet again
         acked = self._ask(self._wanted, self._timeout_ms)
         if acked < self._wanted:
-            self._failed_at = time.monotonic()
+            self._failed_at = self._clock()
             log.warning("redis.replicas_behind", acked=acked, wanted=self._wanted)
             return False
         return True

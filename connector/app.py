@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from contextlib import ExitStack
 
+from connector.dead_letters.replay import run_replay as _run_replay
+from connector.dead_letters.sink import DeadLetterTopic
 from connector.logs import get_logger
-from connector.pipeline.letters import DeadLetterTopic
-from connector.pipeline.replay import run_replay as _run_replay
 from connector.pipeline.runner import Runner
 from connector.redisio import ReplicatedGate
 from connector.settings import Settings

@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from connector.cli import (  # noqa: F401 - importing registers their commands
-    closed_loop,
     operate,
     service,
+    webhooks_broadcast,
 )
 from connector.cli.failures import guarded
 from connector.cli.registry import Command, build_parser, commands, register

@@ -51,7 +51,7 @@ def _replay_arguments(replay: argparse.ArgumentParser) -> None:
 
 def _replay(args: argparse.Namespace) -> int:
     from connector.app import run_replay
-    from connector.pipeline.replay import ReplayFilter
+    from connector.dead_letters.replay import ReplayFilter
 
     ReplayFilter.from_args(args)  # a bad time is refused before any server is reached
     return run_replay(settings_of(args), args)

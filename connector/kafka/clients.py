@@ -18,10 +18,10 @@ from kafka.errors import (
     TopicAlreadyExistsError,
 )
 
+from connector.dead_letters.fit import context_only, fitted
+from connector.dead_letters.format import DeadLetter
 from connector.errors import RetryableError
 from connector.logs import get_logger
-from connector.pipeline.dead_letter import DeadLetter
-from connector.pipeline.dead_letter_fit import context_only, fitted
 from connector.settings import KafkaSettings
 
 log = get_logger(__name__)
@@ -130,7 +130,7 @@ class DeadLetterProducer:
 
     A transient failure is a RetryableError (the source offset stays uncommitted, so nothing is
     lost). A letter the topic refuses for good (too large, a timestamp out of range, ...) is written
-    smaller instead (dead_letter_fit.py): fitted, then context only. Only a topic that refuses even
+    smaller instead (connector/dead_letters/fit.py): fitted, then context only. Only a topic that refuses even
     the context-only copy makes the write retry, loudly: an operator must fix that topic.
     """
 

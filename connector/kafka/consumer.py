@@ -2,7 +2,7 @@
 
 It owns the consumer and everything about it: the subscription and the rebalance listener, which
 assignment (epoch) each partition came with, the seek back after a partition is revoked and
-assigned back in one rebalance, the group-join repair (group_join.py), pausing and resuming
+assigned back in one rebalance, the group-join repair (workarounds.py), pausing and resuming
 fetching (a partition whose record retries; every partition during a quota pause or under
 backpressure), committing, and the lag. The run loop decides when; this module knows how.
 
@@ -102,7 +102,7 @@ class Consumer:
     def poll(self, idle_ms: int, max_records: int, now: float) -> list[InFlight]:
         """Records fetched for partitions we own under their current assignment, in offset order."""
         # kafka-python finishes a group join only inside a poll() that is waiting for it (see
-        # group_join.py): wait there long enough for the other members to notice the rebalance.
+        # workarounds.py): wait there long enough for the other members to notice the rebalance.
         timeout_ms = _JOIN_POLL_MS if join_in_flight(self._consumer) else idle_ms
         batches, unreadable = poll(self._consumer, timeout_ms=timeout_ms, max_records=max_records)
         if repair_lost_join(self._consumer):

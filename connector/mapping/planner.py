@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from connector.events import KNOWN_TYPES, Event
+from connector.mapping.around_write import around_write, with_after
 from connector.mapping.audiences import AUDIENCES_TRAIT, event_audiences
-from connector.mapping.closed_loop import around_write, with_after
 from connector.mapping.commands import (
     CacheUserEmail,
     Command,

@@ -13,15 +13,14 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from connector.dead_letters.sink import ids_of
 from connector.errors import DecodeError, RetryableError, SkipEvent
 from connector.events import Event
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
-from connector.pipeline.letters import ids_of
 from connector.pipeline.ordering import identities_of, joins_of
 from connector.pipeline.records import DROPPED, EventResult, InFlight, Settled
-from connector.sync import Outcome as SyncOutcome
-from connector.sync import ReadAhead
+from connector.sync import ReadAhead, SyncResult
 
 __all__ = ["LetterBox", "Lifecycle"]
 
@@ -42,13 +41,13 @@ class _Transforms(Protocol):
 
 
 class _Sync(Protocol):
-    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncOutcome: ...
+    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncResult: ...
 
     def read_ahead(self, events: Sequence[Event]) -> ReadAhead: ...
 
     def plan(self, event: Event) -> Sequence[Any]: ...
 
-    def decider(self) -> Callable[[Event], SyncOutcome | None]: ...
+    def decider(self) -> Callable[[Event], SyncResult | None]: ...
 
 
 class LetterBox(Protocol):
@@ -88,7 +87,7 @@ class Lifecycle:
     # -- the stages ------------------------------------------------------------------------------
 
     def _decode(self, record: InFlight) -> Any:
-        if record.fault is not None:  # unreadable, or a header key that is not UTF-8 (poll_guard.py)
+        if record.fault is not None:  # unreadable, or a header key that is not UTF-8 (connector/kafka/workarounds.py)
             raise record.fault
         decoded, record.decoded = record.decoded, None  # decoded when consumed: used once (see InFlight)
         if decoded is not None:

@@ -1,4 +1,5 @@
-"""Pauses for quota and key problems: when to probe Resend again, and the operator's resume signal.
+"""Pauses for quota and key problems, in one module: the pause of the whole consumer, when to probe
+Resend again, and the operator's resume signal.
 
 A daily quota answers with a ``retry-after`` of up to a day. Waiting that long blindly would keep the
 connector idle after the quota was raised or the key fixed, so a pause probes on a schedule instead:
@@ -8,12 +9,18 @@ one record tried again; it costs one call and changes nothing when refused).
 ``resend-connector resume`` writes the time of the request to ``<prefix>control:resume`` in Redis;
 every paused replica reads it at most once a second and probes at once when the request is newer
 than its pause. Nothing is forced through: a probe that is refused again simply pauses again.
+
+:class:`Pause` (called by the run loop only): Resend refuses for a reason no retry of one record fixes
+(429 daily/monthly quota, 401/403 key problems): every partition stops fetching, records wait, and
+one record probes at the time :func:`probe_delay` says (backing off to ``pause_probe_max_seconds``);
+``resend-connector resume`` (:class:`ResumeSignal`) makes the waiting records run at once.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 
@@ -21,7 +28,7 @@ from connector.errors import ConnectorError
 from connector.logs import get_logger
 from connector.redisio import translated
 
-__all__ = ["FIRST_PROBE_SECONDS", "ResumeSignal", "probe_delay", "request_resume"]
+__all__ = ["FIRST_PROBE_SECONDS", "Pause", "ResumeSignal", "probe_delay", "request_resume"]
 
 log = get_logger(__name__)
 
@@ -77,3 +84,53 @@ class ResumeSignal:
             return raw is not None and float(raw) > paused_at
         except ValueError:
             return False
+
+
+class Pause:
+    def __init__(self, consumer: Any, metrics: Any, resume_signal: ResumeSignal | None, probe_max: float) -> None:
+        self._consumer = consumer
+        self._metrics = metrics
+        self._resume_signal = resume_signal
+        self._probe_max = probe_max
+        self._probes = 0
+        self._paused_at = 0.0  # wall-clock start of the current pause (compared with a resume request)
+        self.until = 0.0  # monotonic time of the next probe; 0 when not paused
+
+    def enter(self, error: BaseException | None, retry_after: float | None, now: float) -> None:
+        first = not self.until
+        if not first and now < self.until:
+            return  # a record that was already running when the pause began: the schedule stands
+        if first:
+            self._probes, self._paused_at = 0, time.time()
+        delay = probe_delay(self._probes, retry_after, self._probe_max)
+        self._probes += 1
+        self.until = now + delay
+        self._consumer.stop_fetching("pause")
+        self._metrics.status.paused(type(error).__name__, str(error), probe_in_seconds=delay)
+        self._metrics.status.error(error, "paused")
+        self._metrics.paused.set(1)
+        self._metrics.ready = False
+        if first:
+            self._metrics.pauses.labels(reason=type(error).__name__).inc()
+        log.error("consumer.paused", reason=type(error).__name__, detail=str(error),
+                  probe_in_seconds=round(delay, 1))  # fmt: skip
+
+    def leave(self) -> None:
+        self.until = 0.0
+        self._consumer.may_fetch("pause")
+        self._metrics.status.resumed()
+        self._metrics.paused.set(0)
+        self._metrics.ready = True
+        log.warning("consumer.resumed")
+
+    def resume_requested(self) -> bool:
+        return self._resume_signal is not None and self._resume_signal.requested_since(self._paused_at)
+
+    def probe_now(self, now: float) -> float:
+        """An operator asked to resume: returns the probe time records waited for; they run now, and
+        a refusal pauses again."""
+        waited = self.until
+        self.until = max(now, 1e-9)  # still "paused" until a probe goes through
+        self._probes, self._paused_at = 0, time.time()
+        log.warning("consumer.resume_requested")
+        return waited

@@ -31,7 +31,7 @@ class InFlight:
     partition_key: Hashable = None  # the TopicPartition (ordering and bookkeeping)
     polled_at: float = 0.0
     epoch: int = 0
-    fault: DecodeError | None = None  # known unusable before it runs (poll_guard.py): dead-lettered
+    fault: DecodeError | None = None  # known unusable before it runs (connector/kafka/workarounds.py): dead-lettered
     decoded: Any = None
     identities: tuple[str, ...] = ()
     joins: tuple[str, ...] = ()  # an alias's ids, one person from this record on (ordering.py)

@@ -1,13 +1,13 @@
 """The run loop: poll, dispatch, collect, commit, resume, check health.
 
-Threads: this loop owns the consumer (consumer.py); worker threads run records (workers.py), those
+Threads: this loop owns the consumer (connector/kafka/consumer.py); worker threads run records (workers.py), those
 that share an identity in order (ordering.py); kafka-python's thread calls the rebalance listener.
 Shared structures (tracker, scheduler) are touched under ``self._lock``, never held across I/O.
 
 At least once: an offset is committed only when every record before it is applied, skipped or
 dead-lettered (acknowledged). A transient failure keeps the record, and what shares an identity
 with it, in memory, pauses its partition and retries with backoff; quota and key problems stop all
-consumption (pausing.py). What becomes of a failed record is decided once, in fate.py.
+consumption (pause.py). What becomes of a failed record is decided once, in fate.py.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.offsets import OffsetTracker
 from connector.pipeline.ordering import IdentityScheduler
-from connector.pipeline.pause import ResumeSignal
-from connector.pipeline.pausing import Pause
+from connector.pipeline.pause import Pause, ResumeSignal
 from connector.pipeline.records import InFlight
 from connector.pipeline.tally import Tally
 from connector.pipeline.workers import Finished, Turn, Workers
@@ -69,7 +68,7 @@ class Runner:
         self._tracker = OffsetTracker()
         self._scheduler: IdentityScheduler[InFlight] = IdentityScheduler()
         self._workers = Workers(settings.max_in_flight_contacts, lifecycle, self._wanted)
-        # Operator hooks (#17): quota/key pauses (pausing.py) probe on a schedule and end early on
+        # Operator hooks (#17): quota/key pauses (pause.py) probe on a schedule and end early on
         # `resend-connector resume`; /status reads self._metrics.status.
         self._pause = Pause(self._consumer, metrics, resume_signal, pause_probe_max_seconds)
         self._last_commit = 0.0

@@ -1,6 +1,6 @@
 """Carrying plans out against Resend and Redis."""
 
 from connector.sync.context import ReadAhead
-from connector.sync.executor import EventSync, Outcome
+from connector.sync.executor import EventSync, SyncResult
 
-__all__ = ["EventSync", "Outcome", "ReadAhead"]
+__all__ = ["EventSync", "ReadAhead", "SyncResult"]

@@ -26,7 +26,7 @@ from connector.mapping import (
 )
 from connector.resend import ResendClient
 from connector.state import EmailIndex, StateStore
-from connector.sync.closed_loop import LoopSync
+from connector.sync.consent_topics import LoopSync
 from connector.sync.context import EventContext
 from connector.sync.definitions import Definitions
 from connector.sync.fingerprints import FieldMemory, written
@@ -51,7 +51,7 @@ class Applier:
         trust_contact_cache: bool,
     ) -> None:
         self._store = store
-        self._loop = loop  # consent and topics (closed_loop.py)
+        self._loop = loop  # consent and topics (consent_topics.py)
         self._trust_contact_cache = trust_contact_cache
         self._definitions = definitions
         self._memory = memory  # skip-unchanged fingerprints (fingerprints.py)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from connector.errors import ResendNotFound
 from connector.mapping.state import ContactState, parse_managed
 from connector.state import EmailIndex, StateStore
-from connector.sync.closed_loop import now_ms
+from connector.sync.consent_topics import now_ms
 from connector.sync.context import EventContext
 
 __all__ = ["lookup_contact"]

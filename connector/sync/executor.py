@@ -46,14 +46,14 @@ from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore, redis_lock
 from connector.sync.apply import Applier, Replan
-from connector.sync.closed_loop import LoopSync
+from connector.sync.consent_topics import LoopSync
 from connector.sync.contact_lookup import lookup_contact
 from connector.sync.context import EventContext, ReadAhead
 from connector.sync.decide import email_of, fresher, reconciles
 from connector.sync.definitions import Definitions
 from connector.sync.fingerprints import FieldMemory
 
-__all__ = ["EventSync", "Outcome"]
+__all__ = ["EventSync", "SyncResult"]
 
 log = get_logger(__name__)
 
@@ -61,7 +61,10 @@ _MAX_ROUNDS = 8  # plan/fulfil rounds; a healthy event needs at most four
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class SyncResult:
+    """What :meth:`EventSync.handle` answers for one event; the lifecycle makes it the event's
+    EventResult (connector/pipeline/records.py). The one result type named Outcome is the enum."""
+
     status: Literal["applied", "skipped"]
     reason: str = ""
     calls: int = 0
@@ -95,7 +98,7 @@ class EventSync:
             if settings.destination.email_index and not settings.destination.trust_contact_cache
             else None
         )
-        # consent and topics (connector/sync/closed_loop.py)
+        # consent and topics (connector/sync/consent_topics.py)
         self.loop = LoopSync(self._store, on_consent_kept=on_consent_kept)
         self._applier = Applier(
             self._store, self._definitions, self._memory, self._index, self.loop, self._settings.trust_contact_cache
@@ -128,13 +131,13 @@ class EventSync:
             log.debug("read_ahead.skipped", error=type(exc).__name__)
             return ReadAhead({})
 
-    def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
+    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncResult:
         context = EventContext(self._resend, ahead)
         try:
             with contextlib.ExitStack() as held:
                 return self._handle(event, context, held)
         except SkipEvent as skip:
-            return Outcome("skipped", skip.reason, context.calls, email=context.email)
+            return SyncResult("skipped", skip.reason, context.calls, email=context.email)
         except (RetryableError, PermanentError) as exc:
             if context.email is not None:
                 outcome = "pending" if isinstance(exc, RetryableError) else "failed"
@@ -147,7 +150,7 @@ class EventSync:
             # whatever became of the Resend calls, as they would have been had they gone first.
             self._store.remember_users(context.take_users())
 
-    def _handle(self, event: Event, context: EventContext, held: contextlib.ExitStack) -> Outcome:
+    def _handle(self, event: Event, context: EventContext, held: contextlib.ExitStack) -> SyncResult:
         locked: str | None = None
         seed: KnownState | None = None
         for _ in range(_MAX_ROUNDS):
@@ -159,7 +162,7 @@ class EventSync:
                     self._applier.run(plan.commands, context)
                 except Replan:
                     continue
-                return Outcome("skipped", plan.skip, context.calls, plan.commands, email)
+                return SyncResult("skipped", plan.skip, context.calls, plan.commands, email)
             if email is not None and email != locked and reconciles(plan):
                 if locked is not None:
                     raise RetryableError("the event's email changed while it was being applied")
@@ -178,25 +181,25 @@ class EventSync:
                 continue
             if email is not None and not context.recorded:
                 self._store.record_sync(email, "synced", users=context.take_users(), written=context.take_written())
-            return Outcome("applied", "", context.calls, plan.commands, email)
+            return SyncResult("applied", "", context.calls, plan.commands, email)
         raise RetryableError("the contact kept changing under us; trying the event again later")
 
-    def decider(self) -> Callable[[Event], Outcome | None]:
+    def decider(self) -> Callable[[Event], SyncResult | None]:
         """A function answering an event's outcome when deciding it needs neither Redis nor Resend:
         a skip planned from what this process knows now, with nothing to look up and nothing to write
         (a track with no contact fields, the most common event); None when the event needs
         :meth:`handle`. Pure and cheap, so the pipeline may settle such an event where it was consumed.
         What the process knows is read once, when the decider is made (one per polled batch)."""
         state, settings = self._initial_state(), self._settings
-        skips: dict[str, Outcome] = {}  # one Outcome per reason (they are immutable)
+        skips: dict[str, SyncResult] = {}  # one SyncResult per reason (they are immutable)
 
-        def decided(event: Event) -> Outcome | None:
+        def decided(event: Event) -> SyncResult | None:
             plan = plan_event(event, settings, state)
             if plan.skip is None or plan.prerequisites or plan.commands:
                 return None
             outcome = skips.get(plan.skip)
             if outcome is None:
-                outcome = skips[plan.skip] = Outcome("skipped", plan.skip)
+                outcome = skips[plan.skip] = SyncResult("skipped", plan.skip)
             return outcome
 
         return decided

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +24,7 @@ def restore() -> Iterator[None]:
 
 
 def emit(monkeypatch: pytest.MonkeyPatch, stream: io.StringIO, **options: object) -> str:
-    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setattr(sys, "stderr", stream)
     logs.configure(**options)  # type: ignore[arg-type]
     logs.get_logger("test").info("contact.synced", email=logs.mask_email("jane.doe@example.com"), calls=1)
     return stream.getvalue()
@@ -60,7 +61,7 @@ def test_standard_library_records_render_as_the_same_json(monkeypatch: pytest.Mo
     import logging
 
     stream = io.StringIO()
-    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setattr(sys, "stderr", stream)
     logs.configure()
     logging.getLogger("kafka.coordinator").warning("Heartbeat failed for group %s", "g1")
     logging.getLogger("kafka.conn").info("connecting")  # below the libraries' level: dropped
@@ -72,7 +73,7 @@ def test_standard_library_records_render_as_the_same_json(monkeypatch: pytest.Mo
 
 def test_a_lone_surrogate_in_a_field_still_makes_a_json_line(monkeypatch: pytest.MonkeyPatch) -> None:
     stream = io.StringIO()
-    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setattr(sys, "stderr", stream)
     logs.configure(fmt="json")
     logs.get_logger("test").info("event.applied", user_id="u-\udc00x")  # valid JSON in an event, not UTF-8
     assert json.loads(stream.getvalue())["user_id"] == "u-\udc00x"

@@ -10,9 +10,9 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from connector.dead_letters.format import TRUNCATED, DeadLetter, FailureContext, dead_letter_for
 from connector.errors import DecodeError, RetryableError
 from connector.kafka.clients import DeadLetterProducer
-from connector.pipeline.dead_letter import TRUNCATED, DeadLetter, FailureContext, dead_letter_for
 
 
 class Future:

@@ -13,6 +13,14 @@ from connector.mapping import ContactState, KnownState, Plan, plan_event
 from connector.settings import DestinationSettings
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
+# What most cases share (the known segment ids and property types, an existing contact), so that a
+# case file holds only what it is about; a case's own ``state`` entry replaces the default one.
+DEFAULTS = GOLDEN / "_defaults.json"
+
+
+def cases() -> list[Path]:
+    """Every case file (the defaults are not a case)."""
+    return sorted(path for path in GOLDEN.glob("*.json") if path != DEFAULTS)
 
 
 def state_from(data: dict[str, Any]) -> KnownState:
@@ -70,5 +78,7 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def load(path: Path) -> dict[str, Any]:
+    """The case, with the shared defaults under what it says itself."""
     data: dict[str, Any] = json.loads(path.read_text())
-    return data
+    defaults: dict[str, Any] = json.loads(DEFAULTS.read_text())
+    return {**data, "state": {**defaults["state"], **data.get("state", {})}}

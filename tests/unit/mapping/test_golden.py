@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.mapping.golden import GOLDEN, load, run_case
+from tests.unit.mapping.golden import cases, load, run_case
 
-CASES = sorted(GOLDEN.glob("*.json"))
+CASES = cases()
 
 
 def test_there_are_enough_cases() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.unit.mapping.golden import GOLDEN
+from tests.unit.mapping.golden import cases as golden_cases
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "semantics.md"
 _CITATION = re.compile(r"\b([a-z]+)-(\d{2})(?:\.\.(\d{2}))?\b")
@@ -20,7 +20,7 @@ def cited() -> set[str]:
 
 
 def test_every_cited_golden_case_exists() -> None:
-    cases = {"-".join(p.stem.split("-")[:2]) for p in GOLDEN.glob("*.json")}
+    cases = {"-".join(p.stem.split("-")[:2]) for p in golden_cases()}
     names = cited()
     assert len(names) > 60
     assert names - cases == set()

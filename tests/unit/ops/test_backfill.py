@@ -11,7 +11,7 @@ import pytest
 from connector.errors import RetryableError
 from connector.ops import backfill
 from connector.ops.backfill import EXIT_INTERRUPTED, identify_file, run_backfill
-from tests.unit.ops.fakes import FakeProducer, settings
+from tests.unit.fakes.producer import FakeProducer, settings
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from connector.settings import load_settings
 from connector.state import StateStore
 from connector.sync.definitions import Definitions
 from connector.sync.topics import TopicIds
-from tests.unit.sync.fakes import FakeResend
+from tests.unit.fakes.resend import FakeResend
 
 
 def _planner(resend: FakeResend, **destination: Any) -> ContactPlanner:

@@ -14,7 +14,7 @@ import pytest
 
 from connector.ops import StatusQuery, run_status
 from connector.state import StateStore
-from tests.unit.ops.fakes import settings
+from tests.unit.fakes.producer import settings
 
 
 @pytest.fixture

@@ -6,27 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from connector.dead_letters.sink import DeadLetterTopic
 from connector.errors import QuotaExceeded, ResendUnavailable
 from connector.events import Event
 from connector.kafka.consumer import Consumer
-from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.records import InFlight
 from connector.pipeline.runner import Runner
 from connector.settings import KafkaSettings
-from connector.sync import Outcome
-from tests.unit.pipeline.test_runner import (
-    TP,
-    FakeConsumer,
-    NoTransforms,
-    Record,
-    RecordingDeadLetters,
-    ScriptedSync,
-    ValueDecoder,
-    make_runner,
-    run_until,
-)
+from connector.sync import SyncResult
+from tests.unit.fakes.kafka import TP, FakeConsumer, Record, RecordingDeadLetters
+from tests.unit.fakes.pipeline import NoTransforms, ScriptedSync, ValueDecoder, make_runner, run_until
 
 
 class DecidingSync(ScriptedSync):
@@ -36,15 +27,15 @@ class DecidingSync(ScriptedSync):
         super().__init__(script)
         self.decisions: list[bytes] = []
 
-    def decider(self) -> Callable[[Event], Outcome | None]:
+    def decider(self) -> Callable[[Event], SyncResult | None]:
         return self.decided
 
-    def decided(self, event: Event) -> Outcome | None:
+    def decided(self, event: Event) -> SyncResult | None:
         value = (event.message_id or "").encode()
         if not value.startswith(b"t"):
             return None
         self.decisions.append(value)
-        return Outcome("skipped", "nothing_to_write")
+        return SyncResult("skipped", "nothing_to_write")
 
 
 def skipped(runner: Any) -> float:

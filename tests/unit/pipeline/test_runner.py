@@ -4,173 +4,29 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from kafka import TopicPartition
 
+from connector.dead_letters.sink import DeadLetterTopic
 from connector.errors import InvalidEventError, QuotaExceeded, ResendUnavailable
 from connector.events import Event
 from connector.kafka.consumer import Consumer
+from connector.pipeline import runner as runner_module
 from connector.pipeline.fate import MAX_INTERNAL_ATTEMPTS
-from connector.pipeline.letters import DeadLetterTopic
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.runner import Runner
 from connector.settings import KafkaSettings
-from connector.sync import Outcome, ReadAhead
-
-TP = TopicPartition("events", 0)
-
-
-@dataclass
-class Record:
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-    timestamp: int = 1
-
-
-class FakeConsumer:
-    """Hands out prepared batches once, and records pauses, resumes and commits."""
-
-    def __init__(self, records: list[Record]) -> None:
-        self.records = records
-        self.batches = deque([{TP: records}])
-        self.polls = 0
-        self.timeouts: list[int] = []
-        self.commits: list[dict[TopicPartition, int]] = []
-        self.paused_set: set[TopicPartition] = set()
-        self.pause_calls: list[TopicPartition] = []
-        self.closed = False
-        self.on_idle: Callable[[], None] = lambda: None
-
-    def subscribe(self, topics: list[str], listener: Any) -> None:
-        listener.on_partitions_assigned({TP})
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.batches.append({tp: [r for r in self.records if r.offset >= offset]})
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
-        self.polls += 1
-        self.timeouts.append(timeout_ms)
-        if self.batches and TP not in self.paused_set:
-            return self.batches.popleft()
-        self.on_idle()
-        time.sleep(min(timeout_ms, 10) / 1000)  # a real consumer waits up to timeout_ms for records
-        return {}
-
-    def assignment(self) -> set[TopicPartition]:
-        return {TP}
-
-    def pause(self, *tps: TopicPartition) -> None:
-        self.pause_calls.extend(tps)
-        self.paused_set.update(tps)
-
-    def resume(self, *tps: TopicPartition) -> None:
-        self.paused_set.difference_update(tps)
-
-    def paused(self) -> set[TopicPartition]:
-        return set(self.paused_set)
-
-    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
-        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
-
-    def commit_async(self, offsets: dict[TopicPartition, Any]) -> None:
-        self.commit(offsets)
-
-    def highwater(self, tp: TopicPartition) -> int | None:
-        return None
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class ValueDecoder:
-    """Each value decodes to an event whose messageId is the value (so fakes can script by value)."""
-
-    def decode(self, value: bytes) -> dict[str, Any]:
-        return {"type": "identify", "messageId": value.decode(), "traits": {}}
-
-
-class NoTransforms:
-    empty = True
-
-    def apply(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        return [event]
-
-
-class ScriptedSync:
-    """Fails each value as scripted (a list of exceptions to raise first), then applies it."""
-
-    def __init__(self, script: dict[bytes, list[BaseException]]) -> None:
-        self.script = {k: deque(v) for k, v in script.items()}
-        self.applied: list[bytes] = []
-        self.lock = threading.Lock()
-
-    def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
-        value = (event.message_id or "").encode()
-        with self.lock:
-            pending = self.script.get(value)
-            if pending:
-                raise pending.popleft()
-            self.applied.append(value)
-        return Outcome("applied")
-
-    def read_ahead(self, events: Any) -> ReadAhead:
-        return ReadAhead({})
-
-    def plan(self, event: Event) -> list[Any]:
-        return []
-
-    def decider(self) -> Callable[[Event], Outcome | None]:
-        return lambda event: None  # every event is scripted: each goes to a worker
-
-    def identify(self, value: bytes | None) -> dict[str, Any]:
-        return {}
-
-
-class RecordingDeadLetters:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Any]] = []
-
-    def send(self, topic: str, letter: Any) -> None:
-        self.sent.append((topic, letter))
-
-    def flush(self) -> None:
-        pass
-
-
-def run_until(runner: Runner, consumer: FakeConsumer, done: Callable[[], bool]) -> None:
-    def idle() -> None:
-        if done():
-            runner.stop()
-
-    consumer.on_idle = idle
-    thread = threading.Thread(target=runner.run)
-    thread.start()
-    thread.join(timeout=20)
-    assert not thread.is_alive(), "runner did not stop"
-
-
-def lifecycle(sync: Any, dlq: RecordingDeadLetters, settings: KafkaSettings) -> Lifecycle:
-    return Lifecycle(ValueDecoder(), NoTransforms(), sync, DeadLetterTopic(dlq, settings.dead_letter_topic, "test"))
-
-
-def make_runner(
-    consumer: FakeConsumer, sync: Any, dlq: RecordingDeadLetters, settings: KafkaSettings | None = None
-) -> Runner:
-    settings = settings or KafkaSettings(max_in_flight_contacts=4)
-    return Runner(settings, Consumer(consumer, settings.topic), lifecycle(sync, dlq, settings), Metrics())
+from connector.sync import ReadAhead, SyncResult
+from tests.unit.fakes.kafka import TP, FakeConsumer, Record, RecordingDeadLetters
+from tests.unit.fakes.pipeline import NoTransforms, ScriptedSync, ValueDecoder, make_runner, run_until
 
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("connector.pipeline.runner.backoff_seconds", lambda attempt, retry_after: 0.01)
+    monkeypatch.setattr(runner_module, "backoff_seconds", lambda attempt, retry_after: 0.01)
 
 
 def test_transient_failures_retry_in_order_and_are_never_dead_lettered() -> None:
@@ -219,7 +75,7 @@ class CountingSync(ScriptedSync):
         self.running = self.most_at_once = 0
         self.on_value = on_value
 
-    def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
+    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncResult:
         value = (event.message_id or "").encode()
         with self.lock:
             self.running += 1
@@ -229,7 +85,7 @@ class CountingSync(ScriptedSync):
         with self.lock:
             self.running -= 1
             self.applied.append(value)
-        return Outcome("skipped", "nothing_to_write")
+        return SyncResult("skipped", "nothing_to_write")
 
 
 def keyed_records(count: int) -> list[Record]:
@@ -343,7 +199,7 @@ def test_a_pause_inside_a_threads_batch_defers_the_rest_without_calling_and_with
     attempts: list[bytes] = []
 
     class QuotaGone(CountingSync):
-        def handle(self, event: Event, ahead: ReadAhead | None = None) -> Outcome:
+        def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncResult:
             attempts.append((event.message_id or "").encode())
             raise QuotaExceeded("daily quota", name="daily_quota_exceeded")
 

@@ -6,17 +6,9 @@ from typing import Any
 
 from kafka import TopicPartition
 
-from tests.unit.pipeline.test_runner import (
-    TP,
-    FakeConsumer,
-    Record,
-    RecordingDeadLetters,
-    make_runner,
-    run_until,
-)
-from tests.unit.pipeline.test_runner import (
-    ScriptedSync as ScriptedProcessor,
-)
+from tests.unit.fakes.kafka import TP, FakeConsumer, Record, RecordingDeadLetters
+from tests.unit.fakes.pipeline import ScriptedSync as ScriptedProcessor
+from tests.unit.fakes.pipeline import make_runner, run_until
 
 BAD_KEY = b"bad\xff".decode("utf-8", "surrogateescape")  # as the lenient reader hands it over
 

@@ -19,9 +19,10 @@ import fakeredis
 import pytest
 from kafka import TopicPartition
 
+from connector.dead_letters.sink import DeadLetterTopic
 from connector.errors import RateLimited, ResendUnavailable
 from connector.kafka.consumer import Consumer
-from connector.pipeline.letters import DeadLetterTopic
+from connector.pipeline import runner as runner_module
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.runner import Runner
@@ -29,8 +30,9 @@ from connector.resend import ResendClient
 from connector.settings import KafkaSettings, load_settings
 from connector.sync import EventSync
 from connector.wiring import state_store
-from tests.unit.pipeline.test_runner import NoTransforms, Record, RecordingDeadLetters
-from tests.unit.sync.fakes import FakeResend
+from tests.unit.fakes.kafka import Record, RecordingDeadLetters
+from tests.unit.fakes.pipeline import NoTransforms
+from tests.unit.fakes.resend import FakeResend
 
 PARTITIONS = [TopicPartition("events", p) for p in range(4)]
 
@@ -183,7 +185,7 @@ def key_for(rng: random.Random, event: dict[str, Any]) -> bytes | None:
 def test_random_streams_end_as_their_partition_order_says(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
-    monkeypatch.setattr("connector.pipeline.runner.backoff_seconds", lambda attempt, retry_after: 0.002)
+    monkeypatch.setattr(runner_module, "backoff_seconds", lambda attempt, retry_after: 0.002)
     rng = random.Random(seed)
     counter = [0]
     streams = [user_stream(rng, i, counter) for i in range(40)]

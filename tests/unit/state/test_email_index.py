@@ -10,7 +10,7 @@ import pytest
 
 from connector.resend import ContactPage, ListedContact
 from connector.state import EmailIndex, StateStore
-from tests.unit.sync.fakes import FakeResend, StoredContact
+from tests.unit.fakes.resend import FakeResend, StoredContact
 
 _ids = itertools.count(1)
 

@@ -11,7 +11,7 @@ import fakeredis
 
 from connector.state import StateStore
 from connector.sync.definitions import Definitions
-from tests.unit.sync.fakes import FakeResend
+from tests.unit.fakes.resend import FakeResend
 
 
 class SlowResend(FakeResend):

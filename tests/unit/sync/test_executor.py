@@ -3,7 +3,6 @@ retries part-way through, stale caches and the dry run, without servers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import fakeredis
@@ -13,38 +12,8 @@ import redis
 from connector.errors import PermanentError, ResendRejected, ResendUnavailable, RetryableError, StateStoreUnavailable
 from connector.events import Event
 from connector.sync import EventSync
-from tests.unit.sync.fakes import FakeResend, make_sync
-
-
-@pytest.fixture
-def server() -> fakeredis.FakeServer:
-    return fakeredis.FakeServer()
-
-
-@pytest.fixture
-def redis_client(server: fakeredis.FakeServer) -> Iterator[redis.Redis]:
-    client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def resend() -> FakeResend:
-    return FakeResend()
-
-
-@pytest.fixture
-def sync(resend: FakeResend, redis_client: redis.Redis) -> EventSync:
-    return make_sync(resend, redis_client)
-
-
-def identify(email: str, **traits: Any) -> Event:
-    return Event.from_dict({"type": "identify", "traits": {"email": email, **traits}})
-
-
-def managed_record(resend: FakeResend, email: str) -> set[str]:
-    raw = resend.contacts[email].properties.get("cdp_managed_audiences", "[]")
-    return {resend.segments[i] for i in raw.strip("[]").split(",") if i}
+from connector.sync import context as sync_context
+from tests.unit.fakes.resend import FakeResend, identify, make_sync, managed_record
 
 
 def test_new_contact_costs_one_post_carrying_its_segments(sync: EventSync, resend: FakeResend) -> None:
@@ -279,7 +248,7 @@ def test_states_read_ahead_too_long_ago_are_not_used(
 ) -> None:
     sync.handle(identify("ada@example.com", plan="free"))
     reads = ReadCounter(sync, monkeypatch)
-    monkeypatch.setattr("connector.sync.context.READ_AHEAD_SECONDS", 0.0)  # every state is too old
+    monkeypatch.setattr(sync_context, "READ_AHEAD_SECONDS", 0.0)  # every state is too old
     ahead = sync.read_ahead([identify("ada@example.com")])
     sync.handle(identify("ada@example.com", plan="pro"), ahead)
     assert reads.batched == [["ada@example.com"]]

@@ -12,10 +12,7 @@ from connector.events import Event
 from connector.mapping import CreateContact, UpdateContact
 from connector.sync import EventSync
 from connector.sync.fingerprints import FieldMemory, fingerprint, written
-from tests.unit.sync.fakes import FakeResend
-from tests.unit.sync.test_executor import identify, make_sync, redis_client, resend, server, sync
-
-__all__ = ["redis_client", "resend", "server", "sync"]  # the executor tests' fixtures
+from tests.unit.fakes.resend import FakeResend, identify, make_sync
 
 NOW = 1_800_000_000.0
 

@@ -6,23 +6,10 @@ before it is trusted as empty, and kept once read.
 
 from __future__ import annotations
 
-import fakeredis
-import pytest
 import redis
 
 from connector.events import Event
-from tests.unit.sync.fakes import FakeResend
-from tests.unit.sync.test_executor import identify, make_sync, managed_record
-
-
-@pytest.fixture
-def redis_client() -> redis.Redis:
-    return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-
-
-@pytest.fixture
-def resend() -> FakeResend:
-    return FakeResend()
+from tests.unit.fakes.resend import FakeResend, identify, make_sync, managed_record
 
 
 def test_redis_emptied_then_an_identify_without_audiences_keeps_the_managed_set(

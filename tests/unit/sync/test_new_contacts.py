@@ -6,10 +6,7 @@ import redis
 
 from connector.events import Event
 from connector.sync import EventSync
-from tests.unit.sync.fakes import FakeResend, StoredContact
-from tests.unit.sync.test_executor import identify, make_sync, redis_client, resend, server, sync
-
-__all__ = ["redis_client", "resend", "server", "sync"]  # the executor tests' fixtures
+from tests.unit.fakes.resend import FakeResend, StoredContact, identify, make_sync
 
 
 def _contact_calls(resend: FakeResend) -> list[str]:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
-import fakeredis
 import httpx
 import pytest
 import redis
@@ -62,13 +60,6 @@ class RecordingWriter:
 
     def connected(self) -> bool:
         return True
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -3,30 +3,16 @@ fakeredis. An unsubscribe known to the connector survives an identify that says 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import fakeredis
 import pytest
 import redis
 
 from connector.events import Event
 from connector.state import StateStore
-from tests.unit.sync.fakes import FakeResend, StoredContact, make_sync
+from tests.unit.fakes.resend import FakeResend, StoredContact, make_sync
 
 EMAIL = "ada@example.com"
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def resend() -> FakeResend:
-    return FakeResend()
 
 
 def identify(**traits: Any) -> Event:

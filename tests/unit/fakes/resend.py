@@ -10,6 +10,7 @@ from typing import Any, cast
 import redis
 
 from connector.errors import ResendNotFound, ResendRejected
+from connector.events import Event
 from connector.resend import Contact, ContactPage, ListedContact, PropertyDefinition, ResendClient, Segment
 from connector.resend.topics import Topic
 from connector.settings import load_settings
@@ -231,3 +232,14 @@ def make_sync(
     return EventSync(
         settings, cast(ResendClient, resend), state_store(settings, client), on_consent_kept=on_consent_kept
     )
+
+
+def identify(email: str, **traits: Any) -> Event:
+    """An identify event for ``email`` with these traits."""
+    return Event.from_dict({"type": "identify", "traits": {"email": email, **traits}})
+
+
+def managed_record(resend: FakeResend, email: str) -> set[str]:
+    """The segment names the contact's managed-audiences property lists, as Resend holds it."""
+    raw = resend.contacts[email].properties.get("cdp_managed_audiences", "[]")
+    return {resend.segments[i] for i in raw.strip("[]").split(",") if i}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from connector.dead_letters.format import DeadLetter, FailureContext, dead_letter_for, stage_of
 from connector.logs import get_logger, mask_email
-from connector.pipeline.dead_letter import DeadLetter, FailureContext, dead_letter_for, stage_of
 from connector.pipeline.records import InFlight
 
 __all__ = ["DeadLetterTopic", "letter_for"]
@@ -103,5 +103,5 @@ class DeadLetterTopic:
             stage=stage,
             error=type(error).__name__,
             detail=str(error)[:500],
-            shortened=written is not letter,  # too large for the topic: a smaller copy (dead_letter.py)
+            shortened=written is not letter,  # too large for the topic: a smaller copy (connector/dead_letters/fit.py)
         )

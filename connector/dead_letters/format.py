@@ -12,8 +12,8 @@ UTF-8 is written with its bad bytes escaped (``\\xff``) and its original bytes k
 ``__resend_connector.header_key_bytes.<index>``. These descriptions travel with the record through
 every replay. A record with neither key nor value (kafka-python's producer refuses one) is written
 with an empty value and ``__resend_connector.null_key_and_value``; one kafka-python could not read
-at all (poll_guard.py) with ``__resend_connector.record_not_read`` instead. Records too large for the topic:
-see dead_letter_fit.py.
+at all (connector/kafka/workarounds.py) with ``__resend_connector.record_not_read`` instead.
+Records too large for the topic: see fit.py.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ KEY_BYTES = "__resend_connector.header_key_bytes."
 TRUNCATED = "__resend_connector.truncated"
 ORIGINAL_TIMESTAMP = "__resend_connector.original_timestamp"
 NULL_RECORD = "__resend_connector.null_key_and_value"
-# The record's bytes could not be read at all (poll_guard.py): its key and value are not in the copy.
+# The record's bytes could not be read at all (connector/kafka/workarounds.py): its key and value are not in the copy.
 UNREAD_RECORD = "__resend_connector.record_not_read"
 _OURS = (CONNECT_PREFIX, "__resend_connector.")
 # Descriptions of what a write had to change: kept when a replayed record is dead-lettered again.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-from connector.pipeline.dead_letter import (
+from connector.dead_letters.format import (
     KEY_BYTES,
     MESSAGE,
     ORIGINAL_TIMESTAMP,

@@ -12,7 +12,7 @@ import sys
 from collections import Counter
 from typing import Any, TextIO
 
-from connector.pipeline.dead_letter import CLASS_NAME, STAGE, FailureContext, context_of
+from connector.dead_letters.format import CLASS_NAME, STAGE, FailureContext, context_of
 
 __all__ = ["DryRunReport"]
 

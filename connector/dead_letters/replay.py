@@ -21,22 +21,22 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from connector.errors import ConfigurationError
-from connector.kafka import TopicPartition
-from connector.kafka.consumer import DeadLetterSource
-from connector.logs import get_logger
-from connector.pipeline.dead_letter import (
+from connector.dead_letters.format import (
     CLASS_NAME,
     STAGE,
     DeadLetter,
     FailureContext,
     context_of,
 )
+from connector.dead_letters.report import DryRunReport
+from connector.dead_letters.sink import letter_for
+from connector.errors import ConfigurationError
+from connector.kafka import TopicPartition
+from connector.kafka.consumer import DeadLetterSource
+from connector.logs import get_logger
 from connector.pipeline.fate import Fate, backoff_seconds
-from connector.pipeline.letters import letter_for
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
 from connector.pipeline.records import InFlight
-from connector.pipeline.replay_report import DryRunReport
 from connector.settings import Settings
 
 __all__ = ["ReplayFilter", "run_replay"]

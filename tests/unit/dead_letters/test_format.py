@@ -1,9 +1,8 @@
 import json
 from datetime import UTC, datetime
 
-from connector.errors import DecodeError, TransformError
-from connector.kafka.workarounds import UnreadableRecordError
-from connector.pipeline.dead_letter import (
+from connector.dead_letters.fit import KEY_LIMIT, VALUE_LIMIT, context_only, fitted
+from connector.dead_letters.format import (
     ATTEMPTS,
     FIRST_FAILURE,
     KEY_BYTES,
@@ -18,7 +17,8 @@ from connector.pipeline.dead_letter import (
     dead_letter_for,
     original_headers,
 )
-from connector.pipeline.dead_letter_fit import KEY_LIMIT, VALUE_LIMIT, context_only, fitted
+from connector.errors import DecodeError, TransformError
+from connector.kafka.workarounds import UnreadableRecordError
 
 
 def _fail() -> TransformError:

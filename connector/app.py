@@ -9,7 +9,6 @@ from connector.dead_letters.replay import run_replay as _run_replay
 from connector.dead_letters.sink import DeadLetterTopic
 from connector.logs import get_logger
 from connector.pipeline.runner import Runner
-from connector.redisio import ReplicatedGate
 from connector.settings import Settings
 from connector.wiring import Wiring
 
@@ -42,7 +41,7 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
         lifecycle,
         parts.metrics,
         flush=parts.dead_letters.flush,
-        durable=ReplicatedGate(parts.redis, settings.redis),
+        durable=parts.commit_gate,
         resume_signal=parts.resume_signal,
         pause_probe_max_seconds=settings.resend.pause_probe_max_seconds,
         log_outcomes=settings.log_event_outcomes,

@@ -36,8 +36,8 @@ from pydantic_settings import (
 )
 from redis import ConnectionPool
 
-from connector.redisio import TOPOLOGY_SCHEMES, parse_topology
 from connector.settings_files import load_settings, settings_file
+from connector.settings_redis import TOPOLOGY_SCHEMES, parse_topology
 from connector.settings_webhooks import WebhookSettings
 
 __all__ = [

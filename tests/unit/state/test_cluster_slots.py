@@ -22,7 +22,7 @@ from connector.events import Event
 from connector.resend.ratelimit import RateLimiter
 from connector.state import StateStore
 from connector.state.base import store_key
-from tests.unit.sync.fakes import FakeResend, make_sync
+from tests.unit.fakes.resend import FakeResend, make_sync
 
 _ALL_KEYS = {"MGET", "DEL", "UNLINK", "EXISTS", "TOUCH", "SINTER", "SUNION", "SDIFF", "WATCH"}
 

@@ -11,6 +11,7 @@ import kafka
 import pytest
 from kafka.errors import CoordinatorNotAvailableError, KafkaTimeoutError
 
+from connector.ops import check
 from connector.ops.check import CheckResult, check_kafka, check_redis, check_resend, check_settings, report
 from connector.resend import ResendClient
 from connector.settings import KafkaSettings, load_settings
@@ -206,3 +207,16 @@ def test_report_prints_one_line_per_check_and_exits_1_on_any_failure(oks: tuple[
     assert report((CheckResult(f"c{i}", ok, "why") for i, ok in enumerate(oks)), out) == code
     expected = [f"{'ok  ' if ok else 'FAIL'}  c{i}: why" for i, ok in enumerate(oks)]
     assert out.getvalue().splitlines() == expected
+
+
+def test_redis_without_the_replicas_commit_after_replicas_wants_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # WAIT answers how many replicas acknowledged; none means `run` would never commit (issue #27).
+    answers = iter([(0, ()), (1, ())])
+    monkeypatch.setattr(check, "replicated", lambda client, replicas, timeout_ms, marker: next(answers))
+    client = fakeredis.FakeRedis(decode_responses=True)
+    result = check_redis(client, "t:", replicas=1, replica_wait_ms=10)
+    assert not result.ok
+    assert "run would not commit" in result.detail
+    assert check_redis(client, "t:", replicas=1).detail.endswith("1 replica(s) acknowledge")

@@ -1,6 +1,6 @@
 """Redis as production runs it, from Debian's redis-server alone: under Sentinel, or as Redis Cluster.
 
-- :class:`LocalRedisSentinel`: a master, one replica and three sentinels (quorum 2) watching them;
+- :class:`LocalRedisSentinel`: a master, one replica (or more) and three sentinels (quorum 2) watching them;
   ``url`` is ``redis+sentinel://s1,s2,s3/<master name>/0`` (see connector.redisio).
 - :class:`LocalRedisCluster`: three masters each with one replica, the 16384 slots split in three;
   ``url`` is ``redis+cluster://n1,...,n6``.
@@ -68,14 +68,19 @@ class _Group:
 
 
 class LocalRedisSentinel(_Group):
-    def __init__(self, *, down_after_ms: int = 1000) -> None:
+    def __init__(self, *, down_after_ms: int = 1000, replicas: int = 1) -> None:
         super().__init__("local-redis-sentinel-")
         self._down_after_ms = down_after_ms
         self.master = LocalRedis(workdir=self._workdir / "master")
-        self.replica = LocalRedis(workdir=self._workdir / "replica",
-                                  extra=["--replicaof", "127.0.0.1", str(self.master.port)])  # fmt: skip
+        self.replicas = [
+            LocalRedis(
+                workdir=self._workdir / f"replica-{n}", extra=["--replicaof", "127.0.0.1", str(self.master.port)]
+            )
+            for n in range(replicas)
+        ]
+        self.replica = self.replicas[0]
         self.sentinels = [self._sentinel(n) for n in range(3)]
-        self.servers = [self.master, self.replica, *self.sentinels]
+        self.servers = [self.master, *self.replicas, *self.sentinels]
 
     def _sentinel(self, n: int) -> LocalRedis:
         port = free_port()
@@ -99,7 +104,7 @@ class LocalRedisSentinel(_Group):
         return int(port)
 
     def server_on(self, port: int) -> LocalRedis:
-        return next(s for s in (self.master, self.replica) if s.port == port)
+        return next(s for s in (self.master, *self.replicas) if s.port == port)
 
     def start(self, *, timeout: float = 30.0) -> LocalRedisSentinel:
         try:
@@ -113,15 +118,15 @@ class LocalRedisSentinel(_Group):
         return self
 
     def _replicating(self) -> bool:
-        info = _client(self.replica.port).info("replication")
-        return bool(info.get("master_link_status") == "up")
+        links = [_client(r.port).info("replication").get("master_link_status") for r in self.replicas]
+        return all(link == "up" for link in links)
 
     def _watched(self) -> bool:
         # Every sentinel knows the replica and the two other sentinels (they find each other via the master).
         for sentinel in self.sentinels:
             state = _command(sentinel.port, "SENTINEL", "master", MASTER_NAME)
             fields = dict(zip(state[::2], state[1::2], strict=True)) if isinstance(state, list) else state
-            if int(fields.get("num-slaves", 0)) < 1 or int(fields.get("num-other-sentinels", 0)) < 2:
+            if int(fields.get("num-slaves", 0)) < len(self.replicas) or int(fields.get("num-other-sentinels", 0)) < 2:
                 return False
         return True
 

@@ -4,20 +4,42 @@ from __future__ import annotations
 
 import argparse
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 from connector.dead_letters.replay import run_replay as _run_replay
 from connector.dead_letters.sink import DeadLetterTopic
 from connector.logs import get_logger
+from connector.pipeline.express import ExpressReader
 from connector.pipeline.runner import Runner
 from connector.settings import Settings
 from connector.wiring import Wiring
 
-__all__ = ["build_runner", "run_replay"]
+__all__ = ["Service", "build_runner", "run_replay"]
 
 log = get_logger(__name__)
 
 
-def build_runner(settings: Settings, stack: ExitStack) -> Runner:
+@dataclass(frozen=True)
+class Service:
+    """``run``: the main path (the runner) and, unless ``kafka.express`` is off, the express path."""
+
+    runner: Runner
+    express: ExpressReader | None
+
+    def run(self) -> None:
+        if self.express is not None:
+            self.express.start()
+        try:
+            self.runner.run()
+        finally:
+            if self.express is not None:
+                self.express.stop()
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+
+def build_runner(settings: Settings, stack: ExitStack) -> Service:
     parts = Wiring(settings, stack)
     letters = DeadLetterTopic(
         parts.dead_letters,
@@ -27,7 +49,9 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
         decoder=parts.decoder,
         status=parts.metrics.status,
     )
-    lifecycle = parts.lifecycle(letters)  # settings the parts refuse (transforms) fail before Kafka is asked
+    lifecycle = parts.lifecycle(
+        letters, express=settings.kafka.express
+    )  # settings the parts refuse (transforms) fail before Kafka is asked
     try:
         parts.ensure_topics([settings.kafka.dead_letter_topic, settings.kafka.parked_topic])
     except Exception as exc:  # noqa: BLE001 - a locked-down cluster may forbid creating topics
@@ -35,7 +59,7 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
     if settings.metrics.enabled:
         port = parts.metrics.serve(settings.metrics.host, settings.metrics.port)
         log.info("metrics.serving", host=settings.metrics.host, port=port)
-    return Runner(
+    runner = Runner(
         settings.kafka,
         parts.consumer(),
         lifecycle,
@@ -45,6 +69,22 @@ def build_runner(settings: Settings, stack: ExitStack) -> Runner:
         resume_signal=parts.resume_signal,
         pause_probe_max_seconds=settings.resend.pause_probe_max_seconds,
         log_outcomes=settings.log_event_outcomes,
+    )
+    return Service(runner, build_express(parts) if settings.kafka.express else None)
+
+
+def build_express(parts: Wiring) -> ExpressReader:
+    """The express path (connector/pipeline/express.py): its own group, the main path's parts."""
+    settings, sync, counter = parts.settings, parts.sync, parts.metrics.express
+
+    return ExpressReader(
+        settings,
+        parts.express_reader(),
+        parts.main_offsets().committed,
+        parts.decoder,
+        parts.transforms,
+        lambda event, action, at: sync.express.act(event, action, at, lambda express: sync.handle(express).status),
+        counted=lambda outcome: counter.labels(outcome=outcome).inc(),
     )
 
 

@@ -95,6 +95,7 @@ class KafkaSettings(_Section):
     # broker's num.partitions / default.replication.factor (brokers 2.4+).
     dead_letter_partitions: int | None = Field(default=None, ge=1)
     dead_letter_replication_factor: int | None = Field(default=None, ge=1, le=32767)
+    express: bool = True  # read ahead in the group <group_id>-express for consent and erasure (#25)
 
 
 class ResendSettings(_Section):
@@ -146,6 +147,7 @@ class DestinationSettings(_Section):
     audiences: Names = ()
     delete_event_names: Names = ()
     delete_on_message_types: Names = ()
+    consent_register_days: int = Field(default=30, ge=1)  # the express register's memory (#25)
     automation_event_names: Names = ()
     refused_property_ttl_seconds: int = Field(default=3600, ge=1)
     trust_contact_cache: bool = Field(

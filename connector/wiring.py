@@ -26,9 +26,11 @@ from connector.state import StateStore
 
 if TYPE_CHECKING:
     from connector.decoding import Decoder
+    from connector.kafka.admin import Admin
     from connector.kafka.clients import DeadLetterProducer
     from connector.kafka.consumer import Consumer, DeadLetterSource
     from connector.kafka.event_writer import EventWriter
+    from connector.kafka.reader import GroupOffsets, GroupReader
     from connector.ops.backfill import Producer
     from connector.pipeline.lifecycle import LetterBox, Lifecycle
     from connector.pipeline.metrics import Metrics
@@ -152,11 +154,13 @@ class Wiring:
             self.settings, self.resend, self.store, on_consent_kept=lambda field: kept.labels(field=field).inc()
         )
 
-    def lifecycle(self, letters: LetterBox) -> Lifecycle:
-        """One record's way through decode, transform, plan and apply, failures going to ``letters``."""
+    def lifecycle(self, letters: LetterBox, *, express: bool = False) -> Lifecycle:
+        """One record's way through decode, transform, plan and apply, failures going to ``letters``;
+        ``express``: the events topic's records go through the express register (``run`` only, #25)."""
         from connector.pipeline.lifecycle import Lifecycle
 
-        return Lifecycle(self.decoder, self.transforms, self.sync, letters, self.metrics.internal_errors)
+        topic = self.settings.kafka.topic if express else None
+        return Lifecycle(self.decoder, self.transforms, self.sync, letters, self.metrics.internal_errors, topic)
 
     # -- Kafka -------------------------------------------------------------------------------------
 
@@ -175,6 +179,20 @@ class Wiring:
 
         return Consumer(new_consumer(self.settings.kafka), self.settings.kafka.topic)
 
+    def express_reader(self) -> GroupReader:
+        """The events topic in the express group, ``<group_id>-express`` (closed by the express path)."""
+        from connector.kafka.reader import GroupReader
+
+        return GroupReader(self.settings.kafka, f"{self.settings.kafka.group_id}-express")
+
+    def main_offsets(self) -> GroupOffsets:
+        """The main group's committed offsets, read without joining it."""
+        from connector.kafka.reader import GroupOffsets
+
+        offsets = GroupOffsets(self.settings.kafka, self.settings.kafka.group_id)
+        self._stack.callback(offsets.close)
+        return offsets
+
     def dead_letter_source(self, group: str) -> DeadLetterSource:
         from connector.kafka.consumer import DeadLetterSource
 
@@ -182,6 +200,12 @@ class Wiring:
         source = DeadLetterSource(kafka, kafka.dead_letter_topic, group)
         self._stack.callback(source.close)
         return source
+
+    def kafka_admin(self, timeout_ms: int) -> Admin:
+        """What ``check`` asks the cluster (closed by the check)."""
+        from connector.kafka.admin import Admin
+
+        return Admin.connect(self.settings.kafka, timeout_ms=timeout_ms)
 
     def ensure_topics(self, topics: list[str]) -> None:
         from connector.kafka.clients import ensure_topics

@@ -23,8 +23,10 @@ interval, which bounds where a timing window can end, is a tenth of it), BENCH_O
 BENCH_BACKLOG (1,000,000), BENCH_REPLICAS (2; the (b) row with that many replicas, none below 2),
 BENCH_ECONOMY_USERS (2,000) and BENCH_ECONOMY_EVENTS (20,000), BENCH_BACKFILL (100,000 contacts);
 BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts and BENCH_LOG_EVENT_OUTCOMES its
-log_event_outcomes (default: the settings' defaults).
-BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e; default all), e.g. BENCH_ROWS=d,e;
+log_event_outcomes (default: the settings' defaults); BENCH_EXPRESS=0 turns the express path off (kafka.express).
+Row (h) (issue #25; tests/bench_express.py): an unsubscribe and an erasure produced behind a backlog that
+needs ten minutes at the team limit, the time until Resend holds each (goal: at most 5 s).
+BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e, h; default all), e.g. BENCH_ROWS=d,e;
 the ratio column needs ref.
 """
 
@@ -48,6 +50,7 @@ from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from connector.local.services import free_port
 from resend_emulator import EmulatorInspector
 from tests.bench_economy import backfill_rows, fewest_calls, workload
+from tests.bench_express import express_rows, print_express
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 
 API_KEY = "re_bench_" + uuid.uuid4().hex[:8]
@@ -325,7 +328,7 @@ def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
 
 def main() -> int:
     bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
-    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e").replace(" ", "").split(","))
+    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e,h").replace(" ", "").split(","))
     no_call = int(os.environ.get("BENCH_NO_CALL", "400000"))
     one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
     backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
@@ -333,6 +336,7 @@ def main() -> int:
     emulator, url, inspector = _start_emulator()
     rows = []
     economy: list[dict[str, Any]] = []
+    express: list[dict[str, Any]] = []
     try:
         workdir = Path(tempfile.mkdtemp(prefix="bench-"))
         users = min(one_call, 1000)
@@ -343,6 +347,8 @@ def main() -> int:
                            key_prefix=f"bench-{suffix}:")  # fmt: skip
             if "BENCH_IN_FLIGHT" in os.environ:  # the connector's kafka.max_in_flight_contacts
                 d.extra_env["RESEND_CONNECTOR_KAFKA__MAX_IN_FLIGHT_CONTACTS"] = os.environ["BENCH_IN_FLIGHT"]
+            if os.environ.get("BENCH_EXPRESS") == "0":  # the connector without its express path (#25)
+                d.extra_env["RESEND_CONNECTOR_KAFKA__EXPRESS"] = "false"
             if "BENCH_LOG_EVENT_OUTCOMES" in os.environ:  # the connector's log_event_outcomes (true: a line per event)
                 d.extra_env["RESEND_CONNECTOR_LOG_EVENT_OUTCOMES"] = os.environ["BENCH_LOG_EVENT_OUTCOMES"]
             d.create_topics()
@@ -379,12 +385,15 @@ def main() -> int:
             economy.append(economy_row(bootstrap, redis_url, workdir))
         if "e" in selected:
             economy.append(backfill_row(redis_url, workdir))
+        if "h" in selected:
+            express = express_rows(bootstrap, redis_url, workdir)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
     _print_rows(rows)
     _print_economy(economy)
-    print(json.dumps(rows + economy), file=sys.stderr)
+    print_express(express)
+    print(json.dumps(rows + economy + express), file=sys.stderr)
     return 0
 
 

@@ -112,7 +112,7 @@ class Consumer:
         for tp, offset in seeks.items():
             self._consumer.seek(tp, offset)  # records this poll returned for it are re-read from there
         records: list[InFlight] = []
-        for bad in unreadable:  # skipped past by poll_guard.poll: dead-lettered with its context only
+        for bad in unreadable:  # skipped past by workarounds.poll: dead-lettered with its context only
             self._on_unreadable(bad.tp)
             if bad.tp in seeks:
                 continue  # rewound: re-read, and reported again, from the seek's offset

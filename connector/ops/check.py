@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, TextIO
 import redis
 
 from connector.errors import AuthenticationFailed, ConnectorError, StateStoreUnavailable
+from connector.kafka.admin import Admin
 from connector.redisio import replicated, translated
 from connector.resend import ResendClient
 from connector.settings import KafkaSettings, Settings
@@ -62,23 +62,19 @@ def check_settings(settings: Settings) -> CheckResult:
     return CheckResult("settings", True, detail)
 
 
-def check_kafka(settings: KafkaSettings, *, timeout_ms: int = _KAFKA_TIMEOUT_MS) -> list[CheckResult]:
+def check_kafka(settings: KafkaSettings, connect: Callable[[], Admin]) -> list[CheckResult]:
     """Reachable; the events topic exists; the dead-letter and parked topics exist or `run` can create
-    them; the group's coordinator answers."""
-    from connector.kafka.clients import admin_client
-
+    them; the group's coordinator answers. ``connect``: the admin (connector.wiring)."""
     topics = [
         ("events topic", settings.topic),
         ("dead-letter topic", settings.dead_letter_topic),
         ("parked topic", settings.parked_topic),
     ]
     names = [f"{label} {name}" for label, name in topics] + [f"consumer group {settings.group_id}"]
-    admin: Any = None
+    admin: Admin | None = None
     try:
-        admin = admin_client(
-            settings, request_timeout_ms=timeout_ms, bootstrap_timeout_ms=min(timeout_ms, settings.bootstrap_timeout_ms)
-        )
-        existing = set(admin.list_topics())
+        admin = connect()
+        existing = admin.topics()
     except Exception as exc:  # noqa: BLE001 - any failure to connect is this check's answer
         if admin is not None:
             admin.close()
@@ -95,7 +91,7 @@ def check_kafka(settings: KafkaSettings, *, timeout_ms: int = _KAFKA_TIMEOUT_MS)
         admin.close()
 
 
-def _topic_probe(admin: Any, names: set[str], name: str, creates: KafkaSettings | None) -> Callable[[], str]:
+def _topic_probe(admin: Admin, names: set[str], name: str, creates: KafkaSettings | None) -> Callable[[], str]:
     """``creates``: the settings `run` creates this topic with when it is missing (None: it never does)."""
 
     def probe() -> str:
@@ -103,13 +99,12 @@ def _topic_probe(admin: Any, names: set[str], name: str, creates: KafkaSettings 
             raise LookupError("does not exist (`run` does not create the events topic)")
         if name not in names and creates is not None:
             return _will_create(admin, creates)
-        [described] = admin.describe_topics([name])
-        return f"exists, {len(described.get('partitions') or ())} partition(s)"
+        return f"exists, {admin.partitions(name)} partition(s)"
 
     return probe
 
 
-def _will_create(admin: Any, settings: KafkaSettings) -> str:
+def _will_create(admin: Admin, settings: KafkaSettings) -> str:
     """What `run` will do about a missing dead-letter or parked topic, and whether it can."""
     partitions = settings.dead_letter_partitions
     replication = settings.dead_letter_replication_factor
@@ -118,7 +113,7 @@ def _will_create(admin: Any, settings: KafkaSettings) -> str:
         f"{replication if replication else 'the broker default'}"
     )
     if replication:
-        brokers = len((admin.describe_cluster() or {}).get("brokers") or ())
+        brokers = admin.brokers()
         if brokers and replication > brokers:
             raise ValueError(
                 f"does not exist, and `run` cannot create it: replication factor {replication} "
@@ -127,31 +122,16 @@ def _will_create(admin: Any, settings: KafkaSettings) -> str:
     return f"does not exist yet; `run` creates it with {what}"
 
 
-def _group(admin: Any, group_id: str, *, patience_s: float = 10.0) -> str:
-    from connector.kafka import GroupIdNotFoundError, KafkaError
-
-    deadline = time.monotonic() + patience_s
-    while True:
-        try:
-            described = admin.describe_groups([group_id]).get(group_id) or {}
-            break
-        except KafkaError as exc:
-            # kafka-python marks transient errors retriable: on a young cluster the coordinator
-            # (the __consumer_offsets partition leader) is still being elected.
-            if not exc.retriable or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-    error = str(described.get("error") or "")
-    if GroupIdNotFoundError.__name__ in error:
+def _group(admin: Admin, group_id: str) -> str:
+    group = admin.group(group_id)
+    if not group.joined:
         # Newer brokers answer this for a group nobody has joined yet: the coordinator did answer,
         # and the first replica to start creates the group.
         return "coordinator found, group not created yet (no replica has joined)"
-    if error:
-        raise PermissionError(error)
-    state = described.get("group_state") or "unknown"
-    members = len(described.get("members") or ())
+    if group.error:
+        raise PermissionError(group.error)
     # "Dead"/"Empty": nobody consumes yet; a replica that starts will be the first member.
-    return f"coordinator found, state {state}, {members} member(s)"
+    return f"coordinator found, state {group.state}, {group.members} member(s)"
 
 
 def check_redis(client: redis.Redis, key_prefix: str, replicas: int = 0, replica_wait_ms: int = 1000) -> CheckResult:
@@ -212,9 +192,9 @@ def run_check(settings: Settings, out: TextIO, *, as_json: bool = False) -> int:
 
 def _all_checks(settings: Settings) -> Iterable[CheckResult]:
     yield check_settings(settings)
-    yield from check_kafka(settings.kafka)
     with ExitStack() as stack:
         parts = Wiring(settings, stack)
+        yield from check_kafka(settings.kafka, lambda: parts.kafka_admin(_KAFKA_TIMEOUT_MS))
         yield check_redis(parts.redis, settings.redis.key_prefix, settings.redis.commit_after_replicas,
                           settings.redis.replica_wait_ms)  # fmt: skip
         # The client retries like the service does (at most about 20 s against an unreachable host).

@@ -20,7 +20,7 @@ from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
 from connector.pipeline.ordering import identities_of, joins_of
 from connector.pipeline.records import DROPPED, EventResult, InFlight, Settled
-from connector.sync import ReadAhead, SyncResult
+from connector.sync import Position, ReadAhead, SyncResult
 
 __all__ = ["LetterBox", "Lifecycle"]
 
@@ -41,7 +41,7 @@ class _Transforms(Protocol):
 
 
 class _Sync(Protocol):
-    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncResult: ...
+    def handle(self, event: Event, ahead: ReadAhead | None = None, at: Position | None = None) -> SyncResult: ...
 
     def read_ahead(self, events: Sequence[Event]) -> ReadAhead: ...
 
@@ -67,19 +67,26 @@ class Lifecycle:
         sync: _Sync,
         letters: LetterBox,
         internal_errors: _Counter | None = None,
+        express_topic: str | None = None,
     ) -> None:
         self._decoder = decoder
         self._transforms = transforms
         self._sync = sync
         self._letters = letters
         self._internal_errors = internal_errors
+        # The events topic when the express path runs: its records' events go through the express
+        # register (#25) with their place in it. None for replay (its records are dead letters).
+        self._express_topic = express_topic
 
     def run(self, record: InFlight, ahead: ReadAhead | None = None) -> Settled:
         """One attempt at ``record``; never raises."""
         try:
             raw = self._decode(record)
             events = self._transform(raw)
-            results = tuple(self._plan_and_apply(event, ahead) for event in events)
+            at = None
+            if record.topic == self._express_topic:
+                at = Position(record.partition, record.offset, record.timestamp_ms)
+            results = tuple(self._plan_and_apply(event, ahead, at) for event in events)
         except BaseException as error:  # noqa: BLE001 - every failure has a fate (fate.py)
             return self._settle_failure(record, error)
         return Settled(Fate.DONE, results or (DROPPED,))
@@ -99,9 +106,9 @@ class Lifecycle:
     def _transform(self, raw: Any) -> list[Event]:
         return [Event.from_dict(event) for event in self._transforms.apply(raw)]
 
-    def _plan_and_apply(self, event: Event, ahead: ReadAhead | None) -> EventResult:
+    def _plan_and_apply(self, event: Event, ahead: ReadAhead | None, at: Position | None) -> EventResult:
         try:
-            outcome = self._sync.handle(event, ahead)
+            outcome = self._sync.handle(event, ahead) if at is None else self._sync.handle(event, ahead, at)
         except SkipEvent as skip:
             return EventResult(event.type, Outcome.SKIPPED, skip.reason, 0, event.message_id, event.user_id)
         return EventResult(event.type, _OUTCOMES[outcome.status], outcome.reason, outcome.calls, event.message_id,

@@ -54,6 +54,12 @@ class Metrics:
             ["partition"],
             registry=r,
         )
+        self.express = Counter(  # the express path's events by outcome (#25; fixed set, pipeline/express.py)
+            "connector_express_events",
+            "Consent and erasure events the express path read ahead",
+            ["outcome"],
+            registry=r,
+        )
         self.lag = Gauge("connector_consumer_lag", "Records behind the end of the partition", ["partition"], registry=r)
         self.latency = LatencyHistogram(
             "connector_processing_seconds",

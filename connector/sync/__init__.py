@@ -1,6 +1,8 @@
 """Carrying plans out against Resend and Redis."""
 
+from connector.mapping.express import ExpressAction, Position, express_action
 from connector.sync.context import ReadAhead
 from connector.sync.executor import EventSync, SyncResult
 
-__all__ = ["EventSync", "ReadAhead", "SyncResult"]
+# The express path's names the pipeline uses (issue #25; the rules are connector.mapping.express).
+__all__ = ["EventSync", "ExpressAction", "Position", "ReadAhead", "SyncResult", "express_action"]

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from connector.mapping import ContactState
+from connector.mapping.express import Overtaken, Position
 from connector.resend import ResendClient
 
 __all__ = ["EventContext", "ReadAhead"]
@@ -45,6 +46,8 @@ class EventContext:
 
     client: ResendClient
     ahead: ReadAhead | None = None
+    at: Position | None = None  # the record's place in the events topic: older events are held back (#25)
+    overtaken: Overtaken | None = None  # what the express register said about this event, once read
     _view: ResendClient | None = None
     calls: int = 0
     recorded: bool = False  # the sync record was written with the contact state

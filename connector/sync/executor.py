@@ -42,6 +42,7 @@ from connector.mapping import (
     property_key,
 )
 from connector.mapping.email import direct_email
+from connector.mapping.express import Position
 from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore, redis_lock
@@ -51,6 +52,7 @@ from connector.sync.contact_lookup import lookup_contact
 from connector.sync.context import EventContext, ReadAhead
 from connector.sync.decide import email_of, fresher, reconciles
 from connector.sync.definitions import Definitions
+from connector.sync.express import ExpressGuard
 from connector.sync.fingerprints import FieldMemory
 
 __all__ = ["EventSync", "SyncResult"]
@@ -98,11 +100,11 @@ class EventSync:
             if settings.destination.email_index and not settings.destination.trust_contact_cache
             else None
         )
-        # consent and topics (connector/sync/consent_topics.py)
-        self.loop = LoopSync(self._store, on_consent_kept=on_consent_kept)
+        self.loop = LoopSync(self._store, on_consent_kept=on_consent_kept)  # consent and topics (consent_topics.py)
         self._applier = Applier(
             self._store, self._definitions, self._memory, self._index, self.loop, self._settings.trust_contact_cache
         )
+        self.express = ExpressGuard(settings, self._store)  # the express register (issue #25)
         self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
 
     @property
@@ -131,9 +133,10 @@ class EventSync:
             log.debug("read_ahead.skipped", error=type(exc).__name__)
             return ReadAhead({})
 
-    def handle(self, event: Event, ahead: ReadAhead | None = None) -> SyncResult:
-        context = EventContext(self._resend, ahead)
+    def handle(self, event: Event, ahead: ReadAhead | None = None, at: Position | None = None) -> SyncResult:
+        context = EventContext(self._resend, ahead, at)  # at: the record's place, for the express register
         try:
+            self.express.passing(event, at)
             with contextlib.ExitStack() as held:
                 return self._handle(event, context, held)
         except SkipEvent as skip:
@@ -146,8 +149,7 @@ class EventSync:
         finally:
             if context.email is not None and ahead is not None:
                 ahead.discard(context.email)  # unused: a later event reads afresh
-            # Mappings not yet written with the contact's record (a skip, a failure): written now,
-            # whatever became of the Resend calls, as they would have been had they gone first.
+            # Mappings not yet written with the contact's record (a skip, a failure): written now.
             self._store.remember_users(context.take_users())
 
     def _handle(self, event: Event, context: EventContext, held: contextlib.ExitStack) -> SyncResult:
@@ -157,6 +159,7 @@ class EventSync:
             plan, state = self._settle(event, context, seed)
             seed = None
             context.email = email = email_of(plan)
+            plan = self.express.guarded(plan, event, email, context)  # older than an opt-out or erasure?
             if plan.skip is not None:
                 try:
                     self._applier.run(plan.commands, context)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-import time
+from typing import cast
 
 import fakeredis
 import httpx
-import kafka
 import pytest
-from kafka.errors import CoordinatorNotAvailableError, KafkaTimeoutError
+from kafka.errors import KafkaTimeoutError
 
+from connector.kafka.admin import Admin, GroupState
 from connector.ops import check
 from connector.ops.check import CheckResult, check_kafka, check_redis, check_resend, check_settings, report
 from connector.resend import ResendClient
@@ -80,43 +80,28 @@ def test_unreachable_redis_is_a_failure_line() -> None:
 
 
 class FakeAdmin:
-    """Answers like kafka-python's KafkaAdminClient; ``group_answers`` are returned (or raised) in turn."""
+    """Answers like connector.kafka.admin.Admin (the wrapper check is given); counts its closes."""
 
-    refuse_bootstrap = False
-    topics = {"ev": 4, "dl": 1, "pk": 1}
-    brokers = 1
-    group_answers: list[object] = []
-    closed = 0
+    def __init__(self, topics: dict[str, int] | None = None, brokers: int = 1, group: GroupState | None = None):
+        self._topics = {"ev": 4, "dl": 1, "pk": 1} if topics is None else topics
+        self._brokers = brokers
+        self._group = group or GroupState(True, "Empty", 0)
+        self.closed = 0
 
-    def __init__(self, **config: object) -> None:
-        if self.refuse_bootstrap:
-            raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:1']")
+    def topics(self) -> set[str]:
+        return set(self._topics)
 
-    def list_topics(self) -> list[str]:
-        return list(self.topics)
+    def partitions(self, topic: str) -> int:
+        return self._topics[topic]
 
-    def describe_topics(self, names: list[str]) -> list[dict[str, object]]:
-        return [{"topic": n, "partitions": [{"partition": p} for p in range(self.topics[n])]} for n in names]
+    def brokers(self) -> int:
+        return self._brokers
 
-    def describe_cluster(self) -> dict[str, object]:
-        return {"brokers": [{"node_id": n} for n in range(self.brokers)]}
-
-    def describe_groups(self, group_ids: list[str]) -> dict[str, object]:
-        answer = type(self).group_answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return {group_ids[0]: answer}
+    def group(self, group_id: str) -> GroupState:
+        return self._group
 
     def close(self) -> None:
-        type(self).closed += 1
-
-
-@pytest.fixture
-def admin(monkeypatch: pytest.MonkeyPatch) -> type[FakeAdmin]:
-    fake = type("Admin", (FakeAdmin,), {"group_answers": [], "closed": 0})
-    monkeypatch.setattr(kafka, "KafkaAdminClient", fake)
-    monkeypatch.setattr(time, "sleep", lambda s: None)
-    return fake
+        self.closed += 1
 
 
 def kafka_settings(dead_letter_topic: str = "dl", **more: object) -> KafkaSettings:
@@ -130,13 +115,14 @@ def kafka_settings(dead_letter_topic: str = "dl", **more: object) -> KafkaSettin
     )
 
 
-def test_kafka_lines_name_partitions_and_the_group_state(admin: type[FakeAdmin]) -> None:
-    # A young cluster's coordinator is still being elected: retriable, so asked again.
-    admin.group_answers = [
-        CoordinatorNotAvailableError(),
-        {"group_state": "Stable", "members": [{}, {}], "error": None},
-    ]
-    assert [r.line() for r in check_kafka(kafka_settings())] == [
+def check(admin: FakeAdmin, settings: KafkaSettings | None = None) -> list[CheckResult]:
+    return check_kafka(settings or kafka_settings(), lambda: cast(Admin, admin))
+
+
+def test_kafka_lines_name_partitions_and_the_group_state() -> None:
+    # (A young cluster's coordinator, still being elected, is asked again: tests/unit/kafka/test_admin.py.)
+    admin = FakeAdmin(group=GroupState(True, "Stable", 2))
+    assert [r.line() for r in check(admin)] == [
         "ok    kafka reachable: 127.0.0.1:1 (3 topics)",
         "ok    events topic ev: exists, 4 partition(s)",
         "ok    dead-letter topic dl: exists, 1 partition(s)",
@@ -146,10 +132,9 @@ def test_kafka_lines_name_partitions_and_the_group_state(admin: type[FakeAdmin])
     assert admin.closed == 1
 
 
-def test_a_missing_events_topic_and_a_forbidden_group_fail_their_own_lines(admin: type[FakeAdmin]) -> None:
-    admin.topics = {"dl": 1, "pk": 1}
-    admin.group_answers = [{"group_state": "", "members": [], "error": "GroupAuthorizationFailedError"}]
-    results = check_kafka(kafka_settings())
+def test_a_missing_events_topic_and_a_forbidden_group_fail_their_own_lines() -> None:
+    admin = FakeAdmin(topics={"dl": 1, "pk": 1}, group=GroupState(True, "", 0, "GroupAuthorizationFailedError"))
+    results = check(admin)
     assert [r.ok for r in results] == [True, False, True, True, False]
     assert results[1].line() == (
         "FAIL  events topic ev: LookupError: does not exist (`run` does not create the events topic)"
@@ -157,18 +142,16 @@ def test_a_missing_events_topic_and_a_forbidden_group_fail_their_own_lines(admin
     assert results[4].detail == "PermissionError: GroupAuthorizationFailedError"
 
 
-def test_a_missing_dead_letter_topic_says_what_run_will_create(admin: type[FakeAdmin]) -> None:
-    admin.group_answers = [{"group_state": "Empty", "members": [], "error": None}]
-    results = check_kafka(kafka_settings(dead_letter_topic="nope", dead_letter_partitions=3))
+def test_a_missing_dead_letter_topic_says_what_run_will_create() -> None:
+    results = check(FakeAdmin(), kafka_settings(dead_letter_topic="nope", dead_letter_partitions=3))
     assert results[2].line() == (
         "ok    dead-letter topic nope: does not exist yet; `run` creates it with 3 partition(s), "
         "replication factor the broker default"
     )
 
 
-def test_a_replication_factor_the_cluster_cannot_hold_fails(admin: type[FakeAdmin]) -> None:
-    admin.group_answers = [{"group_state": "Empty", "members": [], "error": None}]
-    results = check_kafka(kafka_settings(dead_letter_topic="nope", dead_letter_replication_factor=3))
+def test_a_replication_factor_the_cluster_cannot_hold_fails() -> None:
+    results = check(FakeAdmin(), kafka_settings(dead_letter_topic="nope", dead_letter_replication_factor=3))
     assert not results[2].ok
     assert "replication factor 3 (kafka.dead_letter_replication_factor) but the cluster has 1 broker(s)" in (
         results[2].detail
@@ -176,15 +159,16 @@ def test_a_replication_factor_the_cluster_cannot_hold_fails(admin: type[FakeAdmi
     assert results[3].ok  # the parked topic exists: nothing to create
 
 
-def test_a_group_nobody_joined_yet_is_not_a_failure(admin: type[FakeAdmin]) -> None:
-    admin.group_answers = [{"group_state": "", "members": [], "error": "[Error 69] GroupIdNotFoundError: not found."}]
-    result = check_kafka(kafka_settings())[-1]
+def test_a_group_nobody_joined_yet_is_not_a_failure() -> None:
+    result = check(FakeAdmin(group=GroupState(joined=False)))[-1]
     assert result.line() == "ok    consumer group g: coordinator found, group not created yet (no replica has joined)"
 
 
-def test_unreachable_kafka_fails_every_kafka_line(admin: type[FakeAdmin]) -> None:
-    admin.refuse_bootstrap = True
-    results = check_kafka(kafka_settings())
+def test_unreachable_kafka_fails_every_kafka_line() -> None:
+    def refuse() -> Admin:
+        raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:1']")
+
+    results = check_kafka(kafka_settings(), refuse)
     assert [(r.name, r.ok) for r in results] == [
         ("kafka reachable", False), ("events topic ev", False), ("dead-letter topic dl", False),
         ("parked topic pk", False), ("consumer group g", False)]  # fmt: skip

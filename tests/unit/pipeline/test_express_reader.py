@@ -1,0 +1,157 @@
+"""The express reader (issue #25) with fakes: what it reads, what it leaves to the main path, retries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from connector.errors import InvalidEventError, RateLimited
+from connector.events import Event
+from connector.kafka.reader import AheadRecord
+from connector.mapping.express import ExpressAction, Position
+from connector.pipeline.express import ExpressReader, needles
+from connector.settings import load_settings
+
+SETTINGS = load_settings(
+    resend={"api_key": "re_test"}, destination={"delete_event_names": ["Contact Deleted"]}, kafka={"topic": "events"}
+)
+
+
+class FakeReader:
+    """Hands out the given batches, one per poll, then stops the express path (GroupReader's interface)."""
+
+    def __init__(self, batches: list[list[Any]], reader: list[ExpressReader]) -> None:
+        self._batches = batches
+        self._reader = reader
+        self.commits = 0
+        self.closed = False
+        self.end_offsets: dict[int, int] = {}
+        self.paced: list[tuple[set[int], dict[int, int]]] = []
+
+    def poll(self, timeout_ms: int) -> list[Any]:
+        if not self._batches:
+            self._reader[0].stop(timeout=0)
+            return []
+        return self._batches.pop(0)
+
+    def commit(self) -> bool:
+        self.commits += 1
+        return True
+
+    def ends(self) -> dict[int, int]:
+        return self.end_offsets
+
+    def pace(self, idle: set[int], busy: dict[int, int]) -> None:
+        self.paced.append((idle, busy))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def record(offset: int, event: dict[str, Any], partition: int = 0) -> AheadRecord:
+    return AheadRecord(partition, offset, json.dumps(event).encode(), 1_000 + offset)
+
+
+class Decoder:
+    def __init__(self) -> None:
+        self.decoded = 0
+
+    def decode(self, value: bytes) -> dict[str, Any]:
+        self.decoded += 1
+        return dict(json.loads(value))
+
+
+class Transforms:
+    def apply(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        return [event]
+
+
+def run(
+    batches: list[list[Any]], act: Any, main: dict[int, int] | None = None
+) -> tuple[Decoder, FakeReader, list[str]]:
+    holder: list[ExpressReader] = []
+    consumer = FakeReader(batches, holder)
+    decoder = Decoder()
+    counted: list[str] = []
+    reader = ExpressReader(SETTINGS, consumer, lambda: main or {}, decoder, Transforms(), act,
+                           counted=counted.append, sleep=lambda s: None)  # fmt: skip
+    holder.append(reader)
+    reader.run()
+    return decoder, consumer, counted
+
+
+UNSUB = {"type": "track", "userId": "u", "event": "Saved", "traits": {"unsubscribed": True}}
+PLAIN = {"type": "track", "userId": "u", "event": "Page Scrolled", "properties": {"depth": 3}}
+
+
+def test_only_records_naming_consent_or_erasure_are_decoded_and_acted_on() -> None:
+    acted: list[tuple[str, ExpressAction, Position]] = []
+
+    def act(event: Event, action: ExpressAction, at: Position) -> str:
+        acted.append((event.type, action, at))
+        return "applied"
+
+    deleted = {"type": "track", "userId": "u", "event": "Contact Deleted"}
+    resubscribe = {"type": "identify", "userId": "u", "traits": {"unsubscribed": False}}
+    decoder, consumer, counted = run([[record(0, PLAIN), record(1, UNSUB), record(2, resubscribe)],
+                                      [record(3, deleted, partition=1)]], act)  # fmt: skip
+    assert acted == [
+        ("track", ExpressAction(unsubscribe=True), Position(0, 1, 1_001)),
+        ("track", ExpressAction(erase=True), Position(1, 3, 1_003)),
+    ]
+    assert decoder.decoded == 3  # the plain track was never decoded
+    assert (consumer.commits, consumer.closed, counted) == (2, True, ["applied", "applied"])
+
+
+def test_what_the_main_group_committed_past_is_left_alone() -> None:
+    acted: list[int] = []
+
+    def act(event: Event, action: ExpressAction, at: Position) -> str:
+        acted.append(at.offset)
+        return "applied"
+
+    run([[record(4, UNSUB), record(5, UNSUB), record(6, UNSUB, partition=1)]], act, main={0: 5})
+    assert acted == [5, 6]
+
+
+def test_a_transient_failure_is_retried_and_anything_else_left_to_the_main_path() -> None:
+    attempts: list[int] = []
+
+    def act(event: Event, action: ExpressAction, at: Position) -> str:
+        attempts.append(at.offset)
+        if at.offset == 0 and len(attempts) < 3:
+            raise RateLimited("429", retry_after=1.0)
+        if at.offset == 1:
+            raise InvalidEventError("a bad email")
+        return "applied"
+
+    _, _, counted = run([[record(0, UNSUB), record(1, UNSUB), record(2, UNSUB)]], act)
+    assert attempts == [0, 0, 0, 1, 2]
+    assert counted == ["applied", "gave_up", "applied"]
+
+
+def test_the_needles_are_the_consent_words_and_the_delete_triggers() -> None:
+    assert needles(SETTINGS) == (b"contact deleted", b"resendtopics", b"unsubscribed")
+
+
+def test_partitions_whose_main_path_keeps_up_are_not_read_ahead() -> None:
+    now = [100.0]
+    main = [{0: 100, 1: 50}]
+    fake = FakeReader([], [])
+    reader = ExpressReader(SETTINGS, fake, lambda: main[0], Decoder(), Transforms(), lambda e, a, at: "applied",
+                           clock=lambda: now[0])  # fmt: skip
+    fake.end_offsets = {0: 100, 1: 1_000, 2: 10}
+    reader._pace()
+    # 0: the main path is at the end; 1: far behind, pace unknown; 2: the main group never committed.
+    assert fake.paced == [({0}, {1: 50, 2: -1})]
+    now[0] += 0.5
+    reader._pace()  # asked at most once a second
+    now[0] += 0.5
+    main[0] = {0: 100, 1: 650, 2: 3}
+    reader._pace()  # 1 moved 600 in a second and has 350 to go: there well within the threshold
+    assert fake.paced[-1] == ({0, 1}, {2: 3})
+    now[0] += 1.0
+    main[0] = {0: 100, 1: 650, 2: 3}
+    fake.end_offsets = {0: 101, 1: 1_000, 2: 10}
+    reader._pace()  # the main path stopped moving: read ahead again, from where it committed
+    assert fake.paced[-1] == (set(), {0: 100, 1: 650, 2: 3})

@@ -1,0 +1,96 @@
+"""The express register on both paths (issue #25), with the real EventSync on fakeredis and the fake Resend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from connector.events import Event
+from connector.mapping.express import Position, express_action
+from connector.sync import EventSync
+from tests.unit.fakes.resend import FakeResend, make_sync
+
+ADA = "ada@example.com"
+
+
+def event(kind: str, **fields: Any) -> Event:
+    return Event.from_dict({"type": kind, **fields})
+
+
+def express(sync: EventSync, raw: Event, at: Position) -> str:
+    """What the express path does with ``raw`` (pipeline/express.py hands it to ExpressGuard.act)."""
+    action = express_action(raw, sync._settings)
+    assert action is not None
+    return sync.express.act(raw, action, at, lambda part: sync.handle(part).status)
+
+
+def test_an_older_resubscribe_processed_after_the_opt_out_keeps_the_person_unsubscribed(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, allow_resubscribe=True)
+    sync.handle(event("identify", userId="u", traits={"email": ADA, "plan": "free"}), at=Position(0, 0, 1_000))
+    opt_out = event("track", userId="u", event="Saved", traits={"email": ADA, "unsubscribed": True})
+    assert express(sync, opt_out, Position(0, 9, 9_000)) == "applied"
+    assert resend.contacts[ADA].unsubscribed is True
+
+    older = event("identify", userId="u", traits={"email": ADA, "unsubscribed": False, "plan": "pro"})
+    assert sync.handle(older, at=Position(0, 5, 5_000)).status == "applied"
+    assert (resend.contacts[ADA].unsubscribed, resend.contacts[ADA].properties["plan"]) == (True, "pro")
+    # Another partition: older by its timestamp (a tie counts as older), newer after it.
+    sync.handle(older, at=Position(1, 50, 9_000))
+    assert resend.contacts[ADA].unsubscribed is True
+
+    sync.handle(opt_out, at=Position(0, 9, 9_000))  # the main path reaches the opt-out itself
+    newer = event("identify", userId="u", traits={"email": ADA, "unsubscribed": False})
+    sync.handle(newer, at=Position(0, 12, 12_000))
+    assert resend.contacts[ADA].unsubscribed is False  # a newer re-subscribe applies normally
+
+
+def test_without_a_position_nothing_is_held_back(resend: FakeResend, redis_client: redis.Redis) -> None:
+    sync = make_sync(resend, redis_client, allow_resubscribe=True)
+    sync.handle(event("identify", traits={"email": ADA}))
+    express(sync, event("identify", traits={"email": ADA, "unsubscribed": True}), Position(0, 9, 9_000))
+    sync.handle(event("identify", traits={"email": ADA, "unsubscribed": False}))  # replay, dry runs: no place
+    assert resend.contacts[ADA].unsubscribed is False
+
+
+def test_the_express_path_never_applies_what_the_main_path_has_passed(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, allow_resubscribe=True)
+    sync.handle(event("identify", traits={"email": ADA}))
+    opt_out = event("identify", traits={"email": ADA, "unsubscribed": True})
+    sync.handle(opt_out, at=Position(0, 3, 3_000))  # the main path got there first...
+    sync.handle(event("identify", traits={"email": ADA, "unsubscribed": False}), at=Position(0, 4, 4_000))
+    calls = len(resend.calls)
+    assert express(sync, opt_out, Position(0, 3, 3_000)) == "passed_by_main_path"  # ...a late read: nothing
+    assert (resend.contacts[ADA].unsubscribed, len(resend.calls)) == (False, calls)
+
+
+def test_an_erasure_is_not_undone_by_older_events_and_a_newer_sign_up_creates_the_contact(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, delete_event_names=["Contact Deleted"])
+    sync.handle(event("identify", userId="u", traits={"email": ADA}), at=Position(0, 0, 1_000))
+    assert express(sync, event("track", userId="u", event="Contact Deleted"), Position(0, 9, 9_000)) == "applied"
+    assert ADA not in resend.contacts
+
+    older = event("identify", userId="u", traits={"email": ADA, "plan": "old"})
+    result = sync.handle(older, at=Position(0, 4, 4_000))
+    assert (result.status, result.reason, ADA in resend.contacts) == ("skipped", "erased_later", False)
+    assert sync.store.email_for("u") is None  # not even its userId mapping comes back
+    sync.handle(event("identify", userId="u", traits={"email": ADA, "plan": "new"}), at=Position(0, 10, 10_000))
+    assert resend.contacts[ADA].properties["plan"] == "new"
+
+
+def test_an_opt_out_whose_email_is_not_known_yet_holds_back_that_users_older_events(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client)
+    opt_out = event("track", userId="u-new", event="Saved", traits={"unsubscribed": True})
+    assert express(sync, opt_out, Position(2, 40, 40_000)) == "recorded_for_user_id"
+    assert resend.calls == []
+    # Its identify waited in the backlog: the contact is created already unsubscribed.
+    sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))
+    assert resend.contacts[ADA].unsubscribed is True

@@ -11,7 +11,7 @@ import pytest
 from kafka.errors import KafkaTimeoutError
 
 from connector.kafka.admin import Admin, GroupState
-from connector.ops import check
+from connector.ops import check as check_module
 from connector.ops.check import CheckResult, check_kafka, check_redis, check_resend, check_settings, report
 from connector.resend import ResendClient
 from connector.settings import KafkaSettings, load_settings
@@ -198,7 +198,7 @@ def test_redis_without_the_replicas_commit_after_replicas_wants_fails_the_check(
 ) -> None:
     # WAIT answers how many replicas acknowledged; none means `run` would never commit (issue #27).
     answers = iter([(0, ()), (1, ())])
-    monkeypatch.setattr(check, "replicated", lambda client, replicas, timeout_ms, marker: next(answers))
+    monkeypatch.setattr(check_module, "replicated", lambda client, replicas, timeout_ms, marker: next(answers))
     client = fakeredis.FakeRedis(decode_responses=True)
     result = check_redis(client, "t:", replicas=1, replica_wait_ms=10)
     assert not result.ok

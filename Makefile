@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install provision check test test-topologies unit integration run bench emulator clean
+.PHONY: install provision provision-browser check test test-topologies unit integration run bench bench-capacity bench-scaling emulator clean
 
 install: $(VENV)/.installed
 
@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml
 provision: install
 	$(PY) -m connector.local provision
 
+# The same, and Debian's chromium when missing: the console's browser tests drive it (no download).
+provision-browser: install
+	$(PY) -m connector.local provision --browser
+
 check: install
 	$(VENV)/bin/ruff format --check connector resend_emulator tests
 	$(VENV)/bin/ruff check connector resend_emulator tests
@@ -24,8 +28,8 @@ check: install
 
 # The whole suite against real servers, which are started for the run and stopped whatever happens.
 # The production-topology fault tests (three brokers, Sentinel, Redis Cluster; issue #27) start their
-# own servers and take about five minutes: `make test-topologies`, which CI runs too.
-test: provision
+# own servers and take five to seven minutes: `make test-topologies`, which CI runs too.
+test: provision-browser
 	$(PY) -m connector.local exec -- $(PY) -m pytest -m "not topologies" $(PYTEST_ARGS)
 
 test-topologies: provision
@@ -35,7 +39,7 @@ test-topologies: provision
 unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: provision
+integration: provision-browser
 	$(PY) -m connector.local exec -- $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 # With SETTINGS=file.yaml (or RESEND_CONNECTOR_* variables) it runs against that infrastructure;
@@ -50,6 +54,13 @@ endif
 
 bench: provision
 	$(PY) -m connector.local exec -- $(PY) -m tests.bench
+
+# Issue #27: Redis memory per contact (CAPACITY_CONTACTS, default 1,000,000) and one vs two replicas.
+bench-capacity: provision
+	$(PY) -m connector.local exec -- $(PY) -m tests.bench_capacity
+
+bench-scaling: provision
+	$(PY) -m connector.local exec -- $(PY) -m tests.bench_scaling
 
 emulator: install
 	$(VENV)/bin/resend-connector emulator --port 8025

@@ -41,6 +41,7 @@ class Service:
 
 def build_runner(settings: Settings, stack: ExitStack) -> Service:
     parts = Wiring(settings, stack)
+    _refused_before_kafka(parts)
     letters = DeadLetterTopic(
         parts.dead_letters,
         settings.kafka.dead_letter_topic,
@@ -49,9 +50,7 @@ def build_runner(settings: Settings, stack: ExitStack) -> Service:
         decoder=parts.decoder,
         status=parts.metrics.status,
     )
-    lifecycle = parts.lifecycle(
-        letters, express=settings.kafka.express
-    )  # settings the parts refuse (transforms) fail before Kafka is asked
+    lifecycle = parts.lifecycle(letters, express=settings.kafka.express)
     try:
         parts.ensure_topics([settings.kafka.dead_letter_topic, settings.kafka.parked_topic])
     except Exception as exc:  # noqa: BLE001 - a locked-down cluster may forbid creating topics
@@ -69,6 +68,7 @@ def build_runner(settings: Settings, stack: ExitStack) -> Service:
         resume_signal=parts.resume_signal,
         pause_probe_max_seconds=settings.resend.pause_probe_max_seconds,
         log_outcomes=settings.log_event_outcomes,
+        history=parts.history,
     )
     return Service(runner, build_express(parts) if settings.kafka.express else None)
 
@@ -91,4 +91,12 @@ def build_express(parts: Wiring) -> ExpressReader:
 def run_replay(settings: Settings, args: argparse.Namespace) -> int:
     """``resend-connector replay``: the dead-letter topic through the same lifecycle as ``run``."""
     with ExitStack() as stack:
-        return _run_replay(settings, args, Wiring(settings, stack))
+        parts = Wiring(settings, stack)
+        _refused_before_kafka(parts)
+        return _run_replay(settings, args, parts)
+
+
+def _refused_before_kafka(parts: Wiring) -> None:
+    """Settings the parts refuse (transformation functions that do not load) fail before any Kafka
+    client is built: a Kafka client asks the brokers as it is built, and would fail first."""
+    parts.transforms  # noqa: B018 - built for its checks

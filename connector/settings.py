@@ -34,6 +34,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from connector.settings_console import ConsoleSettings
 from connector.settings_files import load_settings, settings_file
 from connector.settings_redis import RedisSettings
 from connector.settings_webhooks import WebhookSettings
@@ -220,6 +221,7 @@ class Settings(BaseSettings):
     transforms: TransformSettings = TransformSettings()
     metrics: MetricsSettings = MetricsSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    console: ConsoleSettings = ConsoleSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # The outcome line of each event (partition, offset, ids, calls, reason) at info: for every event

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from connector.kafka.event_writer import EventWriter
     from connector.kafka.reader import GroupOffsets, GroupReader
     from connector.ops.backfill import Producer
+    from connector.pipeline.history import HistoryWriter
     from connector.pipeline.lifecycle import LetterBox, Lifecycle
     from connector.pipeline.metrics import Metrics
     from connector.pipeline.pause import ResumeSignal
@@ -84,6 +85,15 @@ class Wiring:
         from connector.pipeline.pause import ResumeSignal
 
         return ResumeSignal(self.redis, self.settings.redis.key_prefix)
+
+    @cached_property
+    def history(self) -> HistoryWriter:
+        """Each contact's last outcomes, for the console (pipeline/history.py); flushed when closed."""
+        from connector.pipeline.history import HistoryWriter
+
+        writer = HistoryWriter(self.redis, self.settings.redis.key_prefix)
+        self._stack.callback(writer.close)
+        return writer
 
     @cached_property
     def dedupe(self) -> Dedupe:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from connector.cli import (  # noqa: F401 - importing registers their commands
+    console,
     operate,
     service,
     webhooks_broadcast,

@@ -3,7 +3,8 @@
 format.py (the letter: the record's bytes as they came, the failure in its headers), fit.py (a
 smaller copy for a topic that refuses the letter), sink.py (``run``'s dead-letter topic, where the
 lifecycle puts a failed record), replay.py (``resend-connector replay``: the topic through the same
-lifecycle again) and report.py (what a replay's dry run prints). The durable producer that writes
+lifecycle again), report.py (what a replay's dry run prints) and parking.py (the records an operator
+parked in the console, which no replay runs again). The durable producer that writes
 letters is Kafka's (connector/kafka/clients.py).
 
 Only the letter's format is re-exported here: the sink and the replay import the pipeline, which

@@ -17,9 +17,12 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    import redis
 
 from connector.dead_letters.format import (
     CLASS_NAME,
@@ -28,6 +31,7 @@ from connector.dead_letters.format import (
     FailureContext,
     context_of,
 )
+from connector.dead_letters.parking import parked_among
 from connector.dead_letters.report import DryRunReport
 from connector.dead_letters.sink import letter_for
 from connector.errors import ConfigurationError
@@ -35,6 +39,7 @@ from connector.kafka import TopicPartition
 from connector.kafka.consumer import DeadLetterSource
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, backoff_seconds
+from connector.pipeline.history import HistoryWriter
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
 from connector.pipeline.records import InFlight
 from connector.settings import Settings
@@ -119,6 +124,12 @@ class _Parts(Protocol):
 
     def dead_letter_source(self, group: str) -> DeadLetterSource: ...
 
+    @property
+    def history(self) -> HistoryWriter: ...
+
+    @property
+    def redis(self) -> redis.Redis: ...
+
 
 def run_replay(settings: Settings, args: argparse.Namespace, parts: _Parts) -> int:
     """The dead-letter topic through the lifecycle ``parts`` assemble (connector.app)."""
@@ -132,16 +143,19 @@ def run_replay(settings: Settings, args: argparse.Namespace, parts: _Parts) -> i
         replay = _Replay(settings, parts, source, dry_run=args.dry_run, as_json=getattr(args, "json", False))
         bar = tqdm(total=total, unit="rec", disable=args.no_progress or args.dry_run, file=sys.stderr)
         stack.callback(bar.close)
-        matched = 0
+        matched, prefix = 0, settings.redis.key_prefix
         for tp, record in source.records():
             bar.update(1)
             if args.limit is not None and matched >= args.limit:
                 break
             headers = list(record.headers or ())
             if filters.matches(record.key, headers, record.timestamp):
-                matched += 1
-                if not replay.one(record, headers):
-                    return 2
+                if parked_among(parts.redis, prefix, record.topic, [(record.partition, record.offset)]):
+                    replay.counts["parked_by_operator"] += 1  # the console's Park: never run again
+                else:
+                    matched += 1
+                    if not replay.one(record, headers):
+                        return 2
             replay.done(tp, record.offset)
         replay.commit(force=True)
         replay.report(matched)
@@ -182,8 +196,10 @@ class _Replay:
         self._out = DryRunReport(as_json=as_json)
         self._pending: dict[TopicPartition, int] = {}
         self._last_commit = time.monotonic()
-        self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0}
+        self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0,
+                       "parked_by_operator": 0}  # fmt: skip
         self._lifecycle = parts.lifecycle(_Letters(settings, self.counts, parts.dead_letters))
+        self._history = None if dry_run else parts.history  # a replayed event joins its contact's outcomes
 
     def one(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
         """Replay one record as ``run`` would (the same lifecycle and fates); False means stop (a
@@ -206,8 +222,13 @@ class _Replay:
                 log.error("replay.paused", error=type(error).__name__, detail=str(error))
                 print(f"replay stopped: {type(error).__name__}: {error}", file=sys.stderr)
                 return False
+            origin = context_of(own, FailureContext(record.topic, record.partition, record.offset))
             for result in settled.results:
                 self.counts[result.outcome.value] += 1
+                if self._history is not None and result.email:
+                    self._history.add(result.email, result.type, result.outcome.value, result.reason or "replayed",
+                                      result.message_id, origin.topic, origin.partition, origin.offset,
+                                      result.calls, result.commands)  # fmt: skip
             return True
 
     def _plan(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:

@@ -1,6 +1,7 @@
 """``python -m connector.local``: provision, run commands beside, or demo the local servers.
 
-- ``provision``: fetch the Kafka jars (Maven, once) and install redis-server when missing.
+- ``provision [--browser]``: fetch the Kafka jars (Maven, once), install redis-server when missing;
+  with ``--browser`` Debian's chromium too (the console's browser tests; ``make test`` asks for it).
 - ``exec [--brokers N] [--redis single|sentinel|cluster] -- CMD...``: start Kafka and Redis, run CMD
   with KAFKA_BOOTSTRAP_SERVERS and REDIS_URL set (``redis+sentinel://`` or ``redis+cluster://`` for
   those topologies, which connector.redisio reads; LOCAL_TOPOLOGY says which), stop everything
@@ -20,6 +21,7 @@ import time
 from contextlib import ExitStack
 from types import FrameType
 
+from connector.local.chromium import ensure_chromium
 from connector.local.kafka import LocalKafka, provision
 from connector.local.kafka_cluster import LocalKafkaCluster
 from connector.local.redis_server import LocalRedis, ensure_redis_server
@@ -60,7 +62,8 @@ def _exec(command: list[str], *, brokers: int = 1, redis_topology: str = "single
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m connector.local", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("provision", help="fetch the Kafka jars and install redis-server when missing")
+    provisioning = sub.add_parser("provision", help="fetch the Kafka jars, install redis-server when missing")
+    provisioning.add_argument("--browser", action="store_true", help="and chromium, for the browser tests")
     run = sub.add_parser("exec", help="run a command with local Kafka and Redis beside it")
     run.add_argument("--brokers", type=int, default=1, help="Kafka brokers (3: RF 3, min.insync.replicas 2)")
     run.add_argument("--redis", choices=["single", "sentinel", "cluster"], default="single")
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "provision":
         print(f"kafka jars: {provision()}\nredis-server: {ensure_redis_server()}")
+        if args.browser:
+            print(f"chromium: {ensure_chromium()}")
         return 0
     if args.command == "exec":
         command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv

@@ -1,7 +1,8 @@
 """``make run`` on the embedded default: everything local, the sample events, the connector in front.
 
 Starts Redis, Kafka and the Resend emulator on free loopback ports, creates the topics, produces
-deploy/sample-events.jsonl and runs the connector in the foreground with console logs. Ctrl-C
+deploy/sample-events.jsonl, runs the connector in the foreground with console logs and the operator's
+web console beside it (its address and access token are printed). Ctrl-C
 stops the connector, prints what the emulator now holds, and stops everything that was started.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import signal
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -46,6 +48,7 @@ def produce_samples(bootstrap: str, topic: str, path: Path) -> int:
 
 def run_demo() -> int:
     from connector.app import build_runner
+    from connector.console import start_console
     from connector.kafka.clients import ensure_topics
     from connector.logs import configure, get_logger
     from connector.settings import load_settings
@@ -61,6 +64,7 @@ def run_demo() -> int:
     configure(level="debug", fmt="console")
     log = get_logger("demo")
     api_key = "re_demo_" + secrets.token_hex(8)
+    console_token = secrets.token_urlsafe(18)
     with ExitStack() as stack:
         started = time.monotonic()
         redis = stack.enter_context(LocalRedis())
@@ -81,6 +85,7 @@ def run_demo() -> int:
             resend={"base_url": emulator.url, "api_key": api_key, "max_requests_per_second": 10},
             destination={"audiences": ["Newsletter"], "delete_event_names": ["Contact Deleted"]},
             metrics={"port": free_port()},
+            console={"port": free_port(), "access_token": console_token},
             log_format="console",
             log_level="debug",
         )
@@ -90,6 +95,9 @@ def run_demo() -> int:
             "demo.samples_produced", count=produced, topic=settings.kafka.topic, metrics_port=settings.metrics.port
         )
         runner = build_runner(settings, stack)
+        url = start_console(settings, stack)
+        # Printed, never logged: the demo's operator needs the token to sign in (docs/console.md).
+        print(f"\n  console: {url}/  (access token: {console_token})\n", file=sys.stderr, flush=True)
 
         def stop(signum: int, frame: FrameType | None) -> None:
             runner.stop()

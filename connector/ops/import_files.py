@@ -49,8 +49,12 @@ def _cell(value: Any) -> str:
 
 def _cells(create: CreateContact) -> dict[str, str]:
     """The contact's cells by column, the email first; a value that would be an empty cell is left
-    out (backfill rows never set one: empty cells and nulls are dropped when the file is read)."""
-    named = {"first_name": create.first_name, "last_name": create.last_name, "unsubscribed": create.unsubscribed}
+    out (backfill rows never set one: empty cells and nulls are dropped when the file is read).
+    Only an opt-out is written: a new contact is opted in anyway, and an import upserts, so a
+    ``false`` would re-subscribe a contact that exists after all (a rerun importing again what it
+    planned, a contact created meanwhile) against the consent rule (docs/semantics.md)."""
+    unsubscribed = True if create.unsubscribed is True else None
+    named = {"first_name": create.first_name, "last_name": create.last_name, "unsubscribed": unsubscribed}
     cells = {"email": create.email, **{name: _cell(named[name]) for name in _FIELDS}}
     cells.update((key, _cell(value)) for key, value in sorted(create.properties))  # one order per column set
     return {column: cell for column, cell in cells.items() if cell != ""}

@@ -112,7 +112,7 @@ class Lifecycle:
         except SkipEvent as skip:
             return EventResult(event.type, Outcome.SKIPPED, skip.reason, 0, event.message_id, event.user_id)
         return EventResult(event.type, _OUTCOMES[outcome.status], outcome.reason, outcome.calls, event.message_id,
-                           event.user_id, outcome.email)  # fmt: skip
+                           event.user_id, outcome.email, outcome.commands)  # fmt: skip
 
     def _settle_failure(self, record: InFlight, error: BaseException) -> Settled:
         if is_internal(error):

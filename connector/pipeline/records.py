@@ -51,6 +51,7 @@ class EventResult(NamedTuple):
     message_id: str | None = None
     user_id: str | None = None
     email: str | None = None  # the contact's email as resolved (unmasked: the log line masks it)
+    commands: tuple[Any, ...] = ()  # what was planned for it (the console's outcome history)
 
 
 DROPPED = EventResult("none", Outcome.SKIPPED, "dropped_by_transform")

@@ -21,6 +21,7 @@ from connector.kafka import TopicPartition
 from connector.kafka.consumer import Consumer
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, backoff_seconds
+from connector.pipeline.history import HistoryWriter
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.offsets import OffsetTracker
@@ -55,6 +56,7 @@ class Runner:
         resume_signal: ResumeSignal | None = None,
         pause_probe_max_seconds: float = 300.0,
         log_outcomes: str = "calls",
+        history: HistoryWriter | None = None,
     ) -> None:
         self._settings = settings
         self._consumer = consumer
@@ -74,7 +76,7 @@ class Runner:
         self._last_commit = 0.0
         self._last_poll = 0.0
         self._last_lag = 0.0
-        self._tally = Tally(metrics, log_outcomes=log_outcomes)  # latency, counts and outcome lines
+        self._tally = Tally(metrics, log_outcomes=log_outcomes, history=history)  # latency, counts, outcomes
 
     # -- the loop ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from connector.logs import get_logger, mask_email
+from connector.pipeline.history import HistoryWriter
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.records import EventResult, InFlight, Settled
 
@@ -23,8 +24,9 @@ log = get_logger(__name__)
 class Tally:
     """Used by the run loop's thread only."""
 
-    def __init__(self, metrics: Metrics, *, log_outcomes: str = "calls") -> None:
+    def __init__(self, metrics: Metrics, *, log_outcomes: str = "calls", history: HistoryWriter | None = None) -> None:
         self._metrics = metrics
+        self._history = history  # each contact's last outcomes, for the console (history.py)
         self._counts: dict[tuple[str, str], int] = {}
         # Bound once (the module logger re-binds on every call): the per-event line is the hot path,
         # and at debug level it must cost next to nothing. See Settings.log_event_outcomes.
@@ -45,6 +47,10 @@ class Tally:
         for result in settled.results:
             self.count(result.type, result.outcome.value)
             self._log_outcome(record, result)
+            if self._history is not None and result.email:
+                self._history.add(result.email, result.type, result.outcome.value, result.reason,
+                                  result.message_id, record.topic, record.partition, record.offset, result.calls,
+                                  result.commands)  # fmt: skip
 
     def _log_outcome(self, record: InFlight, result: EventResult) -> None:
         """The line that answers "what happened to this contact?": one per event (#17)."""

@@ -57,3 +57,14 @@ class BroadcastCalls:
             "GET", path, "GET /broadcasts/{id}/recipients", params={"type": kind, "limit": limit}
         )
         return page
+
+    def list_domains(self) -> list[dict[str, Any]]:
+        """The team's sending domains (the console's Connection page; a full-access key's call)."""
+        page: dict[str, Any] = self._call("GET", "/domains", "GET /domains")
+        return [d for d in page.get("data") or [] if isinstance(d, dict)]
+
+    def segment_contacts_page(self, segment_id: str, *, limit: int = 100) -> dict[str, Any]:
+        """The first page of a segment's contacts (the console counts members up to ``limit``)."""
+        path = f"/segments/{quote(segment_id, safe='')}/contacts"
+        page: dict[str, Any] = self._call("GET", path, "GET /segments/{id}/contacts", params={"limit": limit})
+        return page

@@ -18,6 +18,7 @@ Keys, under ``redis.key_prefix``:
 - ``lock:<name>``             see lock.py
 - ``index:synced``            sorted set email -> time of its last sync record (any outcome), for ``status --since``
 - ``index:failed``            sorted set email -> time its last event failed; left when it syncs (``status --failed``)
+- ``history:<email>``         the contact's last outcomes, for the console (connector.pipeline.history)
 """
 
 from __future__ import annotations
@@ -141,11 +142,11 @@ class StateStore(UserIds, Definitions):
         return bool(written)
 
     def forget_contact(self, email: str) -> None:
-        """Right to erasure: the contact, its sync record and every userId that maps to it."""
+        """Right to erasure: the contact, its sync record, its outcome history and every userId that maps to it."""
         with translated():
             user_ids = self.client.smembers(self.key("email-users", email))
             keys = [self.key("contact", email), self.key("email-users", email), self.key("email-user", email),
-                    self.key("fields", email)]  # fmt: skip
+                    self.key("fields", email), self.key("history", email)]  # fmt: skip
             keys.extend(self.key("user", str(u)) for u in user_ids)
             pipe = self.client.pipeline(transaction=False)
             for key in keys:  # one DEL each: a cluster pipeline sends each to its slot's node

@@ -21,6 +21,7 @@ from connector.state import StateStore
 from connector.webhooks.dedupe import Dedupe
 from connector.webhooks.follow import Follower
 from connector.webhooks.metrics import WebhookMetrics
+from connector.webhooks.tallies import record_delivery
 from connector.webhooks.translate import InvalidWebhook, recipients, translate
 
 __all__ = ["Answer", "WebhookHandler"]
@@ -73,6 +74,7 @@ class WebhookHandler:
             return self._answer(kind, "invalid", 422, {"error": str(exc)})
         if translation.skip is not None:
             self._dedupe.done(svix_id)
+            record_delivery(self._store, kind, payload, ())
             log.info("webhook.skipped", svix_id=svix_id, type=kind, reason=translation.skip)
             return self._answer(kind, "skipped", 200, {"skipped": translation.skip})
         # The state follows first: it is idempotent and ordered by Resend's clock, so a failure after it
@@ -82,6 +84,7 @@ class WebhookHandler:
         with self._metrics.write_seconds.time():
             self._writer.write([(e["context"]["traits"]["email"], e) for e in translation.events])
         self._dedupe.done(svix_id)
+        record_delivery(self._store, kind, payload, emails)  # the console's broadcast metrics
         for event in translation.events:
             log.info("webhook.written", svix_id=svix_id, name=event["event"],
                      email=mask_email(event["context"]["traits"]["email"]))  # fmt: skip

@@ -129,7 +129,7 @@ def test_no_import_carries_an_empty_cell_for_a_field_its_row_does_not_set(
     code, text = _backfill(settings_for(), path, redis_client)
     assert code == 0, text
     runs = inspector.state()["imports"]
-    assert len(runs) == 3  # {first_name, plan}, {last_name, seats, unsubscribed}, {unsubscribed}
+    assert len(runs) == 3  # {first_name, plan}, {last_name, seats} (an opt-in is never written), {unsubscribed}
     assert [i["empty_cells"] for i in runs] == [[], [], []]
     contacts = inspector.contacts()
     assert (contacts["a@example.com"]["first_name"], contacts["a@example.com"]["properties"]) == (

@@ -188,3 +188,22 @@ def test_the_emulator_parses_its_own_options(argv: list[str], capsys: pytest.Cap
         main(argv)
     assert exit_.value.code == 0
     assert "--rate-limit" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["run"], ["replay"]])
+def test_transformation_functions_that_cannot_load_are_reported_before_kafka_is_asked(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As before the wiring point: the parts a record needs are built, and refused, before any Kafka client.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RESEND_CONNECTOR_RESEND__API_KEY", SECRET)
+    monkeypatch.setenv("RESEND_CONNECTOR_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens on port 1
+    monkeypatch.setenv("RESEND_CONNECTOR_KAFKA__BOOTSTRAP_TIMEOUT_MS", "300")
+    monkeypatch.setenv("RESEND_CONNECTOR_REDIS__URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("RESEND_CONNECTOR_METRICS__ENABLED", "false")
+    monkeypatch.setenv("RESEND_CONNECTOR_TRANSFORMS__FUNCTIONS", '["missing_transform.py"]')
+    monkeypatch.setenv("RESEND_CONNECTOR_LOG_FORMAT", "json")
+    assert main(argv) == 1
+    out = capsys.readouterr()
+    assert "missing_transform.py" in out.err + out.out
+    gc.collect()

@@ -316,17 +316,18 @@ def test_an_import_file_holds_exactly_what_the_identify_would_post_and_no_empty_
                        properties=(("seats", 5), ("plan", "free")), segment_ids=("s1",))  # fmt: skip
     rows = [PlannedContact((ContactRow(n, c.email, None, {}),), c) for n, c in enumerate((ada, bob, cy), start=1)]
     # Grouped by the columns each contact carries (#24): a cell is never empty for a field a row does not set.
-    first, second = import_files(rows, {"seats": "number"})
+    first, second, third = import_files(rows, {"seats": "number"})
     assert first.content.decode().splitlines() == [
         "email,first_name,unsubscribed,plan,seats",
         "ada@example.com,Ada,true,pro,3",
-        "cy@example.com,Cy,false,free,5",
     ]
-    assert second.content.decode().splitlines() == ["email,unsubscribed,plan", "bob@example.com,false,free"]
+    # An opt-in is never written (an import upserts: it would re-subscribe a contact that exists after all).
+    assert second.content.decode().splitlines() == ["email,plan", "bob@example.com,free"]
+    assert third.content.decode().splitlines() == ["email,first_name,plan,seats", "cy@example.com,Cy,free,5"]
     assert first.column_map == {"email": "email", "first_name": "first_name", "unsubscribed": "unsubscribed",
                                 "properties": {"plan": {"column": "plan", "type": "string"},
                                                "seats": {"column": "seats", "type": "number"}}}  # fmt: skip
-    assert (first.segment_ids, second.segment_ids) == (("s1",), ("s1",))
+    assert (first.segment_ids, second.segment_ids, third.segment_ids) == (("s1",), ("s1",), ("s1",))
 
 
 def test_an_interrupted_backfill_resumes_and_a_finished_one_is_not_loaded_again(
@@ -355,3 +356,23 @@ def test_an_interrupted_backfill_resumes_and_a_finished_one_is_not_loaded_again(
     assert (code, handed) == (0, [])
     assert "8 already loaded, 0 imports" in text
     assert "POST /contacts/imports" not in resend.calls
+
+
+def test_a_rerun_never_resubscribes_a_contact_its_import_upserts(
+    tmp_path: Path, redis_client: fakeredis.FakeRedis
+) -> None:
+    # An interrupted run planned ada as new and its import loaded her; she unsubscribed before the
+    # rerun, which imports her again (on_conflict: upsert). Her row's `unsubscribed: false` is an
+    # opt-in a new contact has anyway: written, it would re-subscribe her (semantics.md, consent).
+    from connector.ops.backfill import identify_file
+
+    path = tmp_path / "contacts.csv"
+    path.write_text("email,first_name,unsubscribed\nada@example.com,Ada,false\n")
+    redis_client.sadd(f"t:backfill-import:{identify_file(path).digest}", "ada@example.com")
+    resend = Resend()
+    resend.contacts["ada@example.com"] = {"id": "old", "segments": set(), "properties": {}, "unsubscribed": "true"}
+    code, _, handed = _backfill(path, resend, redis_client)
+    assert (code, handed) == (0, [])
+    assert len(resend.imports) == 1  # imported again, as the resume promises
+    assert resend.contacts["ada@example.com"]["unsubscribed"] == "true"
+    assert all("false" not in job["file"] for job in resend.imports.values())

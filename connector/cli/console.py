@@ -1,0 +1,17 @@
+"""``resend-connector console``: the operator's web console (connector.console)."""
+
+from __future__ import annotations
+
+import argparse
+
+from connector.cli.common import settings_of
+from connector.cli.registry import Command, register
+
+
+def _console(args: argparse.Namespace) -> int:
+    from connector.console import run_console
+
+    return run_console(settings_of(args))
+
+
+register(Command("console", "serve the operator's web console (console.host:console.port)", _console))

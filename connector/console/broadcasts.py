@@ -1,0 +1,155 @@
+"""Broadcasts: the team's broadcasts, a new draft to a segment the connector manages, send now or
+schedule, and per broadcast the delivery metrics with rates: the email events the webhook receiver
+counted (connector.webhooks.tallies) beside the recipients Resend's API lists. Every view of these
+pages costs Resend calls (the list: one, plus one per managed segment for its member count; a
+broadcast: one, one for its preview, plus one per recipient type once sent)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from connector.console.backend import Backend
+from connector.console.web import action, backend_of, operator_of, render
+from connector.errors import ConnectorError, ResendNotFound
+from connector.resend.broadcasts import RECIPIENT_TYPES
+from connector.webhooks.tallies import broadcast_tally
+
+__all__ = ["broadcast_page", "broadcasts_page", "create_broadcast", "preview", "send_broadcast"]
+
+# The broadcast's own HTML, framed by its page only: no script, no form, no plugin, nothing fetched
+# but images (the sandbox also gives it an origin of its own).
+_PREVIEW_CSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
+
+_MAX_HTML = 512 * 1024
+
+
+def _list(backend: Backend) -> dict[str, Any]:
+    try:
+        page = backend.resend.list_broadcasts(limit=50)
+    except ConnectorError as exc:
+        return {"broadcasts": [], "problem": f"{type(exc).__name__}: {exc}"[:200], "segments": []}
+    managed = backend.store.segment_ids()[0]  # name -> id: the segments the connector keeps
+    segments = [(name, segment_id, _members(backend, segment_id)) for name, segment_id in sorted(managed.items())]
+    return {"broadcasts": page.get("data") or [], "problem": None, "segments": segments}
+
+
+def _members(backend: Backend, segment_id: str) -> str:
+    """How many contacts the segment holds, counted up to one page ("100+" beyond)."""
+    try:
+        page = backend.resend.segment_contacts_page(segment_id)
+    except ConnectorError:
+        return "?"
+    return f"{len(page.get('data') or [])}{'+' if page.get('has_more') else ''}"
+
+
+async def broadcasts_page(request: Request) -> Response:
+    operator_of(request)
+    found = await run_in_threadpool(_list, backend_of(request))
+    return render(request, "broadcasts.html", **found)
+
+
+_ROWS = (  # (label, webhook event type, Resend recipient type)
+    ("sent", "email.sent", "sent"),
+    ("delivered", "email.delivered", "delivered"),
+    ("opened", "email.opened", "opened"),
+    ("clicked", "email.clicked", "clicked"),
+    ("bounced", "email.bounced", "bounced"),
+    ("complained", "email.complained", "complained"),
+    ("suppressed", "email.suppressed", "suppressed"),
+    ("unsubscribed", None, "unsubscribed"),
+)
+
+
+def _from_api(backend: Backend, broadcast_id: str) -> dict[str, str]:
+    counts: dict[str, str] = {}
+    for kind in RECIPIENT_TYPES:
+        try:
+            page = backend.resend.broadcast_recipients(broadcast_id, kind)
+        except ResendNotFound:
+            break
+        counts[kind] = f"{len(page.get('data') or [])}{'+' if page.get('has_more') else ''}"
+    return counts
+
+
+def _rates(numbers: dict[str, int]) -> dict[str, str]:
+    def rate(part: str, whole: str) -> str:
+        return f"{100 * numbers.get(part, 0) / numbers[whole]:.1f}%" if numbers.get(whole) else "-"
+
+    return {
+        "delivery rate": rate("delivered", "sent"),
+        "open rate (unique opens / delivered)": rate("unique opened", "delivered"),
+        "click rate (unique clicks / delivered)": rate("unique clicked", "delivered"),
+        "click-to-open rate": rate("unique clicked", "unique opened"),
+        "bounce rate": rate("bounced", "sent"),
+        "complaint rate": rate("complained", "delivered"),
+        "unsubscribe rate": rate("unsubscribed", "delivered"),
+    }
+
+
+def _metrics(backend: Backend, broadcast_id: str) -> dict[str, Any]:
+    """The broadcast, and per metric what the webhook receiver counted and what Resend's API lists."""
+    broadcast = backend.resend.get_broadcast(broadcast_id)
+    api = _from_api(backend, broadcast_id) if broadcast.get("status") in {"sent", "sending", "queued"} else {}
+    tally = broadcast_tally(backend.store, broadcast_id)
+    rows, numbers = [], {}
+    for label, event, kind in _ROWS:
+        total, unique = tally.get(event, (0, None)) if event else (0, None)
+        listed = api.get(kind, "-")
+        rows.append((label, total if event else "-", unique, listed))
+        # Rates from the webhook counts where they exist, else from the API's lists.
+        numbers[label] = total or (int(listed.rstrip("+")) if listed != "-" else 0)
+        if unique is not None:
+            numbers["unique " + label] = unique
+    names = {segment_id: name for name, segment_id in backend.store.segment_ids()[0].items()}
+    segment = broadcast.get("segment_id") or broadcast.get("audience_id") or ""
+    return {"broadcast": broadcast, "rows": rows, "rates": _rates(numbers), "from_api": bool(api),
+            "segment": names.get(segment, segment)}  # fmt: skip
+
+
+async def broadcast_page(request: Request) -> Response:
+    operator_of(request)
+    found = await run_in_threadpool(_metrics, backend_of(request), request.path_params["id"])
+    return render(request, "broadcast.html", **found)
+
+
+async def create_broadcast(request: Request) -> Response:
+    operator, form = await action(request)
+    backend = backend_of(request)
+    segment_id = str(form.get("segment") or "")
+    if segment_id not in backend.store.segment_ids()[0].values():
+        return render(request, "broadcasts.html", status_code=400, broadcasts=[], segments=[],
+                      problem="choose a segment the connector manages")  # fmt: skip
+    upload, html = form.get("html"), ""
+    if isinstance(upload, UploadFile):
+        html = (await upload.read(_MAX_HTML)).decode("utf-8", "replace")
+        await upload.close()
+    fields = {"sender": str(form.get("from") or ""), "subject": str(form.get("subject") or ""),
+              "name": str(form.get("name") or "") or None}  # fmt: skip
+    broadcast_id = await run_in_threadpool(
+        lambda: backend.resend.create_broadcast(segment_id=segment_id, html=html, **fields)  # type: ignore[arg-type]
+    )
+    backend.audit(operator, "broadcast_created", broadcast=broadcast_id, segment=segment_id)
+    return RedirectResponse(f"/broadcasts/{quote(broadcast_id, safe='')}", status_code=303)
+
+
+async def send_broadcast(request: Request) -> Response:
+    operator, form = await action(request)
+    backend = backend_of(request)
+    broadcast_id = request.path_params["id"]
+    at = str(form.get("scheduled_at") or "").strip() or None
+    await run_in_threadpool(lambda: backend.resend.send_broadcast(broadcast_id, scheduled_at=at))
+    backend.audit(operator, "broadcast_sent", broadcast=broadcast_id, scheduled_at=at)
+    return RedirectResponse(f"/broadcasts/{quote(broadcast_id, safe='')}", status_code=303)
+
+
+async def preview(request: Request) -> Response:
+    operator_of(request)
+    broadcast = await run_in_threadpool(backend_of(request).resend.get_broadcast, request.path_params["id"])
+    headers = {"content-security-policy": _PREVIEW_CSP, "x-frame-options": "SAMEORIGIN"}
+    return HTMLResponse(str(broadcast.get("html") or ""), headers=headers)

@@ -1,0 +1,40 @@
+"""The `console` section of the settings: the operator's web console (``resend-connector console``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = ["ConsoleSettings"]
+
+
+class ConsoleSettings(BaseModel):
+    """Who may open the console, and where it listens. Without a token or a proxy header it refuses
+    to start: every page shows what the connector did to people's contacts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8070, ge=0, le=65535)
+    access_token: SecretStr | None = Field(default=None, description="Given at the login form or as a header.")
+    # Single sign-on: a reverse proxy that authenticates people sets this header to who they are. Only
+    # safe when nothing but that proxy can reach the console (it is trusted blindly).
+    trusted_proxy_header: str | None = None
+    # Written field values as `a***` on the Contacts page (emails follow destination.mask_emails_in_logs).
+    mask_values: bool = False
+    # The connector replicas' /status endpoints (metrics.host:metrics.port each); none: this settings'
+    # own metrics endpoint.
+    status_urls: tuple[str, ...] = ()
+
+    @field_validator("access_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 12:
+            raise ValueError("must be at least 12 characters")  # the value is never shown
+        return value
+
+    @field_validator("trusted_proxy_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c in value for c in " :\r\n")):
+            raise ValueError("must be an HTTP header name")
+        return value.strip().lower() if value else None

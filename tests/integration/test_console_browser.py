@@ -1,0 +1,228 @@
+"""The console in a real browser (Debian's Chromium through Playwright) against real Kafka and Redis,
+the emulator and a running connector: find a contact, see its history, replay a dead letter, send a
+broadcast and watch its metrics, and the console's security (token, CSRF, escaping, CSP)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from resend_emulator import EmulatorServer
+from tests.harness import ConnectorProcess, Deployment, wait_drained
+from tests.integration.console_stack import (
+    GATE_SOURCE,
+    SIGNING_SECRET,
+    TOKEN,
+    XSS,
+    chromium,
+    console_settings,
+    free_port,
+    get,
+    receiver,
+    serving,
+    shot,
+    signed_in,
+    until,
+)
+
+API_KEY = "re_console_test_key_0123456789"
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class Stack:
+    url: str
+    browser: Browser
+    gate: Path
+
+    def page(self) -> Page:
+        return signed_in(self.browser, self.url)
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("console")
+    gate = work / "gate-closed"
+    gate.touch()
+    (work / "gate.py").write_text(GATE_SOURCE.format(path=str(gate)))
+    transform = f"{work / 'gate.py'}:gate"
+    emulator = EmulatorServer(api_keys=(API_KEY,)).start()
+    suffix = work.name.replace("_", "-")
+    deployment = Deployment(kafka_bootstrap, redis_url, emulator.url, API_KEY, f"console-{suffix}",
+                            f"console-{suffix}", f"console-{suffix}:")  # fmt: skip
+    metrics_port = free_port()
+    deployment.extra_env.update({"RESEND_CONNECTOR_TRANSFORMS__FUNCTIONS": transform,
+                                 "RESEND_CONNECTOR_METRICS__PORT": str(metrics_port),
+                                 "RESEND_CONNECTOR_DESTINATION__AUDIENCES": "Newsletter"})  # fmt: skip
+    deployment.create_topics()
+    deployment.produce_events([
+        {"type": "identify", "messageId": "m-jane-1", "userId": "u-jane",
+         "traits": {"email": "jane@example.com", "firstName": XSS, "plan": "pro"}},
+        {"type": "identify", "messageId": "m-bob-1", "userId": "u-bob", "traits": {"email": "bob@example.com"}},
+        {"type": "identify", "messageId": "m-dora-1", "userId": "u-dora",
+         "traits": {"email": "dora@example.com", "gate": True, "plan": "team"}},
+        {"type": "identify", "messageId": "m-eve-1", "userId": "u-eve",
+         "traits": {"email": "eve@example.com", "gate": True}},
+        {"type": "identify", "messageId": "m-jane-2", "userId": "u-jane",
+         "traits": {"email": "jane@example.com", "plan": "team"}},
+    ])  # fmt: skip
+    process = ConnectorProcess(deployment, work / "connector.log", "run")
+    settings = console_settings(deployment, transform, metrics_port, free_port())
+    try:
+        with receiver(deployment, work / "webhooks.log"):
+            wait_drained(deployment, process, timeout=60)
+            with serving(settings) as url, chromium() as browser:
+                yield Stack(url, browser, gate)
+    finally:
+        process.stop()
+        emulator.stop()
+
+
+def test_without_the_token_nothing_is_shown(stack: Stack) -> None:
+    assert get(stack.url + "/contacts", headers={"accept": "text/html"}).headers["location"] == "/login"
+    assert get(stack.url + "/contacts").status_code == 401
+    assert get(stack.url + "/contacts", headers={"authorization": "Bearer wrong-token-123"}).status_code == 401
+    assert get(stack.url + "/contacts", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert get(stack.url + "/contacts", headers={"x-test-sso-user": "sso-jane"}).status_code == 200
+    page = stack.browser.new_page()
+    page.goto(stack.url + "/dead-letters")
+    assert page.url.endswith("/login")
+    page.fill("input[name=name]", "Mallory")
+    page.fill("input[name=token]", "not-the-token-at-all")
+    page.click("button[type=submit]")
+    assert "not the console's access token" in page.inner_text("main")
+    shot(page, "login")
+    page.close()
+
+
+def test_a_post_without_its_csrf_token_is_refused(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    page = stack.page()
+    refused = page.request.post(stack.url + "/resume", form={"nothing": "here"}, max_redirects=0)
+    assert refused.status == 403
+    forged = page.request.post(stack.url + "/resume", form={"csrf": "0" * 40}, max_redirects=0)
+    assert forged.status == 403
+    page.click("text=Resume")  # the page's own form carries the token
+    assert "Resume requested" in page.inner_text("main")
+    headers = page.request.get(stack.url + "/").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "unsafe-inline" not in headers["content-security-policy"]
+    shot(page, "overview")
+    logged = capsys.readouterr().err  # the console's log lines (JSON, on stderr)
+    audit = [line for line in logged.splitlines() if '"console.resume"' in line]
+    assert len(audit) == 1  # the one that went through, with who did it
+    assert '"operator": "Test Operator"' in audit[0]
+    assert '"console.login"' in logged
+    assert TOKEN not in logged
+
+
+def test_a_contact_found_by_user_id_shows_status_history_and_escaped_traits(stack: Stack) -> None:
+    page = stack.page()
+    page.click("text=Contacts")
+    page.fill("input[name=q]", "u-jane")
+    page.click("text=Find")
+    assert page.url.endswith("/contacts/jane@example.com")
+    assert page.inner_text("#sync-status") == "synced"
+    history = page.inner_text("#history")
+    assert "m-jane-1" in history
+    assert "m-jane-2" in history
+    assert f"first_name={XSS}" in history  # the trait is text, not an element
+    assert page.locator("#history img").count() == 0
+    page.wait_for_timeout(200)  # an onerror handler would have run by now
+    assert page.dialogs == []  # type: ignore[attr-defined]
+    assert "Newsletter" in page.inner_text("dl")
+    assert "u-jane" in page.inner_text("dl")
+    shot(page, "contact")
+    rows = page.locator("#history tr").count()
+    page.click("text=Sync again")
+    assert "produced to the events topic again" in page.inner_text(".note")
+    until(lambda: page.locator("#history tr").count() > rows, page)
+    newest = page.locator("#history tr").nth(1).inner_text().split("\t")
+    assert newest[3].strip() == "m-jane-2"  # her last event, once more
+    assert int(newest[5]) >= 1  # forced: the fields are written again, not skipped as unchanged
+
+
+def test_a_dead_letter_is_shown_then_replayed_dry_and_for_real(stack: Stack) -> None:
+    page = stack.page()
+    page.click("text=Dead letters")
+    assert "TransformError" in page.inner_text("#by-reason")
+    shot(page, "dead-letters")
+    page.locator("#letters tr", has_text="u-eve").locator("text=open").click()
+    page.click("button:has-text('Park')")  # Eve's record should never run again
+    assert "Parked" in page.inner_text(".note")
+    assert "parked" in page.locator("#letters tr", has_text="u-eve").inner_text()
+    page.locator("#letters tr", has_text="u-dora").locator("text=open").click()
+    assert "gate closed for u-dora" in page.inner_text("#letter-error")
+    assert "dora@example.com" in page.inner_text("#payload")
+    stack.gate.unlink()  # what was wrong is fixed: the replay can succeed
+    page.click("text=Dead letters")
+    page.fill("#replay-form input[name=email]", "dora@example.com")  # the operator knows only her email
+    page.click("#replay-form >> text=Dry run")
+    assert "Matched 1 record" in page.inner_text("#replay-summary")
+    assert "u-dora" in page.inner_text("#replay-summary")  # the key her dead letters carry
+    assert "POST /contact" in page.inner_text("#replay-records")  # what it would send
+    shot(page, "replay-dry-run")
+    page.click("text=Replay for real")
+    assert re.search(r"applied 1", page.inner_text("#replay-summary"))
+    page.goto(stack.url + "/contacts?q=dora%40example.com")
+    assert page.inner_text("#sync-status") == "synced"
+    assert "applied (replayed)" in page.inner_text("#history")  # the replay joins her outcomes
+    page.click("text=Dead letters")
+    page.fill("#replay-form input[name=stage]", "transform")
+    page.click("#replay-form >> text=Dry run")
+    assert "parked_by_operator 1" in page.inner_text("#replay-summary")
+    assert "u-eve" not in page.inner_text("main")
+
+
+def test_a_broadcast_is_created_sent_and_its_metrics_move(stack: Stack, tmp_path: Path) -> None:
+    page = stack.page()
+    page.click("text=Broadcasts")
+    html = tmp_path / "news.html"
+    html.write_text("<h1>News</h1><p>Hello</p>")
+    option = page.locator("select[name=segment] option", has_text="Newsletter").inner_text()
+    assert re.fullmatch(r"Newsletter \(\d+ members\)", option)
+    page.select_option("select[name=segment]", label=option)
+    page.fill("input[name=name]", "December news")
+    page.fill("input[name=from]", "Acme <news@acme.test>")
+    page.fill("input[name=subject]", "December")
+    page.set_input_files("input[name=html]", str(html))
+    page.click("text=Create draft")
+    assert page.inner_text("#broadcast-status") == "draft"
+    assert page.frame_locator("iframe.preview").locator("h1").inner_text() == "News"
+    assert _metric(page, "delivered") == ["0", "", "-"]
+    page.click("button:has-text('Send')")
+    # The emulator sends on its job thread, then delivers email.sent and email.delivered per recipient
+    # to the receiver, which counts them: the webhook column moves, and the API's lists agree.
+    until(
+        lambda: (
+            _metric(page, "delivered")[0] not in ("0", "-")
+            and _metric(page, "delivered")[0] == _metric(page, "delivered")[2]
+        ),
+        page,
+    )
+    assert int(_metric(page, "delivered")[0]) >= 2  # jane and bob (and dora, once replayed)
+    assert _metric(page, "opened")[1] == "0"  # unique opens: none yet
+    assert "100.0%" in page.inner_text("#rates")  # delivery rate
+    shot(page, "broadcast")
+    page.goto(stack.url + "/connection")
+    assert "email." in page.inner_text("#last-delivery")
+
+
+def _metric(page: Page, label: str) -> list[str]:
+    row = page.locator("#metrics tr", has=page.locator(f"td:text-is('{label}')"))
+    return [cell.strip() for cell in row.inner_text().split("\t")[1:]]
+
+
+def test_the_connection_page_hides_every_secret(stack: Stack) -> None:
+    page = stack.page()
+    page.click("text=Connection")
+    assert "API key valid" in page.inner_text("#key")
+    content = page.content()
+    for secret in (API_KEY, TOKEN, SIGNING_SECRET, SIGNING_SECRET.removeprefix("whsec_")):
+        assert secret not in content
+    assert "**********" in page.inner_text("#settings")
+    shot(page, "connection")

@@ -51,9 +51,11 @@ def fill_bulk(store: StateStore, index: EmailIndex, start: int, stop: int) -> No
     index.add(row[0] for row in rows)
 
 
-def measure(contacts: int, threads: int = 4, *, bulk: bool = False) -> dict[str, float]:
+def measure(contacts: int, threads: int = 4, *, bulk: bool = False, listpack_value: int = 0) -> dict[str, float]:
     with LocalRedis() as server:
         client = redis.Redis.from_url(server.url, decode_responses=True)
+        if listpack_value:  # Redis's default 64 is shorter than two managed segment ids (75 bytes)
+            client.config_set("hash-max-listpack-value", listpack_value)
         store = StateStore(client, prefix="resend-connector:", user_ttl_seconds=90 * 86_400,
                            refused_ttl_seconds=86_400, fields_ttl_seconds=7 * 86_400)  # fmt: skip
         store.remember_segments({f"Segment {n}": sid for n, sid in enumerate(_SEGMENTS)}, loaded=True)
@@ -77,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.capacity", description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--bulk", action="store_true", help="fill as a bulk backfill does (see fill_bulk)")
+    parser.add_argument("--listpack-value", type=int, default=0, help="hash-max-listpack-value to set first")
     args = parser.parse_args(argv)
-    result = measure(args.contacts, bulk=args.bulk)
+    result = measure(args.contacts, bulk=args.bulk, listpack_value=args.listpack_value)
     print(" ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
     return 0
 

@@ -24,7 +24,9 @@ from collections import deque
 from typing import Any, NamedTuple
 
 import redis
+from redis.exceptions import RedisClusterException
 
+from connector import redisio
 from connector.logs import get_logger
 from connector.mapping.commands import CreateContact, DeleteContact, UpdateContact
 from connector.mapping.topics import SetTopics
@@ -60,7 +62,8 @@ return #KEYS
 
 
 def history_key(prefix: str, email: str) -> str:
-    return f"{prefix}history:{email}"
+    # Hash-tagged by the email like the contact's other keys (connector.state.base, issue #27).
+    return f"{prefix}history:{{{email}}}"
 
 
 class HistoryEntry(NamedTuple):
@@ -110,6 +113,12 @@ def _written(commands: tuple[Any, ...]) -> tuple[list[str], dict[str, str]]:
     return names, fields
 
 
+def _each(grouped: dict[str, list[str]], erased: set[str]) -> Any:
+    for key, entries in grouped.items():
+        newest = entries[-HISTORY_CAP:]
+        yield key, [HISTORY_CAP - 1, HISTORY_TTL_SECONDS, 1 if key in erased else 0, len(newest), *newest]
+
+
 class HistoryWriter:
     """Fed by the run loop's thread (:meth:`add`), written by its own thread."""
 
@@ -139,6 +148,10 @@ class HistoryWriter:
         while not self._stop.wait(_FLUSH_SECONDS):
             self.flush()
 
+    def _write_each(self, grouped: dict[str, list[str]], erased: set[str]) -> None:
+        for key, args in _each(grouped, erased):
+            self._write(keys=[key], args=args)
+
     def flush(self) -> None:
         batch = [self._pending.popleft() for _ in range(len(self._pending))]
         if not batch:
@@ -162,6 +175,9 @@ class HistoryWriter:
             newest = entries[-HISTORY_CAP:]  # the rest would be trimmed at once
             args.extend((1 if key in erased else 0, len(newest), *newest))
         try:
-            self._write(keys=list(grouped), args=args)
-        except redis.RedisError as exc:
+            if redisio.is_cluster(self._client):  # a script's keys must share a slot: one call per contact
+                self._write_each(grouped, erased)
+            else:
+                self._write(keys=list(grouped), args=args)
+        except (redis.RedisError, RedisClusterException) as exc:
             log.warning("history.not_written", entries=len(batch), error=type(exc).__name__)

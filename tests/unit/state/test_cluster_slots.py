@@ -19,6 +19,7 @@ from redis.cluster import key_slot
 
 import connector.redisio
 from connector.events import Event
+from connector.pipeline.history import HistoryWriter, history_key
 from connector.resend.ratelimit import RateLimiter
 from connector.state import StateStore
 from connector.state.base import store_key
@@ -120,6 +121,11 @@ def test_a_realistic_run_keeps_every_script_and_transaction_in_one_slot(spy: Spy
     store.link_alias("nobody-yet", "later")
     store.remember_users([("nobody-yet", "late@example.com")])
     store.forget_contact("p1@example.com")
+    history = HistoryWriter(client, "t:")  # the outcome history: one Lua call per batch of contacts
+    for n in range(5):
+        history.add(f"p{n}@example.com", "identify", "applied", "", f"m{n}", "events", 0, n, 1, ())
+    history.close()
+    assert store_key("t:", "history", "p1@example.com") == history_key("t:", "p1@example.com")
     limiter = RateLimiter(client, team="0123abcd", ceiling=1000, prefix="t:")
     limiter.wait_ms()
     limiter.cool_down(0.01)

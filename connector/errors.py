@@ -15,7 +15,8 @@ pipeline then decides an event's fate from the class alone::
     │   └── StateStoreUnavailable   Redis cannot be reached
     ├── PauseError                  consumption stops until the condition clears or an operator acts
     │   ├── QuotaExceeded           429 daily_quota_exceeded / monthly_quota_exceeded
-    │   └── AuthenticationFailed    401 / 403 key problems
+    │   ├── AuthenticationFailed    401 / 403 key problems
+    │   └── DeadLetterTopicUnwritable  the dead-letter topic takes not even a context-only record
     ├── PermanentError              no retry can fix it: the event goes to the dead-letter topic
     │   ├── DecodeError             the record is not a valid event (stage "decode")
     │   ├── TransformError          a transformation function failed (stage "transform")
@@ -34,6 +35,7 @@ __all__ = [
     "AuthenticationFailed",
     "ConfigurationError",
     "ConnectorError",
+    "DeadLetterTopicUnwritable",
     "DecodeError",
     "InvalidEventError",
     "MalformedAnswer",
@@ -153,6 +155,17 @@ class QuotaExceeded(PauseError, ResendError):
 
 class AuthenticationFailed(PauseError, ResendError):
     """401 / 403: the key is missing, invalid, suspended or lacks permission."""
+
+
+class DeadLetterTopicUnwritable(PauseError):
+    """The dead-letter topic takes no record at all: deleted (the connector never lets a write
+    auto-create it), no write permission, or a ``max.message.bytes`` smaller than even the
+    context-only copy. A record that must be dead-lettered waits (nothing is committed past it) and
+    consumption stops until a probe's write is accepted (issue #24 point 4). ``topic`` names it."""
+
+    def __init__(self, message: str, *, topic: str) -> None:
+        super().__init__(message)
+        self.topic = topic
 
 
 class PermanentError(ConnectorError):

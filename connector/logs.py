@@ -21,6 +21,18 @@ __all__ = ["configure", "get_logger", "mask_email"]
 _masking = True
 # Libraries' own lines below this level are dropped: kafka-python narrates every connection at INFO.
 _LIBRARY_LEVEL = logging.WARNING
+# kafka-python's connection layer logs every refused connection and backoff at WARNING and ERROR, a
+# dozen lines a second while a broker is away, its metadata every missing topic, its sender every
+# refused batch; the connector says what each means in one line of its own (a command's failure, a
+# retried record, a pause). Issue #24 points 4 and 7: those lines are debug.
+_CONNECTION_NOISE = (
+    "kafka.net",
+    "kafka.conn",
+    "kafka.client_async",
+    "kafka.cluster",
+    "kafka.producer.sender",
+    "kafka.producer.producer_batch",
+)
 
 
 def configure(
@@ -51,10 +63,10 @@ def configure(
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
-    _route_standard_logging(shared, renderer, use_json)
+    _route_standard_logging(shared, renderer, use_json, level_is_debug=level.lower() == "debug")
 
 
-def _route_standard_logging(shared: list[Any], renderer: Any, use_json: bool) -> None:
+def _route_standard_logging(shared: list[Any], renderer: Any, use_json: bool, *, level_is_debug: bool) -> None:
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
         processors=[
@@ -65,11 +77,30 @@ def _route_standard_logging(shared: list[Any], renderer: Any, use_json: bool) ->
     )
     handler = _StderrHandler()
     handler.setFormatter(formatter)
+    handler.addFilter(_ConnectionNoise(show=level_is_debug))
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(_LIBRARY_LEVEL)
+
+
+class _ConnectionNoise(logging.Filter):
+    """kafka-python's connection lines, whatever their level, as debug lines (dropped unless ``show``)."""
+
+    def __init__(self, *, show: bool) -> None:
+        super().__init__()
+        self._show = show
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        if not any(name == prefix or name.startswith(prefix + ".") for prefix in _CONNECTION_NOISE):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        # The message as text: its arguments are kafka-python's connections, and a record kept
+        # (a log capture, a buffer) would keep their sockets open.
+        record.msg, record.args = record.getMessage(), None
+        return self._show
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

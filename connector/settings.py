@@ -35,7 +35,7 @@ from pydantic_settings import (
 )
 
 from connector.settings_console import ConsoleSettings
-from connector.settings_files import load_settings, settings_file
+from connector.settings_files import load_settings, required, settings_file
 from connector.settings_redis import RedisSettings
 from connector.settings_webhooks import WebhookSettings
 
@@ -122,7 +122,7 @@ class ResendSettings(_Section):
         if value is not None and not value.get_secret_value().strip():
             raise ValueError("is empty; set the Resend API key or leave the setting out")
         base_url = info.data.get("base_url", "")
-        if value is None and "api.resend.com" in base_url:
+        if value is None and "api.resend.com" in base_url and required("resend.api_key"):
             raise ValueError("is required when resend.base_url is Resend itself")
         return value
 
@@ -214,13 +214,13 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
-    # Validated even when the section is absent, so a missing API key is reported with every other
-    # problem (ResendSettings._key_present), not only once they are fixed.
+    # `resend` and `webhooks` are validated even when absent, so a missing key or signing secret is
+    # reported with every other problem (their validators), not only once they are fixed.
     resend: ResendSettings = Field(default=cast(Any, {}), validate_default=True)
     destination: DestinationSettings = DestinationSettings()
     transforms: TransformSettings = TransformSettings()
     metrics: MetricsSettings = MetricsSettings()
-    webhooks: WebhookSettings = WebhookSettings()
+    webhooks: WebhookSettings = Field(default=cast(Any, {}), validate_default=True)
     console: ConsoleSettings = ConsoleSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -9,6 +9,8 @@ line (YAML's own message spans several), a missing or misnamed file.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +22,20 @@ from connector.errors import ConfigurationError
 if TYPE_CHECKING:
     from connector.settings import Settings
 
-__all__ = ["SETTINGS_FILE_ENV", "load_settings", "settings_file"]
+__all__ = ["SETTINGS_FILE_ENV", "load_settings", "required", "settings_file"]
 
 SETTINGS_FILE_ENV = "RESEND_CONNECTOR_SETTINGS"
 
 _explicit_file: Path | None = None  # set by load_settings for the duration of one validation
+# The settings the command being started uses that have no default (issue #24 point 6: each command
+# requires only what it uses), set by load_settings for the duration of one validation, so the
+# validators report a missing one together with every other problem.
+_required: ContextVar[frozenset[str]] = ContextVar("required_settings", default=frozenset())
+
+
+def required(name: str) -> bool:
+    """Whether the command being started needs setting ``name`` (``resend.api_key``, ...)."""
+    return name in _required.get()
 
 
 def settings_file() -> Path | None:
@@ -34,8 +45,11 @@ def settings_file() -> Path | None:
     return Path(raw) if raw else None
 
 
-def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Read and validate the settings once; every problem is reported in one ConfigurationError."""
+def load_settings(path: Path | None = None, *, needs: Iterable[str] = (), **overrides: Any) -> Settings:
+    """Read and validate the settings once; every problem is reported in one ConfigurationError.
+
+    ``needs`` names the settings without a default that the command uses (``resend.api_key``,
+    ``webhooks.signing_secret``): missing, each is one more problem; unused, it may stay unset."""
     if path is not None:
         if not path.is_file():
             raise ConfigurationError(f"settings file not found: {path}", (f"settings file not found: {path}",))
@@ -46,6 +60,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     _explicit_file = path
     from connector.settings import Settings  # the models import this module for settings_file()
 
+    token = _required.set(frozenset(needs))
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -56,6 +71,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigurationError(problem, (problem,)) from None
     finally:
         _explicit_file = None
+        _required.reset(token)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -7,6 +7,8 @@ import binascii
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from connector.settings_files import required
+
 __all__ = ["WebhookSettings"]
 
 
@@ -15,7 +17,9 @@ class WebhookSettings(BaseModel):
 
     """`resend-connector webhooks`: the receiver of Resend's (Svix-signed) webhook events."""
 
-    signing_secret: SecretStr | None = Field(default=None, description="Resend's whsec_... signing secret.")
+    signing_secret: SecretStr | None = Field(
+        default=None, validate_default=True, description="Resend's whsec_... signing secret."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8090, ge=0, le=65535)
     topic: str = "resend-events"
@@ -29,6 +33,8 @@ class WebhookSettings(BaseModel):
     @classmethod
     def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
+            if required("webhooks.signing_secret"):
+                raise ValueError("is required by resend-connector webhooks (Resend's whsec_... secret of the endpoint)")
             return None
         raw = value.get_secret_value().strip()
         try:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from connector.kafka.clients import DeadLetterProducer
     from connector.kafka.consumer import Consumer, DeadLetterSource
     from connector.kafka.event_writer import EventWriter
+    from connector.kafka.originals import OriginalSource
     from connector.kafka.reader import GroupOffsets, GroupReader
     from connector.ops.backfill import Producer
     from connector.pipeline.history import HistoryWriter
@@ -208,6 +209,15 @@ class Wiring:
 
         kafka = self.settings.kafka
         source = DeadLetterSource(kafka, kafka.dead_letter_topic, group)
+        self._stack.callback(source.close)
+        return source
+
+    def original_source(self) -> OriginalSource:
+        """Single records of the events topic by partition and offset, for ``replay`` (its consumer is
+        made only when a dead letter that carries only context is met)."""
+        from connector.kafka.originals import OriginalSource
+
+        source = OriginalSource(self.settings.kafka)
         self._stack.callback(source.close)
         return source
 

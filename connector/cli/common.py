@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 
 from connector.logs import configure
 from connector.settings import Settings, load_settings
 
-__all__ = ["add_json", "settings_of"]
+__all__ = ["RESEND_KEY", "SIGNING_SECRET", "add_json", "settings_of"]
 
 
-def settings_of(args: argparse.Namespace) -> Settings:
-    settings = load_settings(getattr(args, "settings", None))
+# What each command needs of the settings that have no default (issue #24 point 6): the others may
+# stay unset for it (`status` and `resume` read Redis only, `webhooks` never calls Resend).
+RESEND_KEY = "resend.api_key"  # setting names, not secrets
+SIGNING_SECRET = "webhooks.signing_secret"  # noqa: S105 - the setting's name
+
+
+def settings_of(args: argparse.Namespace, *, needs: Iterable[str] = ()) -> Settings:
+    """The settings, with the settings the command uses (``needs``) required."""
+    settings = load_settings(getattr(args, "settings", None), needs=needs)
     configure(
         level=settings.log_level,
         fmt=settings.log_format,

@@ -6,14 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from connector.cli.common import add_json, settings_of
+from connector.cli.common import RESEND_KEY, add_json, settings_of
 from connector.cli.registry import Command, register
 
 
 def _check(args: argparse.Namespace) -> int:
     from connector.ops import run_check
 
-    return run_check(settings_of(args), sys.stdout, as_json=args.json)
+    return run_check(settings_of(args, needs=[RESEND_KEY]), sys.stdout, as_json=args.json)
 
 
 def _status_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def _status(args: argparse.Namespace) -> int:
     from connector.ops import StatusQuery, run_status
 
     query = StatusQuery.from_args(args)  # refuses a bad query before settings or servers are touched
-    return run_status(settings_of(args), query, sys.stdout, as_json=args.json)
+    return run_status(settings_of(args), query, sys.stdout, as_json=args.json)  # Redis only
 
 
 def _replay_arguments(replay: argparse.ArgumentParser) -> None:
@@ -54,7 +54,7 @@ def _replay(args: argparse.Namespace) -> int:
     from connector.dead_letters.replay import ReplayFilter
 
     ReplayFilter.from_args(args)  # a bad time is refused before any server is reached
-    return run_replay(settings_of(args), args)
+    return run_replay(settings_of(args, needs=[RESEND_KEY]), args)
 
 
 def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +69,8 @@ def _backfill_arguments(parser: argparse.ArgumentParser) -> None:
 def _backfill(args: argparse.Namespace) -> int:
     from connector.ops import run_backfill, run_import_backfill
 
-    settings = settings_of(args)
+    # Through the events topic it never calls Resend; through contact imports it does.
+    settings = settings_of(args, needs=[] if args.via_events else [RESEND_KEY])
 
     def via_events(path: Path, fmt: str | None = args.format) -> int:
         return run_backfill(settings, path, fmt=fmt, progress=not args.no_progress, out=sys.stdout)
@@ -85,7 +86,7 @@ def _backfill(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     from connector.ops import run_resume
 
-    return run_resume(settings_of(args), sys.stdout)
+    return run_resume(settings_of(args), sys.stdout)  # Redis only
 
 
 register(Command("check", "validate settings and reach Kafka, Redis and Resend", _check, add_json))

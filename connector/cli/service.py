@@ -7,7 +7,7 @@ import signal
 from contextlib import ExitStack
 from types import FrameType
 
-from connector.cli.common import settings_of
+from connector.cli.common import RESEND_KEY, settings_of
 from connector.cli.registry import Command, register
 from connector.errors import ConfigurationError, StateStoreFailedOver
 from connector.logs import get_logger
@@ -18,7 +18,7 @@ log = get_logger(__name__)
 def _run(args: argparse.Namespace) -> int:
     from connector.app import build_runner
 
-    settings = settings_of(args)
+    settings = settings_of(args, needs=[RESEND_KEY])
     with ExitStack() as stack:
         runner = build_runner(settings, stack)
 

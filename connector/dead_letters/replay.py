@@ -31,12 +31,14 @@ from connector.dead_letters.format import (
     FailureContext,
     context_of,
 )
+from connector.dead_letters.originals import carried_context, origin_if_only_context
 from connector.dead_letters.parking import parked_among
 from connector.dead_letters.report import DryRunReport
 from connector.dead_letters.sink import letter_for
 from connector.errors import ConfigurationError
 from connector.kafka import TopicPartition
 from connector.kafka.consumer import DeadLetterSource
+from connector.kafka.originals import OriginalSource
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.history import HistoryWriter
@@ -124,6 +126,8 @@ class _Parts(Protocol):
 
     def dead_letter_source(self, group: str) -> DeadLetterSource: ...
 
+    def original_source(self) -> OriginalSource: ...
+
     @property
     def history(self) -> HistoryWriter: ...
 
@@ -197,18 +201,19 @@ class _Replay:
         self._pending: dict[TopicPartition, int] = {}
         self._last_commit = time.monotonic()
         self.counts = {"applied": 0, "skipped": 0, "failed_again": 0, "parked": 0, "planned": 0, "would_fail_again": 0,
-                       "parked_by_operator": 0}  # fmt: skip
+                       "parked_by_operator": 0, "originals_read": 0, "originals_gone": 0}  # fmt: skip
         self._lifecycle = parts.lifecycle(_Letters(settings, self.counts, parts.dead_letters))
         self._history = None if dry_run else parts.history  # a replayed event joins its contact's outcomes
+        self._originals = parts.original_source()
 
     def one(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
         """Replay one record as ``run`` would (the same lifecycle and fates); False means stop (a
         pause condition: quota or key)."""
         self._out.saw(headers)
+        key, value, own, timestamp = self._bytes_of(record, headers)
         if self._dry_run:
-            return self._plan(record, headers)
-        own: list[tuple[str, bytes | None]] = list(headers)
-        item = InFlight(record.topic, record.partition, record.offset, record.key, record.value, own, record.timestamp)
+            return self._plan(record, headers, value)
+        item = InFlight(record.topic, record.partition, record.offset, key, value, own, timestamp)
         while True:
             settled = self._lifecycle.run(item)
             if settled.fate is Fate.RETRY:
@@ -231,10 +236,24 @@ class _Replay:
                                       result.calls, result.commands)  # fmt: skip
             return True
 
-    def _plan(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
-        ids = self._lifecycle.identify(record.value)
+    def _bytes_of(
+        self, record: Any, headers: list[tuple[str, bytes]]
+    ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]], int | None]:
+        """What to replay: the letter's bytes, or the original's (with the letter's context) when the
+        letter carries only context and the events topic still holds the original (originals.py)."""
+        origin = origin_if_only_context(headers)
+        original = self._originals.read(origin) if origin is not None else None
+        if origin is not None:
+            self.counts["originals_read" if original is not None else "originals_gone"] += 1
+            self._out.original(origin, record.offset, found=original is not None)
+        if original is None:
+            return record.key, record.value, list(headers), record.timestamp
+        return original.key, original.value, [*original.headers, *carried_context(headers)], original.timestamp_ms
+
+    def _plan(self, record: Any, headers: list[tuple[str, bytes]], value: bytes | None) -> bool:
+        ids = self._lifecycle.identify(value)
         try:
-            commands = self._lifecycle.plan(record.value)
+            commands = self._lifecycle.plan(value)
         except Exception as exc:  # noqa: BLE001 - a dry run reports and goes on
             self.counts["would_fail_again"] += 1
             self._out.record(record, headers, ids, error=exc)

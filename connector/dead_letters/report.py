@@ -29,10 +29,26 @@ class DryRunReport:
         self._err = err or sys.stderr
         self._by_reason: Counter[tuple[str, str]] = Counter()
         self._records: list[dict[str, Any]] = []
+        self._originals: list[dict[str, Any]] = []
 
     def saw(self, headers: list[tuple[str, bytes]]) -> None:
         """A record that matched the filters (counted by why it was dead-lettered)."""
         self._by_reason[_reason(headers)] += 1
+
+    def original(self, origin: FailureContext, dead_letter_offset: int, *, found: bool) -> None:
+        """A letter that carried only context: whether its original was read from the events topic."""
+        entry = {"topic": origin.topic, "partition": origin.partition, "offset": origin.offset,
+                 "dead_letter_offset": dead_letter_offset, "original": "read" if found else "gone"}  # fmt: skip
+        if self._json:
+            self._originals.append(entry)
+            return
+        place = f"{origin.topic}[{origin.partition}]@{origin.offset}"
+        if found:
+            line = f"{place}: its dead letter holds only context; replaying the original read from {origin.topic}"
+        else:
+            line = (f"{place}: its dead letter holds only context and {origin.topic} no longer holds the original "
+                    "(retention or compaction); replaying the letter as it is")  # fmt: skip
+        print(line, file=self._err)
 
     def record(
         self,
@@ -83,6 +99,8 @@ class DryRunReport:
             body: dict[str, Any] = {"matched": matched, "outcomes": counts, "by_stage_and_reason": by_reason}
             if self._records:
                 body["records"] = self._records
+            if self._originals:
+                body["originals"] = self._originals
             print(json.dumps(body, indent=2), file=self._out)
             return
         if by_reason:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import kafka
@@ -13,14 +14,18 @@ from kafka.errors import (
     InvalidRecordError,
     InvalidTimestampError,
     KafkaError,
+    KafkaTimeoutError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
     TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
 )
 
 from connector.dead_letters.fit import context_only, fitted
 from connector.dead_letters.format import DeadLetter
-from connector.errors import RetryableError
+from connector.errors import DeadLetterTopicUnwritable, RetryableError
+from connector.kafka.workarounds import no_auto_creation
 from connector.logs import get_logger
 from connector.settings import KafkaSettings
 
@@ -30,6 +35,12 @@ _TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
 # What the broker or the producer says about the record itself; any other error is about the
 # connection or the topic, and a smaller copy would not help (it is retried).
 _ABOUT_THE_RECORD = (*_TOO_LARGE, InvalidRecordError, InvalidTimestampError, CorruptRecordError)
+# What a send to a topic that does not exist ends with (its metadata never comes, or the broker says
+# so); a broker that is away ends the same way, so the topic's existence is asked before pausing.
+_MAYBE_MISSING = (KafkaTimeoutError, UnknownTopicOrPartitionError)
+# How long a dead-letter send waits for the topic's metadata (kafka-python's default is 60 s): a
+# worker thread is held that long before a deleted topic is known to be missing.
+_METADATA_WAIT_MS = 10_000
 
 
 class _Refused(Exception):
@@ -125,18 +136,37 @@ def ensure_topics(settings: KafkaSettings, topics: list[str], *, partitions: int
         admin.close()
 
 
+def _topic_exists(settings: KafkaSettings, topic: str) -> bool:
+    admin = KafkaAdminClient(**client_config(settings))
+    try:
+        return topic in set(admin.list_topics())
+    finally:
+        admin.close()
+
+
 class DeadLetterProducer:
     """Sends with acks=all and waits for the acknowledgement: the source offset is committed after.
 
     A transient failure is a RetryableError (the source offset stays uncommitted, so nothing is
     lost). A letter the topic refuses for good (too large, a timestamp out of range, ...) is written
-    smaller instead (connector/dead_letters/fit.py): fitted, then context only. Only a topic that refuses even
-    the context-only copy makes the write retry, loudly: an operator must fix that topic.
+    smaller instead (connector/dead_letters/fit.py): fitted, then context only. A topic that takes no record at
+    all (deleted, no write permission, refusing even the context-only copy) is DeadLetterTopicUnwritable:
+    consumption pauses until a probe's write is accepted (issue #24 point 4). The producer never
+    auto-creates the topic: ``run`` creates it with the dead-letter settings, a broker's auto-creation
+    would not.
     """
 
-    def __init__(self, settings: KafkaSettings, **overrides: Any) -> None:
-        config = {**client_config(settings), "acks": "all", "linger_ms": 0, "retries": 5, **overrides}
+    def __init__(
+        self, settings: KafkaSettings, *, topic_exists: Callable[[str], bool] | None = None, **overrides: Any
+    ) -> None:
+        # Not idempotent: kafka-python 3's idempotent producer takes a broker's refusal of one record
+        # (a topic's max.message.bytes) as fatal and fails every later send, the smaller copies and
+        # the probes after the topic was fixed included. A duplicate dead letter costs nothing.
+        config = {**client_config(settings), "acks": "all", "linger_ms": 0, "retries": 5, "enable_idempotence": False,
+                  "allow_auto_create_topics": False, "max_block_ms": _METADATA_WAIT_MS, **overrides}  # fmt: skip
         self._producer = KafkaProducer(**config)
+        no_auto_creation(self._producer)  # kafka-python 3.0 drops allow_auto_create_topics (workarounds.py)
+        self._topic_exists = topic_exists or (lambda topic: _topic_exists(settings, topic))
 
     def send(self, topic: str, letter: DeadLetter, *, timeout: float = 30.0) -> DeadLetter:
         """Write the letter (or the smaller copy the topic accepts); returns what was written."""
@@ -147,14 +177,17 @@ class DeadLetterProducer:
             refused = exc
         smaller = fitted(letter, too_large=isinstance(refused.error, _TOO_LARGE))
         for copy in (smaller, context_only(letter)):
-            log.warning("dead_letter.refused", topic=topic, error=type(refused.error).__name__, detail=str(refused))
+            log.info("dead_letter.refused", topic=topic, error=type(refused.error).__name__, detail=str(refused))
             try:
                 self._send(topic, copy, timeout)
                 return copy
             except _Refused as exc:
                 refused = exc
-        log.error("dead_letter.topic_refuses", topic=topic, error=type(refused.error).__name__, detail=str(refused))
-        raise RetryableError(f"the dead-letter topic refuses even a context-only record: {refused}")
+        raise DeadLetterTopicUnwritable(
+            f"the dead-letter topic {topic} refuses even a context-only record ({refused}); "
+            "raise its max.message.bytes or check what refuses it",
+            topic=topic,
+        )
 
     def _send(self, topic: str, letter: DeadLetter, timeout: float) -> None:
         try:
@@ -166,12 +199,26 @@ class DeadLetterProducer:
                 timestamp_ms=letter.timestamp_ms,
             )
             future.get(timeout=timeout)
+        except TopicAuthorizationFailedError as exc:
+            message = f"no permission to write the dead-letter topic {topic} (TopicAuthorizationFailedError)"
+            raise DeadLetterTopicUnwritable(message, topic=topic) from exc
         except KafkaError as exc:
             if isinstance(exc, _ABOUT_THE_RECORD):
                 raise _Refused(exc) from exc
+            if isinstance(exc, _MAYBE_MISSING) and self._missing(topic):
+                message = f"the dead-letter topic {topic} does not exist; create it (kafka.dead_letter_topic)"
+                raise DeadLetterTopicUnwritable(message, topic=topic) from exc
             raise RetryableError(f"dead-letter write failed: {type(exc).__name__}") from exc
         except (TypeError, ValueError, AssertionError) as exc:  # kafka-python's own checks of the record
             raise _Refused(exc) from exc
+
+    def _missing(self, topic: str) -> bool:
+        """Whether the cluster answers that ``topic`` does not exist (not answering is not "missing")."""
+        try:
+            return not self._topic_exists(topic)
+        except Exception as exc:  # noqa: BLE001 - the cluster is away: a transient failure, retried
+            log.debug("dead_letter.topic_unknown", topic=topic, error=type(exc).__name__)
+            return False
 
     def flush(self, timeout: float = 30.0) -> None:
         self._producer.flush(timeout=timeout)

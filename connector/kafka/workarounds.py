@@ -2,7 +2,7 @@
 
 Each reaches into kafka-python's private state or replaces one of its functions, so each is tied to
 the releases it was verified on (``VERIFIED_ON``): a kafka-python upgrade is verified against the
-tests named there, and added to it, before it ships. Three of them:
+tests named there, and added to it, before it ships. Four of them:
 
 Containing what kafka-python raises about one record, so one record never stops a partition:
 
@@ -34,6 +34,13 @@ that no longer has it simply gets neither):
   task usually finishes inside the ``poll()`` that waits for it;
 * :func:`repair_lost_join`: a finished join whose result nobody will collect is answered by
   asking the coordinator to rejoin, which sends a fresh JoinGroup and lets the rebalance finish.
+
+Keeping a producer from creating the topic it writes to (kafka-python 3.0.x):
+
+* :func:`no_auto_creation`: kafka-python accepts ``allow_auto_create_topics`` but never hands it to
+  the cluster metadata its requests are built from, so every producer asks the broker to auto-create
+  a topic it writes to; a deleted dead-letter topic came back at once, with the broker's defaults
+  (issue #24 point 4; tests/integration/test_dead_letter_pause.py).
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ __all__ = [
     "header_fault",
     "install_lenient_header_keys",
     "join_in_flight",
+    "no_auto_creation",
     "poll",
     "repair_lost_join",
     "uninstall_lenient_header_keys",
@@ -244,3 +252,10 @@ def repair_lost_join(consumer: Any) -> bool:
         return False  # the next poll() handles it
     request_rejoin()
     return True
+
+
+def no_auto_creation(producer: Any) -> None:
+    """Make ``producer``'s metadata requests ask for no topic auto-creation (see the module docstring)."""
+    config = getattr(getattr(producer, "_metadata", None), "config", None)
+    if isinstance(config, dict):
+        config["allow_auto_create_topics"] = False

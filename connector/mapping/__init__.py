@@ -24,7 +24,7 @@ from connector.mapping.consent import KeptConsent, LookupConsent, RememberConsen
 from connector.mapping.keys import property_key
 from connector.mapping.planner import plan_event
 from connector.mapping.state import ContactState, KnownState, format_managed, parse_managed
-from connector.mapping.topics import EnsureTopic, SetTopics
+from connector.mapping.topics import EnsureTopic, SetTopics, creation_only_topics
 
 __all__ = [
     "AddToSegment",
@@ -51,6 +51,7 @@ __all__ = [
     "SendAutomationEvent",
     "SetTopics",
     "UpdateContact",
+    "creation_only_topics",
     "desired_audiences",
     "format_managed",
     "parse_managed",

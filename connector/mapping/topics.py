@@ -22,6 +22,7 @@ __all__ = [
     "SetTopics",
     "Subscription",
     "app_topic",
+    "creation_only_topics",
     "desired_topics",
     "parse_topics",
 ]
@@ -102,6 +103,14 @@ def desired_topics(
     if present:
         wanted.update(parse_topics(present[-1]))
     return tuple(wanted.items())
+
+
+def creation_only_topics(traits: Mapping[str, Any], settings: DestinationSettings) -> frozenset[str]:
+    """The names an identify subscribes only because it creates the contact: ``destination.topics``
+    that neither the traits nor the app's unsubscribe name. Whatever writes them must know it creates."""
+    created = {name for name, _ in desired_topics(traits, settings, creating=True)}
+    always = {name for name, _ in desired_topics(traits, settings, creating=False)}
+    return frozenset(created - always - {name for name, _ in app_unsubscribe(traits, settings) or ()})
 
 
 def app_unsubscribe(

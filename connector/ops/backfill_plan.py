@@ -12,6 +12,9 @@ planner's update rules: later fields win, consent, the segment set the row names
 previous one through the reconciliation, the managed record naming what the connector added), and
 its writes are applied to the create. A row whose plan fails is reported and the others still fold,
 as its event would be dead-lettered while the others applied.
+
+The subscriptions only a creation sets (``destination.topics`` no row names) are kept apart in
+``creation_topics``: an import that carries them must never touch a contact that exists (#26).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from connector.mapping import (
     RemoveFromSegment,
     SetTopics,
     UpdateContact,
+    creation_only_topics,
     plan_event,
 )
 from connector.ops.rows import ContactRow, identify_event
@@ -54,6 +58,12 @@ class PlannedContact:
     create: CreateContact  # what the rows' identify events would leave in Resend, as one POST
     user_ids: tuple[str, ...] = ()
     topics: tuple[tuple[str, str], ...] = ()  # (topic id, opt_in | opt_out) the events would set
+    creation_topics: frozenset[str] = frozenset()  # ids among them set only because it is created
+
+    @property
+    def own_topics(self) -> tuple[tuple[str, str], ...]:
+        """What the rows' events would set on a contact that exists already: the rows' own topics."""
+        return tuple((t, s) for t, s in self.topics if t not in self.creation_topics)
 
 
 @dataclass(slots=True)
@@ -65,6 +75,7 @@ class _Person:
     managed: frozenset[str]  # a new contact's segments are all the connector's
     user_ids: dict[str, None] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)
+    creation_topics: set[str] = field(default_factory=set)
 
     def contact(self) -> ContactState:
         # Resend's flag of a contact created without one is false: known, so nothing is looked up.
@@ -99,11 +110,14 @@ class _Person:
     def learn(self, command: Any) -> None:
         if isinstance(command, SetTopics):
             self.topics.update((topic_id, subscription) for topic_id, _, subscription in command.topics)
+            if len(self.rows) > 1:  # a later row's identify names these topics itself
+                self.creation_topics.difference_update(topic_id for topic_id, _, _ in command.topics)
         elif isinstance(command, CacheUserEmail):
             self.user_ids[command.user_id] = None
 
     def planned(self) -> PlannedContact:
-        return PlannedContact(tuple(self.rows), self.create, tuple(self.user_ids), tuple(self.topics.items()))
+        return PlannedContact(tuple(self.rows), self.create, tuple(self.user_ids), tuple(self.topics.items()),
+                              frozenset(self.creation_topics))  # fmt: skip
 
 
 class ContactPlanner:
@@ -142,6 +156,9 @@ class ContactPlanner:
             person = _Person([row], create, frozenset(create.segment_ids))
             for command in plan.commands:
                 person.learn(command)
+            ids = self._topics.known()
+            only = creation_only_topics(row.traits, self._settings)
+            person.creation_topics = {ids[name] for name in only if ids.get(name) in person.topics}
             return person
         plan = self._plan(row, person.contact())
         if isinstance(plan, str):

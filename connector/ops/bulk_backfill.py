@@ -9,7 +9,10 @@ hours at 2 requests/s); through imports it costs about one call per thousand. Th
    rows naming contacts that already exist go through the events topic instead (the event path
    reads what such a contact holds and never records a membership it did not add as managed),
    from ``<file>.existing.jsonl``;
-3. one import per distinct segment set (``on_conflict: upsert``), cut under the 50 MB limit;
+3. one import per distinct segment set (``on_conflict: upsert``), cut under the 50 MB limit; a file
+   carrying default topics (``destination.topics``, for new contacts only) is imported with
+   ``on_conflict: skip``, and only when Resend skipped some of its contacts (they exist after all)
+   imported again with ``upsert`` and without them;
 4. each import's status is polled until ``completed`` or ``failed`` (the progress bar follows it);
 5. rows an import did not load (found by reading the index again; the API only counts them) are
    written to ``<file>.failed.jsonl``, which ``backfill`` loads again once fixed;
@@ -24,6 +27,7 @@ its contacts through the events path nor loads a finished one twice.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -192,10 +196,13 @@ class _Backfill:
         try:
             ids = [self._submit(number, file) for number, file in enumerate(files, start=1)]
             for number, (file, import_id) in enumerate(zip(files, ids, strict=True), start=1):
-                result = self._follow(import_id, bar, f"import {number}/{len(files)}")
+                label = f"import {number}/{len(files)}"
+                result = self._follow(import_id, bar, label)
+                if file.creation_topics and result.skipped:
+                    result = self._update_existing(number, file, result, bar, label)
                 self.tally.add(result)
                 bar.update(len(file.rows))
-                print(f"import {number}/{len(files)} ({len(file.rows)} rows, segments {list(file.segment_ids)}): "
+                print(f"{label} ({len(file.rows)} rows, segments {list(file.segment_ids)}): "
                       f"{result.status}, {result.created} created, {result.updated} updated, {result.skipped} "
                       f"skipped, {result.failed} failed", file=self._out)  # fmt: skip
                 failures.extend(self._settle(file, result))
@@ -203,16 +210,33 @@ class _Backfill:
             bar.close()
         return failures
 
-    def _submit(self, number: int, file: ImportFile) -> str:
+    def _submit(self, number: int, file: ImportFile, *, existing: bool = False) -> str:
+        """A file with default topics is imported with ``on_conflict: skip``: Resend itself decides, row
+        by row, that the contact is new before it subscribes it (semantics.md, topics). ``existing``:
+        the upsert of the same rows without them, for the contacts that import skipped."""
         self.tally.imports += 1
+        creates_only = bool(file.creation_topics) and not existing
         return self._resend.create_contact_import(
             file.content,
             column_map=file.column_map,
             segment_ids=file.segment_ids,
-            topics=file.topics,
-            on_conflict="upsert",
-            file_name=f"backfill-{number}.csv",
+            topics=file.topics if creates_only else file.own_topics,
+            on_conflict="skip" if creates_only else "upsert",
+            file_name=f"backfill-{number}{'-existing' if existing else ''}.csv",
         )
+
+    def _update_existing(
+        self, number: int, file: ImportFile, first: ContactImport, bar: Any, label: str
+    ) -> ContactImport:
+        """The contacts the creating import skipped exist (a rerun, or created elsewhere meanwhile): the
+        same rows again with ``upsert`` and only the rows' own topics. Which rows were skipped the API
+        does not say, so all of them: a contact the first import created is written the same again."""
+        print(f"{label}: {first.skipped} contacts exist already: imported again without the default topics",
+              file=self._out)  # fmt: skip
+        again = self._follow(self._submit(number, file, existing=True), bar, label)
+        # The second import's counts cover every row; the first one's creations are its updates too.
+        return dataclasses.replace(again, created=first.created + again.created,
+                                   updated=max(0, again.updated - first.created))  # fmt: skip
 
     def _follow(self, import_id: str, bar: Any, label: str) -> ContactImport:
         delay = _POLL_FIRST_S

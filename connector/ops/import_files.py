@@ -7,11 +7,17 @@ contacts are grouped by those; and by the set of columns they carry: what an EMP
 existing contact (clear or keep) is documented nowhere (resend-api.md, Contact imports), so a file
 never carries an empty cell for a field its row does not set (#24, point 2). Each group is cut into
 CSV files under the size limit, each with its ``column_map``.
+
+An import upserts, so whatever it carries reaches a contact that exists after all (a rerun importing
+again what it planned, a contact created elsewhere after the email index was read). So a file carries
+nothing only a creation may write: ``unsubscribed`` only as ``true``, and the default topics
+(``destination.topics``) apart, in ``creation_topics``, for an import that skips existing contacts.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -37,6 +43,12 @@ class ImportFile:
     segment_ids: tuple[str, ...]
     rows: tuple[PlannedContact, ...]
     topics: tuple[tuple[str, str], ...] = ()  # an import sets the same subscriptions on every row
+    creation_topics: frozenset[str] = frozenset()  # ids among them for a new contact only (#26)
+
+    @property
+    def own_topics(self) -> tuple[tuple[str, str], ...]:
+        """The subscriptions the rows' events would write to contacts that exist already."""
+        return tuple((t, s) for t, s in self.topics if t not in self.creation_topics)
 
 
 def _cell(value: Any) -> str:
@@ -80,12 +92,14 @@ def import_files(
 ) -> Iterator[ImportFile]:
     """CSV files of at most ``max_bytes`` each (a row longer than that alone), one series per distinct
     segment set, topic subscriptions and set of columns carried, in the order each first appears."""
-    groups: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]], list[PlannedContact]] = {}
+    groups: dict[tuple[Any, ...], list[PlannedContact]] = {}
     for planned in contacts:
         columns = tuple(_cells(planned.create))
-        groups.setdefault((tuple(sorted(planned.create.segment_ids)), planned.topics, columns), []).append(planned)
-    for (segment_ids, topics, columns), members in groups.items():
-        yield from _files(segment_ids, topics, columns, members, property_types, max_bytes)
+        key = (tuple(sorted(planned.create.segment_ids)), planned.topics, planned.creation_topics, columns)
+        groups.setdefault(key, []).append(planned)
+    for (segment_ids, topics, creation_topics, columns), members in groups.items():
+        for file in _files(segment_ids, topics, columns, members, property_types, max_bytes):
+            yield dataclasses.replace(file, creation_topics=creation_topics)
 
 
 def _files(

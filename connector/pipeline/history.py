@@ -1,7 +1,8 @@
 """Each contact's last outcomes, kept in Redis for the console: what happened to this person, and when.
 
-Key, under ``redis.key_prefix``: ``history:<email>``, a list of JSON entries, newest first, capped at
-:data:`HISTORY_CAP` entries and expiring :data:`HISTORY_TTL_SECONDS` after the contact's last event.
+Key, under ``redis.key_prefix``: ``history:{<email>}`` (hash-tagged by the contact, like its other
+keys), a list of JSON entries, newest first, capped at :data:`HISTORY_CAP` entries and expiring
+:data:`HISTORY_TTL_SECONDS` after the contact's last event.
 An entry is a JSON array (no key names: about half the bytes of an object)::
 
     [unix seconds, event type, outcome, reason, messageId, topic, partition, offset, calls,
@@ -9,10 +10,11 @@ An entry is a JSON array (no key names: about half the bytes of an object)::
 
 The run loop only appends a tuple per event with an email (:meth:`HistoryWriter.add`, a deque
 append, no lock); a daemon thread turns them into JSON every :data:`_FLUSH_SECONDS` and writes the
-batch in one Lua call. An event that deletes the contact (right to erasure) empties its history and
-leaves no entry (the state store's ``forget_contact`` deletes the key too). Entries are best effort:
-a Redis failure drops that batch (logged), never delays or fails a record; a stopped process loses
-at most the last fraction of a second.
+batch in one pipeline (no MULTI), one Lua call per contact naming only that contact's key, so it
+works on Redis Cluster too (issue #27). An event that deletes the contact (right to erasure)
+empties its history and leaves no entry (the state store's ``forget_contact`` deletes the key too).
+Entries are best effort: a Redis failure drops that batch (logged), never delays or fails a record;
+a stopped process loses at most the last fraction of a second.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ from collections import deque
 from typing import Any, NamedTuple
 
 import redis
-from redis.exceptions import RedisClusterException
+from redis.exceptions import NoScriptError
 
-from connector import redisio
 from connector.logs import get_logger
 from connector.mapping.commands import CreateContact, DeleteContact, UpdateContact
 from connector.mapping.topics import SetTopics
@@ -42,27 +43,24 @@ _MAX_PENDING = 50_000  # entries waiting for the thread (Redis stalled: the olde
 _VALUE_CHARS = 80  # a written value is kept up to this many characters
 
 
-# KEYS: the contacts' lists; ARGV: the cap's last index, the TTL, then per key: 1 to empty the list
-# first (the contact was erased) or 0, the count of entries, the entries (oldest first, so the newest
-# ends up at the head).
-_APPEND = """
-local at = 3
-for k = 1, #KEYS do
-  if ARGV[at] == '1' then redis.call('DEL', KEYS[k]) end
-  local n = tonumber(ARGV[at + 1])
-  if n > 0 then
-    redis.call('LPUSH', KEYS[k], unpack(ARGV, at + 2, at + 1 + n))
-    redis.call('LTRIM', KEYS[k], 0, ARGV[1])
-    redis.call('EXPIRE', KEYS[k], ARGV[2])
-  end
-  at = at + n + 2
+# KEYS[1]: one contact's list; ARGV[1]: 1 to empty the list first (the contact was erased) or 0, then
+# the entries (oldest first, so the newest ends up at the head). One key per call: on Redis Cluster a
+# script's keys must share a hash slot (issue #27). The cap and the TTL are in the script's text, so
+# each call carries only what differs (redis-py's CPU per call grows with its arguments).
+_APPEND = f"""
+if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
+if #ARGV > 1 then
+  redis.call('LPUSH', KEYS[1], unpack(ARGV, 2))
+  redis.call('LTRIM', KEYS[1], 0, {HISTORY_CAP - 1})
+  redis.call('EXPIRE', KEYS[1], {HISTORY_TTL_SECONDS})
 end
-return #KEYS
+return 1
 """
 
 
 def history_key(prefix: str, email: str) -> str:
-    # Hash-tagged by the email like the contact's other keys (connector.state.base, issue #27).
+    """``history:{<email>}``: tagged by the contact like its other keys, so it lives in the contact's
+    Redis Cluster slot (the state store's ``forget_contact`` names the same key)."""
     return f"{prefix}history:{{{email}}}"
 
 
@@ -113,12 +111,6 @@ def _written(commands: tuple[Any, ...]) -> tuple[list[str], dict[str, str]]:
     return names, fields
 
 
-def _each(grouped: dict[str, list[str]], erased: set[str]) -> Any:
-    for key, entries in grouped.items():
-        newest = entries[-HISTORY_CAP:]
-        yield key, [HISTORY_CAP - 1, HISTORY_TTL_SECONDS, 1 if key in erased else 0, len(newest), *newest]
-
-
 class HistoryWriter:
     """Fed by the run loop's thread (:meth:`add`), written by its own thread."""
 
@@ -129,7 +121,7 @@ class HistoryWriter:
         # entries waiting go first (maxlen).
         self._pending: deque[tuple[Any, ...]] = deque(maxlen=_MAX_PENDING)
         self._stop = threading.Event()
-        self._write = client.register_script(_APPEND)
+        self._sha = str(client.register_script(_APPEND).sha)  # no round trip: loaded when a server lacks it
         self._thread = threading.Thread(target=self._loop, name="outcome-history", daemon=True)
         self._thread.start()
 
@@ -148,10 +140,6 @@ class HistoryWriter:
         while not self._stop.wait(_FLUSH_SECONDS):
             self.flush()
 
-    def _write_each(self, grouped: dict[str, list[str]], erased: set[str]) -> None:
-        for key, args in _each(grouped, erased):
-            self._write(keys=[key], args=args)
-
     def flush(self) -> None:
         batch = [self._pending.popleft() for _ in range(len(self._pending))]
         if not batch:
@@ -168,16 +156,35 @@ class HistoryWriter:
             names, fields = _written(commands)
             entry = [int(at), type_, outcome, reason, message_id, topic, partition, offset, calls, names, fields]
             grouped.setdefault(key, []).append(json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
-        # One command for the whole batch: redis-py spends more CPU packing a command than Redis spends
-        # running it, and this thread shares the interpreter with the run loop.
-        args: list[Any] = [HISTORY_CAP - 1, HISTORY_TTL_SECONDS]
+        # One script call per contact, each naming only that contact's key (Redis Cluster: one slot per
+        # call), all sent in one pipeline without MULTI: one round trip to a single Redis, one per
+        # node on a cluster (redis-py splits the pipeline by slot).
+        writes: list[tuple[Any, ...]] = []
         for key, entries in grouped.items():
             newest = entries[-HISTORY_CAP:]  # the rest would be trimmed at once
-            args.extend((1 if key in erased else 0, len(newest), *newest))
+            writes.append((key, b"1" if key in erased else b"0", *newest))
         try:
-            if redisio.is_cluster(self._client):  # a script's keys must share a slot: one call per contact
-                self._write_each(grouped, erased)
-            else:
-                self._write(keys=list(grouped), args=args)
-        except (redis.RedisError, RedisClusterException) as exc:
+            self._send(writes)
+        except redis.RedisError as exc:
             log.warning("history.not_written", entries=len(batch), error=type(exc).__name__)
+
+    def _send(self, calls: list[tuple[Any, ...]]) -> None:
+        """EVALSHA each call; those a server answers NOSCRIPT (restarted, failed over, a cluster node
+        that never saw the script) are sent again once the script is loaded. Any other error raises."""
+        missing = self._eval(calls)
+        if missing:
+            self._sha = str(self._client.script_load(_APPEND))  # on a cluster, every master loads it
+            if self._eval(missing):
+                raise NoScriptError("NOSCRIPT once the script was loaded")
+
+    def _eval(self, calls: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        pipe = self._client.pipeline(transaction=False)
+        for call in calls:
+            pipe.evalsha(self._sha, 1, *call)
+        missing: list[tuple[Any, ...]] = []
+        for call, answer in zip(calls, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(answer, NoScriptError):
+                missing.append(call)
+            elif isinstance(answer, Exception):
+                raise answer
+        return missing

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from connector.dead_letters.sink import ids_of
-from connector.errors import DecodeError, RetryableError, SkipEvent
+from connector.errors import DecodeError, PauseError, RetryableError, SkipEvent
 from connector.events import Event
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
@@ -135,6 +135,8 @@ class Lifecycle:
             self._letters.dead_letter(record, error)
         except RetryableError as exc:  # the dead-letter topic is unavailable: the record waits
             return Settled(Fate.RETRY, error=exc)
+        except PauseError as exc:  # the topic takes nothing (deleted, no permission): consumption stops
+            return Settled(Fate.PAUSE, error=exc)
         except BaseException as exc:  # noqa: BLE001 - a bug in the dead-letter path: never lose the record
             log.error("record.dead_letter_failed", partition=record.partition, offset=record.offset,
                       error=type(exc).__name__, detail=str(exc)[:500])  # fmt: skip

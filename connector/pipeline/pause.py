@@ -1,4 +1,4 @@
-"""Pauses for quota and key problems, in one module: the pause of the whole consumer, when to probe
+"""Pauses for quota, key and dead-letter topic problems, in one module: the pause of the whole consumer, when to probe
 Resend again, and the operator's resume signal.
 
 A daily quota answers with a ``retry-after`` of up to a day. Waiting that long blindly would keep the
@@ -11,9 +11,11 @@ every paused replica reads it at most once a second and probes at once when the 
 than its pause. Nothing is forced through: a probe that is refused again simply pauses again.
 
 :class:`Pause` (called by the run loop only): Resend refuses for a reason no retry of one record fixes
-(429 daily/monthly quota, 401/403 key problems): every partition stops fetching, records wait, and
-one record probes at the time :func:`probe_delay` says (backing off to ``pause_probe_max_seconds``);
-``resend-connector resume`` (:class:`ResumeSignal`) makes the waiting records run at once.
+(429 daily/monthly quota, 401/403 key problems), or the dead-letter topic takes no record at all
+(deleted, no permission, too small for even the context-only copy; #24 point 4): every partition
+stops fetching, records wait, and one record probes at the time :func:`probe_delay` says (backing
+off to ``pause_probe_max_seconds``); ``resend-connector resume`` (:class:`ResumeSignal`) makes the
+waiting records run at once.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from typing import Any
 
 import redis
 
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, DeadLetterTopicUnwritable
 from connector.logs import get_logger
+from connector.pipeline.fate import Fate
 from connector.redisio import translated
 
 __all__ = ["FIRST_PROBE_SECONDS", "Pause", "ResumeSignal", "probe_delay", "request_resume"]
@@ -94,6 +97,7 @@ class Pause:
         self._probe_max = probe_max
         self._probes = 0
         self._paused_at = 0.0  # wall-clock start of the current pause (compared with a resume request)
+        self._cause: BaseException | None = None
         self.until = 0.0  # monotonic time of the next probe; 0 when not paused
 
     def enter(self, error: BaseException | None, retry_after: float | None, now: float) -> None:
@@ -102,6 +106,7 @@ class Pause:
             return  # a record that was already running when the pause began: the schedule stands
         if first:
             self._probes, self._paused_at = 0, time.time()
+        self._cause = error
         delay = probe_delay(self._probes, retry_after, self._probe_max)
         self._probes += 1
         self.until = now + delay
@@ -112,11 +117,21 @@ class Pause:
         self._metrics.ready = False
         if first:
             self._metrics.pauses.labels(reason=type(error).__name__).inc()
-        log.error("consumer.paused", reason=type(error).__name__, detail=str(error),
-                  probe_in_seconds=round(delay, 1))  # fmt: skip
+        if first:  # one error line per pause; a refused probe is an info line (#24 point 4)
+            log.error("consumer.paused", reason=type(error).__name__, detail=str(error),
+                      probe_in_seconds=round(delay, 1))  # fmt: skip
+        else:
+            log.info("consumer.still_paused", reason=type(error).__name__, probe_in_seconds=round(delay, 1))
+
+    def ends_with(self, fate: Fate) -> bool:
+        """Whether a record that settled as ``fate`` once the probe time came shows the cause gone:
+        any record for Resend's refusals; for the dead-letter topic only a dead letter written."""
+        if isinstance(self._cause, DeadLetterTopicUnwritable):
+            return fate is Fate.DEAD_LETTERED
+        return True
 
     def leave(self) -> None:
-        self.until = 0.0
+        self.until, self._cause = 0.0, None
         self._consumer.may_fetch("pause")
         self._metrics.status.resumed()
         self._metrics.paused.set(0)

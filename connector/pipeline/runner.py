@@ -209,7 +209,7 @@ class Runner:
             return
         if record.attempts:
             self._consumer.release(tp)
-        if self._pause.until and now >= self._pause.until:
+        if self._pause.until and now >= self._pause.until and self._pause.ends_with(settled.fate):
             self._pause.leave()  # the probe went through
         self._scheduler.done(record)
         self._tracker.finished(tp, record.offset)

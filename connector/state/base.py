@@ -55,7 +55,7 @@ class StoreBase:
 
 
 # A key whose first part is one of these is an entity's: tagged by the entity (the second part).
-_ENTITY = frozenset({"contact", "fields", "email-users", "email-user", "history", "user", "alias-pending"})
+_ENTITY = frozenset({"contact", "fields", "email-users", "email-user", "user", "alias-pending"})
 # A key whose first part is one of these belongs to a group written together: tagged by the group.
 _GROUPS = {
     "segments": "definitions", "segments:loaded": "definitions", "properties": "definitions",

@@ -11,6 +11,8 @@ Only absence is trusted: an email the index lists is looked up as before (its ma
 matter), and a listed contact deleted elsewhere costs that lookup, never a write. The window: a
 contact created elsewhere less than ``max_age_seconds`` before an event first names it can be
 missed (the read that would list it had not happened yet); ``0`` re-reads before every creation.
+With the webhook receiver running, ``contact.created`` and ``contact.deleted`` add and remove emails
+as they happen (connector/webhooks/follow.py), so the window only applies to teams without it.
 
 Redis, under ``redis.key_prefix``: ``email-index`` (set of emails), ``email-index:meta`` (hash:
 ``order`` newest/oldest, ``head``/``tail`` ids that bound what was read, ``complete``, ``refreshed``

@@ -18,7 +18,8 @@ Keys, under ``redis.key_prefix``:
 - ``lock:<name>``             see lock.py
 - ``index:synced``            sorted set email -> time of its last sync record (any outcome), for ``status --since``
 - ``index:failed``            sorted set email -> time its last event failed; left when it syncs (``status --failed``)
-- ``history:<email>``         the contact's last outcomes, for the console (connector.pipeline.history)
+- ``history:{<email>}``       the contact's last outcomes, for the console (connector.pipeline.history);
+                              hash-tagged by the contact (Redis Cluster, issue #27)
 """
 
 from __future__ import annotations
@@ -146,7 +147,10 @@ class StateStore(UserIds, Definitions):
         with translated():
             user_ids = self.client.smembers(self.key("email-users", email))
             keys = [self.key("contact", email), self.key("email-users", email), self.key("email-user", email),
-                    self.key("fields", email), self.key("history", email)]  # fmt: skip
+                    self.key("fields", email), self.key("history", "{" + email + "}"),
+                    self.key("history", email)]  # fmt: skip
+            # history:{<email>} is pipeline.history's history_key; history:<email> is the name it had
+            # before issue #27 (gone 14 days after an upgrade, by its TTL), erased as well meanwhile.
             keys.extend(self.key("user", str(u)) for u in user_ids)
             pipe = self.client.pipeline(transaction=False)
             for key in keys:  # one DEL each: a cluster pipeline sends each to its slot's node

@@ -14,6 +14,7 @@ from connector.errors import ConfigurationError, ConnectorError
 from connector.logs import get_logger
 from connector.redisio import translated
 from connector.settings import Settings
+from connector.state import EmailIndex
 from connector.webhooks.app import PATH, build_app
 from connector.webhooks.follow import Follower
 from connector.webhooks.handler import WebhookHandler
@@ -41,7 +42,13 @@ def run_receiver(settings: Settings) -> int:
             log.warning("topics.not_created", error=type(exc).__name__, detail=str(exc))
         writer = parts.event_writer()
         metrics = WebhookMetrics()
-        handler = WebhookHandler(store, parts.dedupe, writer, Follower(store), metrics)
+        destination = settings.destination
+        index = (
+            EmailIndex(store, max_age_seconds=destination.email_index_max_age_seconds)
+            if destination.email_index
+            else None
+        )
+        handler = WebhookHandler(store, parts.dedupe, writer, Follower(store, index=index), metrics)
 
         def ready() -> bool:
             try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -138,3 +140,55 @@ def test_no_import_carries_an_empty_cell_for_a_field_its_row_does_not_set(
     )
     assert contacts["b@example.com"]["properties"] == {"seats": "3"}
     assert (contacts["d@example.com"]["unsubscribed"], contacts["d@example.com"]["properties"]) == (True, {})
+
+
+def _opt_out(inspector: EmulatorInspector, email: str, topic: str) -> None:
+    topic_id = next(t["id"] for t in inspector.state()["topics"] if t["name"] == topic)
+    inspector.seed(("PATCH", f"/contacts/{email}/topics", {"topics": [{"id": topic_id, "subscription": "opt_out"}]}))
+
+
+def test_a_rerun_never_reapplies_the_default_topics_to_a_contact_that_opted_out(
+    settings_for: Callable[..., Settings], redis_client: redis.Redis, inspector: EmulatorInspector, tmp_path: Path
+) -> None:
+    # destination.topics belongs to a contact's creation (semantics.md, topics-05). A rerun imports
+    # again what an earlier run planned when Redis does not hold it (here: its settling was lost).
+    path = tmp_path / "people.csv"
+    path.write_text("email,first_name\nada@example.com,Ada\nbob@example.com,Bob\n")
+    settings = settings_for(topics=["Newsletter"])
+    code, text = _backfill(settings, path, redis_client)
+    assert code == 0, text
+    assert inspector.contacts()["ada@example.com"]["topics"] == {"Newsletter": "opt_in"}
+    _opt_out(inspector, "ada@example.com", "Newsletter")  # on Resend's preference page
+    redis_client.delete(f"{settings.redis.key_prefix}contact:ada@example.com")
+    code, text = _backfill(settings, path, redis_client)
+    assert code == 0, text
+    assert inspector.contacts()["ada@example.com"]["topics"] == {"Newsletter": "opt_out"}
+    assert [i["on_conflict"] for i in inspector.state()["imports"]] == ["skip", "skip", "upsert"]
+
+
+def test_a_contact_created_while_the_import_waits_keeps_its_topic_choices(
+    settings_for: Callable[..., Settings], redis_client: redis.Redis, inspector: EmulatorInspector, tmp_path: Path
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("email,first_name,plan\nada@example.com,Ada,pro\nbob@example.com,Bob,free\n")
+    inspector.set_imports(paused=True)
+    result: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: result.update(out=_backfill(settings_for(topics=["Newsletter"]),
+                                                                         path, redis_client)))  # fmt: skip
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not inspector.state()["imports"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        topic_id = next(t["id"] for t in inspector.state()["topics"] if t["name"] == "Newsletter")
+        inspector.seed(("POST", "/contacts", {"email": "ada@example.com", "first_name": "Elsewhere",
+                                              "topics": [{"id": topic_id, "subscription": "opt_out"}]}))  # fmt: skip
+    finally:
+        inspector.set_imports(paused=False)
+        worker.join(60)
+    code, text = result["out"]
+    assert code == 0, text
+    ada, bob = inspector.contacts()["ada@example.com"], inspector.contacts()["bob@example.com"]
+    assert ada["topics"] == {"Newsletter": "opt_out"}  # her choice, not the default
+    assert (ada["first_name"], ada["properties"]["plan"]) == ("Ada", "pro")  # her row's fields still load
+    assert bob["topics"] == {"Newsletter": "opt_in"}

@@ -6,12 +6,14 @@ import pytest
 from kafka.errors import (
     InvalidTimestampError,
     KafkaConnectionError,
+    KafkaTimeoutError,
     MessageSizeTooLargeError,
     TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
 )
 
 from connector.dead_letters.format import TRUNCATED, DeadLetter, FailureContext, dead_letter_for
-from connector.errors import DecodeError, RetryableError
+from connector.errors import DeadLetterTopicUnwritable, DecodeError, RetryableError
 from connector.kafka.clients import DeadLetterProducer
 
 
@@ -36,9 +38,17 @@ class ScriptedProducer:
         return Future(self.outcomes.pop(0))
 
 
-def producer(fake: ScriptedProducer) -> DeadLetterProducer:
+def producer(fake: ScriptedProducer, *, topic_exists: bool | None = True) -> DeadLetterProducer:
+    """``topic_exists`` None: the cluster does not answer the question."""
+
+    def exists(topic: str) -> bool:
+        if topic_exists is None:
+            raise KafkaTimeoutError("Unable to bootstrap")
+        return topic_exists
+
     made = DeadLetterProducer.__new__(DeadLetterProducer)
     made._producer = fake  # type: ignore[assignment]
+    made._topic_exists = exists  # type: ignore[method-assign]
     return made
 
 
@@ -77,16 +87,37 @@ def test_kafka_pythons_own_refusals_are_refusals_too() -> None:
     assert len(fake.sent) == 2
 
 
-@pytest.mark.parametrize("error", [KafkaConnectionError(), TopicAuthorizationFailedError()])
-def test_errors_about_the_connection_or_the_topic_retry_and_nothing_is_shortened(error: Exception) -> None:
+@pytest.mark.parametrize("error", [KafkaConnectionError(), KafkaTimeoutError(), UnknownTopicOrPartitionError()])
+def test_errors_about_the_connection_retry_and_nothing_is_shortened(error: Exception) -> None:
     fake = ScriptedProducer(error)
     with pytest.raises(RetryableError):
         producer(fake).send("dlq", letter(b"{}"))
     assert len(fake.sent) == 1
 
 
-def test_a_topic_that_refuses_everything_retries() -> None:
+@pytest.mark.parametrize("error", [KafkaTimeoutError(), UnknownTopicOrPartitionError()])
+def test_a_topic_that_is_gone_pauses(error: Exception) -> None:
+    fake = ScriptedProducer(error)
+    with pytest.raises(DeadLetterTopicUnwritable, match="dlq does not exist") as raised:
+        producer(fake, topic_exists=False).send("dlq", letter(b"{}"))
+    assert raised.value.topic == "dlq"
+    assert len(fake.sent) == 1
+
+
+def test_a_cluster_that_cannot_say_whether_the_topic_exists_is_transient() -> None:
+    with pytest.raises(RetryableError):
+        producer(ScriptedProducer(KafkaTimeoutError()), topic_exists=None).send("dlq", letter(b"{}"))
+
+
+def test_no_permission_to_write_the_topic_pauses() -> None:
+    fake = ScriptedProducer(TopicAuthorizationFailedError())
+    with pytest.raises(DeadLetterTopicUnwritable, match="no permission"):
+        producer(fake).send("dlq", letter(b"{}"))
+    assert len(fake.sent) == 1
+
+
+def test_a_topic_that_refuses_even_the_context_only_copy_pauses() -> None:
     fake = ScriptedProducer(*[MessageSizeTooLargeError()] * 3)
-    with pytest.raises(RetryableError, match="context-only"):
+    with pytest.raises(DeadLetterTopicUnwritable, match="context-only"):
         producer(fake).send("dlq", letter(b"{}"))
     assert len(fake.sent) == 3

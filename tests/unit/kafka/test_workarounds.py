@@ -100,3 +100,18 @@ def test_an_unreadable_record_error_names_the_clients_error() -> None:
     assert "CorruptRecordError" in str(error)
     assert "failed crc check" in str(error)
     assert "Traceback" in error.traceback_text
+
+
+def test_no_auto_creation_reaches_the_metadata_requests_kafka_python_builds() -> None:
+    """The field the workaround writes is the one kafka-python 3.0 builds its metadata requests from."""
+    from types import SimpleNamespace
+
+    from kafka.cluster import ClusterMetadata
+
+    from connector.kafka.workarounds import no_auto_creation
+
+    metadata = ClusterMetadata()
+    metadata.set_topics(["dlq"])
+    assert metadata.metadata_request().allow_auto_topic_creation is True  # kafka-python's default
+    no_auto_creation(SimpleNamespace(_metadata=metadata))
+    assert metadata.metadata_request().allow_auto_topic_creation is False

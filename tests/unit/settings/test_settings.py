@@ -34,9 +34,10 @@ def test_every_problem_is_reported_together(monkeypatch: pytest.MonkeyPatch) -> 
     assert any(p.startswith("destination.system_prefix") for p in problems)
 
 
-def test_api_key_is_required_for_real_resend() -> None:
+def test_api_key_is_required_for_real_resend_by_a_command_that_calls_it() -> None:
+    assert load_settings().resend.api_key is None  # a command that never calls Resend (#24 point 6)
     with pytest.raises(ConfigurationError) as caught:
-        load_settings()
+        load_settings(needs=["resend.api_key"])
     assert caught.value.problems == ("resend.api_key: Value error, is required when resend.base_url is Resend itself",)
 
 

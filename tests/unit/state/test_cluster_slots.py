@@ -121,11 +121,11 @@ def test_a_realistic_run_keeps_every_script_and_transaction_in_one_slot(spy: Spy
     store.link_alias("nobody-yet", "later")
     store.remember_users([("nobody-yet", "late@example.com")])
     store.forget_contact("p1@example.com")
-    history = HistoryWriter(client, "t:")  # the outcome history: one Lua call per batch of contacts
+    history = HistoryWriter(client, "t:")  # the outcome history (connector.pipeline.history)
     for n in range(5):
         history.add(f"p{n}@example.com", "identify", "applied", "", f"m{n}", "events", 0, n, 1, ())
     history.close()
-    assert store_key("t:", "history", "p1@example.com") == history_key("t:", "p1@example.com")
+    assert store_key("t:", "history", "{p1@example.com}") == history_key("t:", "p1@example.com")
     limiter = RateLimiter(client, team="0123abcd", ceiling=1000, prefix="t:")
     limiter.wait_ms()
     limiter.cool_down(0.01)

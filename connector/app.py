@@ -64,6 +64,7 @@ def build_runner(settings: Settings, stack: ExitStack) -> Service:
         lifecycle,
         parts.metrics,
         flush=parts.dead_letters.flush,
+        durable=parts.commit_gate,
         resume_signal=parts.resume_signal,
         pause_probe_max_seconds=settings.resend.pause_probe_max_seconds,
         log_outcomes=settings.log_event_outcomes,

@@ -6,6 +6,7 @@ pipeline then decides an event's fate from the class alone::
 
     ConnectorError
     ├── ConfigurationError          settings are wrong; the process exits 1 at start-up
+    ├── StateStoreFailedOver        Redis failed over under `run`: it stops uncommitted and exits 75
     ├── RetryableError              transient: pause the partition, back off, try the same event again
     │   ├── RateLimited             429 rate_limit_exceeded (carries retry_after)
     │   ├── ResendUnavailable       5xx, 408, 409 resource_locked / concurrent_idempotent_requests
@@ -48,6 +49,7 @@ __all__ = [
     "ResendUnavailable",
     "RetryableError",
     "SkipEvent",
+    "StateStoreFailedOver",
     "StateStoreUnavailable",
     "TransformError",
     "TransportError",
@@ -125,6 +127,12 @@ class TransportError(RetryableError, ResendError):
 
 class StateStoreUnavailable(RetryableError):
     """Redis cannot be reached or answered with a connection-level failure."""
+
+
+class StateStoreFailedOver(ConnectorError):
+    """Another Redis server is master now (Sentinel or Cluster failover, issue #27): it may lack the last
+    writes, so what this process did since its last commit cannot be trusted to Redis. ``run`` stops
+    without committing more and exits 75; started again, it redoes those records from the commit."""
 
 
 class PauseError(ConnectorError):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -32,10 +31,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
     YamlConfigSettingsSource,
 )
-from redis import ConnectionPool
 
 from connector.settings_console import ConsoleSettings
 from connector.settings_files import load_settings, settings_file
+from connector.settings_redis import RedisSettings
 from connector.settings_resend import ResendSettings
 from connector.settings_webhooks import WebhookSettings
 
@@ -97,37 +96,6 @@ class KafkaSettings(_Section):
     dead_letter_partitions: int | None = Field(default=None, ge=1)
     dead_letter_replication_factor: int | None = Field(default=None, ge=1, le=32767)
     express: bool = True  # read ahead in the group <group_id>-express for consent and erasure (#25)
-
-
-_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})  # redis-py's own list
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,19}")  # RFC 3986 3.1
-
-
-class RedisSettings(_Section):
-    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
-    key_prefix: str = "resend-connector:"
-    socket_timeout_seconds: float = Field(default=5.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _redis_py_reads_it(cls, value: SecretStr) -> SecretStr:
-        """Read as redis-py will read it at start-up, so a URL it refuses is one more settings problem
-        (issue #19: an unknown scheme passed validation, then check and run died on a ValueError)."""
-        scheme, found, rest = value.get_secret_value().partition("://")
-        if found and _SCHEME.fullmatch(scheme):
-            scheme = scheme.lower()  # schemes are case-insensitive (RFC 3986 3.1); redis-py's check is not
-        url = f"{scheme}{found}{rest}"
-        if scheme not in _REDIS_SCHEMES:
-            # Only a scheme-shaped prefix is shown: anything else could be part of a password.
-            given = f"not {scheme}://" if found and _SCHEME.fullmatch(scheme) else "none given"
-            raise ValueError(f"scheme must be redis://, rediss:// or unix:// ({given})")
-        try:
-            ConnectionPool.from_url(url)  # parses only: a pool connects on first use
-        except ValueError as exc:  # a port or query option redis-py cannot use; its text names the part
-            secret = urlsplit(url).password or "\0"
-            reason = str(exc) if secret not in str(exc) else "redis-py cannot read it"
-            raise ValueError(f"not a URL redis-py can use: {reason}") from None
-        return SecretStr(url)  # with the scheme lower-cased, so redis-py reads REDIS:// too
 
 
 class DestinationSettings(_Section):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from connector.redisio import connect
+from connector.redisio import ReplicatedGate, connect
 from connector.settings import Settings
 from connector.state import StateStore
 
@@ -71,6 +71,11 @@ class Wiring:
         client = connect(self.settings.redis)
         self._stack.callback(client.close)
         return client
+
+    @cached_property
+    def commit_gate(self) -> ReplicatedGate:
+        """Whether ``run`` may commit: once replicas hold the Redis writes (``redis.commit_after_replicas``)."""
+        return ReplicatedGate(self.redis, self.settings.redis)
 
     @cached_property
     def store(self) -> StateStore:

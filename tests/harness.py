@@ -33,6 +33,7 @@ class Deployment:
     group: str
     key_prefix: str
     partitions: int = 4
+    replication: int = 1  # 3 on a three-broker cluster (tests/integration/test_topologies.py)
     extra_env: dict[str, str] = field(default_factory=dict)
     topic_configs: dict[str, str] = field(default_factory=dict)  # of the events topic
 
@@ -69,10 +70,10 @@ class Deployment:
                     NewTopic(
                         self.topic,
                         num_partitions=self.partitions,
-                        replication_factor=1,
+                        replication_factor=self.replication,
                         topic_configs=self.topic_configs,
                     ),
-                    NewTopic(self.dead_letter_topic, num_partitions=1, replication_factor=1),
+                    NewTopic(self.dead_letter_topic, num_partitions=1, replication_factor=self.replication),
                 ]
             )
         finally:
@@ -111,15 +112,15 @@ class Deployment:
 
     def lag(self) -> int:
         """Records of the events topic not yet committed by the group (-1 while unknown)."""
+        return sum(self.lags().values())
+
+    def lags(self) -> dict[int, int]:
+        """Per partition: records not yet committed by the group."""
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False)
         try:
             partitions = [TopicPartition(self.topic, p) for p in range(self.partitions)]
             ends = consumer.end_offsets(partitions)
-            total = 0
-            for tp in partitions:
-                committed = consumer.committed(tp)
-                total += ends[tp] - (committed or 0)
-            return total
+            return {tp.partition: ends[tp] - (consumer.committed(tp) or 0) for tp in partitions}
         finally:
             consumer.close()
 

@@ -7,6 +7,10 @@ In order of preference:
    Debian's redis-server).
 
 Each server starts at most once per test run, on first use, and is stopped at the end of the run.
+
+The production topologies (issue #27) come from connector.local alone, one per test that asks, since
+their tests kill members: ``kafka_cluster`` (three KRaft brokers, RF 3, min.insync.replicas 2),
+``redis_sentinel`` (master, replica, three sentinels) and ``redis_cluster`` (three masters, three replicas).
 """
 
 from __future__ import annotations
@@ -14,8 +18,13 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from connector.local.kafka_cluster import LocalKafkaCluster
+    from connector.local.redis_topologies import LocalRedisCluster, LocalRedisSentinel
 
 
 def _docker_answers() -> bool:
@@ -65,3 +74,35 @@ def kafka_bootstrap() -> Iterator[str]:
 
         with LocalKafka() as broker:
             yield broker.bootstrap_servers
+
+
+def _needs_java() -> None:
+    import shutil
+
+    if shutil.which("java") is None:
+        pytest.skip("a local Kafka cluster needs Java")
+
+
+@pytest.fixture
+def kafka_cluster() -> Iterator[LocalKafkaCluster]:
+    from connector.local.kafka_cluster import LocalKafkaCluster
+
+    _needs_java()
+    with LocalKafkaCluster(3) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_sentinel() -> Iterator[LocalRedisSentinel]:
+    from connector.local.redis_topologies import LocalRedisSentinel
+
+    with LocalRedisSentinel() as topology:
+        yield topology
+
+
+@pytest.fixture
+def redis_cluster() -> Iterator[LocalRedisCluster]:
+    from connector.local.redis_topologies import LocalRedisCluster
+
+    with LocalRedisCluster() as topology:
+        yield topology

@@ -9,7 +9,7 @@ from types import FrameType
 
 from connector.cli.common import RESEND_KEY, settings_of
 from connector.cli.registry import Command, register
-from connector.errors import ConfigurationError
+from connector.errors import ConfigurationError, StateStoreFailedOver
 from connector.logs import get_logger
 
 log = get_logger(__name__)
@@ -28,7 +28,11 @@ def _run(args: argparse.Namespace) -> int:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        runner.run()
+        try:
+            runner.run()
+        except StateStoreFailedOver as exc:
+            log.error("redis.failed_over", detail=str(exc))
+            return 75  # EX_TEMPFAIL: start again (the orchestrator does), from the last commit
     return 0
 
 

@@ -66,10 +66,27 @@ def _cluster_id() -> str:
 
 
 class LocalKafka:
-    def __init__(self, *, port: int | None = None, workdir: Path | None = None, partitions: int = 4) -> None:
+    """One KRaft node (broker and controller). Alone by default; ``connector.local.kafka_cluster``
+    makes several share a ``quorum`` (``id@host:port,...``), a ``cluster_id`` and a ``replication``."""
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        workdir: Path | None = None,
+        partitions: int = 4,
+        node_id: int = 1,
+        replication: int = 1,
+        heap_mb: int = 1024,
+    ) -> None:
         self.port = port or free_port()
         self.controller_port = free_port()
         self.partitions = partitions
+        self.node_id = node_id
+        self.replication = replication
+        self.heap_mb = heap_mb
+        self.quorum = f"{node_id}@127.0.0.1:{self.controller_port}"
+        self.cluster_id = _cluster_id()
         # A directory made here is removed on stop (one given by the caller is the caller's).
         self._owns_workdir = workdir is None
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="local-kafka-"))
@@ -84,6 +101,12 @@ class LocalKafka:
         return self._workdir / "broker.log"
 
     def start(self, *, timeout: float = 90.0) -> LocalKafka:
+        self.launch()
+        self.wait_ready(timeout=timeout)
+        return self
+
+    def launch(self) -> None:
+        """Format the storage if new and start the JVM, without waiting (a quorum's nodes start together)."""
         java = shutil.which("java")
         if java is None:
             raise ServiceError("Java 17+ is needed to run the local Kafka broker")
@@ -91,12 +114,13 @@ class LocalKafka:
         config = self._write_config()
         log4j = self._workdir / "log4j2.properties"
         log4j.write_text(_LOG4J2.format(log=self._workdir / "server.log"))
-        jvm = [java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        heap = [f"-Xms{min(256, self.heap_mb)}m", f"-Xmx{self.heap_mb}m"]
+        jvm = [java, *heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
                f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]  # fmt: skip
         if not (self._workdir / "data" / "meta.properties").exists():  # started again: keep its data
             # "--cluster-id=ID", not "-t ID": a random id may start with "-" and read as an option.
             formatted = subprocess.run(
-                [*jvm, _STORAGE_TOOL, "format", f"--cluster-id={_cluster_id()}", "--config", str(config)],
+                [*jvm, _STORAGE_TOOL, "format", f"--cluster-id={self.cluster_id}", "--config", str(config)],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -104,20 +128,23 @@ class LocalKafka:
             if formatted.returncode != 0:
                 raise ServiceError(f"formatting Kafka storage failed: {formatted.stderr.strip()[-2000:]}")
         self._process = ManagedProcess([*jvm, _MAIN, str(config)], log_path=self.log_path)
+
+    def wait_ready(self, *, timeout: float = 90.0) -> None:
+        assert self._process is not None, "launch() first"
         try:
             wait_until(self._answers_metadata, timeout=timeout, what="Kafka broker", process=self._process)
         except BaseException:
             self.stop(keep_files=True)  # never leave a half-started JVM behind
             raise
-        return self
 
     def _write_config(self) -> Path:
         data = self._workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
+        rf, isr = str(self.replication), str(min(2, self.replication))
         lines = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.quorum,
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
@@ -125,12 +152,15 @@ class LocalKafka:
             "inter.broker.listener.name": "PLAINTEXT",
             "log.dirs": str(data),
             "num.partitions": str(self.partitions),
-            "offsets.topic.replication.factor": "1",
+            # Replicated like production when there are several nodes: RF 3, min.insync.replicas 2.
+            "default.replication.factor": rf,
+            "min.insync.replicas": isr,
+            "offsets.topic.replication.factor": rf,
             "offsets.topic.num.partitions": "4",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "transaction.state.log.replication.factor": rf,
+            "transaction.state.log.min.isr": isr,
+            "share.coordinator.state.topic.replication.factor": rf,
+            "share.coordinator.state.topic.min.isr": isr,
             # Tests join and leave groups constantly; the default 3 s join delay only slows them down.
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "true",
@@ -153,6 +183,12 @@ class LocalKafka:
     @property
     def workdir(self) -> Path:
         return self._workdir
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed machine: no controlled shutdown, the files stay for a restart."""
+        if self._process is not None:
+            self._process.kill()
+            self._process = None
 
     def stop(self, *, keep_files: bool = False) -> None:
         """Stop the server; remove its temporary directory unless ``keep_files`` (a failed start keeps

@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -33,12 +34,28 @@ def ensure_redis_server() -> str:
 
 
 class LocalRedis:
-    def __init__(self, *, port: int | None = None, workdir: Path | None = None) -> None:
+    """One redis-server; ``extra`` arguments make it a replica, a cluster node or (with ``config``, a
+    file it may rewrite) a Sentinel."""
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        workdir: Path | None = None,
+        extra: Sequence[str] = (),
+        config: str | None = None,
+    ) -> None:
         self.port = port or free_port()
+        self._extra = list(extra)
+        self._config = config
         # A directory made here is removed on stop (one given by the caller is the caller's).
         self._owns_workdir = workdir is None
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="local-redis-"))
         self._process: ManagedProcess | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     @property
     def url(self) -> str:
@@ -46,8 +63,15 @@ class LocalRedis:
 
     def start(self, *, timeout: float = 20.0) -> LocalRedis:
         binary = ensure_redis_server()
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        first: list[str] = []
+        if self._config is not None and not (self._workdir / "redis.conf").exists():
+            (self._workdir / "redis.conf").write_text(self._config)  # kept across restarts: it rewrites it
+        if self._config is not None:
+            first = [str(self._workdir / "redis.conf")]
         argv = [
             binary,
+            *first,
             "--bind", "127.0.0.1",
             "--port", str(self.port),
             "--save", "",
@@ -55,6 +79,7 @@ class LocalRedis:
             "--dir", str(self._workdir),
             "--daemonize", "no",
             "--protected-mode", "yes",
+            *self._extra,
         ]  # fmt: skip
         self._process = ManagedProcess(argv, log_path=self._workdir / "redis.log")
         try:
@@ -75,6 +100,12 @@ class LocalRedis:
     @property
     def workdir(self) -> Path:
         return self._workdir
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed machine (it keeps nothing: no persistence)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process = None
 
     def stop(self, *, keep_files: bool = False) -> None:
         """Stop the server; remove its temporary directory unless ``keep_files`` (a failed start keeps

@@ -91,6 +91,12 @@ class ManagedProcess:
     def exited(self) -> bool:
         return self._proc.poll() is not None
 
+    def kill(self) -> None:
+        """SIGKILL the group at once (a crash, for fault tests)."""
+        if not self.exited():
+            _signal_group(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(timeout=10)
+
     def stop(self, *, grace: float = 15.0) -> None:
         """SIGTERM the group, wait for a clean exit, SIGKILL whatever is left after ``grace``."""
         if self.exited():

@@ -17,9 +17,9 @@ from typing import Any, TextIO
 
 import redis
 
-from connector.errors import AuthenticationFailed, ConnectorError
+from connector.errors import AuthenticationFailed, ConnectorError, StateStoreUnavailable
 from connector.kafka.admin import Admin
-from connector.redisio import translated
+from connector.redisio import replicated, translated
 from connector.resend import ResendClient
 from connector.settings import KafkaSettings, Settings
 from connector.wiring import Wiring
@@ -143,8 +143,10 @@ def _group(admin: Admin, group_id: str) -> str:
     return f"coordinator found, state {group.state}, {group.members} member(s)"
 
 
-def check_redis(client: redis.Redis, key_prefix: str) -> CheckResult:
-    """PING, then a write under our prefix: a read-only replica answers PING but cannot hold state."""
+def check_redis(client: redis.Redis, key_prefix: str, replicas: int = 0, replica_wait_ms: int = 1000) -> CheckResult:
+    """PING, then a write under our prefix: a read-only replica answers PING but cannot hold state.
+    With ``redis.commit_after_replicas`` (``replicas``), whether that many replicas acknowledge: if
+    not, ``run`` would never commit (issue #27)."""
 
     def probe() -> str:
         key = f"{key_prefix}check:{secrets.token_hex(4)}"
@@ -152,6 +154,12 @@ def check_redis(client: redis.Redis, key_prefix: str) -> CheckResult:
             client.ping()
             client.set(key, "1", px=10_000)
             client.delete(key)
+            if replicas > 0:
+                acked, _ = replicated(client, replicas, replica_wait_ms, key)
+                if acked < replicas:
+                    wanted = f"{max(acked, 0)} of the {replicas} replica(s) redis.commit_after_replicas wants"
+                    raise StateStoreUnavailable(f"{wanted} acknowledged: run would not commit")
+                return f"PING answered, writes accepted, {replicas} replica(s) acknowledge"
         return "PING answered, writes accepted"
 
     return _guarded("redis", probe)
@@ -216,7 +224,8 @@ def _all_checks(settings: Settings) -> Iterable[CheckResult]:
     with ExitStack() as stack:
         parts = Wiring(settings, stack)
         yield from check_kafka(settings.kafka, lambda: parts.kafka_admin(_KAFKA_TIMEOUT_MS))
-        redis_ok = check_redis(parts.redis, settings.redis.key_prefix)
+        redis_ok = check_redis(parts.redis, settings.redis.key_prefix, settings.redis.commit_after_replicas,
+                               settings.redis.replica_wait_ms)  # fmt: skip
         yield redis_ok
         # The client retries like the service does (at most about 20 s against an unreachable host).
         yield check_resend(parts.resend_probe)

@@ -52,6 +52,7 @@ class Runner:
         max_buffered: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         flush: Callable[[], None] = lambda: None,
+        durable: Callable[..., bool] = lambda **_: True,  # may offsets be committed (redisio.ReplicatedGate)
         resume_signal: ResumeSignal | None = None,
         pause_probe_max_seconds: float = 300.0,
         log_outcomes: str = "calls",
@@ -63,7 +64,7 @@ class Runner:
         self._metrics = metrics
         self._max_buffered = max_buffered
         self._clock = clock
-        self._flush = flush
+        self._flush, self._durable = flush, durable
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._tracker = OffsetTracker()
@@ -223,7 +224,7 @@ class Runner:
         self._last_commit = now
         with self._lock:
             offsets = self._tracker.to_commit()
-        if offsets and self._consumer.commit(offsets):
+        if offsets and self._durable() and self._consumer.commit(offsets):
             with self._lock:
                 self._tracker.committed(offsets)
 
@@ -269,7 +270,7 @@ class Runner:
 
     def _on_revoked(self, revoked: set[TopicPartition]) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
         with self._lock:
-            offsets = self._tracker.to_commit(revoked)
+            offsets = self._tracker.to_commit(revoked) if self._durable(ask=False) else {}
             positions = {tp: p for tp in revoked if (p := self._tracker.position(tp)) is not None}
             self._tracker.forget(revoked)
             dropped = self._scheduler.drop(revoked)

@@ -74,7 +74,7 @@ class RateLimiter:
         burst: int = 1,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        base = f"{prefix}ratelimit:{team}:"
+        base = f"{prefix}ratelimit:{{{team}}}:"  # one hash tag: every key of the scripts shares a slot (#27)
         self._keys = [base + "tat", base + "cooldown", base + "rate"]
         self._announced_key, self._other_key = base + "announced", base + "other"
         self._window_keys = [base + "window", base + "windows"]

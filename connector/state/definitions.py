@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from connector.redisio import translated
+from connector.redisio import translated, values
 from connector.state.base import StoreBase, loose
 
 __all__ = ["Definitions"]
@@ -65,7 +65,7 @@ class Definitions(StoreBase):
         if not keys:
             return frozenset()
         with translated():
-            flags = self.client.mget([self.key("property-refused", k) for k in keys])
+            flags = values(self.client, [self.key("property-refused", k) for k in keys])
         return frozenset(k for k, flag in zip(keys, flags, strict=True) if flag is not None)
 
     def refuse(self, key: str, reason: str) -> None:

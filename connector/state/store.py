@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from connector.mapping.state import ContactState, format_managed, parse_managed
-from connector.redisio import translated
+from connector.redisio import ordered_pipeline, translated
 from connector.state.base import loose
 from connector.state.definitions import Definitions
 from connector.state.users import UserIds
@@ -153,7 +153,8 @@ class StateStore(UserIds, Definitions):
             # before issue #27 (gone 14 days after an upgrade, by its TTL), erased as well meanwhile.
             keys.extend(self.key("user", str(u)) for u in user_ids)
             pipe = self.client.pipeline(transaction=False)
-            pipe.delete(*keys)
+            for key in keys:  # one DEL each: a cluster pipeline sends each to its slot's node
+                pipe.delete(key)
             pipe.zrem(self.key("index", "synced"), email)
             pipe.zrem(self.key("index", "failed"), email)
             pipe.execute()
@@ -189,7 +190,7 @@ class StateStore(UserIds, Definitions):
             if not users and not if_absent and not remember and outcome is None:
                 self.client.hset(self.key("contact", email), mapping=fields)
                 return
-            pipe = self.client.pipeline(transaction=True)
+            pipe = ordered_pipeline(self.client)
             self.queue_users(pipe, users)
             pipe.hset(self.key("contact", email), mapping=fields)
             for name, value in (if_absent or {}).items():

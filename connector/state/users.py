@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connector.redisio import translated
+from connector.redisio import ordered_pipeline, translated, values
 from connector.state.base import StoreBase
 
 __all__ = ["UserIds"]
@@ -22,7 +22,7 @@ class UserIds(StoreBase):
         if not pairs:
             return
         with translated():
-            pipe = self.client.pipeline(transaction=True)
+            pipe = ordered_pipeline(self.client)
             self.queue_users(pipe, pairs)
             self._resolve_aliases(pairs, pipe.execute())
 
@@ -30,8 +30,10 @@ class UserIds(StoreBase):
         """Keep ``user_id`` linked to ``previous_id``, which has no email yet; the email it has by now,
         if any (an identify between the lookup and the link), else None.
 
-        Atomic against :meth:`remember_users` (both are MULTI/EXEC): either the identify's write sees
-        the link and resolves it, or this sees the identify's email."""
+        Either the identify's write (:meth:`remember_users`) sees the link and resolves it, or this
+        sees the identify's email, or both (resolving twice writes the same): each writes its key
+        before it reads the other's, and ``user:{id}`` and ``alias-pending:{id}`` share a slot, so
+        one server orders the four commands (MULTI/EXEC here keeps this pair together)."""
         pending = self.key("alias-pending", previous_id)
         with translated():
             pipe = self.client.pipeline(transaction=True)
@@ -59,7 +61,7 @@ class UserIds(StoreBase):
         if not waiting or depth >= 8:
             return
         resolved = [(new, email) for new, email, _ in waiting]
-        pipe = self.client.pipeline(transaction=True)
+        pipe = ordered_pipeline(self.client)
         self.queue_users(pipe, resolved)
         for new, _, previous in waiting:
             pipe.srem(self.key("alias-pending", previous), new)
@@ -71,5 +73,5 @@ class UserIds(StoreBase):
         if not emails:
             return {}
         with translated():
-            values = self.client.mget([self.key("email-user", e) for e in emails])
-        return {e: (str(v) if v is not None else None) for e, v in zip(emails, values, strict=True)}
+            found = values(self.client, [self.key("email-user", e) for e in emails])
+        return {e: (str(v) if v is not None else None) for e, v in zip(emails, found, strict=True)}

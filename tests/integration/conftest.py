@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 import redis
+from pydantic import SecretStr
 
+from connector.redisio import connect
 from connector.resend import ResendClient
-from connector.settings import Settings, load_settings
+from connector.settings import RedisSettings, Settings, load_settings
 from connector.sync import EventSync
 from connector.wiring import state_store
 from resend_emulator import EmulatorInspector, EmulatorServer
@@ -34,7 +36,7 @@ def inspector(emulator: EmulatorServer) -> Iterator[EmulatorInspector]:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = connect(RedisSettings(url=SecretStr(redis_url)))  # a Sentinel or Cluster URL too
     yield client
     client.close()
 

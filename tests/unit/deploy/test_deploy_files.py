@@ -15,6 +15,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from connector.redisio import parse_topology
 from connector.settings import MetricsSettings, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -152,6 +153,11 @@ def test_kubernetes_settings_load_from_the_configmap_and_the_secret(
     assert settings.resend.api_key.get_secret_value() == secret["stringData"]["RESEND_CONNECTOR_RESEND__API_KEY"]
     assert settings.metrics.host == "0.0.0.0"
     assert "api_key" not in configmap["data"][file_name]  # the key lives in the Secret only
+    # The production topology (issue #27): Redis through Sentinel, commits only of replicated state.
+    assert parse_topology(settings.redis.url.get_secret_value()).kind == "sentinel"
+    assert settings.redis.commit_after_replicas == 1
+    assert len(settings.kafka.bootstrap_servers.split(",")) == 3
+    assert settings.kafka.dead_letter_replication_factor == 3
 
     [port] = container["ports"]
     assert port == {"name": "metrics", "containerPort": settings.metrics.port}

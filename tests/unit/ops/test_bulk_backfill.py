@@ -183,10 +183,10 @@ def test_one_import_per_segment_set_and_redis_as_if_identified(
     assert "8 created" in text
     assert "line 10: skipped" in text
     # Redis: exists with its managed segments, the userId mapping, the email index.
-    record = redis_client.hgetall("t:contact:a0@example.com")
+    record = redis_client.hgetall("t:contact:{a0@example.com}")
     assert (record["exists"], record["managed"]) == ("1", "[" + ",".join(sorted(ada["segments"])) + "]")
-    assert redis_client.get("t:user:ua0") == "a0@example.com"
-    assert redis_client.sismember("t:email-index", "b2@example.com")
+    assert redis_client.get("t:user:{ua0}") == "a0@example.com"
+    assert redis_client.sismember("t:{email-index}:email-index", "b2@example.com")
 
 
 def test_the_rows_of_one_person_are_planned_once_as_their_identifies_would_leave_them(
@@ -211,8 +211,8 @@ def test_the_rows_of_one_person_are_planned_once_as_their_identifies_would_leave
     # Later rows win field by field; an unsubscribe is kept (the event path's consent rule).
     assert (dup["first_name"], dup["last_name"], dup["unsubscribed"]) == ("Dee", "New", "true")
     assert (dup["properties"]["plan"], dup["properties"]["cdp_user_id"]) == ("gold", "u2")
-    assert redis_client.hget("t:contact:dup@example.com", "managed") == f"[{beta}]"
-    assert redis_client.get("t:user:u1") == redis_client.get("t:user:u2") == "dup@example.com"
+    assert redis_client.hget("t:contact:{dup@example.com}", "managed") == f"[{beta}]"
+    assert redis_client.get("t:user:{u1}") == redis_client.get("t:user:{u2}") == "dup@example.com"
 
 
 def test_a_team_without_contact_imports_gets_a_clear_message_and_the_per_contact_path(
@@ -289,8 +289,8 @@ def test_rows_an_import_did_not_load_are_written_to_a_file_that_loads_again(
     assert "1 failed" in text
     failed = contacts.with_name("contacts.failed.jsonl")
     assert [json.loads(line)["email"] for line in failed.read_text().splitlines()] == ["b1@example.com"]
-    assert not redis_client.exists("t:contact:b1@example.com")
-    assert redis_client.hget("t:contact:b0@example.com", "exists") == "1"
+    assert not redis_client.exists("t:contact:{b1@example.com}")
+    assert redis_client.hget("t:contact:{b0@example.com}", "exists") == "1"
     resend.failing = frozenset()  # fixed
     code, _, _ = _backfill(failed, resend, redis_client)
     assert code == 0
@@ -350,7 +350,7 @@ def test_an_interrupted_backfill_resumes_and_a_finished_one_is_not_loaded_again(
     # The rerun imports what the first run planned (Resend holds some of it by now), not through events.
     assert (code, handed) == (0, [])
     assert len(resend.contacts) == 8
-    assert redis_client.hget("t:contact:a3@example.com", "exists") == "1"
+    assert redis_client.hget("t:contact:{a3@example.com}", "exists") == "1"
     resend.calls.clear()
     code, text, handed = _backfill(contacts, resend, redis_client)
     assert (code, handed) == (0, [])

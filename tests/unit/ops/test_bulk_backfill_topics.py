@@ -122,7 +122,7 @@ def test_a_contact_created_elsewhere_after_the_index_was_read_keeps_its_topics(
     assert resend.contacts["ada@example.com"]["first_name"] == "Ada"
     assert resend.contacts["bob@example.com"]["topics"] == {"t-news": "opt_in"}
     assert "1 created, 1 updated, 0 skipped, 0 failed" in text  # ada counted once, as the contact she is
-    assert redis_client.hget("t:contact:ada@example.com", "exists") == "1"
+    assert redis_client.hget("t:contact:{ada@example.com}", "exists") == "1"
 
 
 def test_new_contacts_get_the_default_topics_in_one_import_that_touches_no_existing_contact(

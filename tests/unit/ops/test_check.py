@@ -11,6 +11,7 @@ import pytest
 from kafka.errors import KafkaTimeoutError
 
 from connector.kafka.admin import Admin, GroupState
+from connector.ops import check as check_module
 from connector.ops.check import CheckResult, check_kafka, check_redis, check_resend, check_settings, report
 from connector.resend import ResendClient
 from connector.settings import KafkaSettings, load_settings
@@ -212,3 +213,16 @@ def test_the_quota_line_says_what_resend_announced_and_what_is_in_force() -> Non
     assert after.detail == "Resend announces 5/s, share 0.8, other traffic 0/s: 4.00/s in force"
     bare, _ = resend_answering(announcing)
     assert not check_quota(bare).ok  # no Redis: no shared limit to show
+
+
+def test_redis_without_the_replicas_commit_after_replicas_wants_fails_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # WAIT answers how many replicas acknowledged; none means `run` would never commit (issue #27).
+    answers = iter([(0, ()), (1, ())])
+    monkeypatch.setattr(check_module, "replicated", lambda client, replicas, timeout_ms, marker: next(answers))
+    client = fakeredis.FakeRedis(decode_responses=True)
+    result = check_redis(client, "t:", replicas=1, replica_wait_ms=10)
+    assert not result.ok
+    assert "run would not commit" in result.detail
+    assert check_redis(client, "t:", replicas=1).detail.endswith("1 replica(s) acknowledge")

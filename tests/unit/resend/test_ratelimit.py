@@ -245,7 +245,7 @@ def test_acquire_sleeps_what_the_script_says(store: fakeredis.FakeRedis, clock: 
 
 def test_keys_name_the_fingerprint_not_the_key(limiter: Callable[..., RateLimiter], store: fakeredis.FakeRedis) -> None:
     limiter(team="0123abcd").wait_ms()
-    assert store.keys() == ["test:ratelimit:0123abcd:tat"]
+    assert store.keys() == ["test:ratelimit:{0123abcd}:tat"]
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,10 @@ def test_an_unknown_scheme_is_reported_with_the_other_problems() -> None:
     problems = problems_of(f"http://:{PASSWORD}@127.0.0.1:6379/0", max_in_flight_contacts=0)
     assert len(problems) == 2
     [redis_problem] = [p for p in problems if p.startswith("redis.url")]
-    assert "scheme must be redis://, rediss:// or unix:// (not http://)" in redis_problem
+    assert (
+        "scheme must be redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// (not http://)"
+        in redis_problem
+    )
     assert any(p.startswith("kafka.max_in_flight_contacts") for p in problems)
 
 

@@ -52,7 +52,7 @@ def test_the_lock_has_a_ttl_so_a_dead_holder_frees_it(client: redis.Redis) -> No
 def test_user_ids_map_to_emails_with_a_ttl(store: StateStore, client: redis.Redis) -> None:
     store.remember_users([("u1", "ada@example.com")])
     assert store.email_for("u1") == "ada@example.com"
-    assert 0 < client.ttl("t:user:u1") <= 100
+    assert 0 < client.ttl("t:user:{u1}") <= 100
     assert store.email_for("u2") is None
 
 
@@ -62,7 +62,7 @@ def test_user_mappings_ride_along_with_the_contact_and_sync_records(store: State
     assert (store.email_for("u1"), store.email_for("u2"), store.email_for("u3")) == ("a@x.io", "b@x.io", "b@x.io")
     assert store.sync_record("b@x.io").user_ids == {"u2", "u3"}
     assert store.sync_record("a@x.io").last_outcome == "synced"
-    assert 0 < client.ttl("t:user:u2") <= 100
+    assert 0 < client.ttl("t:user:{u2}") <= 100
 
 
 def test_contact_state_round_trips_and_none_leaves_it_unchanged(store: StateStore) -> None:
@@ -95,7 +95,7 @@ def test_erasure_forgets_the_contact_and_every_user_id_of_it(store: StateStore) 
 def test_refused_keys_are_remembered_for_a_while(store: StateStore, client: redis.Redis) -> None:
     store.refuse("bad", "422 validation_error")
     assert store.refused(["bad", "good"]) == {"bad"}
-    assert 0 < client.ttl("t:property-refused:bad") <= 50
+    assert 0 < client.ttl("t:{definitions}:property-refused:bad") <= 50
     assert store.refused([]) == frozenset()
 
 

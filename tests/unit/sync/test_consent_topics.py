@@ -65,7 +65,7 @@ def test_allow_resubscribe_lets_the_event_win(resend: FakeResend, redis_client: 
 def test_a_contact_known_to_redis_without_a_flag_is_read_once(resend: FakeResend, redis_client: redis.Redis) -> None:
     sync = make_sync(resend, redis_client)
     sync.handle(identify(plan="pro"))  # created: the flag is recorded (false) with the contact
-    redis_client.hdel("t:contact:" + EMAIL, "unsubscribed", "unsubscribed_at")  # as before this feature
+    redis_client.hdel("t:contact:{" + EMAIL + "}", "unsubscribed", "unsubscribed_at")  # as before this feature
     resend.contacts[EMAIL].unsubscribed = True
     resend.calls.clear()
     sync.handle(identify(unsubscribed=False, plan="team"))

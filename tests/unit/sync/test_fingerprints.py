@@ -101,7 +101,7 @@ def test_losing_the_memory_costs_a_call_never_a_write(
 ) -> None:
     sync.handle(identify("ada@example.com", plan="pro"))
     resend.contacts["ada@example.com"].properties["plan"] = "edited in the dashboard"
-    redis_client.delete("t:fields:ada@example.com")
+    redis_client.delete("t:fields:{ada@example.com}")
     resend.calls.clear()
     assert sync.handle(identify("ada@example.com", plan="pro")).calls == 1
     assert resend.contacts["ada@example.com"].properties["plan"] == "pro"
@@ -111,9 +111,9 @@ def test_an_old_memory_is_sent_again(sync: EventSync, resend: FakeResend, redis_
     sync.handle(identify("ada@example.com", plan="pro"))
     resend.contacts["ada@example.com"].properties["plan"] = "edited in the dashboard"
     week_ago = int(time.time()) - 7 * 86_400
-    fields = redis_client.hgetall("t:fields:ada@example.com")
+    fields = redis_client.hgetall("t:fields:{ada@example.com}")
     redis_client.hset(
-        "t:fields:ada@example.com", mapping={k: f"{v.split('@')[0]}@{week_ago}" for k, v in fields.items()}
+        "t:fields:{ada@example.com}", mapping={k: f"{v.split('@')[0]}@{week_ago}" for k, v in fields.items()}
     )
     assert sync.handle(identify("ada@example.com", plan="pro")).calls == 1
     assert resend.contacts["ada@example.com"].properties["plan"] == "pro"
@@ -132,7 +132,7 @@ def test_with_the_setting_at_zero_every_field_is_sent(resend: FakeResend, redis_
     for _ in range(3):
         sync.handle(identify("ada@example.com", plan="pro"))
     assert resend.calls.count("update_contact") == 2
-    assert not redis_client.exists("t:fields:ada@example.com")
+    assert not redis_client.exists("t:fields:{ada@example.com}")
 
 
 def test_a_deleted_contact_forgets_its_fields(sync: EventSync, resend: FakeResend, redis_client: redis.Redis) -> None:

@@ -44,7 +44,7 @@ def test_a_record_that_says_only_exists_is_completed_from_resend_before_reconcil
     # "exists" without "managed" is not "manages nothing".
     sync = make_sync(resend, redis_client)
     sync.handle(identify("ada@example.com", resendAudiences="Alpha", plan="free"))
-    redis_client.hdel("t:contact:ada@example.com", "managed", "members")
+    redis_client.hdel("t:contact:{ada@example.com}", "managed", "members")
     resend.calls.clear()
     sync.handle(identify("ada@example.com", resendAudiences="Beta"))
     assert resend.segment_names("ada@example.com") == {"Beta"}
@@ -60,7 +60,7 @@ def test_the_managed_set_read_from_resend_is_kept_in_redis(resend: FakeResend, r
     alpha = next(iter(resend.segments))
     redis_client.flushall()
     sync.handle(identify("ada@example.com", plan="pro"))
-    assert redis_client.hget("t:contact:ada@example.com", "managed") == f"[{alpha}]"
+    assert redis_client.hget("t:contact:{ada@example.com}", "managed") == f"[{alpha}]"
     resend.calls.clear()
     sync.handle(identify("ada@example.com", resendAudiences=""))
     assert "get_contact" not in resend.calls  # what was read is trusted now, not read again
@@ -78,12 +78,12 @@ def test_a_newer_managed_record_in_redis_is_not_overwritten_by_an_older_reading(
 
     def read_then_other_replica_reconciles(email: str) -> object:
         contact = real(email)
-        redis_client.hset("t:contact:ada@example.com", mapping={"exists": "1", "managed": "[]", "members": "[]"})
+        redis_client.hset("t:contact:{ada@example.com}", mapping={"exists": "1", "managed": "[]", "members": "[]"})
         return contact
 
     resend.get_contact = read_then_other_replica_reconciles  # type: ignore[method-assign]
     sync.handle(identify("ada@example.com", plan="pro"))
-    assert redis_client.hget("t:contact:ada@example.com", "managed") == "[]"
+    assert redis_client.hget("t:contact:{ada@example.com}", "managed") == "[]"
 
 
 def test_track_events_never_write_a_partial_contact_record(resend: FakeResend, redis_client: redis.Redis) -> None:

@@ -36,10 +36,10 @@ def test_without_the_index_a_new_email_is_checked_first(resend: FakeResend, redi
 def test_a_deletion_takes_the_email_out_of_the_index(resend: FakeResend, redis_client: redis.Redis) -> None:
     sync = make_sync(resend, redis_client, delete_on_message_types=["delete"], email_index_max_age_seconds=3600)
     sync.handle(identify("ada@example.com", plan="pro"))
-    assert redis_client.sismember("t:email-index", "ada@example.com")
+    assert redis_client.sismember("t:{email-index}:email-index", "ada@example.com")
     sync.handle(identify("bob@example.com"))
     sync.handle(Event.from_dict({"type": "delete", "traits": {"email": "ada@example.com"}}))
-    assert not redis_client.sismember("t:email-index", "ada@example.com")
+    assert not redis_client.sismember("t:{email-index}:email-index", "ada@example.com")
     resend.calls.clear()
     sync.handle(identify("ada@example.com", plan="pro"))
     assert _contact_calls(resend) == ["create_contact"]

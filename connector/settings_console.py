@@ -16,9 +16,12 @@ class ConsoleSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8070, ge=0, le=65535)
     access_token: SecretStr | None = Field(default=None, description="Given at the login form or as a header.")
-    # Single sign-on: a reverse proxy that authenticates people sets this header to who they are. Only
-    # safe when nothing but that proxy can reach the console (it is trusted blindly).
+    # Single sign-on: a reverse proxy that authenticates people sets this header to who they are. The
+    # header counts only on connections from trusted_proxy_addresses (the proxy's own address as the
+    # console sees it; uvicorn's X-Forwarded-For rewriting is off), so another local process or a
+    # client reaching the port directly cannot name itself.
     trusted_proxy_header: str | None = None
+    trusted_proxy_addresses: tuple[str, ...] = ("127.0.0.1", "::1")
     # Written field values as `a***` on the Contacts page (emails follow destination.mask_emails_in_logs).
     mask_values: bool = False
     # The connector replicas' /status endpoints (metrics.host:metrics.port each); none: this settings'

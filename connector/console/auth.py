@@ -38,6 +38,7 @@ class Authenticator:
     def __init__(self, settings: ConsoleSettings, *, key: bytes | None = None) -> None:
         self._token = settings.access_token.get_secret_value().encode() if settings.access_token else None
         self._proxy_header = settings.trusted_proxy_header
+        self._proxies = frozenset(settings.trusted_proxy_addresses)
         self._key = key or secrets.token_bytes(32)
 
     # -- the access token --------------------------------------------------------------------------
@@ -53,7 +54,7 @@ class Authenticator:
 
     def operator(self, request: Request) -> Operator | None:
         """Who made the request, or None: not signed in."""
-        if self._proxy_header is not None:
+        if self._proxy_header is not None and request.client is not None and request.client.host in self._proxies:
             user = request.headers.get(self._proxy_header, "").strip()
             if user:
                 name = user[:_NAME_CHARS]

@@ -28,7 +28,14 @@ def _server(settings: Settings, stack: ExitStack) -> uvicorn.Server:
         raise ConfigurationError(problem, (problem,))
     app = build_app(Backend(settings, stack), Authenticator(console))
     # No access log: the URLs carry emails (/contacts/<email>); actions log their own audit lines.
-    config = uvicorn.Config(app, host=console.host, port=console.port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=console.host,
+        port=console.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,  # the peer is the proxy itself: console.trusted_proxy_addresses is about it
+    )
     return uvicorn.Server(config)
 
 

@@ -14,11 +14,18 @@ from connector.settings_console import ConsoleSettings
 TOKEN = "a-console-token-for-tests"
 
 
-def request(headers: dict[str, str] | None = None, cookie: str | None = None) -> Request:
+def request(headers: dict[str, str] | None = None, cookie: str | None = None, peer: str = "127.0.0.1") -> Request:
     raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if cookie is not None:
         raw.append((b"cookie", f"{COOKIE}={cookie}".encode()))
-    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": raw, "query_string": b""}
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": raw,
+        "query_string": b"",
+        "client": (peer, 50000),
+    }
     return Request(scope)
 
 
@@ -61,6 +68,17 @@ def test_the_proxy_header_counts_only_when_configured() -> None:
     assert (operator.name, operator.via) == ("sso-jane", "proxy")
     assert not console.csrf_ok(operator, None)
     assert console.csrf_ok(operator, console.csrf_token(operator))
+
+
+def test_the_proxy_header_counts_only_from_the_proxys_address() -> None:
+    # Anyone reaching the port directly could otherwise name themselves and skip the token.
+    console = auth(trusted_proxy_header="X-Forwarded-User")
+    assert console.operator(request({"X-Forwarded-User": "mallory"}, peer="10.0.0.9")) is None
+    proxied = auth(trusted_proxy_header="X-Forwarded-User", trusted_proxy_addresses=("10.0.0.2",))
+    assert proxied.operator(request({"X-Forwarded-User": "mallory"}, peer="127.0.0.1")) is None
+    operator = proxied.operator(request({"X-Forwarded-User": "sso-jane"}, peer="10.0.0.2"))
+    assert operator is not None
+    assert operator.name == "sso-jane"
 
 
 def test_a_short_token_is_refused_without_showing_it() -> None:

@@ -242,8 +242,8 @@ class Wiring:
         return writer
 
     def event_producer(self) -> Producer:
-        """The events topic's idempotent producer, for ``backfill --via-events`` (closed by the backfill)."""
-        from connector.kafka.clients import idempotent_producer
+        """The events topic's ordered producer, for ``backfill --via-events`` (closed by the backfill)."""
+        from connector.kafka.clients import ordered_producer
 
-        producer: Producer = idempotent_producer(self.settings.kafka)
+        producer: Producer = ordered_producer(self.settings.kafka)
         return producer

@@ -2,7 +2,7 @@
 
 consumer.py (the group consumer wrapper with its rebalance listener, and replay's dead-letter
 source), clients.py (client configuration, topic creation, the durable dead-letter producer, the
-backfill's idempotent producer), admin.py (what ``check`` reads of the cluster), event_writer.py (the
+backfill's ordered producer), admin.py (what ``check`` reads of the cluster), event_writer.py (the
 webhooks' durable writer), originals.py (single records read back by offset, for replay),
 workarounds.py (kafka-python's version-tied workarounds, with the versions they were verified on),
 browse.py (reading topics without a group, for the operator console).

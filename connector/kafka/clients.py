@@ -34,7 +34,7 @@ log = get_logger(__name__)
 _TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
 # What the broker or the producer says about the record itself; any other error is about the
 # connection or the topic, and a smaller copy would not help (it is retried).
-_ABOUT_THE_RECORD = (*_TOO_LARGE, InvalidRecordError, InvalidTimestampError, CorruptRecordError)
+ABOUT_THE_RECORD = (*_TOO_LARGE, InvalidRecordError, InvalidTimestampError, CorruptRecordError)
 # What a send to a topic that does not exist ends with (its metadata never comes, or the broker says
 # so); a broker that is away ends the same way, so the topic's existence is asked before pausing.
 _MAYBE_MISSING = (KafkaTimeoutError, UnknownTopicOrPartitionError)
@@ -52,13 +52,14 @@ class _Refused(Exception):
 
 
 __all__ = [
+    "ABOUT_THE_RECORD",
     "DeadLetterProducer",
     "admin_client",
     "answers_metadata",
     "client_config",
     "ensure_topics",
-    "idempotent_producer",
     "new_consumer",
+    "ordered_producer",
     "plain_producer",
 ]
 
@@ -89,9 +90,16 @@ def new_consumer(settings: KafkaSettings, *, group_id: str | None = None) -> Kaf
     )
 
 
-def idempotent_producer(settings: KafkaSettings) -> KafkaProducer:
-    """Idempotence: the producer's own retries never write a record twice, and keep the order."""
-    return KafkaProducer(**client_config(settings), acks="all", enable_idempotence=True, linger_ms=20)
+# Not idempotent: kafka-python 3's idempotent producer (its default) takes a broker's refusal of one
+# record (a topic's max.message.bytes) as fatal and fails every later send of the process. One request
+# in flight per broker keeps the order idempotence kept; a retry after a lost acknowledgement may
+# write a record twice, which every reader of these topics takes (docs/semantics.md).
+ORDERED = {"acks": "all", "enable_idempotence": False, "max_in_flight_requests_per_connection": 1, "retries": 5}
+
+
+def ordered_producer(settings: KafkaSettings) -> KafkaProducer:
+    """acks=all, in order, and a record the broker refuses fails alone (the backfill's producer)."""
+    return KafkaProducer(**client_config(settings), **ORDERED, linger_ms=20)
 
 
 def admin_client(settings: KafkaSettings, **overrides: Any) -> Any:
@@ -203,7 +211,7 @@ class DeadLetterProducer:
             message = f"no permission to write the dead-letter topic {topic} (TopicAuthorizationFailedError)"
             raise DeadLetterTopicUnwritable(message, topic=topic) from exc
         except KafkaError as exc:
-            if isinstance(exc, _ABOUT_THE_RECORD):
+            if isinstance(exc, ABOUT_THE_RECORD):
                 raise _Refused(exc) from exc
             if isinstance(exc, _MAYBE_MISSING) and self._missing(topic):
                 message = f"the dead-letter topic {topic} does not exist; create it (kafka.dead_letter_topic)"

@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from connector.errors import RetryableError
-from connector.kafka.clients import client_config
+from connector.kafka.clients import ABOUT_THE_RECORD, ORDERED, client_config
 from connector.settings import KafkaSettings
 
 __all__ = ["EventWriter"]
@@ -24,8 +24,7 @@ class EventWriter:
     def __init__(self, settings: KafkaSettings, topic: str, *, timeout: float = 10.0) -> None:
         self._producer = KafkaProducer(
             **client_config(settings),
-            acks="all",
-            retries=5,
+            **ORDERED,  # a refused record fails alone (clients.py)
             linger_ms=2,
             max_block_ms=int(timeout * 1000),
         )
@@ -45,6 +44,11 @@ class EventWriter:
             ]
             for future in futures:
                 future.get(timeout=self._timeout)
+        except ABOUT_THE_RECORD as exc:  # 503: Svix redelivers it, written once the topic takes it
+            error = type(exc).__name__
+            raise RetryableError(
+                f"the webhooks topic {self._topic} refuses this event ({error}); raise its limit"
+            ) from exc
         except KafkaError as exc:
             raise RetryableError(f"webhook event write failed: {type(exc).__name__}") from exc
 

@@ -5,7 +5,7 @@ same path as live events and obey the same shared rate limit. Resuming without d
 
 - the file is identified by a hash of its content, and each event's messageId is
   ``backfill-<file hash>-<line>``, the same on every run;
-- records are sent in batches; after each batch the producer is flushed (``acks=all``, idempotent),
+- records are sent in batches; after each batch the producer is flushed (``acks=all``, in order),
   every record's acknowledgement is checked, and what they cover is written to Redis
   (``<key_prefix>backfill:<file hash>``: the line up to which everything is done, plus any line
   acknowledged after a record Kafka refused). Only then does the next batch start;

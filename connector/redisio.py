@@ -20,6 +20,7 @@ commands keep their order on each node. :func:`values` reads many keys across sl
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +28,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import redis
 import redis.exceptions as rex
+from redis._parsers import Encoder
 from redis.cluster import ClusterNode, RedisCluster
+from redis.commands.core import Script
 from redis.sentinel import Sentinel
 
 from connector.errors import StateStoreFailedOver, StateStoreUnavailable
@@ -79,16 +82,48 @@ def connect(settings: RedisSettings) -> redis.Redis:
         )  # fmt: skip
         return master
     nodes = [ClusterNode(host, port) for host, port in topology.hosts]  # type: ignore[no-untyped-call]
-    cluster = RedisCluster(startup_nodes=nodes, decode_responses=True, ssl=topology.tls, username=topology.username,
-                           password=topology.password, socket_timeout=timeout,
-                           socket_connect_timeout=timeout)  # fmt: skip
     # RedisCluster answers the commands the connector uses with the same signatures; typing it as
     # redis.Redis keeps one client type across the codebase (the key layout keeps slots apart).
-    return cast(redis.Redis, cluster)
+    return cast(redis.Redis, _LazyCluster(lambda: RedisCluster(
+        startup_nodes=nodes, decode_responses=True, ssl=topology.tls, username=topology.username,
+        password=topology.password, socket_timeout=timeout, socket_connect_timeout=timeout,
+    )))  # fmt: skip
+
+
+class _LazyCluster:
+    """A RedisCluster built at its first command, as a ``redis.Redis`` connects: RedisCluster reads the
+    topology when built, so an unreachable cluster would otherwise fail outside :func:`translated`,
+    as a raw RedisClusterException, instead of as StateStoreUnavailable at the first command."""
+
+    def __init__(self, build: Callable[[], RedisCluster]) -> None:
+        self._build, self._lock = build, threading.Lock()
+        self._cluster: RedisCluster | None = None
+
+    def _client(self) -> RedisCluster:
+        with self._lock:
+            if self._cluster is None:
+                try:
+                    self._cluster = self._build()  # built again at the next command when it failed
+                except rex.RedisClusterUnreachableError as exc:  # what one server raises at its first command
+                    raise redis.ConnectionError(str(exc)) from exc
+            return self._cluster
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client(), name)
+
+    def get_encoder(self) -> Encoder:  # what Script hashes a script with (decode_responses=True)
+        return Encoder("utf-8", "strict", True)  # type: ignore[no-untyped-call]
+
+    def register_script(self, script: str) -> Script:  # no round trip, as on one server
+        return Script(self, script)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.close()
 
 
 def is_cluster(client: Any) -> bool:
-    return isinstance(client, RedisCluster)
+    return isinstance(client, RedisCluster | _LazyCluster)
 
 
 def ordered_pipeline(client: redis.Redis) -> Any:
@@ -199,7 +234,7 @@ def translated() -> Iterator[None]:
     """Turn redis-py's connection-level failures into StateStoreUnavailable (retryable)."""
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+    except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, rex.RedisClusterUnreachableError) as exc:
         raise StateStoreUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
     except _TRANSIENT_TYPES as exc:  # a failover under way: a demoted master, a slot without its node
         raise StateStoreUnavailable(f"redis not ready: {type(exc).__name__}") from exc

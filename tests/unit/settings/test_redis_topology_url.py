@@ -63,8 +63,9 @@ def test_connect_builds_a_sentinel_master_client_and_a_cluster_client_without_co
                                      resend={"api_key": "re_x"}).redis)  # fmt: skip
     assert isinstance(sentinel, redis.Redis)
     assert type(sentinel.connection_pool).__name__ == "SentinelConnectionPool"
-    with pytest.raises(redis.RedisClusterException):  # nothing listens: the seed nodes are asked at once
-        connect(load_settings(redis={"url": "redis+cluster://127.0.0.1:9"}, resend={"api_key": "re_x"}).redis)
+    cluster = connect(load_settings(redis={"url": "redis+cluster://127.0.0.1:9"}, resend={"api_key": "re_x"}).redis)
+    with pytest.raises(redis.ConnectionError):  # nothing listens: the seed nodes are asked at the first command
+        cluster.ping()
 
 
 def test_a_prefix_with_a_brace_is_refused() -> None:

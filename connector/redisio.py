@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from connector.settings import RedisSettings
 
 __all__ = [
+    "REDIS_ERRORS",
     "ReplicatedGate",
     "Topology",
     "connect",
@@ -53,6 +54,9 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+# What a Redis call can raise, for the best-effort writers that catch it themselves: redis-py's
+# cluster errors (a whole cluster lost after start-up) do not derive from RedisError.
+REDIS_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, rex.RedisClusterException)
 _GATE_BACKOFF_SECONDS = 2.0  # after a WAIT that fell short, commits wait this long before asking again
 
 # Transient states of a healthy deployment: a failover, a resharding, a replica still loading.

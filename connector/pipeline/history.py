@@ -31,6 +31,7 @@ from redis.exceptions import NoScriptError
 from connector.logs import get_logger
 from connector.mapping.commands import CreateContact, DeleteContact, UpdateContact
 from connector.mapping.topics import SetTopics
+from connector.redisio import REDIS_ERRORS
 
 __all__ = ["HISTORY_CAP", "HISTORY_TTL_SECONDS", "HistoryEntry", "HistoryWriter", "history_key", "read_history"]
 
@@ -165,7 +166,7 @@ class HistoryWriter:
             writes.append((key, b"1" if key in erased else b"0", *newest))
         try:
             self._send(writes)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("history.not_written", entries=len(batch), error=type(exc).__name__)
 
     def _send(self, calls: list[tuple[Any, ...]]) -> None:

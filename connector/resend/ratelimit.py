@@ -21,12 +21,13 @@ import redis
 
 from connector.errors import StateStoreUnavailable
 from connector.logs import get_logger
-from connector.redisio import translated
+from connector.redisio import REDIS_ERRORS, translated
 from connector.resend.quota import Window, other_traffic, rate_in_force
 
 __all__ = ["RateLimiter", "announced_rate", "window_seconds"]
 
 log = get_logger(__name__)
+_READ_ERRORS: tuple[type[Exception], ...] = (*REDIS_ERRORS, ValueError)
 
 _GCRA = files("connector.resend").joinpath("gcra.lua").read_text()
 _COOLDOWN = files("connector.resend").joinpath("cooldown.lua").read_text()
@@ -169,7 +170,7 @@ class RateLimiter:
         try:
             raw = self._client.mget([self._announced_key, self._keys[2], self._other_key])
             announced, rate, other = (float(v) if v is not None else None for v in raw)
-        except (redis.RedisError, ValueError):
+        except _READ_ERRORS:
             announced, other = self._announced, self._other
             rate = rate_in_force(announced, self._share, None, other) if announced is not None else None
         if rate is None:

@@ -18,15 +18,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from connector.errors import RetryableError
 from connector.logs import get_logger
+from connector.redisio import REDIS_ERRORS
 from connector.state import StateStore
 
 __all__ = ["TALLY_TTL_SECONDS", "broadcast_tally", "last_delivery", "record_delivery"]
 
 log = get_logger(__name__)
+_NOT_WRITTEN: tuple[type[Exception], ...] = (*REDIS_ERRORS, RetryableError)
 
 TALLY_TTL_SECONDS = 90 * 86_400
 UNIQUE = ("email.opened", "email.clicked")
@@ -48,7 +48,7 @@ def record_delivery(store: StateStore, kind: str, payload: Any, emails: Sequence
                 pipe.pfadd(unique, *emails)
                 pipe.expire(unique, TALLY_TTL_SECONDS)
         pipe.execute()
-    except (redis.RedisError, RetryableError) as exc:
+    except _NOT_WRITTEN as exc:
         log.warning("webhook.tally_not_written", type=kind, error=type(exc).__name__)
 
 

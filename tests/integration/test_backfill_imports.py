@@ -17,6 +17,7 @@ from connector.events import Event
 from connector.ops import run_import_backfill
 from connector.resend import ResendClient
 from connector.settings import Settings
+from connector.state.base import store_key
 from connector.sync import EventSync
 from resend_emulator import EmulatorInspector
 
@@ -159,7 +160,7 @@ def test_a_rerun_never_reapplies_the_default_topics_to_a_contact_that_opted_out(
     assert code == 0, text
     assert inspector.contacts()["ada@example.com"]["topics"] == {"Newsletter": "opt_in"}
     _opt_out(inspector, "ada@example.com", "Newsletter")  # on Resend's preference page
-    redis_client.delete(f"{settings.redis.key_prefix}contact:ada@example.com")
+    redis_client.delete(store_key(settings.redis.key_prefix, "contact", "ada@example.com"))
     code, text = _backfill(settings, path, redis_client)
     assert code == 0, text
     assert inspector.contacts()["ada@example.com"]["topics"] == {"Newsletter": "opt_out"}

@@ -94,6 +94,21 @@ def test_a_redis_failure_drops_the_batch_and_never_raises(redis_client: redis.Re
     history.flush()
 
 
+def test_a_whole_cluster_lost_drops_the_batch_and_never_raises(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # redis-py's cluster errors do not derive from RedisError: the writer's thread must survive them.
+    client, history = writer(redis_client)
+
+    def lost(*args: Any, **options: Any) -> Any:
+        raise redis.exceptions.RedisClusterUnreachableError("no node answers")
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", lost)
+    monkeypatch.setattr(client, "execute_command", lost)
+    history.add("a@x.com", "identify", "applied", "", "m", "events", 0, 1, 1, ())
+    history.flush()
+
+
 class Sent:
     """Every command the client sends, alone or in a pipeline (one list per round trip)."""
 

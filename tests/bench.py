@@ -49,12 +49,11 @@ from typing import Any, Protocol
 import httpx
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
-from connector.local.services import free_port
 from resend_emulator import EmulatorInspector
 from tests.bench_economy import backfill_rows, fewest_calls, workload
 from tests.bench_express import express_rows, print_express
 from tests.bench_quota import print_quota, quota_rows
-from tests.harness import ConnectorProcess, Deployment, wait_drained
+from tests.harness import ConnectorProcess, Deployment, start_emulator, wait_drained
 
 API_KEY = "re_bench_" + uuid.uuid4().hex[:8]
 
@@ -257,29 +256,12 @@ class Run:
                 "p50_s": p50, "p99_s": p99}  # fmt: skip
 
 
-def _start_emulator() -> tuple[subprocess.Popen[bytes], str, EmulatorInspector]:
-    port = free_port()
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "connector", "emulator", "--port", str(port), "--api-key", API_KEY, "--rate-limit", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    inspector = EmulatorInspector(url)
-    for _ in range(100):
-        try:
-            inspector.state()
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return emulator, url, inspector
-
-
 def economy_row(bootstrap: str, redis_url: str, workdir: Path) -> dict[str, Any]:
     """(d): the mixed stream through the real connector process, on an emulator of its own."""
     users = int(os.environ.get("BENCH_ECONOMY_USERS", "2000"))
     count = int(os.environ.get("BENCH_ECONOMY_EVENTS", "20000"))
     events = list(workload(users, count))
-    emulator, url, inspector = _start_emulator()
+    emulator, url, inspector = start_emulator(API_KEY)
     try:
         suffix = uuid.uuid4().hex[:6]
         d = Deployment(bootstrap, redis_url, url, API_KEY, topic=f"bench-economy-{suffix}", group=f"bench-{suffix}",
@@ -307,7 +289,7 @@ def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
     contacts = int(os.environ.get("BENCH_BACKFILL", "100000"))
     path = workdir / "backfill.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in backfill_rows(contacts)))
-    emulator, url, inspector = _start_emulator()
+    emulator, url, inspector = start_emulator(API_KEY)
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         # The unthrottled emulator announces no limit: the harness's cap, as for the other rows (without
@@ -340,7 +322,7 @@ def main() -> int:
     one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
     backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
     replicas = int(os.environ.get("BENCH_REPLICAS", "2"))
-    emulator, url, inspector = _start_emulator()
+    emulator, url, inspector = start_emulator(API_KEY)
     rows = []
     economy: list[dict[str, Any]] = []
     quota: list[dict[str, Any]] = []

@@ -17,38 +17,17 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from kafka import KafkaProducer
 
-from connector.local.services import free_port
-from resend_emulator import EmulatorInspector
-from tests.harness import ConnectorProcess, Deployment
+from tests.harness import ConnectorProcess, Deployment, start_emulator
 
 API_KEY = "re_bench_express_" + uuid.uuid4().hex[:8]
-
-
-def _emulator(limit: int) -> tuple[subprocess.Popen[bytes], str, EmulatorInspector]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "connector", "emulator", "--port", str(port), "--api-key", API_KEY,
-           "--rate-limit", str(limit)]  # fmt: skip
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    inspector = EmulatorInspector(url)
-    for _ in range(100):
-        try:
-            inspector.state()
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return process, url, inspector
 
 
 def _done_at(process: ConnectorProcess, partition: int, offset: int, timeout: float = 120.0) -> float:
@@ -69,7 +48,7 @@ def express_rows(bootstrap: str, redis_url: str, workdir: Path) -> list[dict[str
     limit = int(os.environ.get("BENCH_EXPRESS_LIMIT", "5"))
     backlog = limit * int(os.environ.get("BENCH_EXPRESS_BACKLOG_SECONDS", "600"))
     runs = int(os.environ.get("BENCH_EXPRESS_RUNS", "5"))
-    emulator, url, inspector = _emulator(limit)
+    emulator, url, inspector = start_emulator(API_KEY, limit)
     suffix = uuid.uuid4().hex[:6]
     env = {"RESEND_CONNECTOR_RESEND__MAX_REQUESTS_PER_SECOND": str(limit),  # the team limit, not the harness's
            "RESEND_CONNECTOR_DESTINATION__DELETE_EVENT_NAMES": '["Contact Deleted"]'}  # fmt: skip

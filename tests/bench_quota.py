@@ -18,7 +18,6 @@ Size: BENCH_QUOTA_CONTACTS (400 each run, about 100 s at 4 per second).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -28,9 +27,7 @@ from typing import Any
 
 import httpx
 
-from connector.local.services import free_port
-from resend_emulator import EmulatorInspector
-from tests.harness import ConnectorProcess, Deployment, wait_drained
+from tests.harness import ConnectorProcess, Deployment, start_emulator, wait_drained
 
 LIMIT = 5
 API_KEY = "re_bench_quota_" + uuid.uuid4().hex[:8]
@@ -72,24 +69,8 @@ def _identify(i: int, run: str) -> dict[str, Any]:
             "traits": {"email": f"quota-{run}-{i}@bench.example", "plan": "free"}}  # fmt: skip
 
 
-def _emulator() -> tuple[subprocess.Popen[bytes], str, EmulatorInspector]:
-    port = free_port()
-    command = [sys.executable, "-m", "connector", "emulator", "--port", str(port), "--api-key", API_KEY,
-               "--rate-limit", str(LIMIT)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    inspector = EmulatorInspector(url)
-    for _ in range(100):
-        try:
-            inspector.state()
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return process, url, inspector
-
-
 def _drain(bootstrap: str, redis_url: str, workdir: Path, contacts: int, with_other: bool) -> dict[str, Any]:
-    process, url, inspector = _emulator()
+    process, url, inspector = start_emulator(API_KEY, LIMIT)
     suffix = uuid.uuid4().hex[:6]
     d = _DefaultRate(bootstrap, redis_url, url, API_KEY, topic=f"bench-quota-{suffix}", group=f"bench-{suffix}",
                      key_prefix=f"bench-{suffix}:")  # fmt: skip

@@ -36,8 +36,8 @@ from typing import Any
 
 import redis
 
-from tests.bench import LagWatch, _cpu_seconds, _identify, _no_call, _start_emulator
-from tests.harness import ConnectorProcess, Deployment, wait_drained
+from tests.bench import LagWatch, _cpu_seconds, _identify, _no_call
+from tests.harness import ConnectorProcess, Deployment, start_emulator, wait_drained
 
 _ASSIGNED = re.compile(
     r'"partitions": \[([\d, ]*)\][^\n]*partitions\.assigned|partitions\.assigned[^\n]*"partitions": \[([\d, ]*)\]'
@@ -140,8 +140,9 @@ def main() -> int:
     repeats = int(os.environ.get("SCALING_REPEATS", "3"))
     users = 1000
     workdir = Path(tempfile.mkdtemp(prefix="bench-scaling-"))
-    emulator, url, inspector = _start_emulator()
     from tests.bench import API_KEY
+
+    emulator, url, inspector = start_emulator(API_KEY)
 
     others = {"emulator": emulator.pid, **_servers(redis_url)}
     prefix = f"scale-{uuid.uuid4().hex[:6]}:"

@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+
+from connector.local.services import free_port
+from resend_emulator import EmulatorInspector
 
 
 @dataclass
@@ -179,3 +183,21 @@ def wait_drained(deployment: Deployment, process: ConnectorProcess | None = None
             return
         time.sleep(0.5)
     raise AssertionError(f"lag still {deployment.lag()} after {timeout}s")
+
+
+def start_emulator(api_key: str, rate_limit: int = 0) -> tuple[subprocess.Popen[bytes], str, EmulatorInspector]:
+    """The emulator as its own process (a team limit of ``rate_limit`` requests a second, 0: none),
+    answering before this returns: the benches' Resend."""
+    port = free_port()
+    command = [sys.executable, "-m", "connector", "emulator", "--port", str(port), "--api-key", api_key,
+               "--rate-limit", str(rate_limit)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    inspector = EmulatorInspector(url)
+    for _ in range(100):
+        try:
+            inspector.state()
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return process, url, inspector

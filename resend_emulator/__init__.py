@@ -10,7 +10,8 @@ resources/, registered in ``resources.RESOURCES``; dispatch in state.py):
 ``/segments``, ``/segments/{id}``, ``/segments/{id}/contacts``, ``/contact-properties[/{id}]``,
 ``/events/send``, the legacy ``/audiences`` paths, and (newer, one module each) ``/contacts/imports[/{id}]``,
 ``/topics[/{id}]``, ``/contacts/{id}/topics``, ``/webhooks[/{id}]`` (with signed delivery),
-``/broadcasts[/{id}[/send|/recipients]]``, ``/suppressions[/batch/add|/batch/remove|/{id_or_email}]``.
+``/broadcasts[/{id}[/send|/recipients]]``, ``/suppressions[/batch/add|/batch/remove|/{id_or_email}]``,
+``/domains[/{id}[/verify]]`` (``domains=("acme.test",)`` or ``--domain acme.test`` seeds a verified one).
 Every answer carries ``ratelimit-*`` headers (unless unthrottled); past the limit of
 the one-second window the answer is 429 ``rate_limit_exceeded`` with ``retry-after``.
 
@@ -30,6 +31,7 @@ The inspection API lives under ``/_emulator/`` only, is never rate limited and n
                                   (unsubscribe, resubscribe, bounce, complaint, suppressed); the events emitted
 - ``GET  /_emulator/deliveries``  webhook delivery attempts ``[{t, svix_id, webhook_id, type, attempt, status}]``
 - ``POST /_emulator/webhooks``    ``{"retry_delays": [s, ...], "timeout_seconds": s}``: the redelivery schedule
+- ``POST /_emulator/domains``    ``{"name", "status"}``: a domain as if the team had added (and verified) it
 - ``POST /_emulator/imports``     ``{"paused": bool, "rows_per_second": n}``: hold or slow background jobs
 """
 

@@ -8,7 +8,7 @@ from typing import Any
 from resend_emulator.api import Json, now
 from resend_emulator.import_rows import ColumnMap
 
-__all__ = ["Broadcast", "ContactImport", "Suppression", "Topic", "Webhook"]
+__all__ = ["Broadcast", "ContactImport", "Domain", "Suppression", "Topic", "Webhook"]
 
 
 @dataclass
@@ -87,3 +87,14 @@ class Broadcast:
     # Once sent: [{id, contact_id, email}] who got it, and who was skipped as suppressed.
     recipients: list[Json] = field(default_factory=list)
     suppressed: list[Json] = field(default_factory=list)
+
+
+@dataclass
+class Domain:
+    id: str
+    name: str
+    status: str  # not_started, pending, verified, failed, partially_verified, partially_failed
+    region: str = "us-east-1"
+    open_tracking: bool = False
+    click_tracking: bool = False
+    created_at: str = field(default_factory=now)

@@ -28,6 +28,7 @@ from resend_emulator.control import inspection
 from resend_emulator.faults import FaultPlan, Faults
 from resend_emulator.forms import MAX_BODY_BYTES, FormError, parse_multipart
 from resend_emulator.ratewindow import RateWindow
+from resend_emulator.resources.domains import add_domain
 from resend_emulator.state import ApiError, Resend, route_template
 
 __all__ = ["EmulatorServer"]
@@ -45,8 +46,10 @@ class EmulatorServer:
         rate_limit: int = 0,
         faults: Faults | None = None,
         call_log_size: int = 200_000,
+        domains: tuple[str, ...] = (),
     ) -> None:
-        self.resend = Resend()
+        self.domains = domains  # verified sending domains, seeded again by reset()
+        self.resend = self._account()
         self.api_keys = set(api_keys)
         self.restricted_keys = set(restricted_keys)
         if unknown_key_status not in (400, 401, 403):
@@ -90,6 +93,12 @@ class EmulatorServer:
         self._httpd.server_close()
         self.resend.close()
 
+    def _account(self) -> Resend:
+        account = Resend()
+        for name in self.domains:
+            add_domain(account.world, name, "verified")
+        return account
+
     def record(self, method: str, route: str, status: int) -> None:
         with self._log_lock:
             self.calls.append({"t": time.time(), "method": method, "route": route, "status": status})
@@ -97,7 +106,7 @@ class EmulatorServer:
 
     def reset(self) -> None:
         self.resend.close()
-        self.resend = Resend()
+        self.resend = self._account()
         self.faults = FaultPlan(Faults())
         with self._log_lock:
             self.calls.clear()

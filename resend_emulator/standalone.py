@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=401,
         help="status for an unknown key: 401 or 403 invalid_api_key, or 400 validation_error (401 by default)",
     )
+    parser.add_argument("--domain", action="append", default=[], help="a verified sending domain (repeatable)")
     parser.add_argument("--rate-limit", type=int, default=2, help="requests per second; 0 = unthrottled")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 500/503")
     parser.add_argument("--latency-ms", type=float, default=0.0)
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         restricted_keys=tuple(args.restricted_key),
         unknown_key_status=args.unknown_key_status,
         rate_limit=args.rate_limit,
+        domains=tuple(args.domain),
         faults=Faults(
             error_rate=args.error_rate,
             latency_ms=args.latency_ms,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from resend_emulator.api import Json, not_found, now
-from resend_emulator.records import Broadcast, ContactImport, Suppression, Topic, Webhook
+from resend_emulator.records import Broadcast, ContactImport, Domain, Suppression, Topic, Webhook
 from resend_emulator.runtime import Runtime
 
 __all__ = ["Contact", "Property", "Segment", "World"]
@@ -54,6 +54,7 @@ class World:
     topics: dict[str, Topic] = field(default_factory=dict)  # oldest first
     suppressions: dict[str, Suppression] = field(default_factory=dict)  # by lower-cased email, oldest first
     broadcasts: dict[str, Broadcast] = field(default_factory=dict)  # oldest first
+    domains: dict[str, Domain] = field(default_factory=dict)  # oldest first
     # Background work (webhook delivery, import jobs); bound to the account by Resend.
     runtime: Runtime = field(default_factory=Runtime, repr=False, compare=False)
 

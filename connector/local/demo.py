@@ -69,7 +69,7 @@ def run_demo() -> int:
         started = time.monotonic()
         redis = stack.enter_context(LocalRedis())
         kafka = stack.enter_context(LocalKafka())
-        emulator = EmulatorServer(api_keys=(api_key,), rate_limit=10)
+        emulator = EmulatorServer(api_keys=(api_key,), rate_limit=10, domains=("example.com",))
         emulator.start()
         stack.callback(emulator.stop)
         log.info(

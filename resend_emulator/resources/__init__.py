@@ -5,6 +5,7 @@ from resend_emulator.resources import (
     audiences,
     broadcasts,
     contacts,
+    domains,
     events,
     imports,
     membership,
@@ -29,4 +30,5 @@ RESOURCES: tuple[Routes, ...] = (
     audiences.routes,
     suppressions.routes,
     broadcasts.routes,
+    domains.routes,
 )

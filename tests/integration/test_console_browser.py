@@ -51,7 +51,7 @@ def stack(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPat
     gate.touch()
     (work / "gate.py").write_text(GATE_SOURCE.format(path=str(gate)))
     transform = f"{work / 'gate.py'}:gate"
-    emulator = EmulatorServer(api_keys=(API_KEY,)).start()
+    emulator = EmulatorServer(api_keys=(API_KEY,), domains=("acme.test",)).start()
     suffix = work.name.replace("_", "-")
     deployment = Deployment(kafka_bootstrap, redis_url, emulator.url, API_KEY, f"console-{suffix}",
                             f"console-{suffix}", f"console-{suffix}:")  # fmt: skip
@@ -221,6 +221,7 @@ def test_the_connection_page_hides_every_secret(stack: Stack) -> None:
     page = stack.page()
     page.click("text=Connection")
     assert "API key valid" in page.inner_text("#key")
+    assert page.inner_text("#domains").strip() == "acme.test (verified, us-east-1)"  # the emulator's GET /domains
     content = page.content()
     for secret in (API_KEY, TOKEN, SIGNING_SECRET, SIGNING_SECRET.removeprefix("whsec_")):
         assert secret not in content

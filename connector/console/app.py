@@ -67,9 +67,14 @@ async def _connector_error(request: Request, exc: Exception) -> Response:
 
 
 def _without_emails(path: str, mask: bool) -> str:
-    """The path for a log line: a contact's email in it (/contacts/<email>) masked like every other."""
+    """The path for a log line: a contact's email in it (/contacts/<email>, which may hold a "/")
+    masked like every other."""
     if not mask:
         return path
+    if path.startswith("/contacts/"):
+        email = path.removeprefix("/contacts/")
+        tail = "/sync-again" if email.endswith("/sync-again") else ""
+        return f"/contacts/{mask_email(email.removesuffix(tail))}{tail}"
     return "/".join(str(mask_email(part)) if "@" in part else part for part in path.split("/"))
 
 
@@ -81,8 +86,10 @@ def build_app(backend: Backend, auth: Authenticator) -> Starlette:
         Route("/", overview.overview_page),
         Route("/resume", overview.resume, methods=["POST"]),
         Route("/contacts", contacts.contacts_page),
-        Route("/contacts/{email}", contacts.contact_page),
-        Route("/contacts/{email}/sync-again", contacts.sync_again, methods=["POST"]),
+        # `path`: an email may hold a "/" (RFC 5322 allows it in the local part); the link quotes it
+        # (web.pathpart) but the server decodes %2F before routing.
+        Route("/contacts/{email:path}/sync-again", contacts.sync_again, methods=["POST"]),
+        Route("/contacts/{email:path}", contacts.contact_page, methods=["GET"]),
         Route("/dead-letters", letters.letters_page),
         Route("/dead-letters/replay", letters.replay, methods=["POST"]),
         Route("/dead-letters/{partition:int}/{offset:int}", letters.letter_page),

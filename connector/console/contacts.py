@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from connector.console import topics
 from connector.console.backend import Backend
-from connector.console.web import action, backend_of, operator_of, render
+from connector.console.web import action, backend_of, operator_of, pathpart, render
 from connector.errors import InvalidEventError
 from connector.mapping.email import normalise_email
 from connector.pipeline.history import HistoryEntry, read_history
@@ -48,7 +47,7 @@ async def contacts_page(request: Request) -> Response:
     if query:
         email = await run_in_threadpool(_find, backend, query)
         if email is not None:
-            return RedirectResponse(f"/contacts/{quote(email, safe='@')}", status_code=303)
+            return RedirectResponse(f"/contacts/{pathpart(email)}", status_code=303)
     failed = await run_in_threadpool(_failed, backend)
     recent = await run_in_threadpool(backend.store.emails_since, datetime.now(UTC) - timedelta(days=1), 20)
     return render(request, "contacts.html", query=query, not_found=bool(query), failed=failed, recent=recent)
@@ -124,4 +123,4 @@ async def sync_again(request: Request) -> Response:
     email = request.path_params["email"]
     note = await run_in_threadpool(_sync_again, backend, email)
     backend.audit(operator, "sync_again", email=email, result=note)
-    return RedirectResponse(f"/contacts/{quote(email, safe='@')}?note={note}", status_code=303)
+    return RedirectResponse(f"/contacts/{pathpart(email)}?note={note}", status_code=303)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.datastructures import FormData
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from connector.console.auth import Authenticator, Operator
 from connector.console.backend import Backend
 
-__all__ = ["SecurityHeaders", "action", "operator_of", "render"]
+__all__ = ["SecurityHeaders", "action", "operator_of", "pathpart", "render"]
 
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
@@ -37,6 +38,15 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def pathpart(value: object) -> str:
+    """One path segment of a link: every reserved character quoted, "/" included (Jinja's urlencode
+    keeps it); "@" stays readable. The routes that take an email accept a "/" in it (app.py)."""
+    return quote(str(value), safe="@")
+
+
+_templates.filters["pathpart"] = pathpart
 _templates.filters["when"] = lambda seconds: (
     time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds)) if seconds else "-"
 )

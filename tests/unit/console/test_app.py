@@ -162,3 +162,36 @@ def _cookie_request(cookie: str) -> Any:
     scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"",
              "headers": [(b"cookie", f"{COOKIE}={cookie}".encode())]}  # fmt: skip
     return Request(scope)
+
+
+def test_an_email_with_a_slash_opens_its_page_and_syncs_again(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    # RFC 5322 allows "/" in the local part; a link that kept it split the path (404 before {email:path}).
+    from connector.console import contacts
+    from connector.console.web import pathpart
+    from connector.state.store import SyncRecord
+
+    seen: list[str] = []
+    record = SyncRecord("sales/ann@example.com", True, None, "synced", None, frozenset(), frozenset())
+
+    def contact(_: Any, email: str) -> dict[str, Any]:
+        seen.append(email)
+        return {"record": record, "status": "synced", "history": [], "segments": [],
+                "consent": {"unsubscribed": None, "at": None, "source": "", "topics": {}}}  # fmt: skip
+
+    monkeypatch.setattr(contacts, "_contact", contact)
+    monkeypatch.setattr(contacts, "_sync_again", lambda _, email: seen.append(email) or "queued")
+    client.cookies[COOKIE] = signed_in(client)
+    link = pathpart("sales/ann@example.com")
+    assert link == "sales%2Fann@example.com"
+    page = client.get(f"/contacts/{link}")
+    assert page.status_code == 200
+    assert f'action="/contacts/{link}/sync-again"' in page.text  # the form posts where it came from
+    auth = client._transport.app.state.auth  # type: ignore[attr-defined]
+    csrf = auth.csrf_token(auth.operator(_cookie_request(client.cookies[COOKIE])))
+    answer = client.post(f"/contacts/{link}/sync-again", data={"csrf": csrf})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/contacts/{link}?note=queued"
+    assert seen == ["sales/ann@example.com", "sales/ann@example.com"]
+    rendered = _templates.get_template("contacts.html").render(failed=[], recent=["sales/ann@example.com"], path="/",
+                                                               operator=None, csrf="", settings=None)  # fmt: skip
+    assert f'href="/contacts/{link}"' in rendered

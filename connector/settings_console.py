@@ -27,6 +27,25 @@ class ConsoleSettings(BaseModel):
     # The connector replicas' /status endpoints (metrics.host:metrics.port each); none: this settings'
     # own metrics endpoint.
     status_urls: tuple[str, ...] = ()
+    # The session cookie's Secure flag. None: on, unless the console is bound to a loopback address
+    # (127.0.0.1, ::1, localhost), where a browser reaches it over plain http; a console on any other
+    # address is meant to sit behind TLS (a reverse proxy), whatever scheme the request arrived with.
+    secure_cookie: bool | None = None
+    # Failed sign-ins (a wrong token at the form or in a bearer header) one client address may make in
+    # a minute; more answer 429 until the minute has passed.
+    login_failures_per_minute: int = Field(default=5, ge=1, le=1000)
+    # Whether a broadcast's HTML preview may load remote (https:) images; off: such an image would tell
+    # its sender the operator's IP address and when they looked.
+    preview_remote_images: bool = False
+    # How many pages of 100 the Broadcasts page reads per managed segment to count its members (one
+    # Resend call a page); a larger segment shows "N+".
+    member_count_pages: int = Field(default=10, ge=1, le=100)
+
+    @property
+    def cookie_is_secure(self) -> bool:
+        if self.secure_cookie is not None:
+            return self.secure_cookie
+        return self.host not in {"127.0.0.1", "::1", "localhost"}
 
     @field_validator("access_token")
     @classmethod

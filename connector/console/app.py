@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from connector.console import broadcasts, connection, contacts, letters, overview
-from connector.console.auth import COOKIE, Authenticator
+from connector.console.auth import COOKIE, Authenticator, client_of
 from connector.console.backend import Backend
 from connector.console.web import SecurityHeaders, auth_of, backend_of, render
 from connector.errors import ConnectorError
@@ -36,19 +36,35 @@ async def login(request: Request) -> Response:
     form = await request.form()
     auth = auth_of(request)
     name = str(form.get("name") or "")
+    client = client_of(request)
+    wait = auth.throttle.retry_after(client)
+    if wait:  # checked before the token: a guesser learns nothing more this minute
+        log.warning("console.login_throttled", operator=name[:60])
+        answer = render(request, "login.html", status_code=429, throttled=wait)
+        answer.headers["retry-after"] = str(wait)
+        return answer
     if not auth.token_matches(str(form.get("token") or "")):
+        auth.throttle.failed(client)
         log.warning("console.login_refused", operator=name[:60])
         return render(request, "login.html", status_code=401, refused=True)
     response = RedirectResponse("/", status_code=303)
+    # Secure by the setting (on unless bound to loopback), not by the scheme this request came with:
+    # behind a TLS-terminating proxy the console sees http.
+    secure = auth.cookie_is_secure or request.url.scheme == "https"
     response.set_cookie(COOKIE, auth.new_session(name), max_age=auth.session_seconds, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")  # fmt: skip
+                        samesite="strict", secure=secure)  # fmt: skip
     log.info("console.login", operator=name[:60])
     return response
 
 
 async def logout(request: Request) -> Response:
+    auth = auth_of(request)
+    operator = auth.operator(request)
+    if operator is not None:
+        auth.revoke(operator)  # a copy of the cookie stops working too
+        log.info("console.logout", operator=operator.name)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=auth.cookie_is_secure)
     return response
 
 
@@ -56,7 +72,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 303:
         return RedirectResponse(exc.headers.get("location", "/login") if exc.headers else "/login", 303)
-    return PlainTextResponse(f"{exc.status_code}: {exc.detail}", status_code=exc.status_code)
+    return PlainTextResponse(f"{exc.status_code}: {exc.detail}", status_code=exc.status_code, headers=exc.headers)
 
 
 async def _connector_error(request: Request, exc: Exception) -> Response:

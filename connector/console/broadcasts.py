@@ -23,8 +23,14 @@ from connector.webhooks.tallies import broadcast_tally
 __all__ = ["broadcast_page", "broadcasts_page", "create_broadcast", "preview", "send_broadcast"]
 
 # The broadcast's own HTML, framed by its page only: no script, no form, no plugin, nothing fetched
-# but images (the sandbox also gives it an origin of its own).
-_PREVIEW_CSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
+# (the sandbox also gives it an origin of its own). Inline images (data:) show; remote ones only when
+# console.preview_remote_images is on: fetching one tells its host the operator's IP address.
+_PREVIEW_CSP = "default-src 'none'; img-src {images}; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
+
+
+def preview_csp(remote_images: bool) -> str:
+    return _PREVIEW_CSP.format(images="https: data:" if remote_images else "data:")
+
 
 _MAX_HTML = 512 * 1024
 
@@ -151,5 +157,6 @@ async def send_broadcast(request: Request) -> Response:
 async def preview(request: Request) -> Response:
     operator_of(request)
     broadcast = await run_in_threadpool(backend_of(request).resend.get_broadcast, request.path_params["id"])
-    headers = {"content-security-policy": _PREVIEW_CSP, "x-frame-options": "SAMEORIGIN"}
+    csp = preview_csp(backend_of(request).settings.console.preview_remote_images)
+    headers = {"content-security-policy": csp, "x-frame-options": "SAMEORIGIN"}
     return HTMLResponse(str(broadcast.get("html") or ""), headers=headers)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connector.console.auth import Authenticator, Operator
+from connector.console.auth import Authenticator, Operator, client_of
 from connector.console.backend import Backend
 
 __all__ = ["SecurityHeaders", "action", "operator_of", "pathpart", "render"]
@@ -86,8 +86,11 @@ def auth_of(request: Request) -> Authenticator:
 
 def operator_of(request: Request) -> Operator:
     """The signed-in operator; 401 (a bearer client) or a redirect to the login form otherwise."""
+    wait = auth_of(request).throttle.retry_after(client_of(request))  # before this request's own failure
     operator = auth_of(request).operator(request)
     if operator is None:
+        if wait and "authorization" in request.headers:
+            raise HTTPException(429, "too many wrong tokens from this address", headers={"retry-after": str(wait)})
         wants_html = "text/html" in request.headers.get("accept", "") and request.method == "GET"
         if wants_html:
             raise HTTPException(303, headers={"location": "/login"})

@@ -195,3 +195,72 @@ def test_an_email_with_a_slash_opens_its_page_and_syncs_again(client: Client, mo
     rendered = _templates.get_template("contacts.html").render(failed=[], recent=["sales/ann@example.com"], path="/",
                                                                operator=None, csrf="", settings=None)  # fmt: skip
     assert f'href="/contacts/{link}"' in rendered
+
+
+def _app(**console: Any) -> Iterator[Client]:
+    settings = load_settings(
+        redis={"url": "redis://127.0.0.1:9/0"},
+        resend={"base_url": "http://127.0.0.1:9", "api_key": "re_unit_key_0123"},
+        console={"access_token": TOKEN, **console},
+    )
+    with ExitStack() as stack:
+        yield Client(build_app(Backend(settings, stack), Authenticator(settings.console)))
+
+
+def test_signing_out_revokes_the_session_so_a_copied_cookie_stops_working(client: Client) -> None:
+    cookie = signed_in(client)
+    client.cookies[COOKIE] = cookie
+    assert client.get("/connection/nothing-here").status_code == 404  # signed in: routed, not refused
+    assert client.post("/logout").status_code == 303
+    copy = Client(client._transport.app)  # type: ignore[attr-defined]
+    copy.cookies[COOKIE] = cookie  # what someone who copied the cookie still holds
+    assert copy.get("/contacts").status_code == 401
+    assert copy.get("/contacts", headers={"accept": "text/html"}).headers["location"] == "/login"
+    client.cookies[COOKIE] = signed_in(client)  # a new sign-in works again
+    assert client.get("/connection/nothing-here").status_code == 404
+
+
+def test_wrong_tokens_are_throttled_per_client_address() -> None:
+    client = next(_app(login_failures_per_minute=3))
+    for _ in range(3):
+        assert client.post("/login", data={"name": "m", "token": "guess-guess-guess"}).status_code == 401
+    throttled = client.post("/login", data={"name": "m", "token": TOKEN})  # even the right one, this minute
+    assert throttled.status_code == 429
+    assert 0 < int(throttled.headers["retry-after"]) <= 61
+    assert COOKIE not in throttled.cookies
+    bearer = client.get("/contacts", headers={"authorization": f"Bearer {TOKEN}"})
+    assert bearer.status_code == 429
+    other = Client(client._transport.app)  # type: ignore[attr-defined]
+    other._transport = httpx.ASGITransport(app=client._transport.app, client=("10.0.0.9", 4000))  # type: ignore[attr-defined]
+    assert other.post("/login", data={"name": "n", "token": TOKEN}).status_code == 303  # another address
+
+
+def test_wrong_bearer_tokens_count_as_failed_sign_ins() -> None:
+    client = next(_app(login_failures_per_minute=2))
+    for _ in range(2):
+        assert client.get("/contacts", headers={"authorization": "Bearer wrong-token-0000"}).status_code == 401
+    assert client.get("/contacts", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("console", "secure"),
+    [({}, False), ({"host": "0.0.0.0"}, True), ({"host": "10.1.2.3", "secure_cookie": False}, False),
+     ({"secure_cookie": True}, True)],
+)  # fmt: skip
+def test_the_cookie_is_secure_unless_bound_to_loopback_or_told_otherwise(console: dict[str, Any], secure: bool) -> None:
+    client = next(_app(**console))
+    answer = client.post("/login", data={"name": "n", "token": TOKEN})  # over http, as behind a TLS proxy
+    assert ("secure" in answer.headers["set-cookie"].lower()) is secure
+
+
+@pytest.mark.parametrize(("remote", "images"), [(False, "img-src data:;"), (True, "img-src https: data:;")])
+def test_the_preview_loads_remote_images_only_when_configured(
+    remote: bool, images: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = next(_app(preview_remote_images=remote))
+    backend = client._transport.app.state.backend  # type: ignore[attr-defined]
+    monkeypatch.setattr(backend.resend, "get_broadcast", lambda _: {"html": '<img src="https://t.example/p.gif">'})
+    client.cookies[COOKIE] = signed_in(client)
+    policy = client.get("/broadcasts/b1/preview").headers["content-security-policy"]
+    assert images in policy
+    assert "sandbox" in policy

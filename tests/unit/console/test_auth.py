@@ -95,3 +95,30 @@ def test_a_non_ascii_csrf_token_or_cookie_signature_is_refused_not_an_error() ->
     assert not console.csrf_ok(operator, "\u00e9" * 40)
     body, _, _ = console.new_session("Jane").partition(".")
     assert console.operator(request(cookie=body + "." + "\u00e9" * 40)) is None
+
+
+def test_the_login_throttle_forgets_failures_after_a_minute() -> None:
+    from connector.console.auth import LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(2, clock=lambda: now[0])
+    throttle.failed("10.0.0.1")
+    now[0] += 30
+    throttle.failed("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == 31  # the first failure leaves the minute 30 s from now
+    assert throttle.retry_after("10.0.0.2") == 0
+    now[0] += 30
+    assert throttle.retry_after("10.0.0.1") == 0
+    for _ in range(1000):  # however many tries, what is kept stays bounded
+        throttle.failed("10.0.0.1")
+    assert len(throttle._failures["10.0.0.1"]) == 2
+
+
+def test_a_revoked_session_is_nobody_and_the_others_stay() -> None:
+    console = auth()
+    first, second = console.new_session("A"), console.new_session("B")
+    operator = console.operator(request(cookie=first))
+    assert operator is not None
+    console.revoke(operator)
+    assert console.operator(request(cookie=first)) is None
+    assert console.operator(request(cookie=second)) is not None

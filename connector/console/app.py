@@ -112,6 +112,7 @@ def build_app(backend: Backend, auth: Authenticator) -> Starlette:
         Route("/dead-letters/{partition:int}/{offset:int}/park", letters.park, methods=["POST"]),
         Route("/broadcasts", broadcasts.broadcasts_page),
         Route("/broadcasts", broadcasts.create_broadcast, methods=["POST"]),
+        Route("/broadcasts/new/preview", broadcasts.preview_upload, methods=["POST"]),
         Route("/broadcasts/{id}", broadcasts.broadcast_page),
         Route("/broadcasts/{id}/send", broadcasts.send_broadcast, methods=["POST"]),
         Route("/broadcasts/{id}/preview", broadcasts.preview),

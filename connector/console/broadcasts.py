@@ -1,8 +1,9 @@
 """Broadcasts: the team's broadcasts, a new draft to a segment the connector manages, send now or
 schedule, and per broadcast the delivery metrics with rates: the email events the webhook receiver
 counted (connector.webhooks.tallies) beside the recipients Resend's API lists. Every view of these
-pages costs Resend calls (the list: one, plus one per managed segment for its member count; a
-broadcast: one, one for its preview, plus one per recipient type once sent)."""
+pages costs Resend calls (the list: one, plus one per 100 members of each managed segment, at most
+console.member_count_pages each; a broadcast: one, one for its preview, plus one per recipient type
+once sent; previewing the create form's HTML file: none)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from connector.errors import ConnectorError, ResendNotFound
 from connector.resend.broadcasts import RECIPIENT_TYPES
 from connector.webhooks.tallies import broadcast_tally
 
-__all__ = ["broadcast_page", "broadcasts_page", "create_broadcast", "preview", "send_broadcast"]
+__all__ = ["broadcast_page", "broadcasts_page", "create_broadcast", "preview", "preview_upload", "send_broadcast"]
 
 # The broadcast's own HTML, framed by its page only: no script, no form, no plugin, nothing fetched
 # (the sandbox also gives it an origin of its own). Inline images (data:) show; remote ones only when
@@ -39,19 +40,25 @@ def _list(backend: Backend) -> dict[str, Any]:
     try:
         page = backend.resend.list_broadcasts(limit=50)
     except ConnectorError as exc:
-        return {"broadcasts": [], "problem": f"{type(exc).__name__}: {exc}"[:200], "segments": []}
+        return {"broadcasts": [], "problem": f"{type(exc).__name__}: {exc}"[:200], "segments": [], "count_calls": 0}
     managed = backend.store.segment_ids()[0]  # name -> id: the segments the connector keeps
-    segments = [(name, segment_id, _members(backend, segment_id)) for name, segment_id in sorted(managed.items())]
-    return {"broadcasts": page.get("data") or [], "problem": None, "segments": segments}
+    segments, calls = [], 0
+    for name, segment_id in sorted(managed.items()):
+        members, made = _members(backend, segment_id)
+        segments.append((name, segment_id, members))
+        calls += made
+    return {"broadcasts": page.get("data") or [], "problem": None, "segments": segments, "count_calls": calls}
 
 
-def _members(backend: Backend, segment_id: str) -> str:
-    """How many contacts the segment holds, counted up to one page ("100+" beyond)."""
+def _members(backend: Backend, segment_id: str) -> tuple[str, int]:
+    """How many contacts the segment holds ("N+" past console.member_count_pages pages of 100), and
+    the Resend calls counting them cost."""
+    pages = backend.settings.console.member_count_pages
     try:
-        page = backend.resend.segment_contacts_page(segment_id)
+        counted, more, calls = backend.resend.count_segment_members(segment_id, max_pages=pages)
     except ConnectorError:
-        return "?"
-    return f"{len(page.get('data') or [])}{'+' if page.get('has_more') else ''}"
+        return "?", 1
+    return f"{counted}{'+' if more else ''}", calls
 
 
 async def broadcasts_page(request: Request) -> Response:
@@ -129,7 +136,7 @@ async def create_broadcast(request: Request) -> Response:
     backend = backend_of(request)
     segment_id = str(form.get("segment") or "")
     if segment_id not in backend.store.segment_ids()[0].values():
-        return render(request, "broadcasts.html", status_code=400, broadcasts=[], segments=[],
+        return render(request, "broadcasts.html", status_code=400, broadcasts=[], segments=[], count_calls=0,
                       problem="choose a segment the connector manages")  # fmt: skip
     upload, html = form.get("html"), ""
     if isinstance(upload, UploadFile):
@@ -152,6 +159,19 @@ async def send_broadcast(request: Request) -> Response:
     await run_in_threadpool(lambda: backend.resend.send_broadcast(broadcast_id, scheduled_at=at))
     backend.audit(operator, "broadcast_sent", broadcast=broadcast_id, scheduled_at=at)
     return RedirectResponse(f"/broadcasts/{quote(broadcast_id, safe='')}", status_code=303)
+
+
+async def preview_upload(request: Request) -> Response:
+    """The create form's HTML file, shown in the form's preview frame before any draft exists: the
+    file as posted, under the same policy as a broadcast's preview. No Resend call."""
+    _, form = await action(request)
+    upload, html = form.get("html"), ""
+    if isinstance(upload, UploadFile):
+        html = (await upload.read(_MAX_HTML)).decode("utf-8", "replace")
+        await upload.close()
+    csp = preview_csp(backend_of(request).settings.console.preview_remote_images)
+    body = html or "<p>Choose an HTML file first.</p>"
+    return HTMLResponse(body, headers={"content-security-policy": csp, "x-frame-options": "SAMEORIGIN"})
 
 
 async def preview(request: Request) -> Response:

@@ -104,6 +104,7 @@ async def action(request: Request) -> tuple[Operator, FormData]:
     form = await request.form()
     token = form.get("csrf")
     if not auth_of(request).csrf_ok(operator, token if isinstance(token, str) else None):
+        await form.close()  # an uploaded file's temporary file too
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
     return operator, form
 

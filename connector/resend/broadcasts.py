@@ -63,8 +63,24 @@ class BroadcastCalls:
         page: dict[str, Any] = self._call("GET", "/domains", "GET /domains")
         return [d for d in page.get("data") or [] if isinstance(d, dict)]
 
-    def segment_contacts_page(self, segment_id: str, *, limit: int = 100) -> dict[str, Any]:
-        """The first page of a segment's contacts (the console counts members up to ``limit``)."""
+    def segment_contacts_page(self, segment_id: str, *, limit: int = 100, after: str | None = None) -> dict[str, Any]:
+        """One page of a segment's contacts, after the id ``after`` (the console counts members)."""
         path = f"/segments/{quote(segment_id, safe='')}/contacts"
-        page: dict[str, Any] = self._call("GET", path, "GET /segments/{id}/contacts", params={"limit": limit})
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        page: dict[str, Any] = self._call("GET", path, "GET /segments/{id}/contacts", params=params)
         return page
+
+    def count_segment_members(self, segment_id: str, *, max_pages: int) -> tuple[int, bool, int]:
+        """``(members counted, whether there are more, calls made)``: the segment's contacts read
+        100 a page, at most ``max_pages`` pages (one call each)."""
+        counted, after = 0, None
+        for calls in range(1, max_pages + 1):
+            page = self.segment_contacts_page(segment_id, after=after)
+            data = [item for item in page.get("data") or [] if isinstance(item, dict)]
+            counted += len(data)
+            if not page.get("has_more") or not data or not data[-1].get("id"):
+                return counted, False, calls
+            after = str(data[-1]["id"])
+        return counted, True, max_pages

@@ -190,6 +190,10 @@ def test_a_broadcast_is_created_sent_and_its_metrics_move(stack: Stack, tmp_path
     page.fill("input[name=from]", "Acme <news@acme.test>")
     page.fill("input[name=subject]", "December")
     page.set_input_files("input[name=html]", str(html))
+    assert re.search(r"made \d+ Resend call\(s\).* counting the members", page.inner_text(".cost"))
+    page.click("#preview-draft")  # the file, before any draft exists
+    assert page.frame_locator("iframe[name=draft-preview]").locator("h1").inner_text() == "News"
+    assert page.url.endswith("/broadcasts")  # the form stays, its file still chosen
     page.click("text=Create draft")
     assert page.inner_text("#broadcast-status") == "draft"
     assert page.frame_locator("iframe.preview").locator("h1").inner_text() == "News"

@@ -264,3 +264,24 @@ def test_the_preview_loads_remote_images_only_when_configured(
     policy = client.get("/broadcasts/b1/preview").headers["content-security-policy"]
     assert images in policy
     assert "sandbox" in policy
+
+
+def test_the_create_forms_html_is_previewed_before_any_draft_without_resend(client: Client) -> None:
+    client.cookies[COOKIE] = signed_in(client)
+    auth = client._transport.app.state.auth  # type: ignore[attr-defined]
+    csrf = auth.csrf_token(auth.operator(_cookie_request(client.cookies[COOKIE])))
+    files = {"html": ("news.html", b"<h1>News</h1><script>alert(1)</script>", "text/html")}
+    assert client.post("/broadcasts/new/preview", files=files).status_code == 403  # no CSRF token
+    answer = client.post("/broadcasts/new/preview", data={"csrf": csrf}, files=files)  # Resend is unreachable here
+    assert answer.status_code == 200
+    assert answer.text.startswith("<h1>News</h1>")
+    policy = answer.headers["content-security-policy"]
+    assert "sandbox" in policy
+    assert "script-src" not in policy  # default-src 'none': the file's script never runs
+    assert "img-src data:;" in policy
+    form = _templates.get_template("broadcasts.html").render(
+        broadcasts=[], segments=[], count_calls=0, path="/broadcasts", operator=None, csrf="x",
+        settings=load_settings(console={"access_token": TOKEN}),
+    )  # fmt: skip
+    assert 'formaction="/broadcasts/new/preview" formtarget="draft-preview"' in form
+    assert '<iframe class="preview" name="draft-preview" sandbox' in form

@@ -1,50 +1,28 @@
 """Overview: the replicas (state, partitions, lag, pause, recent errors), events and Resend calls per
-second (from each replica's Prometheus counters, between two views of this page), dead letters by
-stage and reason, and the Resume action that ends a quota or key pause on every replica."""
+second (from each replica's Prometheus counters, between two views of this page, and charted over
+the last hour from the console's series, series.py), dead letters by stage and reason and over time,
+the contacts whose last sync failed with a search box, and the Resume action that ends a quota or
+key pause on every replica."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from connector.console import topics
-from connector.console.backend import Backend, replica_get
+from connector.console import series, topics
+from connector.console.backend import Backend
+from connector.console.charts import Chart, bar_chart, line_chart
 from connector.console.web import action, backend_of, operator_of, render
 from connector.pipeline.pause import request_resume
+from connector.redisio import REDIS_ERRORS
 
 __all__ = ["overview_page", "resume"]
 
-_COUNTERS = {"connector_events": ("type", "outcome"), "connector_resend_calls": ("route", "status")}
-
-
 _RESUMED = "Resume requested: paused replicas try Resend again within a second."
-
-
-def _counters(urls: list[str]) -> dict[str, dict[str, float]]:
-    """Summed over replicas: events by outcome, Resend calls by status class."""
-    totals: dict[str, dict[str, float]] = {"events": {}, "calls": {}}
-    for url in urls:
-        try:
-            text = replica_get(url.removesuffix("/status") + "/metrics").decode("utf-8", "replace")
-        except (OSError, ValueError):
-            continue
-        for family in text_string_to_metric_families(text):
-            if family.name not in _COUNTERS:
-                continue
-            for sample in family.samples:
-                if not sample.name.endswith("_total"):
-                    continue
-                if family.name == "connector_events":
-                    bucket, label = totals["events"], sample.labels.get("outcome", "?")
-                else:
-                    bucket, label = totals["calls"], sample.labels.get("status", "?")[:1] + "xx"
-                bucket[label] = bucket.get(label, 0.0) + sample.value
-    return totals
 
 
 def _rates(backend: Backend, totals: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -58,9 +36,30 @@ def _rates(backend: Backend, totals: dict[str, dict[str, float]]) -> dict[str, d
                    for label, value in values.items()} for kind, values in totals.items()}  # fmt: skip
 
 
+def _charts(backend: Backend, totals: dict[str, dict[str, float]], by_hour: dict[str, int]) -> list[Chart]:
+    """The last hour from the console's series (series.py), this view's sample included; dead
+    letters per hour from the dead-letter topic itself."""
+    try:
+        series.record(backend, series.sample(backend, totals))
+        steps = series.rates(series.read(backend))
+    except REDIS_ERRORS:
+        steps = series.rates([])
+    return [
+        line_chart("Events per second by outcome", "/s", steps["events"]),
+        line_chart(
+            "Resend calls per second by status, and the limit in force",
+            "/s",
+            steps["calls"],
+            steps["quota"].get("limit in force"),
+        ),
+        line_chart("Dead-lettered per second by stage", "/s", steps["dead"]),
+        bar_chart("Dead letters per hour (UTC; the newest 500 records)", "", by_hour),
+    ]
+
+
 def _overview(backend: Backend) -> dict[str, Any]:
     replicas = backend.replica_status()
-    totals = _counters([r["url"] for r in replicas if r.get("state") != "unreachable"])
+    totals = series.counters([r["url"] for r in replicas if r.get("state") != "unreachable"])
     kafka = backend.settings.kafka
     problem: str | None = None
     try:
@@ -68,8 +67,10 @@ def _overview(backend: Backend) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - the page still shows the rest
         counts, problem = topics.LetterCounts(), type(exc).__name__
     failed = int(backend.redis.zcard(backend.store.key("index", "failed")))
+    failing = [backend.store.sync_record(email) for email in backend.store.emails_failed(10)]
     return {"replicas": replicas, "totals": totals, "rates": _rates(backend, totals), "letters": counts,
-            "letters_problem": problem, "failed": failed}  # fmt: skip
+            "letters_problem": problem, "failed": failed, "failing": failing,
+            "charts": _charts(backend, totals, dict(counts.by_hour))}  # fmt: skip
 
 
 async def overview_page(request: Request) -> Response:

@@ -12,6 +12,7 @@ import uvicorn
 from connector.console.app import build_app
 from connector.console.auth import Authenticator
 from connector.console.backend import Backend
+from connector.console.series import Sampler
 from connector.errors import ConfigurationError
 from connector.logs import get_logger
 from connector.settings import Settings
@@ -26,7 +27,9 @@ def _server(settings: Settings, stack: ExitStack) -> uvicorn.Server:
     if console.access_token is None and console.trusted_proxy_header is None:
         problem = "console.access_token (or console.trusted_proxy_header) is required: every page needs it"
         raise ConfigurationError(problem, (problem,))
-    app = build_app(Backend(settings, stack), Authenticator(console))
+    backend = Backend(settings, stack)
+    app = build_app(backend, Authenticator(console))
+    stack.callback(Sampler(backend).start().stop)  # the Overview's charts (series.py)
     # No access log: the URLs carry emails (/contacts/<email>); actions log their own audit lines.
     config = uvicorn.Config(
         app,

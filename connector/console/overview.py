@@ -36,11 +36,12 @@ def _rates(backend: Backend, totals: dict[str, dict[str, float]]) -> dict[str, d
                    for label, value in values.items()} for kind, values in totals.items()}  # fmt: skip
 
 
-def _charts(backend: Backend, totals: dict[str, dict[str, float]], by_hour: dict[str, int]) -> list[Chart]:
+def _charts(backend: Backend, replicas: list[dict[str, Any]], totals: dict[str, dict[str, float]],
+            by_hour: dict[str, int]) -> list[Chart]:  # fmt: skip
     """The last hour from the console's series (series.py), this view's sample included; dead
     letters per hour from the dead-letter topic itself."""
     try:
-        series.record(backend, series.sample(backend, totals))
+        series.record(backend, series.sample(backend, replicas, totals))
         steps = series.rates(series.read(backend))
     except REDIS_ERRORS:
         steps = series.rates([])
@@ -70,7 +71,7 @@ def _overview(backend: Backend) -> dict[str, Any]:
     failing = [backend.store.sync_record(email) for email in backend.store.emails_failed(10)]
     return {"replicas": replicas, "totals": totals, "rates": _rates(backend, totals), "letters": counts,
             "letters_problem": problem, "failed": failed, "failing": failing,
-            "charts": _charts(backend, totals, dict(counts.by_hour))}  # fmt: skip
+            "charts": _charts(backend, replicas, totals, dict(counts.by_hour))}  # fmt: skip
 
 
 async def overview_page(request: Request) -> Response:

@@ -55,12 +55,17 @@ def counters(urls: list[str]) -> dict[str, dict[str, float]]:
     return totals
 
 
-def sample(backend: Backend, totals: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
-    """Now: the replicas' totals and the rate the shared limit enforces (None without one)."""
+def sample(backend: Backend, replicas: list[dict[str, Any]] | None = None,
+           totals: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Now: the replicas' totals and the rate their shared limit enforces (as they report it in
+    /status; the console's own reading without one: its resend settings may differ)."""
+    replicas = backend.replica_status() if replicas is None else replicas
     if totals is None:
-        totals = counters([r["url"] for r in backend.replica_status() if r.get("state") != "unreachable"])
-    limit = backend.resend.rate_limit() or {}
-    return {"t": time.time(), **totals, "quota": limit.get("requests_per_second")}
+        totals = counters([r["url"] for r in replicas if r.get("state") != "unreachable"])
+    rates = [r["rate_limit"].get("requests_per_second") for r in replicas if isinstance(r.get("rate_limit"), dict)]
+    known = [float(rate) for rate in rates if isinstance(rate, int | float)]
+    quota = max(known) if known else (backend.resend.rate_limit() or {}).get("requests_per_second")
+    return {"t": time.time(), **totals, "quota": quota}
 
 
 def _key(backend: Backend) -> str:

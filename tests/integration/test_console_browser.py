@@ -4,17 +4,21 @@ broadcast and watch its metrics, and the console's security (token, CSRF, escapi
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
 from resend_emulator import EmulatorServer
 from tests.harness import ConnectorProcess, Deployment, wait_drained
 from tests.integration.console_stack import (
+    ARTIFACTS,
     GATE_SOURCE,
     SIGNING_SECRET,
     TOKEN,
@@ -39,6 +43,7 @@ class Stack:
     url: str
     browser: Browser
     gate: Path
+    deployment: Deployment
 
     def page(self) -> Page:
         return signed_in(self.browser, self.url)
@@ -70,6 +75,7 @@ def stack(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPat
          "traits": {"email": "eve@example.com", "gate": True}},
         {"type": "identify", "messageId": "m-jane-2", "userId": "u-jane",
          "traits": {"email": "jane@example.com", "plan": "team"}},
+        {"type": "identify", "messageId": "m-ann-1", "userId": "u-ann", "traits": {"email": "sales/ann@example.com"}},
     ])  # fmt: skip
     process = ConnectorProcess(deployment, work / "connector.log", "run")
     settings = console_settings(deployment, transform, metrics_port, free_port())
@@ -77,7 +83,7 @@ def stack(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPat
         with receiver(deployment, work / "webhooks.log"):
             wait_drained(deployment, process, timeout=60)
             with serving(settings) as url, chromium() as browser:
-                yield Stack(url, browser, gate)
+                yield Stack(url, browser, gate, deployment)
     finally:
         process.stop()
         emulator.stop()
@@ -231,3 +237,69 @@ def test_the_connection_page_hides_every_secret(stack: Stack) -> None:
         assert secret not in content
     assert "**********" in page.inner_text("#settings")
     shot(page, "connection")
+
+
+def test_an_email_with_a_slash_opens_and_syncs_again(stack: Stack) -> None:
+    page = stack.page()
+    page.click("text=Contacts")
+    page.click("a:text-is('sales/ann@example.com')")  # the link quotes the "/" (%2F)
+    assert page.url.endswith("/contacts/sales%2Fann@example.com")
+    assert page.inner_text("h1").startswith("sales/ann@example.com")
+    assert page.inner_text("#sync-status") == "synced"
+    assert "m-ann-1" in page.inner_text("#history")
+    page.click("text=Sync again")
+    assert "produced to the events topic again" in page.inner_text(".note")
+
+
+def _resend(stack: Stack, method: str, path: str, **kwargs: object) -> httpx.Response:
+    headers = {"authorization": f"Bearer {API_KEY}"}
+    answer = httpx.request(method, stack.deployment.resend_url + path, headers=headers, timeout=10, **kwargs)  # type: ignore[arg-type]
+    answer.raise_for_status()
+    return answer
+
+
+def _console_until(stack: Stack, path: str, text: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in get(stack.url + path, headers={"authorization": f"Bearer {TOKEN}"}).text:
+        assert time.monotonic() < deadline, f"{text!r} never showed on {path}"
+        time.sleep(0.3)
+
+
+def test_a_first_time_operator_finds_out_what_happened_to_jane_and_fixes_it(stack: Stack) -> None:
+    # Jane gets a `seats` property (defined as a string by the connector); then someone redefines it
+    # in Resend as a number behind the connector's back, so her next event is refused (422) and her
+    # last sync fails. That is where the operator comes in.
+    stack.deployment.produce_events([{"type": "identify", "messageId": "m-jane-3", "userId": "u-jane",
+                                      "traits": {"email": "jane@example.com", "seats": 12}}])  # fmt: skip
+    _console_until(stack, "/contacts/jane@example.com", "m-jane-3")
+    definitions = _resend(stack, "GET", "/contact-properties").json()["data"]
+    seats = next(d for d in definitions if d["key"] == "seats")
+    _resend(stack, "DELETE", f"/contact-properties/{seats['id']}")
+    _resend(stack, "POST", "/contact-properties", json={"key": "seats", "type": "number"})
+    stack.deployment.produce_events([{"type": "identify", "messageId": "m-jane-4", "userId": "u-jane",
+                                      "traits": {"email": "jane@example.com", "seats": 15}}])  # fmt: skip
+    _console_until(stack, "/", "jane@example.com")  # listed among the failed on the landing page
+
+    page = stack.page()  # signed in, on the landing page (the Overview)
+    loads, clicks = [0], 0
+    page.on("load", lambda _: loads.__setitem__(0, loads[0] + 1))
+    started = time.monotonic()
+    page.goto(stack.url + "/")
+    assert "jane@example.com" in page.inner_text("#failing")  # the landing page shows her already
+    page.fill("#find-contact input[name=q]", "jane@example.com")
+    page.click("#find-contact button")
+    clicks += 1
+    assert page.inner_text("#sync-status") == "failed"
+    assert "must be a number" in page.inner_text("#last-error")  # what happened, in Resend's words
+    page.click("text=Sync again")
+    clicks += 1
+    until(lambda: page.inner_text("#sync-status") == "synced", page)
+    elapsed = time.monotonic() - started
+    shot(page, "jane-fixed")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "jane-journey.json").write_text(
+        json.dumps({"seconds": round(elapsed, 2), "page_loads": loads[0], "clicks": clicks}) + "\n"
+    )
+    assert clicks <= 5  # the path, not the machine's speed: find her, sync her again
+    page.click("text=Overview")
+    assert "jane@example.com" not in page.inner_text("main")  # no longer among the failed

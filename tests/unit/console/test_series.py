@@ -70,3 +70,13 @@ def test_charts_render_as_inline_svg_with_escaped_labels() -> None:
         c=line_chart("Events", "/s", {})
     )
     assert "No data yet" in empty
+
+
+def test_the_limit_in_force_is_the_replicas_own_and_the_consoles_only_without_them() -> None:
+    b = backend()
+    b.resend = SimpleNamespace(rate_limit=lambda: {"requests_per_second": 500.0})  # the console's own settings
+    replicas = [{"url": "http://r1/status", "rate_limit": {"requests_per_second": 4.0}},
+                {"url": "http://r2/status", "state": "unreachable"}]  # fmt: skip
+    totals = {"events": {}, "calls": {}, "dead": {}}
+    assert series.sample(b, replicas, totals)["quota"] == 4.0
+    assert series.sample(b, [], totals)["quota"] == 500.0

@@ -303,3 +303,5 @@ def test_a_first_time_operator_finds_out_what_happened_to_jane_and_fixes_it(stac
     assert clicks <= 5  # the path, not the machine's speed: find her, sync her again
     page.click("text=Overview")
     assert "jane@example.com" not in page.inner_text("main")  # no longer among the failed
+    assert page.locator("#chart-1 polyline").count() >= 1  # the events chart has its lines
+    shot(page, "overview-charts")

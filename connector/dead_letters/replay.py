@@ -215,20 +215,20 @@ class _Replay:
             return self._plan(record, headers, value)
         item = InFlight(record.topic, record.partition, record.offset, key, value, own, timestamp)
         while True:
-            settled = self._lifecycle.run(item)
-            if settled.fate is Fate.RETRY:
+            attempt = self._lifecycle.run(item)
+            if attempt.fate is Fate.RETRY:
                 item.attempts += 1
-                delay = backoff_seconds(item.attempts, getattr(settled.error, "retry_after", None))
-                log.warning("replay.retry", error=type(settled.error).__name__, delay=round(delay, 2))
+                delay = backoff_seconds(item.attempts, getattr(attempt.error, "retry_after", None))
+                log.warning("replay.retry", error=type(attempt.error).__name__, delay=round(delay, 2))
                 time.sleep(delay)
                 continue
-            if settled.fate is Fate.PAUSE:
-                error = settled.error
+            if attempt.fate is Fate.PAUSE:
+                error = attempt.error
                 log.error("replay.paused", error=type(error).__name__, detail=str(error))
                 print(f"replay stopped: {type(error).__name__}: {error}", file=sys.stderr)
                 return False
             origin = context_of(own, FailureContext(record.topic, record.partition, record.offset))
-            for result in settled.results:
+            for result in attempt.results:
                 self.counts[result.outcome.value] += 1
                 if self._history is not None and result.email:
                     self._history.add(result.email, result.type, result.outcome.value, result.reason or "replayed",

@@ -13,16 +13,16 @@ package's ``__init__`` importing both ways would be a cycle. Import them from th
 from connector.pipeline.fate import Fate, Outcome, backoff_seconds, fate_of
 from connector.pipeline.offsets import OffsetTracker
 from connector.pipeline.ordering import IdentityScheduler, identities_of
-from connector.pipeline.records import EventResult, InFlight, Settled
+from connector.pipeline.records import AttemptResult, EventResult, InFlight
 
 __all__ = [
+    "AttemptResult",
     "EventResult",
     "Fate",
     "IdentityScheduler",
     "InFlight",
     "OffsetTracker",
     "Outcome",
-    "Settled",
     "backoff_seconds",
     "fate_of",
     "identities_of",

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from connector.errors import DecodeError
 from connector.pipeline.fate import Fate, Outcome
 
-__all__ = ["DROPPED", "EventResult", "InFlight", "Settled"]
+__all__ = ["DROPPED", "AttemptResult", "EventResult", "InFlight"]
 
 
 @dataclass(slots=True, eq=False)
@@ -58,7 +58,7 @@ DROPPED = EventResult("none", Outcome.SKIPPED, "dropped_by_transform")
 
 
 @dataclass(slots=True)
-class Settled:
+class AttemptResult:
     """The end of one attempt: the record's fate, its events' results, or the error that decided."""
 
     fate: Fate

@@ -30,6 +30,7 @@ from connector.dead_letters.format import (
     DeadLetter,
     FailureContext,
     context_of,
+    original_headers,
 )
 from connector.dead_letters.originals import carried_context, origin_if_only_context
 from connector.dead_letters.parking import parked_among
@@ -39,11 +40,11 @@ from connector.errors import ConfigurationError
 from connector.kafka import TopicPartition
 from connector.kafka.consumer import DeadLetterSource
 from connector.kafka.originals import OriginalSource
+from connector.kafka.records import InFlight
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.history import HistoryWriter
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
-from connector.pipeline.records import InFlight
 from connector.settings import Settings
 
 __all__ = ["ReplayFilter", "run_replay"]
@@ -248,7 +249,8 @@ class _Replay:
             self._out.original(origin, record.offset, found=original is not None)
         if original is None:
             return record.key, record.value, list(headers), record.timestamp
-        return original.key, original.value, [*original.headers, *carried_context(headers)], original.timestamp_ms
+        own = original_headers(original.headers)  # without what a dead-letter write added to it
+        return original.key, original.value, [*own, *carried_context(headers)], original.timestamp_ms
 
     def _plan(self, record: Any, headers: list[tuple[str, bytes]], value: bytes | None) -> bool:
         ids = self._lifecycle.identify(value)

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 from connector.dead_letters.sink import ids_of
 from connector.errors import DecodeError, PauseError, RetryableError, SkipEvent
 from connector.events import Event
+from connector.kafka.records import InFlight
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
 from connector.pipeline.ordering import identities_of, joins_of
-from connector.pipeline.records import DROPPED, AttemptResult, EventResult, InFlight
+from connector.pipeline.records import DROPPED, AttemptResult, EventResult
 from connector.sync import Position, ReadAhead, SyncResult
 
 __all__ = ["LetterBox", "Lifecycle"]

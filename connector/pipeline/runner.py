@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from connector.kafka import TopicPartition
 from connector.kafka.consumer import Consumer
+from connector.kafka.records import InFlight
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.history import HistoryWriter
@@ -27,7 +28,6 @@ from connector.pipeline.metrics import Metrics
 from connector.pipeline.offsets import OffsetTracker
 from connector.pipeline.ordering import IdentityScheduler
 from connector.pipeline.pause import Pause, ResumeSignal
-from connector.pipeline.records import InFlight
 from connector.pipeline.tally import Tally
 from connector.pipeline.workers import WorkerOutcome, WorkerResult, Workers
 from connector.settings import KafkaSettings

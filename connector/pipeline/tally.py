@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 
+from connector.kafka.records import InFlight
 from connector.logs import get_logger, mask_email
 from connector.pipeline.history import HistoryWriter
 from connector.pipeline.metrics import Metrics
-from connector.pipeline.records import AttemptResult, EventResult, InFlight
+from connector.pipeline.records import AttemptResult, EventResult
 
 __all__ = ["Tally"]
 

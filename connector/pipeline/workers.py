@@ -14,8 +14,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple, Protocol
 
+from connector.kafka.records import InFlight
 from connector.pipeline.fate import Fate
-from connector.pipeline.records import AttemptResult, InFlight
+from connector.pipeline.records import AttemptResult
 from connector.sync import ReadAhead
 
 __all__ = ["WorkerOutcome", "WorkerResult", "Workers"]

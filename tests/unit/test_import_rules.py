@@ -113,6 +113,20 @@ def test_only_the_kafka_package_imports_kafka_python() -> None:
     assert {p for p in _importers("kafka") if not p.startswith("connector/kafka/")} == set()
 
 
+def test_the_kafka_seam_imports_nothing_of_the_packages_that_use_it() -> None:
+    """No two-way dependency between the seam and its users (the pipeline, the dead letters, ...):
+    the record type it hands out lives in it (kafka/records.py), the letter's fitting is handed in."""
+    found = _connector_imports()
+    users = {_unit(f.path) for f in found if f.module.startswith("connector.kafka") and _unit(f.path) != "kafka"}
+    assert {"pipeline", "dead_letters", "wiring"} <= users  # the walk found them
+    back = {
+        f"{f.path.relative_to(ROOT)} imports {f.module}"
+        for f in found
+        if _unit(f.path) == "kafka" and f.module.startswith("connector.") and f.module.split(".")[1] in users
+    }
+    assert back == set()
+
+
 def test_only_the_resend_package_and_the_schema_registry_import_httpx() -> None:
     outside = {p for p in _importers("httpx") if not p.startswith("connector/resend/")}
     assert outside <= {"connector/decoding/registry.py"}

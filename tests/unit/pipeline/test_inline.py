@@ -10,9 +10,9 @@ from connector.dead_letters.sink import DeadLetterTopic
 from connector.errors import QuotaExceeded, ResendUnavailable
 from connector.events import Event
 from connector.kafka.consumer import Consumer
+from connector.kafka.records import InFlight
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
-from connector.pipeline.records import InFlight
 from connector.pipeline.runner import Runner
 from connector.settings import KafkaSettings
 from connector.sync import SyncResult

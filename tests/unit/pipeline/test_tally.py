@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
+from connector.kafka.records import InFlight
 from connector.pipeline import tally as tally_module
 from connector.pipeline.fate import Fate, Outcome
 from connector.pipeline.metrics import Metrics
-from connector.pipeline.records import AttemptResult, EventResult, InFlight
+from connector.pipeline.records import AttemptResult, EventResult
 from connector.pipeline.tally import Tally
 from connector.settings import load_settings
 

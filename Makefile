@@ -7,10 +7,12 @@ PYTEST_ARGS ?=
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The connector with its test extras, and the Resend emulator, a distribution of its own (emulator/):
+# the integration tests, `make run`'s demo and `make emulator` run it; `pip install .` leaves it out.
+$(VENV)/.installed: pyproject.toml emulator/pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -e ./emulator -e '.[test]'
 	touch $@
 
 # Kafka jars from Maven Central (once, into .cache/) and Debian's redis-server when missing.
@@ -22,9 +24,9 @@ provision-browser: install
 	$(PY) -m connector.local provision --browser
 
 check: install
-	$(VENV)/bin/ruff format --check connector resend_emulator tests docs/hooks
-	$(VENV)/bin/ruff check connector resend_emulator tests docs/hooks
-	$(VENV)/bin/mypy --strict connector resend_emulator
+	$(VENV)/bin/ruff format --check connector emulator tests docs/hooks
+	$(VENV)/bin/ruff check connector emulator tests docs/hooks
+	$(VENV)/bin/mypy --strict connector emulator/resend_emulator
 
 # The documentation site (mkdocs.yml): docs/ with the README as its home page, into the git-ignored
 # site/. --strict with mkdocs.yml's validation settings: a broken link or anchor, an absolute link or a

@@ -25,6 +25,7 @@ from connector.settings import Settings
 from connector.state import StateStore
 
 if TYPE_CHECKING:
+    from connector.dead_letters.format import DeadLetter
     from connector.decoding import Decoder
     from connector.kafka.admin import Admin
     from connector.kafka.clients import DeadLetterProducer
@@ -176,10 +177,11 @@ class Wiring:
     # -- Kafka -------------------------------------------------------------------------------------
 
     @cached_property
-    def dead_letters(self) -> DeadLetterProducer:
+    def dead_letters(self) -> DeadLetterProducer[DeadLetter]:
+        from connector.dead_letters.fit import smaller_copies
         from connector.kafka.clients import DeadLetterProducer
 
-        producer = DeadLetterProducer(self.settings.kafka)
+        producer = DeadLetterProducer(self.settings.kafka, smaller_copies)
         self._stack.callback(producer.close)
         return producer
 

@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 from kafka import TopicPartition
 
 from connector.kafka.consumer import Consumer
+from connector.kafka.records import InFlight
 from connector.logs import configure
-from connector.pipeline.records import InFlight
 from connector.pipeline.runner import Runner
 from connector.settings import load_settings
 from connector.wiring import Wiring

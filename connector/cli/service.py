@@ -12,6 +12,11 @@ from connector.cli.registry import Command, register
 from connector.errors import ConfigurationError, StateStoreFailedOver
 from connector.logs import get_logger
 
+# What `resend-connector emulator` says where the emulator is not installed (`pip install .` leaves it out).
+EMULATOR_MISSING = (
+    "the Resend emulator is not installed: pip install ./emulator, from the repository (make install does)"
+)
+
 log = get_logger(__name__)
 
 
@@ -38,11 +43,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _emulator(argv: list[str]) -> int:
     # The one import of the emulator from connector/ (tests/unit/test_import_rules.py): it is a
-    # separate package, installed with the [emulator] extra only, never in the production image.
+    # distribution of its own (emulator/, `resend-emulator`), never in `pip install .` nor the image.
     try:
         from resend_emulator import main as emulator_main
     except ImportError as exc:
-        problem = "the Resend emulator is not installed (pip install 'resend-connector[emulator]')"
+        problem = EMULATOR_MISSING
         raise ConfigurationError(problem) from exc
     return int(emulator_main(argv) or 0)
 

@@ -33,7 +33,7 @@ from connector.dead_letters.format import (
     ours,
 )
 
-__all__ = ["KEY_LIMIT", "VALUE_LIMIT", "context_only", "fitted"]
+__all__ = ["KEY_LIMIT", "VALUE_LIMIT", "context_only", "fitted", "smaller_copies"]
 
 VALUE_LIMIT = 64 * 1024
 KEY_LIMIT = 1024
@@ -119,3 +119,9 @@ def context_only(letter: DeadLetter) -> DeadLetter:
     headers = _timestamp_moved(headers, letter.timestamp_ms)
     headers.append((TRUNCATED, _described(sizes, previous)))
     return DeadLetter(key=None, value=b"", headers=headers, timestamp_ms=None)  # kafka-python needs key or value
+
+
+def smaller_copies(letter: DeadLetter, too_large: bool) -> tuple[DeadLetter, DeadLetter]:
+    """What to write, in order, of a letter the dead-letter topic refused (``too_large``: for its
+    size): the fitted copy, then the context alone (connector/kafka/clients.py's DeadLetterProducer)."""
+    return fitted(letter, too_large=too_large), context_only(letter)

@@ -8,14 +8,14 @@ original bytes with the letter's context (attempts, first failure) carried on. W
 longer holds it (retention, compaction, a topic deleted), the letter is replayed as it is and the
 replay report says so.
 
-The reader is connector/kafka/originals.py.
+The reader is connector/kafka/originals.py; the original's own headers are kept, those a dead-letter
+write added are not (replay.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from connector.dead_letters.format import (
     ATTEMPTS,
@@ -27,19 +27,9 @@ from connector.dead_letters.format import (
     context_of,
 )
 
-__all__ = ["Original", "carried_context", "origin_if_only_context"]
+__all__ = ["carried_context", "origin_if_only_context"]
 
 Headers = Sequence[tuple[str, bytes | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Original:
-    """A record read back from the events topic."""
-
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes | None]]
-    timestamp_ms: int | None
 
 
 def origin_if_only_context(headers: Headers) -> FailureContext | None:

@@ -30,6 +30,7 @@ from connector.dead_letters.format import (
     DeadLetter,
     FailureContext,
     context_of,
+    original_headers,
 )
 from connector.dead_letters.originals import carried_context, origin_if_only_context
 from connector.dead_letters.parking import parked_among
@@ -39,11 +40,11 @@ from connector.errors import ConfigurationError
 from connector.kafka import TopicPartition
 from connector.kafka.consumer import DeadLetterSource
 from connector.kafka.originals import OriginalSource
+from connector.kafka.records import InFlight
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.history import HistoryWriter
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
-from connector.pipeline.records import InFlight
 from connector.settings import Settings
 
 __all__ = ["ReplayFilter", "run_replay"]
@@ -215,20 +216,20 @@ class _Replay:
             return self._plan(record, headers, value)
         item = InFlight(record.topic, record.partition, record.offset, key, value, own, timestamp)
         while True:
-            settled = self._lifecycle.run(item)
-            if settled.fate is Fate.RETRY:
+            attempt = self._lifecycle.run(item)
+            if attempt.fate is Fate.RETRY:
                 item.attempts += 1
-                delay = backoff_seconds(item.attempts, getattr(settled.error, "retry_after", None))
-                log.warning("replay.retry", error=type(settled.error).__name__, delay=round(delay, 2))
+                delay = backoff_seconds(item.attempts, getattr(attempt.error, "retry_after", None))
+                log.warning("replay.retry", error=type(attempt.error).__name__, delay=round(delay, 2))
                 time.sleep(delay)
                 continue
-            if settled.fate is Fate.PAUSE:
-                error = settled.error
+            if attempt.fate is Fate.PAUSE:
+                error = attempt.error
                 log.error("replay.paused", error=type(error).__name__, detail=str(error))
                 print(f"replay stopped: {type(error).__name__}: {error}", file=sys.stderr)
                 return False
             origin = context_of(own, FailureContext(record.topic, record.partition, record.offset))
-            for result in settled.results:
+            for result in attempt.results:
                 self.counts[result.outcome.value] += 1
                 if self._history is not None and result.email:
                     self._history.add(result.email, result.type, result.outcome.value, result.reason or "replayed",
@@ -248,7 +249,8 @@ class _Replay:
             self._out.original(origin, record.offset, found=original is not None)
         if original is None:
             return record.key, record.value, list(headers), record.timestamp
-        return original.key, original.value, [*original.headers, *carried_context(headers)], original.timestamp_ms
+        own = original_headers(original.headers)  # without what a dead-letter write added to it
+        return original.key, original.value, [*own, *carried_context(headers)], original.timestamp_ms
 
     def _plan(self, record: Any, headers: list[tuple[str, bytes]], value: bytes | None) -> bool:
         ids = self._lifecycle.identify(value)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from connector.dead_letters.format import DeadLetter, FailureContext, dead_letter_for, stage_of
+from connector.kafka.records import InFlight
 from connector.logs import get_logger, mask_email
-from connector.pipeline.records import InFlight
 
 __all__ = ["DeadLetterTopic", "letter_for"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 import kafka
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -22,8 +22,6 @@ from kafka.errors import (
     UnknownTopicOrPartitionError,
 )
 
-from connector.dead_letters.fit import context_only, fitted
-from connector.dead_letters.format import DeadLetter
 from connector.errors import DeadLetterTopicUnwritable, RetryableError
 from connector.kafka.workarounds import no_auto_creation
 from connector.logs import get_logger
@@ -43,6 +41,27 @@ _MAYBE_MISSING = (KafkaTimeoutError, UnknownTopicOrPartitionError)
 _METADATA_WAIT_MS = 10_000
 
 
+class Letter(Protocol):
+    """What a dead letter is to Kafka (connector/dead_letters/format.py's DeadLetter is one)."""
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def headers(self) -> list[tuple[str, bytes]]: ...
+
+    @property
+    def timestamp_ms(self) -> int | None: ...
+
+
+L = TypeVar("L", bound=Letter)
+# The smaller copies of a letter the topic refused, to try in order; ``too_large``: refused for its size.
+Smaller = Callable[[L, bool], Sequence[L]]
+
+
 class _Refused(Exception):
     """The topic or the producer refuses this record for good (not a transient failure)."""
 
@@ -54,6 +73,8 @@ class _Refused(Exception):
 __all__ = [
     "ABOUT_THE_RECORD",
     "DeadLetterProducer",
+    "Letter",
+    "Smaller",
     "admin_client",
     "answers_metadata",
     "client_config",
@@ -152,20 +173,26 @@ def _topic_exists(settings: KafkaSettings, topic: str) -> bool:
         admin.close()
 
 
-class DeadLetterProducer:
+class DeadLetterProducer(Generic[L]):
     """Sends with acks=all and waits for the acknowledgement: the source offset is committed after.
 
     A transient failure is a RetryableError (the source offset stays uncommitted, so nothing is
     lost). A letter the topic refuses for good (too large, a timestamp out of range, ...) is written
-    smaller instead (connector/dead_letters/fit.py): fitted, then context only. A topic that takes no record at
-    all (deleted, no write permission, refusing even the context-only copy) is DeadLetterTopicUnwritable:
+    smaller instead: the copies ``smaller`` makes (connector/dead_letters/fit.py's ``smaller_copies``:
+    fitted, then context only), the first the topic takes. A topic that takes no record at
+    all (deleted, no write permission, refusing even the last copy) is DeadLetterTopicUnwritable:
     consumption pauses until a probe's write is accepted (issue #24 point 4). The producer never
     auto-creates the topic: ``run`` creates it with the dead-letter settings, a broker's auto-creation
     would not.
     """
 
     def __init__(
-        self, settings: KafkaSettings, *, topic_exists: Callable[[str], bool] | None = None, **overrides: Any
+        self,
+        settings: KafkaSettings,
+        smaller: Smaller[L],
+        *,
+        topic_exists: Callable[[str], bool] | None = None,
+        **overrides: Any,
     ) -> None:
         # Not idempotent: kafka-python 3's idempotent producer takes a broker's refusal of one record
         # (a topic's max.message.bytes) as fatal and fails every later send, the smaller copies and
@@ -175,16 +202,16 @@ class DeadLetterProducer:
         self._producer = KafkaProducer(**config)
         no_auto_creation(self._producer)  # kafka-python 3.0 drops allow_auto_create_topics (workarounds.py)
         self._topic_exists = topic_exists or (lambda topic: _topic_exists(settings, topic))
+        self._smaller = smaller
 
-    def send(self, topic: str, letter: DeadLetter, *, timeout: float = 30.0) -> DeadLetter:
+    def send(self, topic: str, letter: L, *, timeout: float = 30.0) -> L:
         """Write the letter (or the smaller copy the topic accepts); returns what was written."""
         try:
             self._send(topic, letter, timeout)
             return letter
         except _Refused as exc:
             refused = exc
-        smaller = fitted(letter, too_large=isinstance(refused.error, _TOO_LARGE))
-        for copy in (smaller, context_only(letter)):
+        for copy in self._smaller(letter, isinstance(refused.error, _TOO_LARGE)):
             log.info("dead_letter.refused", topic=topic, error=type(refused.error).__name__, detail=str(refused))
             try:
                 self._send(topic, copy, timeout)
@@ -197,7 +224,7 @@ class DeadLetterProducer:
             topic=topic,
         )
 
-    def _send(self, topic: str, letter: DeadLetter, timeout: float) -> None:
+    def _send(self, topic: str, letter: Letter, timeout: float) -> None:
         try:
             future = self._producer.send(
                 topic,

@@ -20,6 +20,7 @@ from kafka.errors import CommitFailedError, KafkaError
 
 from connector.errors import ConfigurationError
 from connector.kafka.clients import client_config
+from connector.kafka.records import InFlight
 from connector.kafka.workarounds import (
     header_fault,
     install_lenient_header_keys,
@@ -28,7 +29,6 @@ from connector.kafka.workarounds import (
     repair_lost_join,
 )
 from connector.logs import get_logger
-from connector.pipeline.records import InFlight
 from connector.settings import KafkaSettings
 
 __all__ = ["Consumer", "DeadLetterSource", "RevokeHook"]

@@ -5,18 +5,41 @@ nothing and joins nothing, and is made only when the first such letter is met.""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Protocol
 
 from kafka import KafkaConsumer, TopicPartition
 
-from connector.dead_letters.format import FailureContext, original_headers
-from connector.dead_letters.originals import Original
 from connector.errors import RetryableError
 from connector.kafka.clients import client_config
 from connector.settings import KafkaSettings
 
-__all__ = ["OriginalSource"]
+__all__ = ["Original", "OriginalSource", "Place"]
 
 _READ_SECONDS = 30.0  # how long one record may take to arrive once its offset is known to be held
+
+
+class Place(Protocol):
+    """Where a record is (a dead letter's failure context names its original's place)."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """A record read back from the events topic, with its headers as the topic holds them."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+    timestamp_ms: int | None
 
 
 class OriginalSource:
@@ -26,7 +49,7 @@ class OriginalSource:
         self._settings = settings
         self._consumer: KafkaConsumer | None = None  # made on first use: most replays need none
 
-    def read(self, origin: FailureContext) -> Original | None:
+    def read(self, origin: Place) -> Original | None:
         """The record at ``origin``, or None when its topic no longer holds it."""
         consumer = self._open()
         if origin.topic not in consumer.topics():  # asking for a missing topic's partitions may create it
@@ -47,7 +70,7 @@ class OriginalSource:
             for record in consumer.poll(timeout_ms=1000, max_records=1).get(tp, ()):
                 if record.offset != origin.offset:
                     return None  # compacted away: the next record is the first one it holds
-                return Original(record.key, record.value, original_headers(record.headers), record.timestamp)
+                return Original(record.key, record.value, list(record.headers or ()), record.timestamp)
         return None  # a transaction marker, or aborted: no record at that offset
 
     def _open(self) -> KafkaConsumer:

@@ -54,11 +54,11 @@ def run_demo() -> int:
     from connector.settings import load_settings
 
     # `make run` (the demo) is the emulator's other user in connector/: a development tool, guarded
-    # like the `emulator` command, since production installs leave the [emulator] extra out.
+    # like the `emulator` command, since `pip install .` leaves the emulator (emulator/) out.
     try:
         from resend_emulator import EmulatorInspector, EmulatorServer
     except ImportError:
-        print("the demo needs the Resend emulator: pip install 'resend-connector[emulator]'")
+        print("the demo needs the Resend emulator: pip install ./emulator (make install does)")
         return 1
 
     configure(level="debug", fmt="console")

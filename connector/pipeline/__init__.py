@@ -5,24 +5,24 @@ behind the records that share an identity with it) -> workers.py (a worker threa
 lifecycle.py (decode, transform, plan and apply, settle; fate.py decides what a failure means) ->
 runner.py (its offset committed once everything before it is finished).
 
-Only the record and its results (records.py, fate.py), the offset tracker and the scheduler are
-re-exported here: the rest imports the Kafka and dead-letter packages, which import these, and a
-package's ``__init__`` importing both ways would be a cycle. Import them from their modules.
+Only the results (records.py, fate.py; the record itself is connector/kafka/records.py's
+``InFlight``), the offset tracker and the scheduler are re-exported here: the rest imports the
+dead-letter package, which imports these, and a package's ``__init__`` importing both ways would be
+a cycle. Import them from their modules.
 """
 
 from connector.pipeline.fate import Fate, Outcome, backoff_seconds, fate_of
 from connector.pipeline.offsets import OffsetTracker
 from connector.pipeline.ordering import IdentityScheduler, identities_of
-from connector.pipeline.records import EventResult, InFlight, Settled
+from connector.pipeline.records import AttemptResult, EventResult
 
 __all__ = [
+    "AttemptResult",
     "EventResult",
     "Fate",
     "IdentityScheduler",
-    "InFlight",
     "OffsetTracker",
     "Outcome",
-    "Settled",
     "backoff_seconds",
     "fate_of",
     "identities_of",

@@ -1,7 +1,7 @@
 """The lifecycle of one record: decode, transform, plan and apply each event, settle.
 
 :meth:`Lifecycle.run` is the whole of it, top to bottom, for ``run`` and ``replay`` alike. It knows
-nothing of Kafka offsets, threads or retry timing: it returns a :class:`Settled` saying what became
+nothing of Kafka offsets, threads or retry timing: it returns a :class:`AttemptResult` saying what became
 of the record (fate.py decides the fate of a failure; a record to dead-letter is written before
 ``run`` returns, so its offset may be committed). Where dead letters go is the caller's
 :class:`LetterBox` (the dead-letter topic for ``run``; dead-letter or parked topic for ``replay``).
@@ -16,10 +16,11 @@ from typing import Any, Protocol
 from connector.dead_letters.sink import ids_of
 from connector.errors import DecodeError, PauseError, RetryableError, SkipEvent
 from connector.events import Event
+from connector.kafka.records import InFlight
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
 from connector.pipeline.ordering import identities_of, joins_of
-from connector.pipeline.records import DROPPED, EventResult, InFlight, Settled
+from connector.pipeline.records import DROPPED, AttemptResult, EventResult
 from connector.sync import Position, ReadAhead, SyncResult
 
 __all__ = ["LetterBox", "Lifecycle"]
@@ -78,7 +79,7 @@ class Lifecycle:
         # register (#25) with their place in it. None for replay (its records are dead letters).
         self._express_topic = express_topic
 
-    def run(self, record: InFlight, ahead: ReadAhead | None = None) -> Settled:
+    def run(self, record: InFlight, ahead: ReadAhead | None = None) -> AttemptResult:
         """One attempt at ``record``; never raises."""
         try:
             raw = self._decode(record)
@@ -89,7 +90,7 @@ class Lifecycle:
             results = tuple(self._plan_and_apply(event, ahead, at) for event in events)
         except BaseException as error:  # noqa: BLE001 - every failure has a fate (fate.py)
             return self._settle_failure(record, error)
-        return Settled(Fate.DONE, results or (DROPPED,))
+        return AttemptResult(Fate.DONE, results or (DROPPED,))
 
     # -- the stages ------------------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ class Lifecycle:
         return EventResult(event.type, _OUTCOMES[outcome.status], outcome.reason, outcome.calls, event.message_id,
                            event.user_id, outcome.email, outcome.commands)  # fmt: skip
 
-    def _settle_failure(self, record: InFlight, error: BaseException) -> Settled:
+    def _settle_failure(self, record: InFlight, error: BaseException) -> AttemptResult:
         if is_internal(error):
             record.internal_failures += 1
             if self._internal_errors is not None:
@@ -130,18 +131,18 @@ class Lifecycle:
             )
         fate = fate_of(error, record.internal_failures)
         if fate is not Fate.DEAD_LETTERED:
-            return Settled(fate, error=error)
+            return AttemptResult(fate, error=error)
         try:
             self._letters.dead_letter(record, error)
         except RetryableError as exc:  # the dead-letter topic is unavailable: the record waits
-            return Settled(Fate.RETRY, error=exc)
+            return AttemptResult(Fate.RETRY, error=exc)
         except PauseError as exc:  # the topic takes nothing (deleted, no permission): consumption stops
-            return Settled(Fate.PAUSE, error=exc)
+            return AttemptResult(Fate.PAUSE, error=exc)
         except BaseException as exc:  # noqa: BLE001 - a bug in the dead-letter path: never lose the record
             log.error("record.dead_letter_failed", partition=record.partition, offset=record.offset,
                       error=type(exc).__name__, detail=str(exc)[:500])  # fmt: skip
-            return Settled(Fate.RETRY, error=exc)
-        return Settled(Fate.DEAD_LETTERED, error=error)
+            return AttemptResult(Fate.RETRY, error=exc)
+        return AttemptResult(Fate.DEAD_LETTERED, error=error)
 
     # -- around the stages -----------------------------------------------------------------------
 
@@ -156,7 +157,7 @@ class Lifecycle:
         record.identities = identities_of(record.key, record.decoded)
         record.joins = joins_of(record.decoded)
 
-    def decider(self) -> Callable[[InFlight], Settled | None] | None:
+    def decider(self) -> Callable[[InFlight], AttemptResult | None] | None:
         """For one polled batch: a function answering what :meth:`run` would settle a record as, when
         that needs no I/O (its one event is a skip planned from what this process knows, see
         EventSync.decider), else None, and then the record needs :meth:`run`, which uses its decoding
@@ -166,7 +167,7 @@ class Lifecycle:
             return None
         decide = self._sync.decider()
 
-        def decided(record: InFlight) -> Settled | None:
+        def decided(record: InFlight) -> AttemptResult | None:
             raw = record.decoded
             if raw is None:
                 return None
@@ -179,7 +180,7 @@ class Lifecycle:
                 return None
             record.decoded = None  # settled: the decoding is not needed any more
             result = EventResult(event.type, Outcome.SKIPPED, outcome.reason, 0, event.message_id, event.user_id)
-            return Settled(Fate.DONE, (result,))
+            return AttemptResult(Fate.DONE, (result,))
 
         return decided
 

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from connector.kafka import TopicPartition
 from connector.kafka.consumer import Consumer
+from connector.kafka.records import InFlight
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.history import HistoryWriter
@@ -27,9 +28,8 @@ from connector.pipeline.metrics import Metrics
 from connector.pipeline.offsets import OffsetTracker
 from connector.pipeline.ordering import IdentityScheduler
 from connector.pipeline.pause import Pause, ResumeSignal
-from connector.pipeline.records import InFlight
 from connector.pipeline.tally import Tally
-from connector.pipeline.workers import Finished, Turn, Workers
+from connector.pipeline.workers import WorkerOutcome, WorkerResult, Workers
 from connector.settings import KafkaSettings
 
 __all__ = ["Runner"]
@@ -130,10 +130,10 @@ class Runner:
                 if self._consumer.epoch(tp) != record.epoch:
                     continue  # revoked since the poll
                 # Needs no I/O, waits for none of its identities: settled now (a worker would, later).
-                if decided and self._scheduler.clear(record) and (settled := decided(record)) is not None:
+                if decided and self._scheduler.clear(record) and (attempt := decided(record)) is not None:
                     assert isinstance(tp, TopicPartition)
                     self._tracker.passed(tp, record.offset)
-                    self._tally.finished(record, settled, now)
+                    self._tally.finished(record, attempt, now)
                     continue
                 self._tracker.started(tp, record.offset)
                 self._scheduler.push(record)
@@ -177,44 +177,47 @@ class Runner:
         for item in finished:
             with self._lock:
                 record = item.record
-                if item.turn is Turn.ABANDONED or self._consumer.epoch(record.partition_key) != record.epoch:
+                if (
+                    item.outcome is WorkerOutcome.ABANDONED
+                    or self._consumer.epoch(record.partition_key) != record.epoch
+                ):
                     # Never finished, so never committed: whoever owns the partition next redoes it.
                     self._scheduler.done(record)
                     continue
                 self._settle(item, now)
         self._tally.flush()
 
-    def _settle(self, item: Finished, now: float) -> None:
-        record, settled = item.record, item.settled
-        if item.turn is Turn.DEFERRED or settled is None:  # never tried: no attempt counted
+    def _settle(self, item: WorkerResult, now: float) -> None:
+        record, attempt = item.record, item.attempt
+        if item.outcome is WorkerOutcome.DEFERRED or attempt is None:  # never tried: no attempt counted
             self._scheduler.retry_at(record, max(now, self._pause.until))
             return
         tp = cast(TopicPartition, record.partition_key)
-        if settled.fate in (Fate.RETRY, Fate.PAUSE):
+        if attempt.fate in (Fate.RETRY, Fate.PAUSE):
             record.attempts += 1
-            retry_after = getattr(settled.error, "retry_after", None)
-            if settled.fate is Fate.PAUSE:
-                self._pause.enter(settled.error, retry_after, now)
+            retry_after = getattr(attempt.error, "retry_after", None)
+            if attempt.fate is Fate.PAUSE:
+                self._pause.enter(attempt.error, retry_after, now)
                 self._scheduler.retry_at(record, self._pause.until)
             else:
                 delay = backoff_seconds(record.attempts, retry_after)
                 self._scheduler.retry_at(record, now + delay)
-                self._metrics.count_retry(type(settled.error).__name__)
-                self._metrics.status.error(settled.error, "retried")
+                self._metrics.count_retry(type(attempt.error).__name__)
+                self._metrics.status.error(attempt.error, "retried")
                 log.warning("record.retry", partition=record.partition, offset=record.offset,
-                            attempt=record.attempts, delay=round(delay, 2), error=type(settled.error).__name__,
-                            detail=str(settled.error))  # fmt: skip
+                            attempt=record.attempts, delay=round(delay, 2), error=type(attempt.error).__name__,
+                            detail=str(attempt.error))  # fmt: skip
             if record.attempts == 1:
                 self._consumer.hold(tp)
             return
         if record.attempts:
             self._consumer.release(tp)
-        if self._pause.until and now >= self._pause.until and self._pause.ends_with(settled.fate):
+        if self._pause.until and now >= self._pause.until and self._pause.ends_with(attempt.fate):
             self._pause.leave()  # the probe went through
         self._scheduler.done(record)
         self._tracker.finished(tp, record.offset)
-        self._tally.finished(record, settled, now)
-        if settled.fate is Fate.DEAD_LETTERED:
+        self._tally.finished(record, attempt, now)
+        if attempt.fate is Fate.DEAD_LETTERED:
             self._tally.count("unknown", "dead_lettered")
 
     def _commit(self, *, force: bool = False) -> None:

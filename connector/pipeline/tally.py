@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 
+from connector.kafka.records import InFlight
 from connector.logs import get_logger, mask_email
 from connector.pipeline.history import HistoryWriter
 from connector.pipeline.metrics import Metrics
-from connector.pipeline.records import EventResult, InFlight, Settled
+from connector.pipeline.records import AttemptResult, EventResult
 
 __all__ = ["Tally"]
 
@@ -38,13 +39,13 @@ class Tally:
         self._level = log_outcomes
         self._instant = 0  # records of this step that took no time, observed at flush
 
-    def finished(self, record: InFlight, settled: Settled, now: float) -> None:
+    def finished(self, record: InFlight, attempt: AttemptResult, now: float) -> None:
         seconds = now - record.polled_at
         if seconds > 0:
             self._metrics.latency.observe(seconds)
         else:
             self._instant += 1
-        for result in settled.results:
+        for result in attempt.results:
             self.count(result.type, result.outcome.value)
             self._log_outcome(record, result)
             if self._history is not None and result.email:

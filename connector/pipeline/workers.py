@@ -14,29 +14,30 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple, Protocol
 
+from connector.kafka.records import InFlight
 from connector.pipeline.fate import Fate
-from connector.pipeline.records import InFlight, Settled
+from connector.pipeline.records import AttemptResult
 from connector.sync import ReadAhead
 
-__all__ = ["Finished", "Turn", "Workers"]
+__all__ = ["WorkerOutcome", "WorkerResult", "Workers"]
 
 
 class _Lifecycle(Protocol):
-    def run(self, record: InFlight, ahead: ReadAhead | None = None) -> Settled: ...
+    def run(self, record: InFlight, ahead: ReadAhead | None = None) -> AttemptResult: ...
 
     def read_ahead(self, records: list[InFlight]) -> ReadAhead | None: ...
 
 
-class Turn(enum.Enum):
-    RAN = "ran"  # the record was attempted: see its Settled
+class WorkerOutcome(enum.Enum):
+    RAN = "ran"  # the record was attempted: see its AttemptResult
     DEFERRED = "deferred"  # not tried: an earlier record of its batch hit a pause
     ABANDONED = "abandoned"  # not tried: stopping, or its partition was revoked since it was taken
 
 
-class Finished(NamedTuple):  # one per record: a tuple is the cheapest to make
+class WorkerResult(NamedTuple):  # one per record: a tuple is the cheapest to make
     record: InFlight
-    turn: Turn
-    settled: Settled | None
+    outcome: WorkerOutcome
+    attempt: AttemptResult | None
     last_of_batch: bool
 
 
@@ -46,7 +47,7 @@ class Workers:
         self._lifecycle = lifecycle
         self._wanted = wanted  # False once a record must not run any more (stopping, revoked)
         self._pool = ThreadPoolExecutor(size, thread_name_prefix="sync")
-        self._finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()
+        self._finished: queue.SimpleQueue[WorkerResult] = queue.SimpleQueue()
         self.running = 0  # records handed out and not yet collected
         self.batches = 0  # batches not yet finished
 
@@ -58,11 +59,11 @@ class Workers:
         self.running += len(batch)
         self._pool.submit(self._run_batch, batch)
 
-    def collect(self, timeout: float) -> list[Finished]:
+    def collect(self, timeout: float) -> list[WorkerResult]:
         """What finished since the last call; waits up to ``timeout`` for the first one."""
         if not self.running:
             return []
-        finished: list[Finished] = []
+        finished: list[WorkerResult] = []
         try:
             finished.append(self._finished.get(timeout=timeout))
             while True:
@@ -81,12 +82,12 @@ class Workers:
         ahead = self._lifecycle.read_ahead(batch) if len(batch) > 1 else None
         paused = False
         for index, record in enumerate(batch):
-            settled: Settled | None = None
+            attempt: AttemptResult | None = None
             if not self._wanted(record):
-                turn = Turn.ABANDONED
+                outcome = WorkerOutcome.ABANDONED
             elif paused:
-                turn = Turn.DEFERRED  # Resend refuses for now: the rest waits for the pause to end
+                outcome = WorkerOutcome.DEFERRED  # Resend refuses for now: the rest waits for the pause to end
             else:
-                turn, settled = Turn.RAN, self._lifecycle.run(record, ahead)
-                paused = settled.fate is Fate.PAUSE
-            self._finished.put(Finished(record, turn, settled, index == len(batch) - 1))
+                outcome, attempt = WorkerOutcome.RAN, self._lifecycle.run(record, ahead)
+                paused = attempt.fate is Fate.PAUSE
+            self._finished.put(WorkerResult(record, outcome, attempt, index == len(batch) - 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import structlog
 
 from connector.cli import main
+from connector.cli.service import EMULATOR_MISSING
 
 SECRET = "re_cli_secret_456"
 
@@ -207,3 +209,14 @@ def test_transformation_functions_that_cannot_load_are_reported_before_kafka_is_
     out = capsys.readouterr()
     assert "missing_transform.py" in out.err + out.out
     gc.collect()
+
+
+def test_the_emulator_command_says_how_to_install_the_emulator_where_it_is_not(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `pip install .` leaves the emulator out (emulator/ is a distribution of its own): as if it were absent.
+    monkeypatch.setitem(sys.modules, "resend_emulator", None)
+    assert main(["emulator", "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert EMULATOR_MISSING in err
+    assert "Traceback" not in err

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -80,18 +78,6 @@ def test_the_image_leaves_the_emulator_and_its_extra_out() -> None:
     assert [line for line in installs if "[" in line] == []  # no extra, so not [emulator]
     kept = [line for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines() if line.startswith("!")]
     assert [line for line in kept if "emulator" in line] == []
-
-
-def test_a_plain_install_pulls_nothing_only_the_emulator_needs() -> None:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-
-    def names(requirements: list[str]) -> set[str]:
-        return {re.split(r"[\[<>=~!; ]", requirement, maxsplit=1)[0].lower() for requirement in requirements}
-
-    only_emulator = {"svix"}  # python-multipart too, but the operator console parses its forms with it
-    assert names(project["dependencies"]) & only_emulator == set()
-    assert only_emulator | {"python-multipart"} <= names(project["optional-dependencies"]["emulator"])
-    assert "resend-connector[emulator]" in project["optional-dependencies"]["test"]
 
 
 def test_the_image_runs_the_console_script_as_a_non_root_user_and_exposes_metrics() -> None:

@@ -1,5 +1,6 @@
 """The pipeline's side in unit tests: a decoder, no transforms, a scripted sync behind the real
-lifecycle, and a runner over the fake consumer, run until a condition holds."""
+lifecycle, and a runner over the fake wrapper (or, for the wrapper's own tests, over the real wrapper
+above kafka-python's fake consumer), run until a condition holds."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from connector.pipeline.metrics import Metrics
 from connector.pipeline.runner import Runner
 from connector.settings import KafkaSettings
 from connector.sync import ReadAhead, SyncResult
-from tests.unit.fakes.kafka import FakeConsumer, RecordingDeadLetters
+from tests.unit.fakes.kafka import FakeConsumer, FakeKafkaConsumer, RecordingDeadLetters
 
 __all__ = ["NoTransforms", "ScriptedSync", "ValueDecoder", "lifecycle", "make_runner", "run_until"]
 
@@ -65,7 +66,7 @@ class ScriptedSync:
         return {}
 
 
-def run_until(runner: Runner, consumer: FakeConsumer, done: Callable[[], bool]) -> None:
+def run_until(runner: Runner, consumer: FakeConsumer | FakeKafkaConsumer, done: Callable[[], bool]) -> None:
     def idle() -> None:
         if done():
             runner.stop()
@@ -82,7 +83,12 @@ def lifecycle(sync: Any, dlq: RecordingDeadLetters, settings: KafkaSettings) -> 
 
 
 def make_runner(
-    consumer: FakeConsumer, sync: Any, dlq: RecordingDeadLetters, settings: KafkaSettings | None = None
+    consumer: FakeConsumer | FakeKafkaConsumer,
+    sync: Any,
+    dlq: RecordingDeadLetters,
+    settings: KafkaSettings | None = None,
 ) -> Runner:
+    """The runner over the fake wrapper; over the real wrapper when given kafka-python's fake consumer."""
     settings = settings or KafkaSettings(max_in_flight_contacts=4)
-    return Runner(settings, Consumer(consumer, settings.topic), lifecycle(sync, dlq, settings), Metrics())
+    wrapper = Consumer(consumer, settings.topic) if isinstance(consumer, FakeKafkaConsumer) else consumer
+    return Runner(settings, wrapper, lifecycle(sync, dlq, settings), Metrics())  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from kafka.errors import (
     UnknownTopicOrPartitionError,
 )
 
+from connector.dead_letters.fit import smaller_copies
 from connector.dead_letters.format import TRUNCATED, DeadLetter, FailureContext, dead_letter_for
 from connector.errors import DeadLetterTopicUnwritable, DecodeError, RetryableError
 from connector.kafka.clients import DeadLetterProducer
@@ -49,6 +50,7 @@ def producer(fake: ScriptedProducer, *, topic_exists: bool | None = True) -> Dea
     made = DeadLetterProducer.__new__(DeadLetterProducer)
     made._producer = fake  # type: ignore[assignment]
     made._topic_exists = exists  # type: ignore[method-assign]
+    made._smaller = smaller_copies
     return made
 
 

@@ -8,7 +8,6 @@ from typing import Any
 import structlog
 
 from connector.errors import DeadLetterTopicUnwritable, InvalidEventError
-from connector.kafka.consumer import Consumer
 from connector.pipeline.metrics import Metrics
 from connector.pipeline.runner import Runner
 from connector.settings import KafkaSettings
@@ -52,7 +51,7 @@ def test_an_unwritable_dead_letter_topic_pauses_says_why_once_and_resumes_by_its
 
     consumer, dlq = FakeConsumer(records), RefusingDeadLetters(refusals=3, on_try=on_try)
     settings = KafkaSettings(max_in_flight_contacts=2)
-    runner = Runner(settings, Consumer(consumer, settings.topic), lifecycle(sync, dlq, settings), metrics,  # type: ignore[arg-type]
+    runner = Runner(settings, consumer, lifecycle(sync, dlq, settings), metrics,  # type: ignore[arg-type]
                     pause_probe_max_seconds=1)  # fmt: skip
 
     def done() -> bool:

@@ -9,10 +9,9 @@ from typing import Any
 from connector.dead_letters.sink import DeadLetterTopic
 from connector.errors import QuotaExceeded, ResendUnavailable
 from connector.events import Event
-from connector.kafka.consumer import Consumer
+from connector.kafka.records import InFlight
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
-from connector.pipeline.records import InFlight
 from connector.pipeline.runner import Runner
 from connector.settings import KafkaSettings
 from connector.sync import SyncResult
@@ -85,7 +84,7 @@ def test_an_alias_is_never_settled_as_consumed() -> None:
     settings = KafkaSettings(max_in_flight_contacts=2)
     sync, consumer, letters = DecidingSync({}), FakeConsumer([Record(0, None, b"t-alias")]), RecordingDeadLetters()
     lifecycle = Lifecycle(AliasDecoder(), NoTransforms(), sync, DeadLetterTopic(letters, "dlq", "test"))
-    runner = Runner(settings, Consumer(consumer, settings.topic), lifecycle, Metrics())
+    runner = Runner(settings, consumer, lifecycle, Metrics())
     run_until(runner, consumer, lambda: consumer.commits[-1:] == [{TP: 1}])
     assert sync.applied == [b"t-alias"]
     assert sync.decisions == []

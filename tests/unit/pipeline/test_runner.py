@@ -1,4 +1,5 @@
-"""The run loop against a recording fake consumer and a scripted sync behind the real lifecycle (no servers)."""
+"""The run loop over the fake consumer wrapper (tests/unit/fakes/kafka.py) and a scripted sync behind the real
+lifecycle (no servers). The wrapper's own logic is tested in tests/unit/kafka/test_consumer.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pytest
 from connector.dead_letters.sink import DeadLetterTopic
 from connector.errors import InvalidEventError, QuotaExceeded, ResendUnavailable
 from connector.events import Event
-from connector.kafka.consumer import Consumer
 from connector.pipeline import runner as runner_module
 from connector.pipeline.fate import MAX_INTERNAL_ATTEMPTS
 from connector.pipeline.lifecycle import Lifecycle
@@ -170,7 +170,7 @@ def test_stopping_abandons_the_rest_of_a_threads_batch_uncommitted() -> None:
 def test_a_revoked_partition_s_records_still_in_a_threads_batch_are_not_run() -> None:
     def revoke_at_five(runner: Runner, value: bytes) -> None:
         if value == b"v5":
-            runner._consumer._on_revoked({TP})  # what kafka-python's network thread does in a rebalance
+            runner._consumer.revoke({TP})  # what kafka-python's network thread does in a rebalance
 
     runner, consumer, processor = one_thread(40, revoke_at_five)
     run_until(runner, consumer, lambda: runner.stats() == {"buffered": 0, "running": 0})
@@ -185,8 +185,8 @@ def test_records_taken_before_a_revoke_and_reassign_never_pass_for_the_new_assig
     def bounce_at_zero(runner: Runner, value: bytes) -> None:
         if value == b"v0" and not bounced:
             bounced.append(True)
-            runner._consumer._on_revoked({TP})  # the partition leaves and comes back while v0..v5 are taken
-            runner._consumer._on_assigned({TP})
+            runner._consumer.revoke({TP})  # the partition leaves and comes back while v0..v5 are taken
+            runner._consumer.assign({TP})
 
     runner, consumer, processor = one_thread(6, bounce_at_zero)
     run_until(runner, consumer, lambda: len(processor.applied) >= 7 and runner.stats()["running"] == 0)
@@ -231,7 +231,7 @@ def test_a_bug_is_retried_a_bounded_number_of_times_then_dead_lettered_as_intern
     consumer, dlq, metrics, settings = FakeConsumer(records), RecordingDeadLetters(), Metrics(), KafkaSettings()
     letters = DeadLetterTopic(dlq, settings.dead_letter_topic, "test", metrics.dead_letters)
     counted = Lifecycle(ValueDecoder(), NoTransforms(), processor, letters, metrics.internal_errors)
-    runner = Runner(settings, Consumer(consumer, settings.topic), counted, metrics)
+    runner = Runner(settings, consumer, counted, metrics)
     run_until(runner, consumer, lambda: processor.applied == [b"after"])
     assert len(processor.script[b"buggy"]) == 10 - MAX_INTERNAL_ATTEMPTS  # tried exactly that often
     [(_, letter)] = dlq.sent
@@ -258,7 +258,7 @@ def test_a_record_is_decoded_once_when_consumed_and_again_only_when_retried() ->
     letters = DeadLetterTopic(dlq, settings.dead_letter_topic, "test")
     runner = Runner(
         settings,
-        Consumer(consumer, settings.topic),
+        consumer,
         Lifecycle(Counting(), NoTransforms(), processor, letters),
         Metrics(),
     )

@@ -21,7 +21,7 @@ from kafka import TopicPartition
 
 from connector.dead_letters.sink import DeadLetterTopic
 from connector.errors import RateLimited, ResendUnavailable
-from connector.kafka.consumer import Consumer
+from connector.kafka.records import InFlight
 from connector.pipeline import runner as runner_module
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.metrics import Metrics
@@ -30,7 +30,7 @@ from connector.resend import ResendClient
 from connector.settings import KafkaSettings, load_settings
 from connector.sync import EventSync
 from connector.wiring import state_store
-from tests.unit.fakes.kafka import Record, RecordingDeadLetters
+from tests.unit.fakes.kafka import FakeConsumer, Record, RecordingDeadLetters
 from tests.unit.fakes.pipeline import NoTransforms
 from tests.unit.fakes.resend import FakeResend
 
@@ -63,60 +63,37 @@ class FlakyResend(FakeResend):
         super()._call(method)
 
 
-class PartitionedConsumer:
-    """Kafka as the run loop sees it: several partitions, batches of random sizes, pauses honoured."""
+class PartitionedConsumer(FakeConsumer):
+    """Kafka as the run loop sees it (the wrapper): several partitions, batches of random sizes, holds and
+    pauses honoured."""
 
     def __init__(self, partitions: dict[TopicPartition, list[Record]], rng: random.Random) -> None:
+        super().__init__([])
         self.partitions = partitions
         self.positions = dict.fromkeys(partitions, 0)
         self.rng = rng
-        self.paused_set: set[TopicPartition] = set()
         self.committed: dict[TopicPartition, int] = {}
-        self.on_idle = lambda: None
+        self.assigned_on_join = set(partitions)
 
-    def subscribe(self, topics: list[str], listener: Any) -> None:
-        listener.on_partitions_assigned(set(self.partitions))
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
-        out: dict[TopicPartition, list[Record]] = {}
+    def poll(self, idle_ms: int, max_records: int, now: float) -> list[InFlight]:
+        out: list[InFlight] = []
         for tp, records in self.partitions.items():
             if tp in self.paused_set or self.rng.random() < 0.3:
                 continue
             start = self.positions[tp]
             batch = records[start : start + self.rng.randint(1, max(1, max_records // 4))]
-            if batch:
-                out[tp] = batch
-                self.positions[tp] = start + len(batch)
+            epoch = self.epoch(tp)
+            out.extend(InFlight(tp.topic, tp.partition, r.offset, r.key, r.value, list(r.headers), r.timestamp, tp,
+                                now, epoch or 0) for r in batch)  # fmt: skip
+            self.positions[tp] = start + len(batch)
         if not out:
             self.on_idle()
-            time.sleep(min(timeout_ms, 5) / 1000)
+            time.sleep(min(idle_ms, 5) / 1000)
         return out
 
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.positions[tp] = offset
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.partitions)
-
-    def pause(self, *tps: TopicPartition) -> None:
-        self.paused_set.update(tps)
-
-    def resume(self, *tps: TopicPartition) -> None:
-        self.paused_set.difference_update(tps)
-
-    def paused(self) -> set[TopicPartition]:
-        return set(self.paused_set)
-
-    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
-        self.committed.update({tp: meta.offset for tp, meta in offsets.items()})
-
-    commit_async = commit
-
-    def highwater(self, tp: TopicPartition) -> int | None:
-        return len(self.partitions[tp])
-
-    def close(self) -> None:
-        pass
+    def commit(self, offsets: dict[TopicPartition, int]) -> bool:
+        self.committed.update(offsets)
+        return True
 
 
 def user_stream(rng: random.Random, i: int, counter: list[int]) -> list[dict[str, Any]]:
@@ -211,7 +188,7 @@ def test_random_streams_end_as_their_partition_order_says(seed: int, monkeypatch
     kafka = KafkaSettings(max_in_flight_contacts=8, max_poll_records=rng.choice([4, 16, 64]))
     lifecycle = Lifecycle(JsonDecoder(), NoTransforms(), sync, DeadLetterTopic(dlq, "dlq", "sim"))
     consumer = PartitionedConsumer(partitions, rng)
-    runner = Runner(kafka, Consumer(consumer, kafka.topic), lifecycle, Metrics())
+    runner = Runner(kafka, consumer, lifecycle, Metrics())  # type: ignore[arg-type]
 
     def drained() -> None:
         if sum(consumer.committed.values()) == total:

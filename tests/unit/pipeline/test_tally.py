@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
+from connector.kafka.records import InFlight
 from connector.pipeline import tally as tally_module
 from connector.pipeline.fate import Fate, Outcome
 from connector.pipeline.metrics import Metrics
-from connector.pipeline.records import EventResult, InFlight, Settled
+from connector.pipeline.records import AttemptResult, EventResult
 from connector.pipeline.tally import Tally
 from connector.settings import load_settings
 
@@ -37,7 +38,7 @@ def _levels(monkeypatch: pytest.MonkeyPatch, setting: str) -> list[tuple[str, st
         EventResult("identify", Outcome.APPLIED, calls=1, email="ada@example.com", user_id="u1"),
         EventResult("track", Outcome.SKIPPED, "nothing_to_write", calls=0),
     )
-    tally.finished(record, Settled(Fate.DONE, results), now=1.0)
+    tally.finished(record, AttemptResult(Fate.DONE, results), now=1.0)
     return [(level, event, fields["calls"]) for level, event, fields in recorder.lines]
 
 
@@ -69,14 +70,14 @@ def test_a_line_the_level_drops_is_not_even_made(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(tally_module, "log", recorder)
     tally = Tally(Metrics(), log_outcomes="calls")
     results = (EventResult("identify", Outcome.APPLIED, calls=1), EventResult("track", Outcome.SKIPPED, calls=0))
-    tally.finished(InFlight("events", 0, 1, None, b"{}", [], None), Settled(Fate.DONE, results), now=1.0)
+    tally.finished(InFlight("events", 0, 1, None, b"{}", [], None), AttemptResult(Fate.DONE, results), now=1.0)
     assert [(level, fields["calls"]) for level, _, fields in recorder.lines] == [("info", 1)]
 
 
 def test_records_that_took_no_time_reach_the_histogram_at_flush() -> None:
     metrics = Metrics()
     tally = Tally(metrics)
-    done = Settled(Fate.DONE, (EventResult("track", Outcome.SKIPPED, "nothing_to_write"),))
+    done = AttemptResult(Fate.DONE, (EventResult("track", Outcome.SKIPPED, "nothing_to_write"),))
     for offset in range(3):  # settled as consumed: polled and finished at the same instant
         tally.finished(InFlight("events", 0, offset, None, b"{}", [], None, polled_at=5.0), done, now=5.0)
     tally.finished(InFlight("events", 0, 3, None, b"{}", [], None, polled_at=4.0), done, now=5.0)

@@ -1,4 +1,6 @@
-"""The run loop's two poison hooks: a record with a bad header key, and one kafka-python cannot unpack."""
+"""The wrapper's two poison hooks (connector/kafka/consumer.py and workarounds.py): a record with a bad
+header key, and one kafka-python cannot unpack. The wrapper's own logic, so these run the real wrapper
+above kafka-python's fake consumer (and the run loop above it, to see what is dead-lettered)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from typing import Any
 
 from kafka import TopicPartition
 
-from tests.unit.fakes.kafka import TP, FakeConsumer, Record, RecordingDeadLetters
+from tests.unit.fakes.kafka import TP, FakeKafkaConsumer, Record, RecordingDeadLetters
 from tests.unit.fakes.pipeline import ScriptedSync as ScriptedProcessor
 from tests.unit.fakes.pipeline import make_runner, run_until
 
@@ -16,7 +18,7 @@ BAD_KEY = b"bad\xff".decode("utf-8", "surrogateescape")  # as the lenient reader
 def test_a_header_key_that_is_not_utf8_dead_letters_its_record_only() -> None:
     records = [Record(0, b"a", b"one"), Record(1, b"a", b"two", headers=[(BAD_KEY, b"v")]), Record(2, b"a", b"three")]
     processor = ScriptedProcessor({})
-    consumer, dlq = FakeConsumer(records), RecordingDeadLetters()
+    consumer, dlq = FakeKafkaConsumer(records), RecordingDeadLetters()
     runner = make_runner(consumer, processor, dlq)
     run_until(runner, consumer, lambda: len(processor.applied) == 2 and len(dlq.sent) == 1)
     assert processor.applied == [b"one", b"three"]  # the bad one never reached the processor
@@ -37,7 +39,7 @@ class _Fetcher:
     _next_partition_records = _InLine()
 
 
-class UnpackingFails(FakeConsumer):
+class UnpackingFails(FakeKafkaConsumer):
     """Raises once from a frame named as kafka-python's unpacking generator, like a corrupt batch."""
 
     def __init__(self, records: list[Record], bad_offset: int) -> None:

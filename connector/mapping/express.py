@@ -68,6 +68,7 @@ class Entry(NamedTuple):
     partition: int
     offset: int
     timestamp_ms: int  # -1 when the record had none
+    who: str = "r"  # e: the express path carried it out, m: the main path passed it, r: recorded only
 
 
 @dataclass(frozen=True, slots=True)

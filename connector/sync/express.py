@@ -91,11 +91,13 @@ class ExpressGuard:
         if at is None or email is None or not plan.commands:
             return plan
         if context.overtaken is None:
-            persons = [self._register.person(email=email)]
-            for user_id in (event.user_id, event.previous_id):
-                if user_id is not None:
-                    persons.append(self._register.person(user_id=user_id))
-            context.overtaken = overtaken = overtaken_by(self._register.entries(persons), at)
+            person = self._register.person(email=email)
+            ids = [self._register.person(user_id=u) for u in (event.user_id, event.previous_id) if u is not None]
+            own, *by_id = self._register.entries_each([person, *ids])
+            linked = [entry for entries in by_id for entry in entries]
+            if linked:  # recorded by userId before its email was known: the email's key holds it from now on
+                self._register.follow(person, own, linked)
+            context.overtaken = overtaken = overtaken_by([*own, *linked], at)
             if overtaken:
                 log.info("express.held_back", email=mask_email(email), partition=at.partition, offset=at.offset,
                          erased=overtaken.erased, unsubscribed=overtaken.unsubscribed)  # fmt: skip

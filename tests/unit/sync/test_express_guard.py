@@ -94,3 +94,39 @@ def test_an_opt_out_whose_email_is_not_known_yet_holds_back_that_users_older_eve
     # Its identify waited in the backlog: the contact is created already unsubscribed.
     sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))
     assert resend.contacts[ADA].unsubscribed is True
+
+
+def test_once_a_userid_is_linked_to_its_email_older_events_of_any_id_of_that_email_are_held_back(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, allow_resubscribe=True)
+    opt_out = event("track", userId="u-new", event="Saved", traits={"unsubscribed": True})
+    assert express(sync, opt_out, Position(2, 40, 40_000)) == "recorded_for_user_id"
+    sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))
+    assert resend.contacts[ADA].unsubscribed is True
+    # An older identify of another userId with the same email, on another partition.
+    older = event("identify", userId="u-old", traits={"email": ADA, "unsubscribed": False})
+    sync.handle(older, at=Position(1, 3, 3_000))
+    assert resend.contacts[ADA].unsubscribed is True
+    # An older track of an id aliased to the person: its email comes from the alias, then held back.
+    sync.handle(event("alias", previousId="u-new", userId="u-later"), at=Position(2, 8, 8_000))
+    assert sync.store.email_for("u-later") == ADA
+    resubscribe = event("track", userId="u-later", event="Saved", traits={"unsubscribed": False})
+    sync.handle(resubscribe, at=Position(0, 5, 5_000))
+    assert resend.contacts[ADA].unsubscribed is True
+    sync.handle(resubscribe, at=Position(0, 60, 60_000))  # newer than the opt-out: applies normally
+    assert resend.contacts[ADA].unsubscribed is False
+
+
+def test_an_erasure_recorded_by_userid_holds_back_older_events_of_another_id_with_its_email(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, delete_event_names=["Contact Deleted"])
+    erase = event("track", userId="u-new", event="Contact Deleted")
+    assert express(sync, erase, Position(2, 40, 40_000)) == "recorded_for_user_id"
+    result = sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))
+    assert (result.reason, ADA in resend.contacts) == ("erased_later", False)
+    result = sync.handle(event("identify", userId="u-old", traits={"email": ADA}), at=Position(1, 3, 3_000))
+    assert (result.reason, ADA in resend.contacts) == ("erased_later", False)
+    sync.handle(event("identify", userId="u-old", traits={"email": ADA}), at=Position(1, 9, 50_000))
+    assert ADA in resend.contacts  # newer: a sign-up after the erasure creates the contact anew

@@ -35,9 +35,9 @@ from connector.errors import PauseError, RetryableError
 from connector.events import Event
 from connector.logs import get_logger
 from connector.settings import Settings
-from connector.sync import ExpressAction, Position, express_action
+from connector.sync import ExpressAction, Position, SyncResult, express_action
 
-__all__ = ["ExpressReader", "may_be_express", "needles"]
+__all__ = ["EXPRESS_REASON", "ExpressReader", "may_be_express", "needles", "recording"]
 
 log = get_logger(__name__)
 
@@ -73,6 +73,36 @@ class _Reader(Protocol):
     def pace(self, idle: set[int], busy: dict[int, int]) -> None: ...
 
     def close(self) -> None: ...
+
+
+class _History(Protocol):
+    """connector.pipeline.history.HistoryWriter"""
+
+    def add(self, email: str, type_: str, outcome: str, reason: str, message_id: str | None,
+            topic: str, partition: int, offset: int, calls: int, commands: tuple[Any, ...]) -> None: ...  # fmt: skip
+
+
+# The reason an express write carries in the contact's outcome history (the console's Contacts page
+# shows "applied (express)"), after it the sync's own reason, if any.
+EXPRESS_REASON = "express"
+
+
+def recording(
+    handle: Callable[[Event], SyncResult], history: _History | None, topic: str, at: Position
+) -> Callable[[Event], str]:
+    """``handle`` (EventSync.handle) for ExpressGuard.act, each express write also entered in its
+    contact's outcome history at the record's place, marked :data:`EXPRESS_REASON`. An erasure leaves
+    no entry (the history empties itself on a DeleteContact, as on the main path)."""
+
+    def handled(event: Event) -> str:
+        result = handle(event)
+        if history is not None and result.email:
+            reason = f"{EXPRESS_REASON}: {result.reason}" if result.reason else EXPRESS_REASON
+            history.add(result.email, event.type, result.status, reason, event.message_id, topic,
+                        at.partition, at.offset, result.calls, result.commands)  # fmt: skip
+        return result.status
+
+    return handled
 
 
 class _Decoder(Protocol):

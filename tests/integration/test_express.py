@@ -20,6 +20,8 @@ import pytest
 import redis
 from kafka import KafkaProducer
 
+from connector.pipeline.express import EXPRESS_REASON
+from connector.pipeline.history import read_history
 from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 from tests.harness import ConnectorProcess, Deployment, wait_drained
@@ -161,6 +163,10 @@ def test_older_events_never_undo_an_opt_out_or_an_erasure_the_express_path_appli
     wait_for(lambda: inspector.contacts().get(ada, {}).get("unsubscribed") is True, timeout=60, what="ada opted out")
     wait_for(lambda: bo not in inspector.contacts(), timeout=60, what="bo erased")
     assert inspector.contacts()[ada]["topics"] == {"News": "opt_out"}
+    # The express write is in Ada's outcome history (the console's Contacts page), marked express.
+    wait_for(lambda: [(e.outcome, e.reason, e.partition, e.offset) for e in read_history(
+        scene.redis, scene.deployment.key_prefix, ada)] == [("applied", EXPRESS_REASON, 0, 2)], timeout=30,
+        what="the express write in ada's history")  # fmt: skip
 
     # 2. The older events go through the main path; the opt-out and the erasure themselves wait.
     scene.hold(scene.express_lock(ada))

@@ -8,6 +8,8 @@ import redis
 
 from connector.events import Event
 from connector.mapping.express import Position, express_action
+from connector.pipeline.express import EXPRESS_REASON, recording
+from connector.pipeline.history import HistoryWriter, read_history
 from connector.sync import EventSync
 from tests.unit.fakes.resend import FakeResend, make_sync
 
@@ -130,3 +132,28 @@ def test_an_erasure_recorded_by_userid_holds_back_older_events_of_another_id_wit
     assert (result.reason, ADA in resend.contacts) == ("erased_later", False)
     sync.handle(event("identify", userId="u-old", traits={"email": ADA}), at=Position(1, 9, 50_000))
     assert ADA in resend.contacts  # newer: a sign-up after the erasure creates the contact anew
+
+
+def test_express_writes_join_the_contacts_outcome_history_marked_express(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, delete_event_names=["Contact Deleted"])
+    history = HistoryWriter(redis_client, "t:")
+    history.close()  # flushed by hand
+    sync.handle(event("identify", userId="u", traits={"email": ADA}), at=Position(0, 0, 1_000))
+    opt_out = event("track", userId="u", messageId="m-out", event="Saved", traits={"unsubscribed": True})
+    action = express_action(opt_out, sync._settings)
+    assert action is not None
+    at = Position(3, 9, 9_000)
+    assert sync.express.act(opt_out, action, at, recording(sync.handle, history, "events", at)) == "applied"
+    history.flush()
+    [entry] = read_history(redis_client, "t:", ADA)
+    assert (entry.outcome, entry.reason, entry.message_id) == ("applied", EXPRESS_REASON, "m-out")
+    assert (entry.topic, entry.partition, entry.offset, entry.fields) == ("events", 3, 9, {"unsubscribed": "True"})
+
+    erase = event("track", userId="u", event="Contact Deleted")
+    erasure = express_action(erase, sync._settings)
+    assert erasure is not None
+    sync.express.act(erase, erasure, Position(3, 10, 10_000), recording(sync.handle, history, "events", at))
+    history.flush()
+    assert read_history(redis_client, "t:", ADA) == []  # an erasure leaves nothing, as on the main path

@@ -13,6 +13,7 @@ applies it: whichever comes second sees the other's mark.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 
 from connector.errors import InvalidEventError
@@ -21,11 +22,13 @@ from connector.logs import get_logger, mask_email
 from connector.mapping import Plan
 from connector.mapping.email import direct_email
 from connector.mapping.express import (
+    ERASE,
     ExpressAction,
     Position,
     express_action,
     express_event,
     guard_plan,
+    newer_than,
     overtaken_by,
 )
 from connector.settings import Settings
@@ -97,7 +100,14 @@ class ExpressGuard:
             linked = [entry for entries in by_id for entry in entries]
             if linked:  # recorded by userId before its email was known: the email's key holds it from now on
                 self._register.follow(person, own, linked)
-            context.overtaken = overtaken = overtaken_by([*own, *linked], at)
+            overtaken = overtaken_by([*own, *linked], at)
+            if overtaken.erased and event.user_id is not None:
+                # An erasure only that userId's key holds, not yet passed by the main path (Overtaken.relink).
+                passed = {(e.partition, e.offset) for e in own if e.kind == ERASE and e.who == "m"}
+                pending = [e for e in by_id[0] if e.kind == ERASE and e.who != "m" and newer_than(e, at)
+                           and (e.partition, e.offset) not in passed]  # fmt: skip
+                overtaken = dataclasses.replace(overtaken, relink=bool(pending))
+            context.overtaken = overtaken
             if overtaken:
                 log.info("express.held_back", email=mask_email(email), partition=at.partition, offset=at.offset,
                          erased=overtaken.erased, unsubscribed=overtaken.unsubscribed)  # fmt: skip

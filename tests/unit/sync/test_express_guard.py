@@ -157,3 +157,23 @@ def test_express_writes_join_the_contacts_outcome_history_marked_express(
     sync.express.act(erase, erasure, Position(3, 10, 10_000), recording(sync.handle, history, "events", at))
     history.flush()
     assert read_history(redis_client, "t:", ADA) == []  # an erasure leaves nothing, as on the main path
+
+
+def test_an_erasure_recorded_by_userid_deletes_the_contact_an_older_event_of_another_id_created(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, delete_event_names=["Contact Deleted"])
+    erase = event("track", userId="u-new", event="Contact Deleted")
+    assert express(sync, erase, Position(2, 40, 40_000)) == "recorded_for_user_id"
+    # Before anything links u-new to Ada, an older event of another id creates her contact.
+    sync.handle(event("identify", userId="u-old", traits={"email": ADA}), at=Position(1, 3, 3_000))
+    assert ADA in resend.contacts
+    result = sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))
+    assert result.reason == "erased_later"
+    assert sync.store.email_for("u-new") == ADA  # kept, so that the erasure finds her
+    sync.handle(erase, at=Position(2, 40, 40_000))  # the main path reaches the erasure
+    assert ADA not in resend.contacts
+    assert (sync.store.email_for("u-new"), sync.store.email_for("u-old")) == (None, None)
+    # After the erasure, an older event names u-new with Ada again: skipped, and caches nothing.
+    sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 8, 8_000))
+    assert (ADA in resend.contacts, sync.store.email_for("u-new")) == (False, None)

@@ -93,12 +93,13 @@ class Register:
         """Copy into ``person`` (an email's key, holding ``own``) the entries of its userIds' keys
         (``linked``) it does not hold yet, each with its place and its who: once the main path links
         a userId to its email, the email's older events of any id are held back too."""
-        held = {(e.kind, e.partition): e.offset for e in own}
+        held = {(e.kind, e.partition): (e.offset, e.who == "m") for e in own}
         for entry in linked:
-            if held.get((entry.kind, entry.partition), -1) < entry.offset:
+            # Behind, or the same event that only the userId's key knows the main path has passed.
+            if held.get((entry.kind, entry.partition), (-1, False)) < (entry.offset, entry.who == "m"):
                 stamp = None if entry.timestamp_ms < 0 else entry.timestamp_ms
                 self.claim(person, (entry.kind,), Position(entry.partition, entry.offset, stamp), entry.who)
-                held[(entry.kind, entry.partition)] = entry.offset
+                held[(entry.kind, entry.partition)] = (entry.offset, entry.who == "m")
 
 
 def _field(kind: str, partition: int) -> str:

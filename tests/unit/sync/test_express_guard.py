@@ -177,3 +177,20 @@ def test_an_erasure_recorded_by_userid_deletes_the_contact_an_older_event_of_ano
     # After the erasure, an older event names u-new with Ada again: skipped, and caches nothing.
     sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 8, 8_000))
     assert (ADA in resend.contacts, sync.store.email_for("u-new")) == (False, None)
+
+
+def test_the_email_key_learns_when_the_main_path_passed_an_opt_out_recorded_by_userid(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, allow_resubscribe=True)
+    opt_out = event("track", userId="u-new", event="Saved", traits={"unsubscribed": True})
+    assert express(sync, opt_out, Position(2, 40, 40_000)) == "recorded_for_user_id"
+    sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))  # links
+    redis_client.delete(sync.store.key("user", "u-new"))  # the main path reaches X still without its email
+    sync.handle(opt_out, at=Position(2, 40, 40_000))
+    sync.handle(event("identify", userId="u-new", traits={"email": ADA, "unsubscribed": False}),
+                at=Position(2, 41, 41_000))  # fmt: skip
+    assert resend.contacts[ADA].unsubscribed is False  # newer: re-subscribed
+    # A late express read of X (a rebalance), its email known by now: it must not undo the newer event.
+    assert express(sync, opt_out, Position(2, 40, 40_000)) == "passed_by_main_path"
+    assert resend.contacts[ADA].unsubscribed is False

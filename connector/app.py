@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from connector.dead_letters.replay import run_replay as _run_replay
 from connector.dead_letters.sink import DeadLetterTopic
 from connector.logs import get_logger
-from connector.pipeline.express import ExpressReader
+from connector.pipeline.express import ExpressReader, recording
 from connector.pipeline.runner import Runner
 from connector.settings import Settings
 from connector.wiring import Wiring
@@ -76,6 +76,7 @@ def build_runner(settings: Settings, stack: ExitStack) -> Service:
 def build_express(parts: Wiring) -> ExpressReader:
     """The express path (connector/pipeline/express.py): its own group, the main path's parts."""
     settings, sync, counter = parts.settings, parts.sync, parts.metrics.express
+    history, topic = parts.history, settings.kafka.topic  # express writes join the outcome history
 
     return ExpressReader(
         settings,
@@ -83,7 +84,7 @@ def build_express(parts: Wiring) -> ExpressReader:
         parts.main_offsets().committed,
         parts.decoder,
         parts.transforms,
-        lambda event, action, at: sync.express.act(event, action, at, lambda express: sync.handle(express).status),
+        lambda event, action, at: sync.express.act(event, action, at, recording(sync.handle, history, topic, at)),
         counted=lambda outcome: counter.labels(outcome=outcome).inc(),
     )
 

@@ -37,6 +37,7 @@ __all__ = [
     "dead_letter_for",
     "is_ours",
     "original_headers",
+    "original_place",
     "ours",
     "writable_headers",
 ]
@@ -124,6 +125,18 @@ def context_of(headers: Headers | None, fallback: FailureContext) -> FailureCont
         attempts=_int(found.get(ATTEMPTS), 0),
         first_failure=found.get(FIRST_FAILURE),
     )
+
+
+def original_place(headers: Headers | None, timestamp_ms: int | None, topic: str) -> tuple[int, int, int | None] | None:
+    """Where a dead letter's record was in ``topic``: partition, offset and Kafka timestamp (the one
+    kept in ``original_timestamp`` when a write moved it there, else ``timestamp_ms``); None when the
+    letter came from another topic or does not say where."""
+    found = {k: (v or b"").decode("utf-8", "replace") for k, v in headers or () if k.startswith(_OURS)}
+    partition, offset = _int(found.get(PARTITION), -1), _int(found.get(OFFSET), -1)
+    if found.get(TOPIC) != topic or partition < 0 or offset < 0:
+        return None
+    kept = _int(found.get(ORIGINAL_TIMESTAMP), -1)
+    return partition, offset, kept if kept >= 0 else timestamp_ms
 
 
 def _int(text: str | None, default: int) -> int:

@@ -31,6 +31,7 @@ from connector.dead_letters.format import (
     FailureContext,
     context_of,
     original_headers,
+    original_place,
 )
 from connector.dead_letters.originals import carried_context, origin_if_only_context
 from connector.dead_letters.parking import parked_among
@@ -206,6 +207,7 @@ class _Replay:
         self._lifecycle = parts.lifecycle(_Letters(settings, self.counts, parts.dead_letters))
         self._history = None if dry_run else parts.history  # a replayed event joins its contact's outcomes
         self._originals = parts.original_source()
+        self._events_topic = settings.kafka.topic if settings.kafka.express else None
 
     def one(self, record: Any, headers: list[tuple[str, bytes]]) -> bool:
         """Replay one record as ``run`` would (the same lifecycle and fates); False means stop (a
@@ -215,8 +217,10 @@ class _Replay:
         if self._dry_run:
             return self._plan(record, headers, value)
         item = InFlight(record.topic, record.partition, record.offset, key, value, own, timestamp)
+        # Its place in the events topic: an opt-out or erasure newer than it is never undone (#25).
+        place = original_place(own, timestamp, self._events_topic) if self._events_topic else None
         while True:
-            attempt = self._lifecycle.run(item)
+            attempt = self._lifecycle.run(item, place=place)
             if attempt.fate is Fate.RETRY:
                 item.attempts += 1
                 delay = backoff_seconds(item.attempts, getattr(attempt.error, "retry_after", None))

@@ -9,7 +9,8 @@ per-person register ordered by Kafka position (connector/state/register.py). The
 register for every event it writes for, and :func:`guard_plan` rewrites the plan of an event that the
 register shows to be older than an opt-out or an erasure of the same person:
 
-- older than an erasure: skipped (``erased_later``), caches included, so nothing is re-created;
+- older than an erasure: skipped (``erased_later``), caches included, so nothing is re-created (but
+  see :attr:`Overtaken.relink`);
 - older than an unsubscribe: ``unsubscribed: false`` (a creation's absent flag too, in the global
   mode) becomes ``true``, the app status ``active`` becomes ``unsubscribed``, an opt_in of the app
   topic becomes opt_out, logged as kept consent;
@@ -28,7 +29,7 @@ from typing import Any, NamedTuple
 
 from connector.errors import InvalidEventError
 from connector.events import Event
-from connector.mapping.commands import CreateContact, Plan, UpdateContact
+from connector.mapping.commands import CacheUserEmail, CreateContact, Plan, UpdateContact
 from connector.mapping.consent import KeptConsent, RememberConsent
 from connector.mapping.keys import property_key
 from connector.mapping.topics import TOPICS_TRAIT, SetTopics, app_topic, parse_topics
@@ -68,6 +69,7 @@ class Entry(NamedTuple):
     partition: int
     offset: int
     timestamp_ms: int  # -1 when the record had none
+    who: str = "r"  # e: the express path carried it out, m: the main path passed it, r: recorded only
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,11 @@ class Overtaken:
     erased: bool = False
     unsubscribed: bool = False
     topics: frozenset[str] = frozenset()
+    # The erasure is known only by a userId whose email was unknown then, and the main path has not
+    # passed it yet: the event's userId -> email mapping is kept, so that when the main path reaches
+    # the erasure it finds the email and deletes the contact (an older event of another id may have
+    # created it before the link was known), then forgets the mapping with the rest.
+    relink: bool = False
 
     def __bool__(self) -> bool:
         return self.erased or self.unsubscribed or bool(self.topics)
@@ -163,7 +170,8 @@ def guard_plan(plan: Plan, overtaken: Overtaken, settings: DestinationSettings, 
     if not overtaken:
         return plan
     if overtaken.erased:
-        return Plan(skip="erased_later")
+        kept = tuple(c for c in plan.commands if isinstance(c, CacheUserEmail)) if overtaken.relink else ()
+        return Plan(skip="erased_later", commands=kept)
     status_key = property_key("subscriptionStatus", f"{settings.namespace}_") if settings.namespace else None
     app_mode = bool(settings.namespace and settings.app_scoped_unsubscribe)
     out_topics = set(overtaken.topics)

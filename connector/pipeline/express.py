@@ -4,9 +4,12 @@ A thread of ``run`` with its own consumer group on the events topic, ``<kafka.gr
 it reads each partition near its end while the main path works through the backlog. Several replicas
 share the partitions of that group as they share the main group's. For each record it:
 
-1. skips it unless its bytes name ``unsubscribed``, ``resendTopics`` or a delete trigger, so only
-   those are decoded (consent must be visible in the record as produced: docs/semantics.md); the
-   fetch itself costs about what a bare consumer spends per record (docs/benchmarks.md);
+1. skips it unless it may be express (:func:`may_be_express`): a JSON value without ``\\u`` escapes
+   is kept only when its bytes name ``unsubscribed``, ``resendTopics`` or a delete trigger (any
+   case), so only those are decoded; every other value is decoded (escapes can spell any word,
+   Avro need not carry field names), and with transformation functions configured every record is
+   (a function can make an opt-out out of any event); the fetch itself costs about what a bare
+   consumer spends per record (docs/benchmarks.md);
 2. skips it when the main group has already committed past it (the main path did it); a partition
    whose main path will reach its end within five seconds at its pace is not read at all (_pace);
 3. decodes and transforms it like the main path, and keeps the events that unsubscribe a person,
@@ -32,9 +35,9 @@ from connector.errors import PauseError, RetryableError
 from connector.events import Event
 from connector.logs import get_logger
 from connector.settings import Settings
-from connector.sync import ExpressAction, Position, express_action
+from connector.sync import ExpressAction, Position, SyncResult, express_action
 
-__all__ = ["ExpressReader", "needles"]
+__all__ = ["EXPRESS_REASON", "ExpressReader", "may_be_express", "needles", "recording"]
 
 log = get_logger(__name__)
 
@@ -72,6 +75,36 @@ class _Reader(Protocol):
     def close(self) -> None: ...
 
 
+class _History(Protocol):
+    """connector.pipeline.history.HistoryWriter"""
+
+    def add(self, email: str, type_: str, outcome: str, reason: str, message_id: str | None,
+            topic: str, partition: int, offset: int, calls: int, commands: tuple[Any, ...]) -> None: ...  # fmt: skip
+
+
+# The reason an express write carries in the contact's outcome history (the console's Contacts page
+# shows "applied (express)"), after it the sync's own reason, if any.
+EXPRESS_REASON = "express"
+
+
+def recording(
+    handle: Callable[[Event], SyncResult], history: _History | None, topic: str, at: Position
+) -> Callable[[Event], str]:
+    """``handle`` (EventSync.handle) for ExpressGuard.act, each express write also entered in its
+    contact's outcome history at the record's place, marked :data:`EXPRESS_REASON`. An erasure leaves
+    no entry (the history empties itself on a DeleteContact, as on the main path)."""
+
+    def handled(event: Event) -> str:
+        result = handle(event)
+        if history is not None and result.email:
+            reason = f"{EXPRESS_REASON}: {result.reason}" if result.reason else EXPRESS_REASON
+            history.add(result.email, event.type, result.status, reason, event.message_id, topic,
+                        at.partition, at.offset, result.calls, result.commands)  # fmt: skip
+        return result.status
+
+    return handled
+
+
 class _Decoder(Protocol):
     def decode(self, value: bytes) -> dict[str, Any]: ...
 
@@ -84,7 +117,25 @@ def needles(settings: Settings) -> tuple[bytes, ...]:
     """Lower-cased bytes one of which an express record's value must hold (step 1)."""
     words = {"unsubscribed", "resendtopics", *settings.destination.delete_event_names,
              *settings.destination.delete_on_message_types}  # fmt: skip
-    return tuple(sorted({w.lower().encode() for w in words if w}))
+    # bytes.lower() folds ASCII only, as the check does: a trigger's other letters must match as written
+    # (the planner compares trigger names exactly, and the trait names in ASCII, any case).
+    return tuple(sorted({w.encode().lower() for w in words if w}))
+
+
+_JSON_LEAD = b"\xef\xbb\xbf \t\r\n"  # what may come before a JSON value's "{" (the decoder's rule)
+_KELVIN = "\u212a".encode()  # the one letter str.lower() turns into ASCII ("k"): a type may be spelled with it
+
+
+def may_be_express(value: bytes, needles: tuple[bytes, ...]) -> bool:
+    """False only when ``value`` certainly holds no express event before any transformation: a JSON
+    object whose bytes name none of ``needles`` (lower-cased; ASCII case is folded here) and hold no
+    ``\\u`` escape. JSON spells a key or a value byte for byte unless it escapes it, and only ``\\u``
+    escapes spell letters; any other value (Avro, where a schema's field names are not in the bytes,
+    or anything the decoder refuses) is decoded."""
+    if value.lstrip(_JSON_LEAD)[:1] != b"{" or b"\\u" in value or _KELVIN in value:
+        return True
+    lowered = value.lower()
+    return any(needle in lowered for needle in needles)
 
 
 class ExpressReader:
@@ -111,7 +162,8 @@ class ExpressReader:
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait  # a backoff that stop() ends at once
         self._clock = clock
-        self._needles = needles(settings)
+        # With transformation functions configured, any record may become an opt-out: none is skipped.
+        self._needles: tuple[bytes, ...] | None = None if settings.transforms.functions else needles(settings)
         self._main: dict[int, int] = {}  # the main group's committed offsets, as last asked
         self._seen: dict[int, int] = {}  # the same, one pace before (the main path's pace)
         self._paced_at = float("-inf")
@@ -152,7 +204,7 @@ class ExpressReader:
 
     def _record(self, record: _Record) -> None:
         value = record.value
-        if not value or not any(needle in value.lower() for needle in self._needles):
+        if not value or (self._needles is not None and not may_be_express(value, self._needles)):
             return
         if record.offset < self._main_offset(record.partition):
             return  # the main path has done it

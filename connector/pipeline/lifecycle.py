@@ -79,12 +79,15 @@ class Lifecycle:
         # register (#25) with their place in it. None for replay (its records are dead letters).
         self._express_topic = express_topic
 
-    def run(self, record: InFlight, ahead: ReadAhead | None = None) -> AttemptResult:
-        """One attempt at ``record``; never raises."""
+    def run(
+        self, record: InFlight, ahead: ReadAhead | None = None, place: tuple[int, int, int | None] | None = None
+    ) -> AttemptResult:
+        """One attempt at ``record``; never raises. ``place``: where a replayed record was in the events
+        topic (partition, offset, timestamp), so the express register holds it back like ``run`` would."""
         try:
             raw = self._decode(record)
             events = self._transform(raw)
-            at = None
+            at = None if place is None else Position(*place)
             if record.topic == self._express_topic:
                 at = Position(record.partition, record.offset, record.timestamp_ms)
             results = tuple(self._plan_and_apply(event, ahead, at) for event in events)

@@ -78,12 +78,28 @@ class Register:
 
     def entries(self, persons: list[str]) -> list[Entry]:
         """Every entry of these register keys, in one round trip."""
+        return [entry for row in self.entries_each(persons) for entry in row]
+
+    def entries_each(self, persons: list[str]) -> list[list[Entry]]:
+        """The entries of each of these register keys, in one round trip."""
         with translated():
             pipe = self.client.pipeline(transaction=False)
             for person in persons:
                 pipe.hgetall(person)
             rows = pipe.execute()
-        return [entry for row in rows for name, value in (row or {}).items() if (entry := _entry(name, value))]
+        return [[entry for name, value in (row or {}).items() if (entry := _entry(name, value))] for row in rows]
+
+    def follow(self, person: str, own: list[Entry], linked: list[Entry]) -> None:
+        """Copy into ``person`` (an email's key, holding ``own``) the entries of its userIds' keys
+        (``linked``) it does not hold yet, each with its place and its who: once the main path links
+        a userId to its email, the email's older events of any id are held back too."""
+        held = {(e.kind, e.partition): (e.offset, e.who == "m") for e in own}
+        for entry in linked:
+            # Behind, or the same event that only the userId's key knows the main path has passed.
+            if held.get((entry.kind, entry.partition), (-1, False)) < (entry.offset, entry.who == "m"):
+                stamp = None if entry.timestamp_ms < 0 else entry.timestamp_ms
+                self.claim(person, (entry.kind,), Position(entry.partition, entry.offset, stamp), entry.who)
+                held[(entry.kind, entry.partition)] = (entry.offset, entry.who == "m")
 
 
 def _field(kind: str, partition: int) -> str:
@@ -95,9 +111,9 @@ def _entry(name: str, value: str) -> Entry | None:
     head, _, rest = str(name).partition(":")
     partition, _, topic = rest.partition(":")
     offset, _, tail = str(value).partition(":")
-    stamp = tail.rpartition(":")[0]
+    stamp, _, who = tail.rpartition(":")
     try:
         kind = f"{head}:{topic}" if head == "topic" else head
-        return Entry(kind, int(partition), int(offset), int(stamp))
+        return Entry(kind, int(partition), int(offset), int(stamp), who or "r")
     except ValueError:
         return None

@@ -13,6 +13,7 @@ applies it: whichever comes second sees the other's mark.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 
 from connector.errors import InvalidEventError
@@ -21,11 +22,13 @@ from connector.logs import get_logger, mask_email
 from connector.mapping import Plan
 from connector.mapping.email import direct_email
 from connector.mapping.express import (
+    ERASE,
     ExpressAction,
     Position,
     express_action,
     express_event,
     guard_plan,
+    newer_than,
     overtaken_by,
 )
 from connector.settings import Settings
@@ -91,11 +94,20 @@ class ExpressGuard:
         if at is None or email is None or not plan.commands:
             return plan
         if context.overtaken is None:
-            persons = [self._register.person(email=email)]
-            for user_id in (event.user_id, event.previous_id):
-                if user_id is not None:
-                    persons.append(self._register.person(user_id=user_id))
-            context.overtaken = overtaken = overtaken_by(self._register.entries(persons), at)
+            person = self._register.person(email=email)
+            ids = [self._register.person(user_id=u) for u in (event.user_id, event.previous_id) if u is not None]
+            own, *by_id = self._register.entries_each([person, *ids])
+            linked = [entry for entries in by_id for entry in entries]
+            if linked:  # recorded by userId before its email was known: the email's key holds it from now on
+                self._register.follow(person, own, linked)
+            overtaken = overtaken_by([*own, *linked], at)
+            if overtaken.erased and event.user_id is not None:
+                # An erasure only that userId's key holds, not yet passed by the main path (Overtaken.relink).
+                passed = {(e.partition, e.offset) for e in own if e.kind == ERASE and e.who == "m"}
+                pending = [e for e in by_id[0] if e.kind == ERASE and e.who != "m" and newer_than(e, at)
+                           and (e.partition, e.offset) not in passed]  # fmt: skip
+                overtaken = dataclasses.replace(overtaken, relink=bool(pending))
+            context.overtaken = overtaken
             if overtaken:
                 log.info("express.held_back", email=mask_email(email), partition=at.partition, offset=at.offset,
                          erased=overtaken.erased, unsubscribed=overtaken.unsubscribed)  # fmt: skip

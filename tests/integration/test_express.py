@@ -20,6 +20,8 @@ import pytest
 import redis
 from kafka import KafkaProducer
 
+from connector.pipeline.express import EXPRESS_REASON
+from connector.pipeline.history import read_history
 from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
 from tests.harness import ConnectorProcess, Deployment, wait_drained
@@ -45,6 +47,11 @@ class Scene:
         sent = self._producer.send(
             self.deployment.topic, key=key.encode(), value=json.dumps(event).encode(), partition=partition
         )
+        return int(sent.get(timeout=30).offset)
+
+    def send_text(self, partition: int, key: str, text: str) -> int:
+        """A record whose value is ``text`` as it is (JSON spelled as a producer chose to)."""
+        sent = self._producer.send(self.deployment.topic, key=key.encode(), value=text.encode(), partition=partition)
         return int(sent.get(timeout=30).offset)
 
     def hold(self, *keys: str) -> None:
@@ -161,6 +168,10 @@ def test_older_events_never_undo_an_opt_out_or_an_erasure_the_express_path_appli
     wait_for(lambda: inspector.contacts().get(ada, {}).get("unsubscribed") is True, timeout=60, what="ada opted out")
     wait_for(lambda: bo not in inspector.contacts(), timeout=60, what="bo erased")
     assert inspector.contacts()[ada]["topics"] == {"News": "opt_out"}
+    # The express write is in Ada's outcome history (the console's Contacts page), marked express.
+    wait_for(lambda: [(e.outcome, e.reason, e.partition, e.offset) for e in read_history(
+        scene.redis, scene.deployment.key_prefix, ada)] == [("applied", EXPRESS_REASON, 0, 2)], timeout=30,
+        what="the express write in ada's history")  # fmt: skip
 
     # 2. The older events go through the main path; the opt-out and the erasure themselves wait.
     scene.hold(scene.express_lock(ada))
@@ -249,4 +260,33 @@ def test_two_replicas_and_rebalances_keep_the_express_guarantee(scene: Scene, in
         else:  # the older re-subscribe's other fields synced; the opt-outs stood
             assert (contacts[email]["unsubscribed"], contacts[email]["topics"]) == (True, {"News": "opt_out"}), name
             assert contacts[email]["properties"].get("plan") == "older", name
+    assert scene.deployment.dead_letters() == []
+
+
+def test_an_opt_out_and_an_erasure_spelled_with_json_escapes_overtake_the_backlog(
+    scene: Scene, inspector: EmulatorInspector
+) -> None:
+    hal, ivy = "hal@example.com", "ivy@example.com"
+    inspector.seed(("POST", "/contacts", {"email": hal}), ("POST", "/contacts", {"email": ivy}))
+    # Each behind a gate the main path cannot pass; the express words spelled with \u escapes only.
+    opt_out = json.dumps(track("u-hal", hal, "hal-1", "Saved", unsubscribed=True))
+    erase = json.dumps(track("u-ivy", ivy, "ivy-1", "Contact Deleted"))
+    for name, partition, text in (
+        ("hal", 0, opt_out.replace('"unsubscribed"', '"unsub\\u0073cribed"')),
+        ("ivy", 1, erase.replace("Contact Deleted", "Contact Delet\\u0065d")),
+    ):
+        gate = f"gate-{name}@example.com"
+        scene.hold(scene.contact_lock(gate))
+        scene.send(partition, identify(f"u-gate-{name}", gate, f"gate-{name}"), key=f"u-{name}")
+        assert "unsubscribed" not in text
+        assert "Contact Deleted" not in text
+        scene.send_text(partition, f"u-{name}", text)
+    process = scene.start("one")
+    wait_for(lambda: inspector.contacts().get(hal, {}).get("unsubscribed") is True, timeout=60, what="hal opted out")
+    wait_for(lambda: ivy not in inspector.contacts(), timeout=60, what="ivy erased")
+    assert not {"hal-1", "ivy-1"} & set(scene.outcomes())  # the main path is still behind its gates
+
+    scene.release(scene.contact_lock("gate-hal@example.com"), scene.contact_lock("gate-ivy@example.com"))
+    wait_drained(scene.deployment, process, timeout=90)
+    assert (inspector.contacts()[hal]["unsubscribed"], ivy in inspector.contacts()) == (True, False)
     assert scene.deployment.dead_letters() == []

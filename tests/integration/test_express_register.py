@@ -31,6 +31,6 @@ def test_claims_move_forward_and_the_express_path_never_redoes_what_the_main_pat
     assert register.claim(ada, (ERASE,), Position(1, 3, 650), "e")
 
     assert sorted(register.entries([ada, register.person(user_id="nobody")])) == [
-        Entry(ERASE, 1, 3, 650), Entry("topic:News", 0, 12, 700), Entry(UNSUBSCRIBE, 0, 12, 700),
+        Entry(ERASE, 1, 3, 650, "e"), Entry("topic:News", 0, 12, 700, "e"), Entry(UNSUBSCRIBE, 0, 12, 700, "e"),
     ]  # fmt: skip
     assert 0 < redis_client.ttl(ada) <= 60

@@ -183,3 +183,15 @@ def test_a_record_kafka_python_could_not_read_is_not_called_null() -> None:
     headers = dict(_letter(key=None, value=None, error=error).headers)
     assert headers[UNREAD_RECORD] == b"true"
     assert NULL_RECORD not in headers  # it had bytes: they could not be read
+
+
+def test_original_place_is_where_the_letter_was_in_the_events_topic() -> None:
+    from connector.dead_letters.format import ORIGINAL_TIMESTAMP, original_place
+
+    context = FailureContext("events", 2, 41)
+    letter = dead_letter_for(key=None, value=b"{}", headers=[], timestamp_ms=5_000, error=ValueError("x"),
+                             context=context, connector_name="c")  # fmt: skip
+    assert original_place(letter.headers, 5_000, "events") == (2, 41, 5_000)
+    assert original_place([*letter.headers, (ORIGINAL_TIMESTAMP, b"4000")], 9_000, "events") == (2, 41, 4_000)
+    assert original_place(letter.headers, 5_000, "other") is None
+    assert original_place([], 5_000, "events") is None

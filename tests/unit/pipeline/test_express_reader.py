@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
+import fastavro
+
+from connector.decoding.avro import parse
+from connector.decoding.decoder import Decoder as AvroDecoder
 from connector.errors import InvalidEventError, RateLimited
 from connector.events import Event
 from connector.kafka.reader import AheadRecord
 from connector.mapping.express import ExpressAction, Position
-from connector.pipeline.express import ExpressReader, needles
+from connector.pipeline.express import ExpressReader, may_be_express, needles
 from connector.settings import load_settings
 
 SETTINGS = load_settings(
@@ -155,3 +160,65 @@ def test_partitions_whose_main_path_keeps_up_are_not_read_ahead() -> None:
     fake.end_offsets = {0: 101, 1: 1_000, 2: 10}
     reader._pace()  # the main path stopped moving: read ahead again, from where it committed
     assert fake.paced[-1] == (set(), {0: 100, 1: 650, 2: 3})
+
+
+def acted_offsets(batches: list[list[Any]], settings: Any = SETTINGS, decoder: Any = None) -> list[int]:
+    """The offsets the express path acted on, reading ``batches`` with ``settings`` and ``decoder``."""
+    acted: list[int] = []
+
+    def act(event: Event, action: ExpressAction, at: Position) -> str:
+        acted.append(at.offset)
+        return "applied"
+
+    holder: list[ExpressReader] = []
+    reader = ExpressReader(settings, FakeReader(batches, holder), dict, decoder or Decoder(), Transforms(), act,
+                           sleep=lambda s: None)  # fmt: skip
+    holder.append(reader)
+    reader.run()
+    return acted
+
+
+def raw(offset: int, value: bytes, partition: int = 0) -> AheadRecord:
+    return AheadRecord(partition, offset, value, 1_000 + offset)
+
+
+def test_an_opt_out_spelled_with_json_escapes_or_in_another_case_is_not_missed() -> None:
+    escaped_key = b'{"type": "track", "userId": "u", "event": "Saved", "traits": {"unsub\\u0073cribed": true}}'
+    escaped_name = b'{"type": "track", "userId": "u", "event": "Contact Delet\\u0065d"}'
+    escaped_topics = b'{"type": "identify", "userId": "u", "traits": {"\\u0072esendTopics": "News:opt_out"}}'
+    upper = b'{"type": "track", "userId": "u", "event": "Saved", "traits": {"UNSUBSCRIBED": true}}'
+    kelvin = b'{"type": "Trac\xe2\x84\xaa", "userId": "u", "event": "Contact Deleted"}'
+    plain = json.dumps(PLAIN).encode()
+    batch = [raw(0, escaped_key), raw(1, escaped_name), raw(2, escaped_topics), raw(3, upper), raw(4, plain),
+             raw(5, kelvin)]  # fmt: skip
+    assert acted_offsets([batch]) == [0, 1, 2, 3, 5]
+    assert not may_be_express(plain, needles(SETTINGS))
+    assert may_be_express(b'{"a": "\\u0041"}', needles(SETTINGS))  # any \u escape: decoded
+
+
+def test_a_delete_trigger_with_letters_beyond_ascii_is_matched_as_written() -> None:
+    settings = load_settings(resend={"api_key": "re_test"}, destination={"delete_event_names": ["ÉFFACER"]})
+    value = json.dumps({"type": "track", "userId": "u", "event": "ÉFFACER"}, ensure_ascii=False).encode()
+    assert acted_offsets([[raw(0, value)]], settings) == [0]
+
+
+def test_avro_is_always_decoded_its_field_names_are_not_in_the_bytes() -> None:
+    traits = {"type": "record", "name": "T", "fields": [{"name": "unsubscribed", "type": "boolean"}]}
+    schema = parse({"type": "record", "name": "Mine", "fields": [
+        {"name": "type", "type": "string"}, {"name": "userId", "type": "string"}, {"name": "event", "type": "string"},
+        {"name": "traits", "type": traits},
+    ]})  # fmt: skip
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, schema, {"type": "track", "userId": "u", "event": "Saved",
+                                             "traits": {"unsubscribed": True}})  # fmt: skip
+    assert b"unsubscribed" not in out.getvalue()
+    settings = load_settings(resend={"api_key": "re_test"}, kafka={"topic": "events", "input_format": "avro"})
+    assert acted_offsets([[raw(0, out.getvalue())]], settings, AvroDecoder("avro", bare_schema=schema)) == [0]
+
+
+def test_with_transformation_functions_every_record_is_decoded_and_transformed() -> None:
+    settings = load_settings(resend={"api_key": "re_test"}, kafka={"topic": "events"},
+                             transforms={"functions": ["operator:or_"]})  # fmt: skip
+    decoder = Decoder()
+    assert acted_offsets([[record(0, PLAIN), record(1, UNSUB)]], settings, decoder) == [1]
+    assert decoder.decoded == 2  # the plain track too: a function could have made an opt-out of it

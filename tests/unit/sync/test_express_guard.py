@@ -8,6 +8,8 @@ import redis
 
 from connector.events import Event
 from connector.mapping.express import Position, express_action
+from connector.pipeline.express import EXPRESS_REASON, recording
+from connector.pipeline.history import HistoryWriter, read_history
 from connector.sync import EventSync
 from tests.unit.fakes.resend import FakeResend, make_sync
 
@@ -94,3 +96,101 @@ def test_an_opt_out_whose_email_is_not_known_yet_holds_back_that_users_older_eve
     # Its identify waited in the backlog: the contact is created already unsubscribed.
     sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))
     assert resend.contacts[ADA].unsubscribed is True
+
+
+def test_once_a_userid_is_linked_to_its_email_older_events_of_any_id_of_that_email_are_held_back(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, allow_resubscribe=True)
+    opt_out = event("track", userId="u-new", event="Saved", traits={"unsubscribed": True})
+    assert express(sync, opt_out, Position(2, 40, 40_000)) == "recorded_for_user_id"
+    sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))
+    assert resend.contacts[ADA].unsubscribed is True
+    # An older identify of another userId with the same email, on another partition.
+    older = event("identify", userId="u-old", traits={"email": ADA, "unsubscribed": False})
+    sync.handle(older, at=Position(1, 3, 3_000))
+    assert resend.contacts[ADA].unsubscribed is True
+    # An older track of an id aliased to the person: its email comes from the alias, then held back.
+    sync.handle(event("alias", previousId="u-new", userId="u-later"), at=Position(2, 8, 8_000))
+    assert sync.store.email_for("u-later") == ADA
+    resubscribe = event("track", userId="u-later", event="Saved", traits={"unsubscribed": False})
+    sync.handle(resubscribe, at=Position(0, 5, 5_000))
+    assert resend.contacts[ADA].unsubscribed is True
+    sync.handle(resubscribe, at=Position(0, 60, 60_000))  # newer than the opt-out: applies normally
+    assert resend.contacts[ADA].unsubscribed is False
+
+
+def test_an_erasure_recorded_by_userid_holds_back_older_events_of_another_id_with_its_email(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, delete_event_names=["Contact Deleted"])
+    erase = event("track", userId="u-new", event="Contact Deleted")
+    assert express(sync, erase, Position(2, 40, 40_000)) == "recorded_for_user_id"
+    result = sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))
+    assert (result.reason, ADA in resend.contacts) == ("erased_later", False)
+    result = sync.handle(event("identify", userId="u-old", traits={"email": ADA}), at=Position(1, 3, 3_000))
+    assert (result.reason, ADA in resend.contacts) == ("erased_later", False)
+    sync.handle(event("identify", userId="u-old", traits={"email": ADA}), at=Position(1, 9, 50_000))
+    assert ADA in resend.contacts  # newer: a sign-up after the erasure creates the contact anew
+
+
+def test_express_writes_join_the_contacts_outcome_history_marked_express(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, delete_event_names=["Contact Deleted"])
+    history = HistoryWriter(redis_client, "t:")
+    history.close()  # flushed by hand
+    sync.handle(event("identify", userId="u", traits={"email": ADA}), at=Position(0, 0, 1_000))
+    opt_out = event("track", userId="u", messageId="m-out", event="Saved", traits={"unsubscribed": True})
+    action = express_action(opt_out, sync._settings)
+    assert action is not None
+    at = Position(3, 9, 9_000)
+    assert sync.express.act(opt_out, action, at, recording(sync.handle, history, "events", at)) == "applied"
+    history.flush()
+    [entry] = read_history(redis_client, "t:", ADA)
+    assert (entry.outcome, entry.reason, entry.message_id) == ("applied", EXPRESS_REASON, "m-out")
+    assert (entry.topic, entry.partition, entry.offset, entry.fields) == ("events", 3, 9, {"unsubscribed": "True"})
+
+    erase = event("track", userId="u", event="Contact Deleted")
+    erasure = express_action(erase, sync._settings)
+    assert erasure is not None
+    sync.express.act(erase, erasure, Position(3, 10, 10_000), recording(sync.handle, history, "events", at))
+    history.flush()
+    assert read_history(redis_client, "t:", ADA) == []  # an erasure leaves nothing, as on the main path
+
+
+def test_an_erasure_recorded_by_userid_deletes_the_contact_an_older_event_of_another_id_created(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, delete_event_names=["Contact Deleted"])
+    erase = event("track", userId="u-new", event="Contact Deleted")
+    assert express(sync, erase, Position(2, 40, 40_000)) == "recorded_for_user_id"
+    # Before anything links u-new to Ada, an older event of another id creates her contact.
+    sync.handle(event("identify", userId="u-old", traits={"email": ADA}), at=Position(1, 3, 3_000))
+    assert ADA in resend.contacts
+    result = sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))
+    assert result.reason == "erased_later"
+    assert sync.store.email_for("u-new") == ADA  # kept, so that the erasure finds her
+    sync.handle(erase, at=Position(2, 40, 40_000))  # the main path reaches the erasure
+    assert ADA not in resend.contacts
+    assert (sync.store.email_for("u-new"), sync.store.email_for("u-old")) == (None, None)
+    # After the erasure, an older event names u-new with Ada again: skipped, and caches nothing.
+    sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 8, 8_000))
+    assert (ADA in resend.contacts, sync.store.email_for("u-new")) == (False, None)
+
+
+def test_the_email_key_learns_when_the_main_path_passed_an_opt_out_recorded_by_userid(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client, allow_resubscribe=True)
+    opt_out = event("track", userId="u-new", event="Saved", traits={"unsubscribed": True})
+    assert express(sync, opt_out, Position(2, 40, 40_000)) == "recorded_for_user_id"
+    sync.handle(event("identify", userId="u-new", traits={"email": ADA}), at=Position(2, 7, 7_000))  # links
+    redis_client.delete(sync.store.key("user", "u-new"))  # the main path reaches X still without its email
+    sync.handle(opt_out, at=Position(2, 40, 40_000))
+    sync.handle(event("identify", userId="u-new", traits={"email": ADA, "unsubscribed": False}),
+                at=Position(2, 41, 41_000))  # fmt: skip
+    assert resend.contacts[ADA].unsubscribed is False  # newer: re-subscribed
+    # A late express read of X (a rebalance), its email known by now: it must not undo the newer event.
+    assert express(sync, opt_out, Position(2, 40, 40_000)) == "passed_by_main_path"
+    assert resend.contacts[ADA].unsubscribed is False

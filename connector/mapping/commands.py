@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.mapping.consent import KeptConsent, LookupConsent, RememberConsent
-from connector.mapping.topics import EnsureTopic, SetTopics
+from connector.mapping.topics import EnsureTopic, SetTopics, Subscription
 
 __all__ = [
     "AddToSegment",
@@ -120,12 +120,14 @@ class CreateContact:
     unsubscribed: bool | None = None
     properties: Properties = ()
     segment_ids: tuple[str, ...] = ()
+    topics: tuple[tuple[str, str, Subscription], ...] = ()  # (topic id, name, subscription), in the POST
 
     def describe(self) -> str:
+        topics = ", ".join(f"{name}={sub}" for _, name, sub in self.topics)
         return (
             f"POST /contacts email={self.email} first_name={self.first_name!r} last_name={self.last_name!r} "
             f"unsubscribed={self.unsubscribed!r} properties={_props(self.properties)} "
-            f"segments={list(self.segment_ids)}"
+            f"segments={list(self.segment_ids)}" + (f" topics {topics}" if topics else "")
         )
 
 

@@ -18,6 +18,7 @@ from connector.mapping.commands import (
     UpdateContact,
 )
 from connector.mapping.state import ContactState, KnownState, format_managed
+from connector.mapping.topics import Subscription
 
 __all__ = ["Fields", "create_plan", "update_plan"]
 
@@ -35,7 +36,9 @@ def create_plan(
     desired: tuple[str, ...] | None,
     managed_key: str | None,
     remember: tuple[Command, ...],
+    topics: tuple[tuple[str, str, Subscription], ...] = (),
 ) -> Plan:
+    """One POST creates the contact with its fields, segments and topics (no SetTopics after it)."""
     named = dict(fields.fields)
     ids = frozenset(desired or ())
     if managed_key is not None:
@@ -47,6 +50,7 @@ def create_plan(
         unsubscribed=named.get("unsubscribed"),
         properties=properties,
         segment_ids=desired or (),
+        topics=topics,
     )
     return Plan(commands=(*remember, create, RememberContact(email, managed=ids, members=ids)))
 

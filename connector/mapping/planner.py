@@ -7,6 +7,7 @@ behaviour of every rule in docs/semantics.md.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +33,7 @@ from connector.mapping.email import direct_email
 from connector.mapping.keys import property_key
 from connector.mapping.names import split_name
 from connector.mapping.state import KnownState
-from connector.mapping.topics import TOPICS_TRAIT
+from connector.mapping.topics import TOPICS_TRAIT, SetTopics
 from connector.mapping.values import as_number, as_text
 from connector.settings import DestinationSettings
 from connector.text import valid_json
@@ -227,5 +228,8 @@ def _plan_identify(
     desired = None if desired_names is None else tuple(state.segment_ids[n] for n in desired_names)
     key = managed_key if desired is not None and managed_key not in state.refused else None
     if not state.contact.exists:
-        return with_after(create_plan(email, fields, properties, desired, key, remember), extra)
+        # The new contact's POST carries its topics: the planner folds the SetTopics into it.
+        topics = tuple(t for c in extra.after if isinstance(c, SetTopics) for t in c.topics)
+        extra = dataclasses.replace(extra, after=tuple(c for c in extra.after if not isinstance(c, SetTopics)))
+        return with_after(create_plan(email, fields, properties, desired, key, remember, topics), extra)
     return with_after(update_plan(email, fields, properties, desired, state, key, remember), extra)

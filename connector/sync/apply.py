@@ -58,14 +58,8 @@ class Applier:
         self._index = index  # the team's emails, when kept (no existence check for new contacts)
 
     def run(self, commands: tuple[Command, ...], context: EventContext) -> None:
-        created: set[str] = set()
         for command in commands:
-            if isinstance(command, CreateContact):
-                created.add(command.email)
-                topics = next((c for c in commands if isinstance(c, SetTopics) and c.email == command.email), None)
-                self._create(command, context, topics)
-            elif not (isinstance(command, SetTopics) and command.email in created):  # else carried by the POST
-                self.execute(command, context)
+            self.execute(command, context)
 
     def execute(self, command: Command, context: EventContext) -> None:
         match command:
@@ -115,7 +109,7 @@ class Applier:
             case _:
                 raise PermanentError(f"cannot execute {type(command).__name__}")
 
-    def _create(self, command: CreateContact, context: EventContext, topics: SetTopics | None = None) -> None:
+    def _create(self, command: CreateContact, context: EventContext) -> None:
         # Runs under the contact lock (see EventSync._handle): a second replica creating the same new
         # contact waits, then finds it in Redis and plans an update, so one contact holds both writes.
         resend = context.resend
@@ -127,7 +121,7 @@ class Applier:
                 unsubscribed=command.unsubscribed,
                 properties=dict(command.properties),
                 segment_ids=command.segment_ids,
-                topics=[(topic_id, sub) for topic_id, _, sub in topics.topics] if topics else (),
+                topics=[(topic_id, sub) for topic_id, _, sub in command.topics],
             )
         except ResendNotFound:
             if not command.segment_ids:

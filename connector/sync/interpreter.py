@@ -137,22 +137,28 @@ class Interpreter:
                 return self._would(command, state, context)
             case LookupMemberships(email=email):
                 members = frozenset(s.id for s in context.resend.list_contact_segments(email))
-                contact = state.contact or ContactState(exists=True)
-                return dataclasses.replace(state, contact=dataclasses.replace(contact, members=members))
+                known = state.contact or ContactState(exists=True)
+                return dataclasses.replace(state, contact=dataclasses.replace(known, members=members))
             case DefineProperty(key=key):
                 self._definitions.define(key, context.resend)
             case EnsureSegment(name=name):
                 self._definitions.ensure_segment(name, context.resend)
-            case LookupConsent() | EnsureTopic():
-                return self._loop.fulfil(command, state, context.resend)
+            case LookupConsent(email=email):
+                return self._loop.lookup_consent(email, state, context.resend)
+            case EnsureTopic():
+                return self._loop.ensure_topic(command, state, context.resend)
             # -- writes ------------------------------------------------------------------------------
             case CacheUserEmail(user_id=user_id, email=email) | CopyUserEmail(user_id=user_id, email=email):
                 context.users.append((user_id, email))
             case LinkAlias(previous_id=previous_id, user_id=user_id):
                 if self._store.link_alias(previous_id, user_id) is not None:
                     return Stale("the previous id got its email meanwhile: copy it now")
-            case KeptConsent() | RememberConsent() | SetTopics():
-                self._loop.execute(command, context.resend)
+            case KeptConsent(email=email, field=field):
+                self._loop.kept(email, field)
+            case RememberConsent(email=email, unsubscribed=unsubscribed):
+                self._loop.remember(email, unsubscribed)
+            case SetTopics():
+                self._loop.set_topics(command, context.resend)
             case CreateContact():
                 return self._create(command, context) or state
             case AddToSegment(email=email, segment_id=segment_id):
@@ -164,20 +170,10 @@ class Interpreter:
                 # A 404: not a member, or the segment is gone; either way the membership is removed.
                 with contextlib.suppress(ResendNotFound):
                     context.resend.remove_contact_from_segment(email, segment_id)
-            case RememberContact(email=email, managed=managed, members=members):
-                # What this event read from Resend about what we manage is kept too (where Redis has
-                # no record), so a later event never reads a missing record as "manages nothing" (#19).
-                fetched = context.fetched.get(email)
-                seen = fetched.managed if fetched is not None and fetched.exists else None
-                self._store.remember_contact(email, managed, members, synced=True, users=context.take_users(),
-                                             seen_managed=seen, written=context.take_written())  # fmt: skip
-                context.recorded = True
+            case RememberContact():
+                self._remember(command, context)
             case DeleteContact(email=email):
-                with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
-                    context.resend.delete_contact(email)
-                self._store.forget_contact(email)
-                if self._index is not None:
-                    self._index.remove(email)
+                self._delete(email, context)
             case SendAutomationEvent(event=name, email=email, payload=payload):
                 context.resend.send_event(name, email=email, payload=dict(payload))
             case _:
@@ -188,6 +184,23 @@ class Interpreter:
     def _would(command: Command, state: KnownState, context: EventContext) -> KnownState:
         context.would.append(command)  # the dry mode: recorded, not carried out
         return state
+
+    def _remember(self, command: RememberContact, context: EventContext) -> None:
+        # What this event read from Resend about what we manage is kept too (where Redis has no
+        # record), so a later event never reads a missing record as "manages nothing" (#19).
+        fetched = context.fetched.get(command.email)
+        seen = fetched.managed if fetched is not None and fetched.exists else None
+        self._store.remember_contact(command.email, command.managed, command.members, synced=True,
+                                     users=context.take_users(), seen_managed=seen,
+                                     written=context.take_written())  # fmt: skip
+        context.recorded = True
+
+    def _delete(self, email: str, context: EventContext) -> None:
+        with contextlib.suppress(ResendNotFound):  # already gone: erasure is complete
+            context.resend.delete_contact(email)
+        self._store.forget_contact(email)
+        if self._index is not None:
+            self._index.remove(email)
 
     # -- the writes that can meet a stale cache ----------------------------------------------------
 

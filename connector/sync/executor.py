@@ -45,7 +45,7 @@ __all__ = ["EventSync", "SyncResult"]
 
 log = get_logger(__name__)
 
-_MAX_ROUNDS = 8  # plan/fulfil rounds, and plans made again after a stale cache; a healthy event needs two
+_MAX_ROUNDS = 8  # plan/fulfil rounds, and plans made again after a stale cache; a healthy event needs at most four
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,8 @@ __all__ = ["Interpreter", "Stale"]
 
 log = get_logger(__name__)
 
+_NOTHING_KNOWN = KnownState()
+
 
 @dataclass(frozen=True, slots=True)
 class Stale:
@@ -110,7 +112,7 @@ class Interpreter:
 
     def run(self, writes: tuple[Write, ...], context: EventContext) -> Stale | None:
         """A plan's writes, in order; the first :class:`Stale` ends them (the rest are planned again)."""
-        state = KnownState()  # writes neither read nor change what the planner knows
+        state = _NOTHING_KNOWN  # writes neither read nor change what the planner knows
         for command in writes:
             if isinstance(result := self.step(command, state, context), Stale):
                 return result

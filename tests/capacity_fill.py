@@ -1,8 +1,8 @@
 """Filling Redis with contacts through the connector's own code, in batches (``make bench-capacity``).
 
 Each person's events are planned by the real planner (``plan_event``) and carried out by the real
-:class:`~connector.sync.apply.Applier` over the real state store and email index, with the executor's
-last steps (the sync record, the userId mappings) as ``EventSync`` takes them. Two things are not
+:class:`~connector.sync.interpreter.Interpreter` over the real state store and email index, with the
+executor's last steps (the sync record, the userId mappings) as ``EventSync`` takes them. Two things are not
 the real ones: Resend (a stand-in that accepts every write: no HTTP) and the Redis client, a
 :class:`Batching` stand-in that queues every command the connector sends on one pipeline, sent
 every ``_FLUSH`` people, so a million contacts take minutes instead of a million round trips.
@@ -34,11 +34,11 @@ from connector.mapping import ContactState, KnownState, plan_event
 from connector.mapping.commands import DefineProperty, EnsureSegment, LookupContact, LookupUserEmail
 from connector.settings import Settings, load_settings
 from connector.state import EmailIndex, StateStore
-from connector.sync.apply import Applier
 from connector.sync.consent_topics import LoopSync
 from connector.sync.context import EventContext
 from connector.sync.definitions import Definitions
 from connector.sync.fingerprints import FieldMemory
+from connector.sync.interpreter import Interpreter
 from connector.wiring import state_store
 
 __all__ = ["Batching", "Person", "check_event_path", "define", "fill", "person", "settings_for"]
@@ -173,7 +173,9 @@ class _Filler:
         self._settings = settings.destination
         index = EmailIndex(self.store, max_age_seconds=self._settings.email_index_max_age_seconds)
         memory = FieldMemory(self._settings.skip_unchanged_seconds)
-        self._applier = Applier(self.store, Definitions(self.store), memory, index, LoopSync(self.store), False)
+        # The managed-audiences key serves LookupContact, which this fill answers itself (below).
+        self._interpreter = Interpreter(self.store, Definitions(self.store), memory, index, LoopSync(self.store),
+                                        "cdp_managed_audiences", False)  # fmt: skip
         self._known = known
         self._resend = _Accepting()
 
@@ -203,7 +205,7 @@ class _Filler:
         """EventSync._handle's last steps after the plan: apply, the sync record, the mappings."""
         context = EventContext(self._resend)  # type: ignore[arg-type]
         try:
-            self._applier.run(plan.commands, context)
+            self._interpreter.run(plan.commands, context)
             if plan.skip is None and not context.recorded:
                 self.store.record_sync(email, "synced", users=context.take_users(), written=context.take_written())
         finally:

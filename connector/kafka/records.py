@@ -19,7 +19,9 @@ class InFlight:
 
     ``decoded`` is the value as decoded when the record was consumed (for ordering it by identity,
     see ordering.py), used by its first attempt so that a record is decoded once; None when it did
-    not decode then (its own attempt reports why). ``epoch`` names the assignment it came with."""
+    not decode then (its own attempt reports why). ``event`` is that decoding validated into an Event
+    by the first step that needed it, likewise used by the attempt. ``epoch`` names the assignment it
+    came with."""
 
     topic: str
     partition: int
@@ -34,6 +36,7 @@ class InFlight:
     epoch: int = 0
     fault: DecodeError | None = None  # known unusable before it runs (connector/kafka/workarounds.py): dead-lettered
     decoded: Any = None
+    event: Any = None  # the decoding as an Event, parsed once (when no transformations run; see Lifecycle)
     identities: tuple[str, ...] = ()
     joins: tuple[str, ...] = ()  # an alias's ids, one person from this record on (ordering.py)
     attempts: int = 0  # attempts that ended in a retry or a pause

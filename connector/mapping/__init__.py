@@ -15,10 +15,12 @@ from connector.mapping.commands import (
     LookupMemberships,
     LookupUserEmail,
     Plan,
+    Prerequisite,
     RememberContact,
     RemoveFromSegment,
     SendAutomationEvent,
     UpdateContact,
+    Write,
 )
 from connector.mapping.consent import KeptConsent, LookupConsent, RememberConsent
 from connector.mapping.keys import property_key
@@ -45,12 +47,14 @@ __all__ = [
     "LookupMemberships",
     "LookupUserEmail",
     "Plan",
+    "Prerequisite",
     "RememberConsent",
     "RememberContact",
     "RemoveFromSegment",
     "SendAutomationEvent",
     "SetTopics",
     "UpdateContact",
+    "Write",
     "creation_only_topics",
     "desired_audiences",
     "format_managed",

@@ -1,7 +1,8 @@
 """What the connector decided to do: small frozen commands, carried out by connector.sync.
 
-Prerequisites (Lookup*, DefineProperty, EnsureSegment) gather or create what the planner needs to
-know; the executor fulfils them and plans again. Commands are the writes themselves, in order.
+Two kinds: a ``Prerequisite`` (Lookup*, DefineProperty, EnsureSegment, EnsureTopic) gathers or creates
+what the planner needs to know, and the planner is asked again; a ``Write`` is a change itself, carried
+out in order. One interpreter (connector.sync.interpreter) carries out both.
 Every command describes itself in one line for ``--dry-run``.
 """
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.mapping.consent import KeptConsent, LookupConsent, RememberConsent
-from connector.mapping.topics import EnsureTopic, SetTopics
+from connector.mapping.topics import EnsureTopic, SetTopics, Subscription
 
 __all__ = [
     "AddToSegment",
@@ -27,10 +28,12 @@ __all__ = [
     "LookupMemberships",
     "LookupUserEmail",
     "Plan",
+    "Prerequisite",
     "RememberContact",
     "RemoveFromSegment",
     "SendAutomationEvent",
     "UpdateContact",
+    "Write",
 ]
 
 Properties = tuple[tuple[str, "str | int | float | None"], ...]
@@ -120,12 +123,14 @@ class CreateContact:
     unsubscribed: bool | None = None
     properties: Properties = ()
     segment_ids: tuple[str, ...] = ()
+    topics: tuple[tuple[str, str, Subscription], ...] = ()  # (topic id, name, subscription), in the POST
 
     def describe(self) -> str:
+        topics = ", ".join(f"{name}={sub}" for _, name, sub in self.topics)
         return (
             f"POST /contacts email={self.email} first_name={self.first_name!r} last_name={self.last_name!r} "
             f"unsubscribed={self.unsubscribed!r} properties={_props(self.properties)} "
-            f"segments={list(self.segment_ids)}"
+            f"segments={list(self.segment_ids)}" + (f" topics {topics}" if topics else "")
         )
 
 
@@ -194,13 +199,14 @@ class SendAutomationEvent:
         return f"POST /events/send event={self.event!r} email={self.email}"
 
 
-Command = (
-    LookupUserEmail
-    | LookupContact
-    | LookupMemberships
-    | DefineProperty
-    | EnsureSegment
-    | CacheUserEmail
+# What the planner needs before it decides: looked up, or created (definitions, segments, topics).
+Prerequisite = (
+    LookupUserEmail | LookupContact | LookupMemberships | LookupConsent | DefineProperty | EnsureSegment | EnsureTopic
+)
+
+# What a decided plan changes in Resend and Redis, in order.
+Write = (
+    CacheUserEmail
     | CopyUserEmail
     | LinkAlias
     | CreateContact
@@ -210,12 +216,12 @@ Command = (
     | RememberContact
     | DeleteContact
     | SendAutomationEvent
-    | LookupConsent
     | KeptConsent
     | RememberConsent
-    | EnsureTopic
     | SetTopics
 )
+
+Command = Prerequisite | Write  # every command the interpreter (connector.sync.interpreter) carries out
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,5 +229,5 @@ class Plan:
     """``skip`` (a reason) or prerequisites to fulfil and plan again, or the commands to carry out."""
 
     skip: str | None = None
-    prerequisites: tuple[Command, ...] = ()
-    commands: tuple[Command, ...] = field(default_factory=tuple)
+    prerequisites: tuple[Prerequisite, ...] = ()
+    commands: tuple[Write, ...] = field(default_factory=tuple)

@@ -9,15 +9,16 @@ from typing import Any
 from connector.errors import PermanentError
 from connector.mapping.commands import (
     AddToSegment,
-    Command,
     CreateContact,
     LookupMemberships,
     Plan,
     RememberContact,
     RemoveFromSegment,
     UpdateContact,
+    Write,
 )
 from connector.mapping.state import ContactState, KnownState, format_managed
+from connector.mapping.topics import Subscription
 
 __all__ = ["Fields", "create_plan", "update_plan"]
 
@@ -34,8 +35,10 @@ def create_plan(
     properties: tuple[tuple[str, Any], ...],
     desired: tuple[str, ...] | None,
     managed_key: str | None,
-    remember: tuple[Command, ...],
+    remember: tuple[Write, ...],
+    topics: tuple[tuple[str, str, Subscription], ...] = (),
 ) -> Plan:
+    """One POST creates the contact with its fields, segments and topics (no SetTopics after it)."""
     named = dict(fields.fields)
     ids = frozenset(desired or ())
     if managed_key is not None:
@@ -47,6 +50,7 @@ def create_plan(
         unsubscribed=named.get("unsubscribed"),
         properties=properties,
         segment_ids=desired or (),
+        topics=topics,
     )
     return Plan(commands=(*remember, create, RememberContact(email, managed=ids, members=ids)))
 
@@ -58,11 +62,11 @@ def update_plan(
     desired: tuple[str, ...] | None,
     state: KnownState,
     managed_key: str | None,
-    remember: tuple[Command, ...],
+    remember: tuple[Write, ...],
 ) -> Plan:
     contact: ContactState = state.contact  # type: ignore[assignment]
-    before: list[Command] = []
-    after: list[Command] = []
+    before: list[Write] = []
+    after: list[Write] = []
     managed, members = contact.managed, contact.members
     if desired is not None:
         if managed is None:  # _plan_identify looks it up first: reaching here is a planner bug
@@ -90,7 +94,7 @@ def update_plan(
         after = [AddToSegment(email, sid, names.get(sid, sid)) for sid in adds]
         members = None if members is None else (members | frozenset(adds)) - frozenset(removes)
         managed = new_managed
-    writes: list[Command] = list(before)
+    writes: list[Write] = list(before)
     if fields.fields or properties:
         writes.append(UpdateContact(email, fields.fields, properties, upsert=True))
     writes.extend(after)

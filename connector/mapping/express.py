@@ -185,14 +185,19 @@ def guard_plan(plan: Plan, overtaken: Overtaken, settings: DestinationSettings, 
 
 
 def _guarded(command: Any, unsubscribed: bool, out_topics: set[str], app_mode: bool, status_key: str | None) -> Any:
+    if isinstance(command, CreateContact) and command.topics:  # a new contact's topics, in its POST
+        command = dataclasses.replace(command, topics=_topics_out(command.topics, out_topics))
     if unsubscribed and isinstance(command, CreateContact | UpdateContact):
         return _opted_out(command, app_mode, status_key)
     if unsubscribed and isinstance(command, RememberConsent) and not app_mode:
         return RememberConsent(command.email, True)
     if isinstance(command, SetTopics):
-        topics = tuple((tid, name, "opt_out" if name in out_topics else sub) for tid, name, sub in command.topics)
-        return SetTopics(command.email, topics)
+        return SetTopics(command.email, _topics_out(command.topics, out_topics))
     return command
+
+
+def _topics_out(topics: tuple[tuple[str, str, Any], ...], out_topics: set[str]) -> tuple[tuple[str, str, Any], ...]:
+    return tuple((tid, name, "opt_out" if name in out_topics else sub) for tid, name, sub in topics)
 
 
 def _opted_out(command: CreateContact | UpdateContact, app_mode: bool, status_key: str | None) -> Any:

@@ -7,6 +7,7 @@ behaviour of every rule in docs/semantics.md.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +16,6 @@ from connector.mapping.around_write import around_write, with_after
 from connector.mapping.audiences import AUDIENCES_TRAIT, event_audiences
 from connector.mapping.commands import (
     CacheUserEmail,
-    Command,
     CopyUserEmail,
     DefineProperty,
     DeleteContact,
@@ -24,15 +24,17 @@ from connector.mapping.commands import (
     LookupContact,
     LookupUserEmail,
     Plan,
+    Prerequisite,
     SendAutomationEvent,
     UpdateContact,
+    Write,
 )
 from connector.mapping.contact_writes import Fields, create_plan, update_plan
 from connector.mapping.email import direct_email
 from connector.mapping.keys import property_key
 from connector.mapping.names import split_name
 from connector.mapping.state import KnownState
-from connector.mapping.topics import TOPICS_TRAIT
+from connector.mapping.topics import TOPICS_TRAIT, SetTopics
 from connector.mapping.values import as_number, as_text
 from connector.settings import DestinationSettings
 from connector.text import valid_json
@@ -64,7 +66,7 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
     email = direct or (state.cached_email if _uses_cache(event, settings) else None)
     if email is None:
         return Plan(skip="no_email")
-    remember: tuple[Command, ...] = ()
+    remember: tuple[Write, ...] = ()
     if event.type == "identify" and event.user_id is not None and direct is not None:
         remember = (CacheUserEmail(event.user_id, email),)
     if deleting:
@@ -75,7 +77,7 @@ def plan_event(event: Event, settings: DestinationSettings, state: KnownState) -
         return _with_properties(
             email, _group_fields(event, settings), settings, state, upsert=False, before=remember, after=()
         )
-    automation: tuple[Command, ...] = ()
+    automation: tuple[Write, ...] = ()
     if automating:
         payload = tuple(valid_json(dict(event.properties)).items())  # values reach Resend as valid text
         automation = (SendAutomationEvent(event.event or "", email, payload),)
@@ -144,10 +146,10 @@ def _group_fields(event: Event, settings: DestinationSettings) -> Fields:
 
 def _typed(
     raw: tuple[tuple[str, Any], ...], settings: DestinationSettings, state: KnownState, *, creating: bool
-) -> tuple[tuple[tuple[str, Any], ...], tuple[Command, ...]]:
+) -> tuple[tuple[tuple[str, Any], ...], tuple[Prerequisite, ...]]:
     """Values Resend accepts for each key, and the definitions still missing."""
     values: dict[str, Any] = {}
-    missing: dict[str, Command] = {}
+    missing: dict[str, Prerequisite] = {}
     for key, value in raw:
         if key in state.refused:
             continue  # Resend refused to define it a moment ago; the other fields still sync
@@ -175,15 +177,15 @@ def _with_properties(
     state: KnownState,
     *,
     upsert: bool,
-    before: tuple[Command, ...],
-    after: tuple[Command, ...],
+    before: tuple[Write, ...],
+    after: tuple[Write, ...],
 ) -> Plan:
     if not fields.fields and not fields.raw_properties and not after:
         return Plan(skip="nothing_to_write", commands=before)
     properties, missing = _typed(fields.raw_properties, settings, state, creating=False)
     if missing:
         return Plan(prerequisites=missing)
-    writes: tuple[Command, ...] = ()
+    writes: tuple[Write, ...] = ()
     if fields.fields or properties:
         writes = (UpdateContact(email, fields.fields, properties, upsert=upsert),)
     if not writes and not after:
@@ -192,7 +194,7 @@ def _with_properties(
 
 
 def _plan_identify(
-    event: Event, settings: DestinationSettings, state: KnownState, email: str, remember: tuple[Command, ...]
+    event: Event, settings: DestinationSettings, state: KnownState, email: str, remember: tuple[Write, ...]
 ) -> Plan:
     traits = {**event.context_traits, **event.traits}
     # A null trait is unset (Segment spec): it never masks the context's name or consent, as for
@@ -208,7 +210,7 @@ def _plan_identify(
         raw.append((_system_key("anonymous_id", settings), event.anonymous_id))
     desired_names = event_audiences(event, settings)
     managed_key = _system_key("managed_audiences", settings)
-    needs: list[Command] = []
+    needs: list[Prerequisite] = []
     if desired_names is not None:
         needs.extend(EnsureSegment(n) for n in desired_names if n not in state.segment_ids)
         if managed_key not in state.property_types and managed_key not in state.refused:
@@ -227,5 +229,8 @@ def _plan_identify(
     desired = None if desired_names is None else tuple(state.segment_ids[n] for n in desired_names)
     key = managed_key if desired is not None and managed_key not in state.refused else None
     if not state.contact.exists:
-        return with_after(create_plan(email, fields, properties, desired, key, remember), extra)
+        # The new contact's POST carries its topics: the planner folds the SetTopics into it.
+        topics = tuple(t for c in extra.after if isinstance(c, SetTopics) for t in c.topics)
+        extra = dataclasses.replace(extra, after=tuple(c for c in extra.after if not isinstance(c, SetTopics)))
+        return with_after(create_plan(email, fields, properties, desired, key, remember, topics), extra)
     return with_after(update_plan(email, fields, properties, desired, state, key, remember), extra)

@@ -108,7 +108,9 @@ class _Person:
                                           segment_ids=tuple(segments))  # fmt: skip
 
     def learn(self, command: Any) -> None:
-        if isinstance(command, SetTopics):
+        if isinstance(command, CreateContact):  # the first row's topics, carried by its POST
+            self.topics.update((topic_id, subscription) for topic_id, _, subscription in command.topics)
+        elif isinstance(command, SetTopics):
             self.topics.update((topic_id, subscription) for topic_id, _, subscription in command.topics)
             if len(self.rows) > 1:  # a later row's identify names these topics itself
                 self.creation_topics.difference_update(topic_id for topic_id, _, _ in command.topics)
@@ -153,7 +155,8 @@ class ContactPlanner:
             create = next((c for c in plan.commands if isinstance(c, CreateContact)), None)
             if plan.skip is not None or create is None:
                 return plan.skip or "nothing to create"
-            person = _Person([row], create, frozenset(create.segment_ids))
+            # The topics are sent apart from the import (bulk_backfill.py): learnt below, not in the create.
+            person = _Person([row], dataclasses.replace(create, topics=()), frozenset(create.segment_ids))
             for command in plan.commands:
                 person.learn(command)
             ids = self._topics.known()

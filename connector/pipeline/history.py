@@ -103,6 +103,7 @@ def _written(commands: tuple[Any, ...]) -> tuple[list[str], dict[str, str]]:
                 if getattr(command, key) is not None:
                     fields[key] = str(getattr(command, key))[:_VALUE_CHARS]
             fields.update((k, str(v)[:_VALUE_CHARS]) for k, v in command.properties)
+            fields.update((f"topic:{name}"[:_VALUE_CHARS], str(sub)) for _, name, sub in command.topics)
         elif isinstance(command, UpdateContact):
             fields.update((k, str(v)[:_VALUE_CHARS]) for k, v in (*command.fields, *command.properties))
         elif isinstance(command, SetTopics):

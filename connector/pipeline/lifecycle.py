@@ -85,8 +85,7 @@ class Lifecycle:
         """One attempt at ``record``; never raises. ``place``: where a replayed record was in the events
         topic (partition, offset, timestamp), so the express register holds it back like ``run`` would."""
         try:
-            raw = self._decode(record)
-            events = self._transform(raw)
+            events = self._events(record)
             at = None if place is None else Position(*place)
             if record.topic == self._express_topic:
                 at = Position(record.partition, record.offset, record.timestamp_ms)
@@ -106,6 +105,24 @@ class Lifecycle:
         if record.value is None:
             raise DecodeError("record has no value (tombstone)")
         return self._decoder.decode(record.value)
+
+    def _events(self, record: InFlight) -> list[Event]:
+        """The record's events. Without transformations, its one event as parsed already when it was
+        (by the decider or the read ahead): a record's event is parsed once per attempt."""
+        if record.fault is not None:
+            raise record.fault
+        parsed, record.event = record.event, None  # used once, as ``decoded``
+        if parsed is not None:
+            record.decoded = None
+            return [parsed]
+        return self._transform(self._decode(record))
+
+    def _parsed(self, record: InFlight) -> Event:
+        """The record's event before its attempt (no transformations: the attempt uses it too)."""
+        if record.event is None:
+            record.event = Event.from_dict(record.decoded)
+        event: Event = record.event
+        return event
 
     def _transform(self, raw: Any) -> list[Event]:
         return [Event.from_dict(event) for event in self._transforms.apply(raw)]
@@ -175,13 +192,13 @@ class Lifecycle:
             if raw is None:
                 return None
             try:
-                event = Event.from_dict(raw)
+                event = self._parsed(record)
                 outcome = decide(event)
             except Exception:  # noqa: BLE001 - whatever it is, run() meets it again and gives it its fate
                 return None
             if outcome is None:
                 return None
-            record.decoded = None  # settled: the decoding is not needed any more
+            record.decoded = record.event = None  # settled: the decoding is not needed any more
             result = EventResult(event.type, Outcome.SKIPPED, outcome.reason, 0, event.message_id, event.user_id)
             return AttemptResult(Fate.DONE, (result,))
 
@@ -196,8 +213,8 @@ class Lifecycle:
         for record in records:
             raw = record.decoded
             if isinstance(raw, dict) and raw.get("type") == "identify":
-                try:
-                    events.append(Event.from_dict(raw))
+                try:  # transformed at the record's turn: then that event is parsed there
+                    events.append(self._parsed(record) if self._transforms.empty else Event.from_dict(raw))
                 except Exception:  # noqa: BLE001, S112 - reported when the record's turn comes
                     continue
         if not events:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from connector.mapping import ContactState
 from connector.mapping.express import Overtaken, Position
@@ -57,6 +58,8 @@ class EventContext:
     # fingerprints of the fields Resend accepted, written with the contact's record (fingerprints.py)
     written: dict[str, str] = field(default_factory=dict)
     properties_refreshed: bool = False  # definitions re-read after a refused write (once per event)
+    dry: bool = False  # the dry run's effect mode: Redis read, nothing sent or written (interpreter.py)
+    would: list[Any] = field(default_factory=list)  # the dry mode's record: what would be carried out
 
     @property
     def resend(self) -> ResendClient:

@@ -1,18 +1,20 @@
-"""EventSync: plans an event, fulfils what the plan needs to know, carries out its commands.
+"""EventSync: plans an event, has the interpreter carry out what the plan needs and what it writes.
 
-``handle`` loops: plan (pure) -> fulfil prerequisites (Redis first, Resend when Redis does not know)
--> plan again, until the plan is a skip or a list of commands; then it runs the commands in order
-(connector.sync.apply). Every step is idempotent, so an event retried after a transient failure
-part-way through ends in the same state. Thread-safe: the pipeline runs different contacts on
-different threads; what one event's handling accumulates lives in its own EventContext.
+``handle`` loops: plan (pure) -> the interpreter fulfils the plan's prerequisites (Redis first,
+Resend when Redis does not know) -> plan again, until the plan is a skip or a list of writes; then the
+interpreter carries out the writes in order (connector.sync.interpreter). A write that meets a stale
+cache answers ``Stale``, and the loop plans again from fresh state, a bounded number of times. The
+dry run (:meth:`EventSync.plan`) goes through the same interpreter in its dry mode. Every step is
+idempotent, so an event retried after a transient failure part-way through ends in the same state.
+Thread-safe: the pipeline runs different contacts on different threads; what one event's handling
+accumulates lives in its own EventContext.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,41 +27,25 @@ from connector.errors import (
 )
 from connector.events import Event
 from connector.logs import get_logger, mask_email
-from connector.mapping import (
-    Command,
-    ContactState,
-    DefineProperty,
-    EnsureSegment,
-    EnsureTopic,
-    KnownState,
-    LookupConsent,
-    LookupContact,
-    LookupMemberships,
-    LookupUserEmail,
-    Plan,
-    UpdateContact,
-    plan_event,
-    property_key,
-)
+from connector.mapping import Command, KnownState, Plan, Write, plan_event, property_key
 from connector.mapping.email import direct_email
 from connector.mapping.express import Position
 from connector.resend import ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore, redis_lock
-from connector.sync.apply import Applier, Replan
 from connector.sync.consent_topics import LoopSync
-from connector.sync.contact_lookup import lookup_contact
 from connector.sync.context import EventContext, ReadAhead
 from connector.sync.decide import email_of, fresher, reconciles
 from connector.sync.definitions import Definitions
 from connector.sync.express import ExpressGuard
 from connector.sync.fingerprints import FieldMemory
+from connector.sync.interpreter import Interpreter, Stale
 
 __all__ = ["EventSync", "SyncResult"]
 
 log = get_logger(__name__)
 
-_MAX_ROUNDS = 8  # plan/fulfil rounds; a healthy event needs at most four
+_MAX_ROUNDS = 8  # plan/fulfil rounds, and plans made again after a stale cache; a healthy event needs at most four
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,21 +77,21 @@ class EventSync:
         self._definitions = Definitions(self._store)
         prefix = f"{settings.destination.namespace}_" if settings.destination.namespace else ""
         consent = settings.destination.namespace and settings.destination.app_scoped_unsubscribe
-        self._memory = FieldMemory(
+        memory = FieldMemory(
             settings.destination.skip_unchanged_seconds,
             frozenset({property_key("subscriptionStatus", prefix)} if consent else ()),
         )
-        self._index = (
+        index = (
             EmailIndex(self._store, max_age_seconds=settings.destination.email_index_max_age_seconds)
             if settings.destination.email_index and not settings.destination.trust_contact_cache
             else None
         )
         self.loop = LoopSync(self._store, on_consent_kept=on_consent_kept)  # consent and topics (consent_topics.py)
-        self._applier = Applier(
-            self._store, self._definitions, self._memory, self._index, self.loop, self._settings.trust_contact_cache
-        )
+        managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
+        # The one interpreter of every command, for handle() and the dry run alike (interpreter.py).
+        self.interpreter = Interpreter(self._store, self._definitions, memory, index, self.loop, managed_key,
+                                       self._settings.trust_contact_cache)  # fmt: skip
         self.express = ExpressGuard(settings, self._store)  # the express register (issue #25)
-        self._managed_key = property_key("managed_audiences", prefix + settings.destination.system_prefix)
 
     @property
     def store(self) -> StateStore:
@@ -154,38 +140,40 @@ class EventSync:
 
     def _handle(self, event: Event, context: EventContext, held: contextlib.ExitStack) -> SyncResult:
         locked: str | None = None
-        seed: KnownState | None = None
+        state: KnownState | None = None  # what to plan on; None: read afresh
         for _ in range(_MAX_ROUNDS):
-            plan, state = self._settle(event, context, seed)
-            seed = None
+            plan, state = self._settle(event, context, state)
             context.email = email = email_of(plan)
             plan = self.express.guarded(plan, event, email, context)  # older than an opt-out or erasure?
-            if plan.skip is not None:
-                try:
-                    self._applier.run(plan.commands, context)
-                except Replan:
-                    continue
-                return SyncResult("skipped", plan.skip, context.calls, plan.commands, email)
-            if email is not None and email != locked and reconciles(plan):
+            if plan.skip is None and email is not None and email != locked and reconciles(plan):
                 if locked is not None:
                     raise RetryableError("the event's email changed while it was being applied")
                 # Creating a contact or reconciling its memberships is read-decide-write on state
-                # that other replicas share: one at a time per contact, then decide again on what
-                # Redis says now (the lookup made before waiting stays valid unless Redis knows more).
+                # that other replicas share: one at a time per contact, then decide again if Redis now
+                # says otherwise (the lookup made before waiting stays valid unless Redis knows more).
                 held.enter_context(redis_lock(self._store.client, self._store.key("lock", "contact", email)))
                 locked = email
-                seed = dataclasses.replace(
+                now = dataclasses.replace(
                     state, contact=fresher(self._store.contact(email), context.fetched.get(email))
                 )
+                if now != state:
+                    state = now
+                    continue
+            if isinstance(stale := self.run(plan.commands, context), Stale):
+                log.debug("plan.stale", why=stale.why)
+                state = None  # plan again from fresh state
                 continue
-            try:
-                self._applier.run(plan.commands, context)
-            except Replan:
-                continue
+            if plan.skip is not None:
+                return SyncResult("skipped", plan.skip, context.calls, plan.commands, email)
             if email is not None and not context.recorded:
                 self._store.record_sync(email, "synced", users=context.take_users(), written=context.take_written())
             return SyncResult("applied", "", context.calls, plan.commands, email)
         raise RetryableError("the contact kept changing under us; trying the event again later")
+
+    def run(self, commands: tuple[Write, ...], context: EventContext) -> Stale | None:
+        """Carry out a decided plan's writes (the interpreter, in the context's effect mode); a
+        :class:`Stale` when a cache was stale (the rest not carried out: plan again from fresh state)."""
+        return self.interpreter.run(commands, context)
 
     def decider(self) -> Callable[[Event], SyncResult | None]:
         """A function answering an event's outcome when deciding it needs neither Redis nor Resend:
@@ -208,39 +196,19 @@ class EventSync:
         return decided
 
     def plan(self, event: Event) -> tuple[Command, ...]:
-        """Dry run: what ``handle`` would do, reading Redis only (what only Resend knows stays a lookup)."""
+        """Dry run: what ``handle`` would do, reading Redis only (what only Resend knows stays a
+        lookup): the interpreter in its dry mode, which records the commands instead of carrying
+        them out, the writes as they would be sent (without the fields Resend holds already)."""
+        context = EventContext(self._resend, dry=True)
         state = self._initial_state()
-        plan = plan_event(event, self._settings, state)
         for _ in range(_MAX_ROUNDS):
-            if not plan.prerequisites:
-                break
-            progressed = False
-            for need in plan.prerequisites:
-                if isinstance(need, LookupUserEmail):
-                    state = dataclasses.replace(
-                        state, cached_email=self._store.email_for(need.user_id), cache_checked=True
-                    )
-                    progressed = True
-                elif isinstance(need, LookupContact):
-                    known = self._store.contact(need.email)  # unchanged: only Resend can say more
-                    if known is not None and known != state.contact:
-                        state = dataclasses.replace(state, contact=known)
-                        progressed = True
-            if not progressed:
-                break
             plan = plan_event(event, self._settings, state)
-        return (*plan.prerequisites, *self._trimmed(plan.commands))
-
-    def _trimmed(self, commands: tuple[Command, ...]) -> Iterator[Command]:
-        """The dry run's writes as they would be sent: without the fields Resend already holds."""
-        for command in commands:
-            if isinstance(command, UpdateContact):
-                remembered, deleted = self._store.written_fields(command.email)
-                trimmed = self._memory.trim_update(command, remembered, time.time(), deleted)
-                if trimmed is not None:
-                    yield trimmed
-            else:
-                yield command
+            context.would.clear()  # the prerequisites Redis cannot answer, of the last round only
+            state, before = self.interpreter.prepare(plan.prerequisites, state, context), state
+            if state == before:
+                break  # Redis answers nothing more
+        self.run(plan.commands, context)
+        return tuple(context.would)
 
     # -- planning with prerequisites fulfilled ---------------------------------------------------
 
@@ -257,39 +225,8 @@ class EventSync:
             plan = plan_event(event, self._settings, state)
             if not plan.prerequisites:
                 return plan, state
-            state = self._fulfil(plan.prerequisites, state, context)
+            state = self.interpreter.prepare(plan.prerequisites, state, context)
         raise RetryableError("prerequisites kept changing; trying the event again later")
-
-    def _fulfil(self, needs: tuple[Command, ...], state: KnownState, context: EventContext) -> KnownState:
-        refused: set[str] = set(state.refused)
-        for need in needs:
-            if isinstance(need, LookupUserEmail):
-                state = dataclasses.replace(state, cached_email=self._store.email_for(need.user_id), cache_checked=True)
-            elif isinstance(need, LookupContact):
-                state = dataclasses.replace(state, contact=self._lookup_contact(need.email, context))
-            elif isinstance(need, LookupMemberships):
-                segments = context.resend.list_contact_segments(need.email)
-                members = frozenset(s.id for s in segments)
-                contact = state.contact or ContactState(exists=True)
-                state = dataclasses.replace(state, contact=dataclasses.replace(contact, members=members))
-            elif isinstance(need, DefineProperty):
-                self._definitions.define(need.key, context.resend)
-            elif isinstance(need, EnsureSegment):
-                self._definitions.ensure_segment(need.name, context.resend)
-            elif isinstance(need, LookupConsent | EnsureTopic):
-                state = self.loop.fulfil(need, state, context.resend)
-        defined = [n.key for n in needs if isinstance(n, DefineProperty)]
-        refused |= self._definitions.refused(defined)
-        return dataclasses.replace(
-            state,
-            segment_ids=self._definitions.segment_ids(),
-            property_types=self._definitions.property_types(),
-            refused=frozenset(refused),
-        )
-
-    def _lookup_contact(self, email: str, context: EventContext) -> ContactState:
-        return lookup_contact(email, context, self._store, self._index, self._managed_key,
-                              trust_cache=self._settings.trust_contact_cache)  # fmt: skip
 
     def _safe_record(self, email: str, outcome: str, error: ConnectorError, written: dict[str, str]) -> None:
         # ``written``: what Resend accepted before the failure; the retry need not send it again.

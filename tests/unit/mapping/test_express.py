@@ -143,6 +143,11 @@ def test_topic_opt_outs_and_the_apps_topic_are_kept() -> None:
     guarded = guard_plan(plan, Overtaken(unsubscribed=True), app, EMAIL)
     assert guarded.commands[-1] == SetTopics(EMAIL, (("t1", "News", "opt_in"), ("t2", "Offers", "opt_in"),
                                                       ("t3", "tinykit", "opt_out")))  # fmt: skip
+    # A new contact's topics travel in its POST (the planner folds them into CreateContact): kept too.
+    created = Plan(commands=(CreateContact(EMAIL, topics=topics.topics),))
+    guarded = guard_plan(created, Overtaken(topics=frozenset({"News"})), settings(), EMAIL)
+    assert guarded.commands[-1] == CreateContact(EMAIL, topics=(("t1", "News", "opt_out"), ("t2", "Offers", "opt_in"),
+                                                                ("t3", "tinykit", "opt_in")))  # fmt: skip
 
 
 def test_the_app_scoped_status_is_kept_unsubscribed() -> None:

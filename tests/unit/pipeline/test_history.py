@@ -62,6 +62,11 @@ def test_topic_subscriptions_written_are_kept_by_topic_name(redis_client: redis.
     history.flush()
     (entry,) = read_history(client, "p:", "a@x.com")
     assert entry.fields == {"topic:Product news": "opt_out", "topic:Tips": "opt_in"}
+    created = CreateContact("b@x.com", topics=(("t2", "Tips", "opt_in"),))  # a new contact's, in its POST
+    history.add("b@x.com", "identify", "applied", "", "n", "events", 0, 2, 1, (created,))
+    history.flush()
+    (entry,) = read_history(client, "p:", "b@x.com")
+    assert entry.fields == {"topic:Tips": "opt_in"}
 
 
 def test_an_erasure_empties_the_history_and_leaves_no_entry(redis_client: redis.Redis) -> None:

@@ -11,9 +11,9 @@ import redis
 
 from connector.dead_letters.sink import DeadLetterTopic
 from connector.events import Event
+from connector.kafka.records import InFlight
 from connector.mapping import CreateContact, KnownState, LookupContact, Plan, UpdateContact
 from connector.pipeline.lifecycle import Lifecycle
-from connector.pipeline.records import InFlight
 from connector.settings import DestinationSettings
 from connector.sync import EventSync
 from connector.sync import executor as executor_module

@@ -126,6 +126,18 @@ def test_a_post_without_its_csrf_token_is_refused(stack: Stack, capsys: pytest.C
     assert TOKEN not in logged
 
 
+def test_signing_out_needs_the_csrf_token_and_the_button_carries_it(stack: Stack) -> None:
+    page = stack.page()
+    refused = page.request.post(stack.url + "/logout", form={"nothing": "here"}, max_redirects=0)
+    assert refused.status == 403  # another site's form cannot sign the operator out
+    page.click("text=Contacts")
+    assert page.url.endswith("/contacts")  # still signed in
+    page.click("text=Sign out")  # the header's own form carries the token
+    page.wait_for_url(stack.url + "/login")
+    page.goto(stack.url + "/contacts")
+    assert page.url.endswith("/login")  # the session is gone
+
+
 def test_a_contact_found_by_user_id_shows_status_history_and_escaped_traits(stack: Stack) -> None:
     page = stack.page()
     page.click("text=Contacts")

@@ -75,8 +75,9 @@ def letter(
 ) -> Letter:
     """The dead letter of the events topic's record at (partition, offset), with the record's headers."""
     where = FailureContext("events", partition, offset)
-    written = dead_letter_for(key=None, value=json.dumps(raw).encode(), headers=headers or [], timestamp_ms=timestamp_ms,
-                              error=PermanentError("422"), context=where, connector_name="test")  # fmt: skip
+    written = dead_letter_for(key=None, value=json.dumps(raw).encode(), headers=headers or [],
+                              timestamp_ms=timestamp_ms, error=PermanentError("422"), context=where,
+                              connector_name="test")  # fmt: skip
     return Letter("events-dlq", 0, 77, written.key, written.value, written.timestamp_ms, written.headers)
 
 

@@ -59,6 +59,11 @@ __all__ = [
 class ConnectorError(Exception):
     """Root of every error the connector raises on purpose."""
 
+    # The contact (its email) an event's failure was about, when the sync had resolved it: a
+    # dead-lettered event then joins that contact's outcome history (connector/pipeline/lifecycle.py).
+    # Set by EventSync.handle; None everywhere else.
+    contact: str | None = None
+
 
 class ConfigurationError(ConnectorError):
     """The settings cannot work. ``problems`` lists every problem found, not only the first."""

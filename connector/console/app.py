@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from connector.console import broadcasts, connection, contacts, letters, overview
 from connector.console.auth import COOKIE, Authenticator, client_of
 from connector.console.backend import Backend
-from connector.console.web import SecurityHeaders, auth_of, backend_of, render
+from connector.console.web import SecurityHeaders, action, auth_of, backend_of, render
 from connector.errors import ConnectorError
 from connector.logs import get_logger, mask_email
 
@@ -58,11 +58,12 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """Signing out changes something too: a POST with this session's CSRF token, like every action, so
+    that another site's form cannot sign the operator out (a 403 without it)."""
     auth = auth_of(request)
-    operator = auth.operator(request)
-    if operator is not None:
-        auth.revoke(operator)  # a copy of the cookie stops working too
-        log.info("console.logout", operator=operator.name)
+    operator, _ = await action(request)
+    auth.revoke(operator)  # a copy of the cookie stops working too
+    log.info("console.logout", operator=operator.name)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=auth.cookie_is_secure)
     return response

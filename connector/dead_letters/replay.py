@@ -235,6 +235,8 @@ class _Replay:
             origin = context_of(own, FailureContext(record.topic, record.partition, record.offset))
             for result in attempt.results:
                 self.counts[result.outcome.value] += 1
+            failed = (attempt.letter,) if attempt.letter is not None else ()  # failed again (_Letters counted it)
+            for result in (*attempt.results, *failed):
                 if self._history is not None and result.email:
                     self._history.add(result.email, result.type, result.outcome.value, result.reason or "replayed",
                                       result.message_id, origin.topic, origin.partition, origin.offset,

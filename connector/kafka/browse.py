@@ -71,14 +71,23 @@ def read_one(settings: KafkaSettings, topic: str, partition: int, offset: int) -
 
 
 def produce_again(
-    settings: KafkaSettings, topic: str, record: Any, extra_headers: Sequence[tuple[str, bytes]] = ()
+    settings: KafkaSettings,
+    topic: str,
+    record: Any,
+    extra_headers: Sequence[tuple[str, bytes]] = (),
+    *,
+    partition: int | None = None,
 ) -> tuple[int, int]:
-    """``record`` written again to ``topic`` (same key, value and headers, and ``extra_headers``),
-    acknowledged by every in-sync replica. Its (partition, offset)."""
+    """``record`` written again to ``topic`` (same key, value and headers, ``extra_headers`` in place of
+    any of the same name), to ``partition`` when given, acknowledged by every in-sync replica. Its
+    (partition, offset)."""
     producer = KafkaProducer(**client_config(settings), acks="all")
     try:
-        headers = [(k, v) for k, v in record.headers or () if v is not None] + list(extra_headers)
-        sent = producer.send(topic, key=record.key, value=record.value, headers=headers).get(timeout=30)
+        replaced = {name for name, _ in extra_headers}
+        headers = [(k, v) for k, v in record.headers or () if v is not None and k not in replaced]
+        headers += list(extra_headers)
+        sent = producer.send(topic, key=record.key, value=record.value, headers=headers, partition=partition)
+        sent = sent.get(timeout=30)
         return int(sent.partition), int(sent.offset)
     finally:
         producer.close()

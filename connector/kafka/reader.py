@@ -29,6 +29,7 @@ class AheadRecord(NamedTuple):
     offset: int
     value: bytes | None
     timestamp_ms: int | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
 
 
 class GroupReader:
@@ -46,7 +47,7 @@ class GroupReader:
         batches, _ = poll(self._consumer, timeout_ms=wait, max_records=self._max_records)  # unreadable: skipped
         if repair_lost_join(self._consumer):
             log.warning("express.join_repaired", reason="a finished group join was never collected; rejoining")
-        return [AheadRecord(tp.partition, r.offset, r.value, r.timestamp)
+        return [AheadRecord(tp.partition, r.offset, r.value, r.timestamp, tuple(r.headers or ()))
                 for tp, records in (batches or {}).items() for r in records]  # fmt: skip
 
     def commit(self) -> bool:

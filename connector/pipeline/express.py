@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from connector.errors import PauseError, RetryableError
 from connector.events import Event
 from connector.logs import get_logger
+from connector.pipeline.places import judged_at
 from connector.settings import Settings
 from connector.sync import ExpressAction, Position, SyncResult, express_action
 
@@ -59,6 +60,8 @@ class _Record(Protocol):
     def value(self) -> bytes | None: ...
     @property
     def timestamp_ms(self) -> int | None: ...
+    @property
+    def headers(self) -> tuple[tuple[str, bytes | None], ...]: ...
 
 
 class _Reader(Protocol):
@@ -212,7 +215,7 @@ class ExpressReader:
             events = [Event.from_dict(raw) for raw in self._transforms.apply(self._decoder.decode(value))]
         except Exception:  # noqa: BLE001 - the main path reports it, with its stage
             return
-        at = Position(record.partition, record.offset, record.timestamp_ms)
+        at = judged_at(record.partition, record.offset, record.timestamp_ms, record.headers)  # a Sync again: older
         for event in events:
             action = express_action(event, self._settings.destination)
             if action is not None:

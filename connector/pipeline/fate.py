@@ -31,6 +31,7 @@ class Outcome(enum.Enum):
 
     APPLIED = "applied"
     SKIPPED = "skipped"
+    DEAD_LETTERED = "dead_lettered"  # only in AttemptResult.letter: the event its record was dead-lettered for
 
 
 class Fate(enum.Enum):

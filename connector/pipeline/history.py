@@ -8,8 +8,9 @@ An entry is a JSON array (no key names: about half the bytes of an object)::
     [unix seconds, event type, outcome, reason, messageId, topic, partition, offset, calls,
      [command names], {field: value written}]
 
-The run loop only appends a tuple per event with an email (:meth:`HistoryWriter.add`, a deque
-append, no lock); a daemon thread turns them into JSON every :data:`_FLUSH_SECONDS` and writes the
+The run loop only appends a tuple per event with an email, and per dead-lettered record whose contact
+is known (outcome ``dead_lettered``, the error as its reason: tally.py) (:meth:`HistoryWriter.add`, a
+deque append, no lock); a daemon thread turns them into JSON every :data:`_FLUSH_SECONDS` and writes the
 batch in one pipeline (no MULTI), one Lua call per contact naming only that contact's key, so it
 works on Redis Cluster too (issue #27). An event that deletes the contact (right to erasure)
 empties its history and leaves no entry (the state store's ``forget_contact`` deletes the key too).

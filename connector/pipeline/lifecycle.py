@@ -20,7 +20,8 @@ from connector.kafka.records import InFlight
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
 from connector.pipeline.ordering import identities_of, joins_of
-from connector.pipeline.records import DROPPED, AttemptResult, EventResult
+from connector.pipeline.places import judged_at
+from connector.pipeline.records import DROPPED, AttemptResult, EventResult, letter_result
 from connector.sync import Position, ReadAhead, SyncResult
 
 __all__ = ["LetterBox", "Lifecycle"]
@@ -84,15 +85,28 @@ class Lifecycle:
     ) -> AttemptResult:
         """One attempt at ``record``; never raises. ``place``: where a replayed record was in the events
         topic (partition, offset, timestamp), so the express register holds it back like ``run`` would."""
+        raw: Any = None
+        events: list[Event] = []
+        results: list[EventResult] = []
         try:
-            events = self._events(record)
-            at = None if place is None else Position(*place)
-            if record.topic == self._express_topic:
-                at = Position(record.partition, record.offset, record.timestamp_ms)
-            results = tuple(self._plan_and_apply(event, ahead, at) for event in events)
+            parsed = self._parsed_once(record)
+            if parsed is None:
+                raw = self._decode(record)  # kept apart: a failing transformation's letter still names the contact
+                events = self._transform(raw)
+            else:
+                events = [parsed]
+            at = None if place is None else judged_at(*place, record.headers)  # a dead letter: its original place
+            if record.topic == self._express_topic:  # an older place its record names, a Sync again (places.py)
+                at = judged_at(record.partition, record.offset, record.timestamp_ms, record.headers)
+            for event in events:
+                results.append(self._plan_and_apply(event, ahead, at))
         except BaseException as error:  # noqa: BLE001 - every failure has a fate (fate.py)
-            return self._settle_failure(record, error)
-        return AttemptResult(Fate.DONE, results or (DROPPED,))
+            attempt = self._settle_failure(record, error)
+            if attempt.fate is Fate.DEAD_LETTERED:
+                failed = events[len(results)] if len(results) < len(events) else None
+                attempt.letter = letter_result(error, failed, raw)
+            return attempt
+        return AttemptResult(Fate.DONE, tuple(results) or (DROPPED,))
 
     # -- the stages ------------------------------------------------------------------------------
 
@@ -106,16 +120,16 @@ class Lifecycle:
             raise DecodeError("record has no value (tombstone)")
         return self._decoder.decode(record.value)
 
-    def _events(self, record: InFlight) -> list[Event]:
-        """The record's events. Without transformations, its one event as parsed already when it was
-        (by the decider or the read ahead): a record's event is parsed once per attempt."""
+    def _parsed_once(self, record: InFlight) -> Event | None:
+        """Without transformations, the record's one event as parsed already (by the decider or the
+        read ahead), taken once: a record's event is parsed once per attempt. None: decode it."""
         if record.fault is not None:
             raise record.fault
-        parsed, record.event = record.event, None  # used once, as ``decoded``
+        parsed: Event | None = record.event
+        record.event = None  # used once, as ``decoded``
         if parsed is not None:
             record.decoded = None
-            return [parsed]
-        return self._transform(self._decode(record))
+        return parsed
 
     def _parsed(self, record: InFlight) -> Event:
         """The record's event before its attempt (no transformations: the attempt uses it too)."""

@@ -52,6 +52,10 @@ class Tally:
                 self._history.add(result.email, result.type, result.outcome.value, result.reason,
                                   result.message_id, record.topic, record.partition, record.offset, result.calls,
                                   result.commands)  # fmt: skip
+        letter = attempt.letter  # dead-lettered: the failure joins its contact's outcomes (#26)
+        if letter is not None and letter.email and self._history is not None:
+            self._history.add(letter.email, letter.type, letter.outcome.value, letter.reason, letter.message_id,
+                              record.topic, record.partition, record.offset, letter.calls, ())  # fmt: skip
 
     def _log_outcome(self, record: InFlight, result: EventResult) -> None:
         """The line that answers "what happened to this contact?": one per event (#17)."""

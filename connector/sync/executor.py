@@ -129,7 +129,7 @@ class EventSync:
             return SyncResult("skipped", skip.reason, context.calls, email=context.email)
         except (RetryableError, PermanentError) as exc:
             if context.email is not None:
-                outcome = "pending" if isinstance(exc, RetryableError) else "failed"
+                exc.contact, outcome = context.email, "pending" if isinstance(exc, RetryableError) else "failed"
                 self._safe_record(context.email, outcome, exc, context.take_written())
             raise
         finally:

@@ -63,7 +63,9 @@ def stack(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPat
     metrics_port = free_port()
     deployment.extra_env.update({"RESEND_CONNECTOR_TRANSFORMS__FUNCTIONS": transform,
                                  "RESEND_CONNECTOR_METRICS__PORT": str(metrics_port),
-                                 "RESEND_CONNECTOR_DESTINATION__AUDIENCES": "Newsletter"})  # fmt: skip
+                                 "RESEND_CONNECTOR_DESTINATION__AUDIENCES": "Newsletter",
+                                 "RESEND_CONNECTOR_DESTINATION__ALLOW_RESUBSCRIBE": "true",
+                                 "RESEND_CONNECTOR_DESTINATION__DELETE_EVENT_NAMES": "Contact Deleted"})  # fmt: skip
     deployment.create_topics()
     deployment.produce_events([
         {"type": "identify", "messageId": "m-jane-1", "userId": "u-jane",
@@ -76,6 +78,17 @@ def stack(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPat
         {"type": "identify", "messageId": "m-jane-2", "userId": "u-jane",
          "traits": {"email": "jane@example.com", "plan": "team"}},
         {"type": "identify", "messageId": "m-ann-1", "userId": "u-ann", "traits": {"email": "sales/ann@example.com"}},
+        # Kim re-subscribes in an event that is dead-lettered (gate), then opts out; Lee's event is
+        # dead-lettered, then Lee is erased: Sync again of the older events must undo neither.
+        {"type": "identify", "messageId": "m-kim-0", "userId": "u-kim", "traits": {"email": "kim@example.com"}},
+        {"type": "identify", "messageId": "m-kim-1", "userId": "u-kim",
+         "traits": {"email": "kim@example.com", "gate": True, "plan": "pro", "unsubscribed": False}},
+        {"type": "identify", "messageId": "m-kim-2", "userId": "u-kim",
+         "traits": {"email": "kim@example.com", "unsubscribed": True}},
+        {"type": "identify", "messageId": "m-lee-0", "userId": "u-lee", "traits": {"email": "lee@example.com"}},
+        {"type": "identify", "messageId": "m-lee-1", "userId": "u-lee",
+         "traits": {"email": "lee@example.com", "gate": True, "plan": "pro"}},
+        {"type": "track", "messageId": "m-lee-2", "userId": "u-lee", "event": "Contact Deleted"},
     ])  # fmt: skip
     process = ConnectorProcess(deployment, work / "connector.log", "run")
     settings = console_settings(deployment, transform, metrics_port, free_port())
@@ -124,6 +137,18 @@ def test_a_post_without_its_csrf_token_is_refused(stack: Stack, capsys: pytest.C
     assert '"operator": "Test Operator"' in audit[0]
     assert '"console.login"' in logged
     assert TOKEN not in logged
+
+
+def test_signing_out_needs_the_csrf_token_and_the_button_carries_it(stack: Stack) -> None:
+    page = stack.page()
+    refused = page.request.post(stack.url + "/logout", form={"nothing": "here"}, max_redirects=0)
+    assert refused.status == 403  # another site's form cannot sign the operator out
+    page.click("text=Contacts")
+    assert page.url.endswith("/contacts")  # still signed in
+    page.click("text=Sign out")  # the header's own form carries the token
+    page.wait_for_url(stack.url + "/login")
+    page.goto(stack.url + "/contacts")
+    assert page.url.endswith("/login")  # the session is gone
 
 
 def test_a_contact_found_by_user_id_shows_status_history_and_escaped_traits(stack: Stack) -> None:
@@ -291,9 +316,13 @@ def test_a_first_time_operator_finds_out_what_happened_to_jane_and_fixes_it(stac
     clicks += 1
     assert page.inner_text("#sync-status") == "failed"
     assert "must be a number" in page.inner_text("#last-error")  # what happened, in Resend's words
+    failed = _row(page, 0)  # the dead-lettered event is her last outcome, with its error
+    assert (failed[2].split(" ")[0], failed[3]) == ("dead_lettered", "m-jane-4")
+    assert "must be a number" in failed[2]
     page.click("text=Sync again")
     clicks += 1
     until(lambda: page.inner_text("#sync-status") == "synced", page)
+    assert _row(page, 0)[2:4] == ["applied", "m-jane-4"]  # the failed event itself was synced again
     elapsed = time.monotonic() - started
     shot(page, "jane-fixed")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -305,3 +334,60 @@ def test_a_first_time_operator_finds_out_what_happened_to_jane_and_fixes_it(stac
     assert "jane@example.com" not in page.inner_text("main")  # no longer among the failed
     assert page.locator("#chart-1 polyline").count() >= 1  # the events chart has its lines
     shot(page, "overview-charts")
+
+
+def _row(page: Page, index: int) -> list[str]:
+    """A row of the contact's outcome history, newest first: time, type, outcome, messageId, place, ..."""
+    return [cell.strip() for cell in page.locator("#history tr").nth(index + 1).inner_text().split("\t")]
+
+
+def _replay_for_real(page: Page, email: str) -> None:
+    page.click("text=Dead letters")
+    page.fill("#replay-form input[name=email]", email)
+    page.click("#replay-form >> text=Dry run")
+    assert "Matched 1 record" in page.inner_text("#replay-summary")
+    page.click("text=Replay for real")
+    assert re.search(r"(applied|skipped) 1", page.inner_text("#replay-summary"))
+
+
+def _synced_again(stack: Stack, page: Page, email: str) -> list[str]:
+    """Sync again on the contact's page; its outcome once the connector has applied the copy."""
+    page.goto(stack.url + f"/contacts/{email}")
+    before = _row(page, 0)
+    page.click("text=Sync again")
+    assert "produced to the events topic again" in page.inner_text(".note")
+    until(lambda: _row(page, 0)[4] != before[4], page)  # the copy's own place
+    newest = _row(page, 0)
+    assert newest[3] == before[3]  # the same event
+    return newest
+
+
+def test_sync_again_of_an_older_resubscribe_keeps_a_newer_opt_out(stack: Stack) -> None:
+    stack.gate.unlink(missing_ok=True)
+    page = stack.page()
+    page.goto(stack.url + "/contacts/kim@example.com")
+    assert "dead_lettered" in page.locator("#history tr", has_text="m-kim-1").inner_text()  # her failure is listed
+    assert _resend(stack, "GET", "/contacts/kim@example.com").json()["unsubscribed"] is True
+
+    # Kim's dead-lettered re-subscribe is replayed, judged at its place: older than her opt-out.
+    _replay_for_real(page, "kim@example.com")
+    page.goto(stack.url + "/contacts/kim@example.com")
+    assert _row(page, 0)[2:4] == ["applied (replayed)", "m-kim-1"]  # now her last outcome
+    kim = _resend(stack, "GET", "/contacts/kim@example.com").json()
+    assert (kim["unsubscribed"], kim["properties"]["plan"]["value"]) == (True, "pro")
+    # Synced again, the copy gets a new offset, newer than the opt-out: it is judged at the original's.
+    newest = _synced_again(stack, page, "kim@example.com")
+    assert newest[2].startswith("applied")
+    assert _resend(stack, "GET", "/contacts/kim@example.com").json()["unsubscribed"] is True
+
+
+def test_sync_again_of_an_event_older_than_an_erasure_does_not_recreate_the_contact(stack: Stack) -> None:
+    stack.gate.unlink(missing_ok=True)
+    page = stack.page()
+    # Lee was erased after the dead-lettered event: its replay and its Sync again re-create nothing.
+    _replay_for_real(page, "lee@example.com")
+    page.goto(stack.url + "/contacts/lee@example.com")
+    assert _row(page, 0)[2:4] == ["skipped (erased_later)", "m-lee-1"]
+    assert _synced_again(stack, page, "lee@example.com")[2] == "skipped (erased_later)"
+    assert httpx.get(stack.deployment.resend_url + "/contacts/lee@example.com", timeout=10,
+                     headers={"authorization": f"Bearer {API_KEY}"}).status_code == 404  # fmt: skip

@@ -211,13 +211,28 @@ def test_signing_out_revokes_the_session_so_a_copied_cookie_stops_working(client
     cookie = signed_in(client)
     client.cookies[COOKIE] = cookie
     assert client.get("/connection/nothing-here").status_code == 404  # signed in: routed, not refused
-    assert client.post("/logout").status_code == 303
+    auth = client._transport.app.state.auth  # type: ignore[attr-defined]
+    csrf = auth.csrf_token(auth.operator(_cookie_request(cookie)))
+    assert client.post("/logout", data={"csrf": csrf}).status_code == 303
     copy = Client(client._transport.app)  # type: ignore[attr-defined]
     copy.cookies[COOKIE] = cookie  # what someone who copied the cookie still holds
     assert copy.get("/contacts").status_code == 401
     assert copy.get("/contacts", headers={"accept": "text/html"}).headers["location"] == "/login"
     client.cookies[COOKIE] = signed_in(client)  # a new sign-in works again
     assert client.get("/connection/nothing-here").status_code == 404
+
+
+def test_signing_out_without_the_csrf_token_is_refused_and_keeps_the_session(client: Client) -> None:
+    # Another site's form could otherwise sign the operator out (a cross-site POST carries no token).
+    cookie = signed_in(client)
+    client.cookies[COOKIE] = cookie
+    assert client.post("/logout").status_code == 403
+    assert client.post("/logout", data={"csrf": "0" * 40}).status_code == 403
+    assert client.get("/connection/nothing-here").status_code == 404  # still signed in
+    page = client.get("/contacts", headers={"accept": "text/html"})
+    auth = client._transport.app.state.auth  # type: ignore[attr-defined]
+    csrf = auth.csrf_token(auth.operator(_cookie_request(cookie)))
+    assert f'name="csrf" value="{csrf}"' in page.text.split('action="/logout"', 1)[1].split("</form>", 1)[0]
 
 
 def test_wrong_tokens_are_throttled_per_client_address() -> None:

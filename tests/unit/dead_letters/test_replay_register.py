@@ -16,6 +16,7 @@ from connector.errors import PermanentError
 from connector.events import Event
 from connector.mapping.express import Position, express_action
 from connector.pipeline.lifecycle import LetterBox, Lifecycle
+from connector.pipeline.places import sync_again_header
 from connector.settings import Settings, load_settings
 from connector.sync import EventSync
 from tests.unit.fakes.kafka import RecordingDeadLetters
@@ -69,11 +70,14 @@ class Letter:
     headers: list[tuple[str, bytes]]
 
 
-def letter(raw: dict[str, Any], partition: int, offset: int, timestamp_ms: int) -> Letter:
-    """The dead letter of the events topic's record at (partition, offset)."""
+def letter(
+    raw: dict[str, Any], partition: int, offset: int, timestamp_ms: int, headers: list[tuple[str, bytes]] | None = None
+) -> Letter:
+    """The dead letter of the events topic's record at (partition, offset), with the record's headers."""
     where = FailureContext("events", partition, offset)
-    written = dead_letter_for(key=None, value=json.dumps(raw).encode(), headers=[], timestamp_ms=timestamp_ms,
-                              error=PermanentError("422"), context=where, connector_name="test")  # fmt: skip
+    written = dead_letter_for(key=None, value=json.dumps(raw).encode(), headers=headers or [],
+                              timestamp_ms=timestamp_ms, error=PermanentError("422"), context=where,
+                              connector_name="test")  # fmt: skip
     return Letter("events-dlq", 0, 77, written.key, written.value, written.timestamp_ms, written.headers)
 
 
@@ -131,4 +135,20 @@ def test_without_the_express_path_replay_reads_no_register(resend: FakeResend, r
     express(sync, {"type": "identify", "traits": {"email": ADA, "unsubscribed": True}}, Position(0, 9, 9_000))
     off = load_settings(resend={"api_key": "re_test"}, kafka={"topic": "events", "express": False})
     replay(off, parts, letter({"type": "identify", "traits": {"email": ADA, "unsubscribed": False}}, 0, 5, 5_000))
+    assert resend.contacts[ADA].unsubscribed is False
+
+
+def test_a_dead_lettered_sync_again_copy_is_replayed_at_the_originals_place(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    # The console's Sync again (issue #26) produced a copy at offset 20 naming the original at 5; the
+    # copy failed and was dead-lettered: its replay is judged at 5, older than the opt-out at 9.
+    sync = make_sync(resend, redis_client, allow_resubscribe=True)
+    parts = Parts(sync, redis_client)
+    sync.handle(Event.from_dict({"type": "identify", "traits": {"email": ADA}}), at=Position(0, 0, 1_000))
+    express(sync, {"type": "identify", "traits": {"email": ADA, "unsubscribed": True}}, Position(0, 9, 9_000))
+    resubscribe = {"type": "identify", "traits": {"email": ADA, "unsubscribed": False}}
+    replay(SETTINGS, parts, letter(resubscribe, 0, 20, 20_000, [sync_again_header(Position(0, 5, 5_000))]))
+    assert resend.contacts[ADA].unsubscribed is True
+    replay(SETTINGS, parts, letter(resubscribe, 0, 21, 21_000))  # a copy that names nothing: newer, applies
     assert resend.contacts[ADA].unsubscribed is False

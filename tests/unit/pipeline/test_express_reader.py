@@ -15,6 +15,7 @@ from connector.events import Event
 from connector.kafka.reader import AheadRecord
 from connector.mapping.express import ExpressAction, Position
 from connector.pipeline.express import ExpressReader, may_be_express, needles
+from connector.pipeline.places import SYNC_AGAIN_OF
 from connector.settings import load_settings
 
 SETTINGS = load_settings(
@@ -222,3 +223,17 @@ def test_with_transformation_functions_every_record_is_decoded_and_transformed()
     decoder = Decoder()
     assert acted_offsets([[record(0, PLAIN), record(1, UNSUB)]], settings, decoder) == [1]
     assert decoder.decoded == 2  # the plain track too: a function could have made an opt-out of it
+
+
+def test_a_copy_produced_again_is_acted_on_at_the_older_place_it_names() -> None:
+    # The console's Sync again (issue #26): the express path judges the copy where the main path does.
+    acted: list[Position] = []
+
+    def act(event: Event, action: ExpressAction, at: Position) -> str:
+        acted.append(at)
+        return "applied"
+
+    copy = record(20, UNSUB)._replace(headers=((SYNC_AGAIN_OF, b"0:5:1005"),))
+    forged = record(21, UNSUB)._replace(headers=((SYNC_AGAIN_OF, b"0:99:1099"),))  # newer: ignored
+    run([[copy, forged]], act)
+    assert acted == [Position(0, 5, 1_005), Position(0, 21, 1_021)]

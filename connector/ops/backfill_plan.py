@@ -13,6 +13,10 @@ previous one through the reconciliation, the managed record naming what the conn
 its writes are applied to the create. A row whose plan fails is reported and the others still fold,
 as its event would be dead-lettered while the others applied.
 
+What a row's plan needs first (a property definition, a segment, a topic) is created by the event
+path's interpreter (connector.sync.interpreter, ``Interpreter.prepare``): one place turns a command
+into Resend calls, for the events and the backfill alike (#23).
+
 The subscriptions only a creation sets (``destination.topics`` no row names) are kept apart in
 ``creation_topics``: an import that carries them must never touch a contact that exists (#26).
 """
@@ -43,13 +47,15 @@ from connector.mapping import (
     plan_event,
 )
 from connector.ops.rows import ContactRow, identify_event
+from connector.resend import ResendClient
 from connector.settings import DestinationSettings
-from connector.sync.definitions import Definitions
-from connector.sync.topics import TopicIds
+from connector.sync import EventSync
+from connector.sync.context import EventContext
 
 __all__ = ["ContactPlanner", "PlannedContact"]
 
 _ROUNDS = 8  # prerequisites fulfilled per row before giving up (definitions that keep changing)
+_DEFINITIONS = (DefineProperty, EnsureSegment, EnsureTopic)  # the only prerequisites a new contact's plan has
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +129,14 @@ class _Person:
 
 
 class ContactPlanner:
-    """Plans rows of contacts Resend does not hold, defining what is missing on the way."""
+    """Plans rows of contacts Resend does not hold, defining what is missing on the way (through the
+    interpreter)."""
 
-    def __init__(self, settings: DestinationSettings, definitions: Definitions, topics: TopicIds, resend: Any) -> None:
+    def __init__(self, settings: DestinationSettings, sync: EventSync, resend: ResendClient) -> None:
+        """``sync``: the event path's, whose interpreter carries out the prerequisites (its
+        definitions and topic names are the ones the plans are made on)."""
         self._settings = settings
-        self._definitions = definitions
-        self._topics = topics
+        self._sync = sync
         self._resend = resend
 
     def plan(self, rows: list[ContactRow]) -> tuple[list[PlannedContact], list[tuple[ContactRow, str]]]:
@@ -159,7 +167,7 @@ class ContactPlanner:
             person = _Person([row], dataclasses.replace(create, topics=()), frozenset(create.segment_ids))
             for command in plan.commands:
                 person.learn(command)
-            ids = self._topics.known()
+            ids = self._sync.loop.known_topics()
             only = creation_only_topics(row.traits, self._settings)
             person.creation_topics = {ids[name] for name in only if ids.get(name) in person.topics}
             return person
@@ -175,26 +183,20 @@ class ContactPlanner:
     def _plan(self, row: ContactRow, contact: ContactState) -> Plan | str:
         event = Event.from_dict(identify_event(row, f"backfill-{row.line}"))
         state = KnownState(cache_checked=True, contact=contact)
+        definitions = self._sync.definitions
         for _ in range(_ROUNDS):
             state = dataclasses.replace(
                 state,
-                segment_ids=self._definitions.segment_ids(),
-                property_types=self._definitions.property_types(),
-                topic_ids=self._topics.known(),
+                segment_ids=definitions.segment_ids(),
+                property_types=definitions.property_types(),
+                topic_ids=self._sync.loop.known_topics(),
             )
             plan = plan_event(event, self._settings, state)
             if not plan.prerequisites:
                 return plan
-            defined = []
-            for need in plan.prerequisites:
-                if isinstance(need, DefineProperty):
-                    self._definitions.define(need.key, self._resend)
-                    defined.append(need.key)
-                elif isinstance(need, EnsureSegment):
-                    self._definitions.ensure_segment(need.name, self._resend)
-                elif isinstance(need, EnsureTopic):
-                    self._topics.ensure(need.name, need.default_subscription, self._resend)
-                else:  # everything else is known for a contact the backfill creates: a bug if reached
-                    return f"cannot plan without {type(need).__name__}"
-            state = dataclasses.replace(state, refused=state.refused | self._definitions.refused(defined))
+            # Everything but a definition is known for a contact the backfill creates: a bug if asked.
+            if other := next((n for n in plan.prerequisites if not isinstance(n, _DEFINITIONS)), None):
+                return f"cannot plan without {type(other).__name__}"
+            # The event path's interpreter defines what is missing (connector.sync.interpreter).
+            state = self._sync.interpreter.prepare(plan.prerequisites, state, EventContext(self._resend))
         return "its definitions kept changing"

@@ -47,9 +47,8 @@ from connector.resend import ContactImport, ResendClient
 from connector.settings import Settings
 from connector.state import EmailIndex, StateStore
 from connector.state.imported import known_contacts, remember_imported
-from connector.sync.definitions import Definitions
+from connector.sync import EventSync
 from connector.sync.fingerprints import written
-from connector.sync.topics import TopicIds
 from connector.wiring import Wiring, state_store
 
 __all__ = ["run_import_backfill"]
@@ -108,10 +107,11 @@ class _Backfill:
         self._sleep = sleep
         destination = settings.destination
         self._store = store
-        self._definitions = Definitions(self._store)
-        self._topics = TopicIds(self._store)  # topic names of resendTopics / destination.topics
+        # The event path's sync: its interpreter defines what the rows need (connector.sync.interpreter).
+        sync = EventSync(settings, resend, store)
+        self._definitions = sync.definitions
         self._index = EmailIndex(self._store, max_age_seconds=destination.email_index_max_age_seconds)
-        self._planner = ContactPlanner(destination, self._definitions, self._topics, resend)
+        self._planner = ContactPlanner(destination, sync, resend)
         self.tally = Tally()
 
     def run(

@@ -97,6 +97,11 @@ class EventSync:
     def store(self) -> StateStore:
         return self._store
 
+    @property
+    def definitions(self) -> Definitions:
+        """Segment ids and property definitions, as the interpreter keeps them (the backfill plans on them)."""
+        return self._definitions
+
     # -- the entry points ------------------------------------------------------------------------
 
     def read_ahead(self, events: Sequence[Event]) -> ReadAhead:

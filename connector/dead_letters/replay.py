@@ -39,9 +39,8 @@ from connector.dead_letters.report import DryRunReport
 from connector.dead_letters.sink import letter_for
 from connector.errors import ConfigurationError
 from connector.kafka import TopicPartition
-from connector.kafka.consumer import DeadLetterSource
-from connector.kafka.originals import OriginalSource
 from connector.kafka.records import InFlight
+from connector.kafka.seams import DeadLetterReader, OriginalReader
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.history import HistoryWriter
@@ -126,9 +125,9 @@ class _Parts(Protocol):
 
     def lifecycle(self, letters: LetterBox) -> Lifecycle: ...
 
-    def dead_letter_source(self, group: str) -> DeadLetterSource: ...
+    def dead_letter_source(self, group: str) -> DeadLetterReader: ...
 
-    def original_source(self) -> OriginalSource: ...
+    def original_source(self) -> OriginalReader: ...
 
     @property
     def history(self) -> HistoryWriter: ...
@@ -192,7 +191,7 @@ class _Replay:
         self,
         settings: Settings,
         parts: _Parts,
-        source: DeadLetterSource,
+        source: DeadLetterReader,
         *,
         dry_run: bool,
         as_json: bool = False,

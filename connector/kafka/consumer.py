@@ -21,6 +21,7 @@ from kafka.errors import CommitFailedError, KafkaError
 from connector.errors import ConfigurationError
 from connector.kafka.clients import client_config
 from connector.kafka.records import InFlight
+from connector.kafka.seams import RevokeHook
 from connector.kafka.workarounds import (
     header_fault,
     install_lenient_header_keys,
@@ -36,9 +37,6 @@ __all__ = ["Consumer", "DeadLetterSource", "RevokeHook"]
 log = get_logger(__name__)
 
 _JOIN_POLL_MS = 3_000  # kafka-python's heartbeat interval: how long other members take to rejoin
-
-# Called with the revoked partitions; answers (offsets to commit now, each partition's commit point).
-RevokeHook = Callable[[set[TopicPartition]], tuple[dict[TopicPartition, int], dict[TopicPartition, int]]]
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -58,7 +56,8 @@ def _nothing_revoked(revoked: set[TopicPartition]) -> tuple[dict[TopicPartition,
 
 class Consumer:
     """The group consumer of the events topic, over a kafka-python ``KafkaConsumer`` (built by
-    connector.wiring). The runner passes its rebalance hooks to :meth:`subscribe`."""
+    connector.wiring). The runner passes its rebalance hooks to :meth:`subscribe`. The run loop knows
+    it only as seams.py's ``EventsConsumer``."""
 
     def __init__(self, consumer: Any, topic: str) -> None:
         install_lenient_header_keys()  # a header key that is not UTF-8 fails its record, not the loop

@@ -27,6 +27,7 @@ from typing import Any
 import redis
 
 from connector.errors import ConnectorError, DeadLetterTopicUnwritable
+from connector.kafka.seams import EventsConsumer
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate
 from connector.redisio import translated
@@ -90,7 +91,9 @@ class ResumeSignal:
 
 
 class Pause:
-    def __init__(self, consumer: Any, metrics: Any, resume_signal: ResumeSignal | None, probe_max: float) -> None:
+    def __init__(
+        self, consumer: EventsConsumer, metrics: Any, resume_signal: ResumeSignal | None, probe_max: float
+    ) -> None:
         self._consumer = consumer
         self._metrics = metrics
         self._resume_signal = resume_signal

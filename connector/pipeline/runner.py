@@ -1,6 +1,6 @@
 """The run loop: poll, dispatch, collect, commit, resume, check health.
 
-Threads: this loop owns the consumer (connector/kafka/consumer.py); worker threads run records (workers.py), those
+Threads: this loop owns the consumer (an EventsConsumer, kafka/seams.py); worker threads run records (workers.py), those
 that share an identity in order (ordering.py); kafka-python's thread calls the rebalance listener.
 Shared structures (tracker, scheduler) are touched under ``self._lock``, never held across I/O.
 
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from connector.kafka import TopicPartition
-from connector.kafka.consumer import Consumer
 from connector.kafka.records import InFlight
+from connector.kafka.seams import EventsConsumer
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, backoff_seconds
 from connector.pipeline.history import HistoryWriter
@@ -45,7 +45,7 @@ class Runner:
     def __init__(
         self,
         settings: KafkaSettings,
-        consumer: Consumer,
+        consumer: EventsConsumer,
         lifecycle: Lifecycle,
         metrics: Metrics,
         *,

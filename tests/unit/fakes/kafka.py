@@ -1,5 +1,6 @@
 """Kafka's side in unit tests. ``FakeConsumer`` is the typed wrapper (connector.kafka.consumer.Consumer)
-as the runner sees it: it hands out prepared records as ``InFlight``, each stamped with its partition's
+as the runner sees it (connector.kafka.seams.EventsConsumer; tests/unit/kafka/test_seams.py keeps it
+to that seam's signatures): it hands out prepared records as ``InFlight``, each stamped with its partition's
 assignment, records what the runner did (holds, pauses, commits) and rebalances when a test asks
 (:meth:`FakeConsumer.revoke`, :meth:`FakeConsumer.assign`). ``FakeKafkaConsumer`` is kafka-python's
 consumer beneath the real wrapper, for the wrapper's own tests (tests/unit/kafka/). A dead-letter
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.kafka import TopicPartition
-from connector.kafka.consumer import RevokeHook
 from connector.kafka.records import InFlight
+from connector.kafka.seams import RevokeHook
 
 __all__ = ["TP", "FakeConsumer", "FakeKafkaConsumer", "Record", "RecordingDeadLetters"]
 

@@ -110,7 +110,10 @@ class _Keeper:
                     held.due = now + held.ttl_s / 3
             for held in due:  # outside the condition: a slow Redis never holds up taking a lock
                 if not held.released:
-                    held.renew()
+                    try:
+                        held.renew()
+                    except Exception:  # never let the keeper die: every held lock would expire unseen
+                        log.exception("lock.renew_failed", lock=held.name)
 
 
 _KEEPER = _Keeper()

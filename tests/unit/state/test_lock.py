@@ -14,7 +14,7 @@ from connector.errors import RetryableError
 from connector.redisio import check_guards
 from connector.resend import ResendClient
 from connector.state import redis_lock
-from connector.state.lock import _KEEPER
+from connector.state.lock import _KEEPER, HeldLock
 
 
 @pytest.fixture
@@ -109,3 +109,20 @@ def test_a_resend_call_under_a_lost_lock_is_not_sent(client: redis.Redis) -> Non
     with pytest.raises(RetryableError, match="lost while held"):
         hold()
     assert len(sent) == 1
+
+
+def test_the_keeper_survives_an_unexpected_renewal_error(client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    renew = HeldLock.renew
+
+    def flaky(held: HeldLock) -> None:
+        calls.append(held.name)
+        if len(calls) == 1:
+            raise ValueError("a bug in one renewal")
+        renew(held)
+
+    monkeypatch.setattr(HeldLock, "renew", flaky)
+    with redis_lock(client, "t:lock:x", ttl_ms=300):
+        time.sleep(0.9)
+        assert client.exists("t:lock:x")  # renewed on the keeper's next rounds
+    assert len(calls) > 2

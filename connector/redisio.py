@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
 import redis
@@ -44,7 +45,9 @@ __all__ = [
     "REDIS_ERRORS",
     "ReplicatedGate",
     "Topology",
+    "check_guards",
     "connect",
+    "guarded_by",
     "is_cluster",
     "ordered_pipeline",
     "parse_topology",
@@ -231,6 +234,27 @@ class ReplicatedGate:
             raise StateStoreFailedOver(f"Redis masters changed from {len(self._masters)} known to {len(masters)} new")
         self._masters = masters
         return acked
+
+
+# The checks of the Redis locks this thread holds (connector.state.lock): each raises a RetryableError
+# once its lock was lost, and every Resend call checks them before it is sent (connector.resend.caller).
+_GUARDS: ContextVar[tuple[Callable[[], None], ...]] = ContextVar("redis_lock_guards", default=())
+
+
+@contextmanager
+def guarded_by(check: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, :func:`check_guards` calls ``check`` too (on this thread)."""
+    _GUARDS.set((*_GUARDS.get(), check))
+    try:
+        yield
+    finally:
+        _GUARDS.set(tuple(c for c in _GUARDS.get() if c is not check))
+
+
+def check_guards() -> None:
+    """Raise (a RetryableError) when a lock this thread holds was lost: nothing more under it."""
+    for check in _GUARDS.get():
+        check()
 
 
 @contextmanager

@@ -23,6 +23,7 @@ import httpx
 from connector import __version__
 from connector.errors import MalformedAnswer, RateLimited, RetryableError
 from connector.logs import get_logger
+from connector.redisio import check_guards
 from connector.resend._errors import error_from_response, error_from_transport
 from connector.resend.ratelimit import RateLimiter
 
@@ -163,6 +164,7 @@ class Caller:
         form: Multipart | None = None,
     ) -> Any:
         granted = self.limiter.take() if self.limiter is not None else 0
+        check_guards()  # the wait may have outlasted a Redis lock this call is made under: lost, not sent
         request = self._request(method, path, json, params, form)
         sent = time.monotonic()
         try:

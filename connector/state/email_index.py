@@ -77,7 +77,7 @@ class EmailIndex:
 
     def catch_up(self, resend: Any) -> None:
         """Read until the index holds every contact Resend lists now (a backfill's start and end)."""
-        with redis_lock(self._client, self._lock, ttl_ms=600_000, wait_s=600.0):
+        with redis_lock(self._client, self._lock, wait_s=600.0):
             while True:
                 _, meta = self._read("")
                 self._read_newest(meta, resend)
@@ -97,7 +97,7 @@ class EmailIndex:
             return False
         if self._fresh(meta, asked):
             return True
-        with redis_lock(self._client, self._lock, ttl_ms=60_000, wait_s=60.0):
+        with redis_lock(self._client, self._lock, wait_s=60.0):
             listed, meta = self._read(email)  # another replica may have read meanwhile
             if listed or self._fresh(meta, asked):
                 return not listed

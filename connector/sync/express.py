@@ -39,10 +39,6 @@ __all__ = ["ExpressGuard"]
 
 log = get_logger(__name__)
 
-# Longer than one express call can take (the shared rate limit, Resend's latency and its retries):
-# past it the lock frees itself, so a crashed holder never blocks the main path for long.
-_LOCK_MS = 60_000
-
 
 class ExpressGuard:
     def __init__(self, settings: Settings, store: StateStore) -> None:
@@ -65,7 +61,7 @@ class ExpressGuard:
             # hold that person's older events back once it resolves them (see ExpressGuard.guarded).
             self._register.claim(self._register.person(user_id=event.user_id), action.kinds(), at, "r")
             return "recorded_for_user_id"
-        with redis_lock(self._store.client, self._register.lock_key(email), ttl_ms=_LOCK_MS, wait_s=30.0):
+        with redis_lock(self._store.client, self._register.lock_key(email), wait_s=30.0):
             if not self._register.claim(self._register.person(email=email), action.kinds(), at, "e"):
                 return "passed_by_main_path"
             return handle(express_event(event, action, email))
@@ -84,7 +80,7 @@ class ExpressGuard:
             if event.user_id is not None:
                 self._register.claim(self._register.person(user_id=event.user_id), action.kinds(), at, "m")
             return
-        with redis_lock(self._store.client, self._register.lock_key(email), ttl_ms=_LOCK_MS, wait_s=90.0):
+        with redis_lock(self._store.client, self._register.lock_key(email), wait_s=90.0):
             self._register.claim(self._register.person(email=email), action.kinds(), at, "m")
 
     def guarded(self, plan: Plan, event: Event, email: str | None, context: EventContext) -> Plan:

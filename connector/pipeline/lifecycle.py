@@ -18,6 +18,7 @@ from connector.errors import DecodeError, PauseError, RetryableError, SkipEvent
 from connector.events import Event
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
+from connector.pipeline.merging import Merger, run_group
 from connector.pipeline.ordering import identities_of, joins_of
 from connector.pipeline.records import DROPPED, EventResult, InFlight, Settled
 from connector.sync import Position, ReadAhead, SyncResult
@@ -68,6 +69,7 @@ class Lifecycle:
         letters: LetterBox,
         internal_errors: _Counter | None = None,
         express_topic: str | None = None,
+        merger: Merger | None = None,
     ) -> None:
         self._decoder = decoder
         self._transforms = transforms
@@ -77,19 +79,36 @@ class Lifecycle:
         # The events topic when the express path runs: its records' events go through the express
         # register (#25) with their place in it. None for replay (its records are dead letters).
         self._express_topic = express_topic
+        self._merger = merger  # one person's waiting records as one plan (merging.py, #25)
 
     def run(self, record: InFlight, ahead: ReadAhead | None = None) -> Settled:
         """One attempt at ``record``; never raises."""
         try:
             raw = self._decode(record)
             events = self._transform(raw)
-            at = None
-            if record.topic == self._express_topic:
-                at = Position(record.partition, record.offset, record.timestamp_ms)
+            at = self.position(record)
             results = tuple(self._plan_and_apply(event, ahead, at) for event in events)
         except BaseException as error:  # noqa: BLE001 - every failure has a fate (fate.py)
-            return self._settle_failure(record, error)
+            return self.settle_failure(record, error)
         return Settled(Fate.DONE, results or (DROPPED,))
+
+    def run_group(self, records: Sequence[InFlight]) -> list[Settled | None]:
+        """A record and the records of its person queued behind it, merged where they may be
+        (merging.py); None for a record not tried (it waits for the one before it)."""
+        if self._merger is None:
+            return [self.run(records[0]), *[None] * (len(records) - 1)]
+        return run_group(self, self._merger, records)
+
+    @property
+    def merges_records(self) -> bool:
+        """Whether records may merge: not with transformations (user code, run once per attempt)."""
+        return self._merger is not None and self._transforms.empty
+
+    def position(self, record: InFlight) -> Position | None:
+        """The record's place for the express register (events topic only)."""
+        if record.topic != self._express_topic:
+            return None
+        return Position(record.partition, record.offset, record.timestamp_ms)
 
     # -- the stages ------------------------------------------------------------------------------
 
@@ -114,7 +133,7 @@ class Lifecycle:
         return EventResult(event.type, _OUTCOMES[outcome.status], outcome.reason, outcome.calls, event.message_id,
                            event.user_id, outcome.email, outcome.commands)  # fmt: skip
 
-    def _settle_failure(self, record: InFlight, error: BaseException) -> Settled:
+    def settle_failure(self, record: InFlight, error: BaseException) -> Settled:
         if is_internal(error):
             record.internal_failures += 1
             if self._internal_errors is not None:

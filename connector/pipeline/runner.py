@@ -167,6 +167,9 @@ class Runner:
             share = -(-len(self._scheduler) // self._workers.size)
             size = min(_CHUNK, max(1, share))
             taken = self._scheduler.take(now, free * size)
+            if self._settings.merge_waiting:  # each with its person's records queued behind it (#25)
+                for record in taken:
+                    record.followers = tuple(self._scheduler.followers(record, _CHUNK))
         for start in range(0, len(taken), size):
             self._workers.submit(taken[start : start + size])
 

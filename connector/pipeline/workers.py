@@ -26,6 +26,8 @@ class _Lifecycle(Protocol):
 
     def read_ahead(self, records: list[InFlight]) -> ReadAhead | None: ...
 
+    def run_group(self, records: list[InFlight]) -> list[Settled | None]: ...
+
 
 class Turn(enum.Enum):
     RAN = "ran"  # the record was attempted: see its Settled
@@ -55,7 +57,7 @@ class Workers:
 
     def submit(self, batch: list[InFlight]) -> None:
         self.batches += 1
-        self.running += len(batch)
+        self.running += len(batch) + sum(len(record.followers) for record in batch)
         self._pool.submit(self._run_batch, batch)
 
     def collect(self, timeout: float) -> list[Finished]:
@@ -81,12 +83,26 @@ class Workers:
         ahead = self._lifecycle.read_ahead(batch) if len(batch) > 1 else None
         paused = False
         for index, record in enumerate(batch):
+            followers, record.followers = record.followers, ()
             settled: Settled | None = None
             if not self._wanted(record):
                 turn = Turn.ABANDONED
             elif paused:
                 turn = Turn.DEFERRED  # Resend refuses for now: the rest waits for the pause to end
+            elif followers:  # its person's records queued behind it: merged where they may be (#25)
+                group = [record, *followers]
+                ends = self._lifecycle.run_group(group)
+                paused = any(end is not None and end.fate is Fate.PAUSE for end in ends)
+                last = index == len(batch) - 1
+                for position, (member, end) in enumerate(zip(group, ends, strict=True)):
+                    turn = Turn.DEFERRED if end is None else Turn.RAN
+                    self._finished.put(Finished(member, turn, end, last and position == len(group) - 1))
+                continue
             else:
                 turn, settled = Turn.RAN, self._lifecycle.run(record, ahead)
                 paused = settled.fate is Fate.PAUSE
-            self._finished.put(Finished(record, turn, settled, index == len(batch) - 1))
+            last = index == len(batch) - 1
+            self._finished.put(Finished(record, turn, settled, last and not followers))
+            for position, member in enumerate(followers):  # not tried: each runs again in its turn
+                left = Turn.ABANDONED if turn is Turn.ABANDONED else Turn.DEFERRED
+                self._finished.put(Finished(member, left, None, last and position == len(followers) - 1))

@@ -113,7 +113,11 @@ def merge(plans: Sequence[Sequence[Command]]) -> tuple[Command, ...]:
                     raise ValueError("a contact is created at the start of a run only")
                 create = command
             elif isinstance(command, UpdateContact):
-                if create is not None and not any(v is None for _, v in (*command.fields, *command.properties)):
+                if (
+                    create is not None
+                    and update is None
+                    and all(v is not None for _, v in (*command.fields, *command.properties))
+                ):
                     create = _into_create(create, command)
                 else:
                     update = command if update is None else _merged_update(update, command)

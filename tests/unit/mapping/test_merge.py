@@ -186,11 +186,12 @@ def test_eight_changes_of_an_existing_contact_cost_one_patch() -> None:
 
 
 def test_a_new_contact_and_its_later_changes_are_one_post() -> None:
+    changes = [("free", "Trial"), ("pro", "Paid"), ("team", "Paid,Churned")]
     events = [
         Event.from_dict(
-            {"type": "identify", "userId": "u1", "traits": {"email": EMAIL, "plan": p, "resendAudiences": audiences}}
+            {"type": "identify", "userId": "u1", "traits": {"email": EMAIL, "plan": p, "resendAudiences": a}}
         )
-        for p, audiences in [("free", "Trial"), ("pro", "Paid"), ("team", "Paid,Churned")]  # fmt: skip
+        for p, a in changes
     ]
     folded = merged(World(), events, DestinationSettings())
     assert folded.calls == 1

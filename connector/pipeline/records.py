@@ -38,8 +38,6 @@ class InFlight:
     attempts: int = 0  # attempts that ended in a retry or a pause
     internal_failures: int = 0  # attempts that met an unexpected exception (a bug)
     blocked: int = field(default=0, repr=False)  # IdentityScheduler's bookkeeping
-    # Its person's records queued behind it, handed to the same worker to merge with it (#25).
-    followers: tuple[InFlight, ...] = field(default=(), repr=False)
 
 
 class EventResult(NamedTuple):

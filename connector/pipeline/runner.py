@@ -69,13 +69,12 @@ class Runner:
         self._stop = threading.Event()
         self._tracker = OffsetTracker()
         self._scheduler: IdentityScheduler[InFlight] = IdentityScheduler()
-        self._workers = Workers(settings.max_in_flight_contacts, lifecycle, self._wanted)
+        gather = self._followers if settings.merge_waiting else None  # merging what waits (#25)
+        self._workers = Workers(settings.max_in_flight_contacts, lifecycle, self._wanted, gather)
         # Operator hooks (#17): quota/key pauses (pause.py) probe on a schedule and end early on
         # `resend-connector resume`; /status reads self._metrics.status.
         self._pause = Pause(self._consumer, metrics, resume_signal, pause_probe_max_seconds)
-        self._last_commit = 0.0
-        self._last_poll = 0.0
-        self._last_lag = 0.0
+        self._last_commit = self._last_poll = self._last_lag = 0.0
         self._tally = Tally(metrics, log_outcomes=log_outcomes, history=history)  # latency, counts, outcomes
 
     # -- the loop ------------------------------------------------------------------------------
@@ -167,9 +166,6 @@ class Runner:
             share = -(-len(self._scheduler) // self._workers.size)
             size = min(_CHUNK, max(1, share))
             taken = self._scheduler.take(now, free * size)
-            if self._settings.merge_waiting:  # each with its person's records queued behind it (#25)
-                for record in taken:
-                    record.followers = tuple(self._scheduler.followers(record, _CHUNK))
         for start in range(0, len(taken), size):
             self._workers.submit(taken[start : start + size])
 
@@ -264,6 +260,10 @@ class Runner:
     def _wanted(self, record: InFlight) -> bool:
         """On worker threads: whether a record taken for a batch should still run."""
         return not self._stop.is_set() and self._consumer.epoch(record.partition_key) == record.epoch
+
+    def _followers(self, record: InFlight) -> tuple[InFlight, ...]:  # worker threads: its person's next (#25)
+        with self._lock:
+            return tuple(self._scheduler.followers(record, _CHUNK)) if self._wanted(record) else ()
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         # Ready once the group gave this member its share, even an empty one (more replicas than

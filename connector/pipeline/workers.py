@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import queue
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple, Protocol
@@ -43,10 +44,20 @@ class Finished(NamedTuple):  # one per record: a tuple is the cheapest to make
 
 
 class Workers:
-    def __init__(self, size: int, lifecycle: _Lifecycle, wanted: Callable[[InFlight], bool]) -> None:
+    def __init__(
+        self,
+        size: int,
+        lifecycle: _Lifecycle,
+        wanted: Callable[[InFlight], bool],
+        gather: Callable[[InFlight], tuple[InFlight, ...]] | None = None,
+    ) -> None:
         self.size = size
         self._lifecycle = lifecycle
         self._wanted = wanted  # False once a record must not run any more (stopping, revoked)
+        # Merging what waits (#25): as its turn comes, a record's person's records queued behind it,
+        # which then run with it (the runner's scheduler hands them out, ordering.py).
+        self._gather = gather
+        self._count = threading.Lock()  # ``running`` grows on a worker thread when followers join
         self._pool = ThreadPoolExecutor(size, thread_name_prefix="sync")
         self._finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()
         self.running = 0  # records handed out and not yet collected
@@ -57,7 +68,8 @@ class Workers:
 
     def submit(self, batch: list[InFlight]) -> None:
         self.batches += 1
-        self.running += len(batch) + sum(len(record.followers) for record in batch)
+        with self._count:
+            self.running += len(batch)
         self._pool.submit(self._run_batch, batch)
 
     def collect(self, timeout: float) -> list[Finished]:
@@ -71,25 +83,36 @@ class Workers:
                 finished.append(self._finished.get_nowait())
         except queue.Empty:
             pass
+        with self._count:
+            self.running -= len(finished)
         for item in finished:
-            self.running -= 1
             self.batches -= item.last_of_batch
         return finished
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def _followers(self, record: InFlight) -> tuple[InFlight, ...]:
+        assert self._gather is not None
+        followers = self._gather(record)
+        if followers:
+            with self._count:
+                self.running += len(followers)
+        return followers
+
     def _run_batch(self, batch: list[InFlight]) -> None:
         ahead = self._lifecycle.read_ahead(batch) if len(batch) > 1 else None
         paused = False
         for index, record in enumerate(batch):
-            followers, record.followers = record.followers, ()
             settled: Settled | None = None
+            followers: tuple[InFlight, ...] = ()
             if not self._wanted(record):
                 turn = Turn.ABANDONED
             elif paused:
                 turn = Turn.DEFERRED  # Resend refuses for now: the rest waits for the pause to end
-            elif followers:  # its person's records queued behind it: merged where they may be (#25)
+            elif self._gather is not None and (
+                followers := self._followers(record)
+            ):  # its person's records queued behind it: merged where they may be (#25)
                 group = [record, *followers]
                 ends = self._lifecycle.run_group(group)
                 paused = any(end is not None and end.fate is Fate.PAUSE for end in ends)

@@ -1,0 +1,88 @@
+"""Running a record with its person's records queued behind it (connector/pipeline/merging.py, #25):
+settled together after merged writes, left waiting behind a retry, one at a time after a permanent
+failure so only the guilty record is dead-lettered."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from connector.dead_letters.sink import DeadLetterTopic
+from connector.errors import PermanentError, ResendRejected, RetryableError
+from connector.events import Event
+from connector.pipeline.fate import Fate
+from connector.pipeline.lifecycle import Lifecycle
+from connector.pipeline.records import InFlight
+from connector.sync import Position, SyncResult
+from tests.unit.fakes.kafka import RecordingDeadLetters
+from tests.unit.fakes.pipeline import NoTransforms, ScriptedSync, ValueDecoder
+
+
+class Merger:
+    """The sync's merged run, scripted: raises what it is given, else merges up to ``take`` events."""
+
+    def __init__(self, error: BaseException | None = None, take: int = 99) -> None:
+        self.error, self.take = error, take
+        self.runs: list[list[str]] = []
+
+    def handle(self, events: Sequence[Event], at: Sequence[Position | None]) -> list[SyncResult]:
+        self.runs.append([e.message_id or "" for e in events])
+        if self.error is not None:
+            raise self.error
+        return [SyncResult("applied", calls=1 if i == 0 else 0) for i in range(min(self.take, len(events)))]
+
+
+def records(*values: str) -> list[InFlight]:
+    made = []
+    for offset, value in enumerate(values):
+        record = InFlight("events", 0, offset, b"u1", value.encode(), [], None)
+        record.decoded = ValueDecoder().decode(value.encode())
+        made.append(record)
+    return made
+
+
+def lifecycle(sync: ScriptedSync, merger: Merger, dlq: RecordingDeadLetters) -> Lifecycle:
+    letters = DeadLetterTopic(dlq, "dlq", "test")
+    return Lifecycle(ValueDecoder(), NoTransforms(), sync, letters, merger=(merger.handle, lambda event: True))
+
+
+def fates(ends: Sequence[Any]) -> list[Fate | None]:
+    return [None if end is None else end.fate for end in ends]
+
+
+def test_a_merged_run_settles_its_records_together_and_the_rest_runs_on() -> None:
+    sync, merger, dlq = ScriptedSync({}), Merger(take=2), RecordingDeadLetters()
+    group = records("a", "b", "c")
+    ends = lifecycle(sync, merger, dlq).run_group(group)
+    assert fates(ends) == [Fate.DONE, Fate.DONE, Fate.DONE]
+    assert merger.runs == [["a", "b", "c"]]  # a and b merged; c alone, one at a time
+    assert sync.applied == [b"c"]
+    assert [end.results[0].calls for end in ends] == [1, 0, 0]  # each event counted, the calls once
+
+
+def test_a_transient_failure_leaves_the_run_behind_its_first_record() -> None:
+    sync, merger, dlq = ScriptedSync({}), Merger(RetryableError("503")), RecordingDeadLetters()
+    ends = lifecycle(sync, merger, dlq).run_group(records("a", "b", "c"))
+    assert fates(ends) == [Fate.RETRY, None, None]
+    assert sync.applied == []
+
+
+def test_a_permanent_failure_runs_them_one_at_a_time_and_letters_only_the_guilty() -> None:
+    refused = ResendRejected("422 a property Resend refuses")
+    sync, merger, dlq = (
+        ScriptedSync({b"b": [refused]}),
+        Merger(PermanentError("merged write refused")),
+        RecordingDeadLetters(),
+    )
+    ends = lifecycle(sync, merger, dlq).run_group(records("a", "b", "c"))
+    assert fates(ends) == [Fate.DONE, Fate.DEAD_LETTERED, Fate.DONE]
+    assert sync.applied == [b"a", b"c"]
+    assert len(dlq.sent) == 1
+
+
+def test_one_at_a_time_stops_at_a_retry() -> None:
+    sync = ScriptedSync({b"b": [RetryableError("503")]})
+    merger, dlq = Merger(PermanentError("merged write refused")), RecordingDeadLetters()
+    ends = lifecycle(sync, merger, dlq).run_group(records("a", "b", "c"))
+    assert fates(ends) == [Fate.DONE, Fate.RETRY, None]
+    assert sync.applied == [b"a"]

@@ -25,6 +25,7 @@ from connector.events import Event
 from connector.pipeline.fate import Fate, Outcome
 from connector.pipeline.records import EventResult, InFlight, Settled
 from connector.sync import Position, SyncResult
+from connector.sync.merged import MergeDeclined
 
 if TYPE_CHECKING:
     from connector.pipeline.lifecycle import Lifecycle
@@ -74,6 +75,11 @@ def run_group(lifecycle: Lifecycle, merger: Merger, records: Sequence[InFlight])
         except (RetryableError, PauseError) as error:
             out.append(lifecycle.settle_failure(records[index], error))  # the run waits behind its first
             break
+        except MergeDeclined:  # the first does not open a run (nothing written): alone, the rest may merge
+            if not _single(lifecycle, records[index], out):
+                break
+            index += 1
+            continue
         except Exception:  # noqa: BLE001 - permanent, or a surprise: one at a time finds the guilty record
             stopped = False
             for record in run:

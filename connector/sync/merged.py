@@ -30,13 +30,17 @@ from connector.sync.context import EventContext
 from connector.sync.decide import email_of, fresher
 from connector.sync.executor import EventSync, SyncResult
 
-__all__ = ["MergeAbandoned", "handle_run", "merges"]
+__all__ = ["MergeAbandoned", "MergeDeclined", "handle_run", "merges"]
 
 _MAX_ROUNDS = 8
 
 
 class MergeAbandoned(PermanentError):
     """The merged writes met something only one-at-a-time processing handles: run them singly."""
+
+
+class MergeDeclined(MergeAbandoned):
+    """The first event does not open a run (nothing was written): it goes alone, the rest may merge."""
 
 
 def merges(event: Event, sync: EventSync) -> bool:
@@ -66,8 +70,10 @@ def handle_run(sync: EventSync, events: Sequence[Event], at: Sequence[Position |
                 sync._applier.run(commands, context)
             except (Replan, SkipEvent) as exc:
                 raise MergeAbandoned(f"merged writes met {type(exc).__name__}") from exc
-            if not context.recorded:
+            if not context.recorded and any(plan.skip is None for plan in plans):
                 sync._store.record_sync(email, "synced", users=context.take_users(), written=context.take_written())
+    except MergeAbandoned:
+        raise  # not the contact's failure: its events run one at a time next
     except (RetryableError, PermanentError) as exc:
         if context.email is not None:
             outcome = "pending" if isinstance(exc, RetryableError) else "failed"
@@ -93,14 +99,14 @@ def _head(
     plan, state = sync._settle(event, context, None)
     context.email = email = email_of(plan)
     if email is None:
-        raise MergeAbandoned("the first event names no contact")
+        raise MergeDeclined("the first event names no contact")
     held.enter_context(redis_lock(sync._store.client, sync._store.key("lock", "contact", email)))
     seed = dataclasses.replace(state, contact=fresher(sync._store.contact(email), context.fetched.get(email)))
     plan, state = sync._settle(event, context, seed)
     if email_of(plan) != email or not mergeable(plan.commands, email):
-        raise MergeAbandoned("the first event's plan does not merge")
+        raise MergeDeclined("the first event's plan does not merge")
     if sync.express.guarded(plan, event, email, context) != plan:
-        raise MergeAbandoned("the express register holds the first event back")
+        raise MergeDeclined("the express register holds the first event back")
     return plan, state, email
 
 

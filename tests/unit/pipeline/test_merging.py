@@ -14,6 +14,7 @@ from connector.pipeline.fate import Fate
 from connector.pipeline.lifecycle import Lifecycle
 from connector.pipeline.records import InFlight
 from connector.sync import Position, SyncResult
+from connector.sync.merged import MergeDeclined
 from tests.unit.fakes.kafka import RecordingDeadLetters
 from tests.unit.fakes.pipeline import NoTransforms, ScriptedSync, ValueDecoder
 
@@ -86,3 +87,21 @@ def test_one_at_a_time_stops_at_a_retry() -> None:
     ends = lifecycle(sync, merger, dlq).run_group(records("a", "b", "c"))
     assert fates(ends) == [Fate.DONE, Fate.RETRY, None]
     assert sync.applied == [b"a"]
+
+
+def test_a_first_event_that_opens_no_run_goes_alone_and_the_rest_merge() -> None:
+    sync, merger, dlq = ScriptedSync({}), Merger(), RecordingDeadLetters()
+    declined = [MergeDeclined("a track that names no contact")]
+
+    def handle(events: Sequence[Event], at: Sequence[Position | None]) -> list[SyncResult]:
+        if declined:
+            merger.runs.append([e.message_id or "" for e in events])
+            raise declined.pop()
+        return merger.handle(events, at)
+
+    letters = DeadLetterTopic(dlq, "dlq", "test")
+    life = Lifecycle(ValueDecoder(), NoTransforms(), sync, letters, merger=(handle, lambda event: True))
+    ends = life.run_group(records("a", "b", "c"))
+    assert fates(ends) == [Fate.DONE, Fate.DONE, Fate.DONE]
+    assert sync.applied == [b"a"]  # a alone; b and c merged
+    assert merger.runs == [["a", "b", "c"], ["b", "c"]]

@@ -92,12 +92,15 @@ class Lifecycle:
             return self.settle_failure(record, error)
         return Settled(Fate.DONE, results or (DROPPED,))
 
-    def run_group(self, records: Sequence[InFlight]) -> list[Settled | None]:
+    def run_group(self, records: Sequence[InFlight], emit: Callable[[Settled | None], None]) -> None:
         """A record and the records of its person queued behind it, merged where they may be
-        (merging.py); None for a record not tried (it waits for the one before it)."""
+        (merging.py); ``emit`` gets each one's end in order, None for one not tried (it waits)."""
         if self._merger is None:
-            return [self.run(records[0]), *[None] * (len(records) - 1)]
-        return run_group(self, self._merger, records)
+            emit(self.run(records[0]))
+            for _ in records[1:]:
+                emit(None)
+            return
+        run_group(self, self._merger, records, emit)
 
     @property
     def merges_records(self) -> bool:

@@ -53,11 +53,26 @@ def _event(record: InFlight, merges: Callable[[Event], bool]) -> Event | None:
     return event if merges(event) else None
 
 
-def run_group(lifecycle: Lifecycle, merger: Merger, records: Sequence[InFlight]) -> list[Settled | None]:
-    """What became of each of ``records`` (one person's, in order); None: not tried (it waits)."""
+class _Out:
+    """Each record's end handed on as soon as it is known (a later one may wait long, on a lock)."""
+
+    def __init__(self, emit: Callable[[Settled | None], None]) -> None:
+        self._emit = emit
+        self.count = 0
+
+    def append(self, end: Settled | None) -> None:
+        self.count += 1
+        self._emit(end)
+
+
+def run_group(
+    lifecycle: Lifecycle, merger: Merger, records: Sequence[InFlight], emit: Callable[[Settled | None], None]
+) -> None:
+    """Hands ``emit`` what became of each of ``records`` (one person's), in order; None: not tried
+    (it waits behind the record before it)."""
     handle, merges = merger
     events = [_event(record, merges) for record in records] if lifecycle.merges_records else [None] * len(records)
-    out: list[Settled | None] = []
+    out = _Out(emit)
     index = 0
     while index < len(records):
         end = index
@@ -94,11 +109,11 @@ def run_group(lifecycle: Lifecycle, merger: Merger, records: Sequence[InFlight])
             run[offset].decoded = None  # settled: the decoding is not needed any more
             out.append(Settled(Fate.DONE, (_result(events[index + offset], result),)))
         index += len(results)
-    out.extend([None] * (len(records) - len(out)))
-    return out
+    for _ in range(len(records) - out.count):
+        out.append(None)
 
 
-def _single(lifecycle: Lifecycle, record: InFlight, out: list[Settled | None]) -> bool:
+def _single(lifecycle: Lifecycle, record: InFlight, out: _Out) -> bool:
     """Run ``record`` alone; whether the records after it may go on (it did not retry or pause)."""
     settled = lifecycle.run(record)
     out.append(settled)

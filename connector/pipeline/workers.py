@@ -27,7 +27,7 @@ class _Lifecycle(Protocol):
 
     def read_ahead(self, records: list[InFlight]) -> ReadAhead | None: ...
 
-    def run_group(self, records: list[InFlight]) -> list[Settled | None]: ...
+    def run_group(self, records: list[InFlight], emit: Callable[[Settled | None], None]) -> None: ...
 
 
 class Turn(enum.Enum):
@@ -100,6 +100,20 @@ class Workers:
                 self.running += len(followers)
         return followers
 
+    def _run_group(self, group: list[InFlight], last: bool) -> bool:
+        """Run a record with its followers, each end reported as soon as known; whether one paused."""
+        position, paused = 0, False
+
+        def emit(end: Settled | None) -> None:
+            nonlocal position, paused
+            paused = paused or (end is not None and end.fate is Fate.PAUSE)
+            turn = Turn.DEFERRED if end is None else Turn.RAN
+            self._finished.put(Finished(group[position], turn, end, last and position == len(group) - 1))
+            position += 1
+
+        self._lifecycle.run_group(group, emit)
+        return paused
+
     def _run_batch(self, batch: list[InFlight]) -> None:
         ahead = self._lifecycle.read_ahead(batch) if len(batch) > 1 else None
         paused = False
@@ -110,16 +124,9 @@ class Workers:
                 turn = Turn.ABANDONED
             elif paused:
                 turn = Turn.DEFERRED  # Resend refuses for now: the rest waits for the pause to end
-            elif self._gather is not None and (
-                followers := self._followers(record)
-            ):  # its person's records queued behind it: merged where they may be (#25)
-                group = [record, *followers]
-                ends = self._lifecycle.run_group(group)
-                paused = any(end is not None and end.fate is Fate.PAUSE for end in ends)
-                last = index == len(batch) - 1
-                for position, (member, end) in enumerate(zip(group, ends, strict=True)):
-                    turn = Turn.DEFERRED if end is None else Turn.RAN
-                    self._finished.put(Finished(member, turn, end, last and position == len(group) - 1))
+            elif self._gather is not None and (followers := self._followers(record)):
+                # Its person's records queued behind it: merged where they may be (#25).
+                paused = self._run_group([record, *followers], index == len(batch) - 1)
                 continue
             else:
                 turn, settled = Turn.RAN, self._lifecycle.run(record, ahead)

@@ -12,7 +12,9 @@ events out through the sync's merged runs (connector/sync/merged.py) and settles
   at a time through :meth:`Lifecycle.run`, so only the guilty one is dead-lettered.
 
 A record whose event cannot merge (an alias, an erasure, an opt-out, one that does not decode, or
-any record when transformations are configured) runs on its own, in its turn.
+any record when transformations are configured) runs on its own: the first of the group at once, a
+later one in its own turn (left untried here, so that what may wait long, an opt-out behind the
+express lock, never holds back the other records of the worker's batch).
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ def run_group(
         end = index
         while end < len(records) and events[end] is not None:
             end += 1
-        if end - index < 2:  # nothing to merge with: as one at a time
-            if not _single(lifecycle, records[index], out):
+        if end - index < 2:  # nothing to merge with: the first alone; a later one waits for its turn
+            if index > 0 or not _single(lifecycle, records[index], out):
                 break
             index += 1
             continue
@@ -91,7 +93,7 @@ def run_group(
             out.append(lifecycle.settle_failure(records[index], error))  # the run waits behind its first
             break
         except MergeDeclined:  # the first does not open a run (nothing written): alone, the rest may merge
-            if not _single(lifecycle, records[index], out):
+            if index > 0 or not _single(lifecycle, records[index], out):
                 break
             index += 1
             continue

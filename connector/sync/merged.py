@@ -1,9 +1,10 @@
 """Carrying out a run of one contact's waiting events as one plan (issue #25, merging what waits).
 
-:func:`handle_run` is what :meth:`EventSync.handle_run` does: the first event is planned as
-``handle`` plans it (its lookups and definitions fulfilled, under the contact's lock), each later one
-over the state the earlier ones would leave (connector/mapping/merge.py's ``simulate``), as long as
-its plan needs nothing but cached userIds and writes only mergeable commands to the same contact;
+:func:`handle_run` is what ``Lifecycle.run_group`` (connector/pipeline/merging.py) calls: the
+first event is planned as ``handle`` plans it (its lookups and definitions fulfilled, under the
+contact's lock), each later one over the state the earlier ones would leave
+(connector/mapping/merge.py's ``simulate``), as long as its plan needs nothing but cached userIds and
+definitions (made as it meets them) and writes only mergeable commands to the same contact;
 then the merged commands are carried out once. The events after the run are the caller's to hand
 over again. Any surprise while writing (a stale cache, a contact gone, a refusal) raises
 :class:`MergeAbandoned`: the caller then runs the events one at a time, which ends in the same state
@@ -21,7 +22,15 @@ from collections.abc import Sequence
 
 from connector.errors import PermanentError, RetryableError, SkipEvent
 from connector.events import Event
-from connector.mapping import CreateContact, KnownState, LookupUserEmail, Plan, plan_event
+from connector.mapping import (
+    CreateContact,
+    DefineProperty,
+    EnsureSegment,
+    KnownState,
+    LookupUserEmail,
+    Plan,
+    plan_event,
+)
 from connector.mapping.express import Position, express_action
 from connector.mapping.merge import Simulated, merge, mergeable, simulate
 from connector.state import redis_lock
@@ -58,13 +67,17 @@ def handle_run(sync: EventSync, events: Sequence[Event], at: Sequence[Position |
         with contextlib.ExitStack() as held:
             head, state, email = _head(sync, events[0], context, held)
             plans: list[Plan] = [head]
-            sim = simulate(Simulated(state), head.commands, trust_cache=sync._settings.trust_contact_cache)
+            trust = sync._settings.trust_contact_cache
+            sim = simulate(Simulated(state), head.commands, trust_cache=trust)
             for event, place in zip(events[1:], at[1:], strict=True):
-                plan = _follower(sync, event, place, sim, email)
-                if plan is None:
+                planned = _follower(sync, event, place, sim, email, context)
+                if planned is None:
                     break
+                plan, known = planned
                 plans.append(plan)
-                sim = simulate(sim, plan.commands, trust_cache=sync._settings.trust_contact_cache)
+                defined = dataclasses.replace(sim.state, segment_ids=known.segment_ids,
+                                              property_types=known.property_types, refused=known.refused)  # fmt: skip
+                sim = simulate(Simulated(defined, sim.users), plan.commands, trust_cache=trust)
             commands = merge([p.commands for p in plans])
             try:
                 sync._applier.run(commands, context)
@@ -110,14 +123,21 @@ def _head(
     return plan, state, email
 
 
-def _follower(sync: EventSync, event: Event, at: Position | None, sim: Simulated, email: str) -> Plan | None:
-    """A later event's plan over the simulated state, or None when it ends the run."""
+def _follower(
+    sync: EventSync, event: Event, at: Position | None, sim: Simulated, email: str, context: EventContext
+) -> tuple[Plan, KnownState] | None:
+    """A later event's plan over the simulated state (and the definitions it made), or None when
+    it ends the run."""
     state = dataclasses.replace(sim.state, cached_email=None, cache_checked=False)
     for _ in range(_MAX_ROUNDS):
         plan = plan_event(event, sync._settings, state)
         needs = plan.prerequisites
         if not needs:
             break
+        if all(isinstance(need, DefineProperty | EnsureSegment) for need in needs):
+            # Definitions depend on no contact: made here, as one at a time makes them at this event.
+            state = sync._fulfil(needs, state, context)
+            continue
         if len(needs) != 1 or not isinstance(needs[0], LookupUserEmail) or state.cache_checked:
             return None  # a lookup, a definition, a new topic: the event goes on its own
         user_id = needs[0].user_id
@@ -132,4 +152,4 @@ def _follower(sync: EventSync, event: Event, at: Position | None, sim: Simulated
     own = EventContext(sync._resend, None, at)
     if sync.express.guarded(plan, event, email, own) != plan:
         return None
-    return plan
+    return plan, state

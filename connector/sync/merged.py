@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from connector.errors import PermanentError, RetryableError, SkipEvent
 from connector.events import Event
 from connector.mapping import (
+    Command,
     CreateContact,
     DefineProperty,
     EnsureSegment,
@@ -79,10 +80,7 @@ def handle_run(sync: EventSync, events: Sequence[Event], at: Sequence[Position |
                                               property_types=known.property_types, refused=known.refused)  # fmt: skip
                 sim = simulate(Simulated(defined, sim.users), plan.commands, trust_cache=trust)
             commands = merge([p.commands for p in plans])
-            try:
-                sync._applier.run(commands, context)
-            except (Replan, SkipEvent) as exc:
-                raise MergeAbandoned(f"merged writes met {type(exc).__name__}") from exc
+            _write(sync, commands, context)
             if not context.recorded and any(plan.skip is None for plan in plans):
                 sync._store.record_sync(email, "synced", users=context.take_users(), written=context.take_written())
     except MergeAbandoned:
@@ -102,6 +100,23 @@ def handle_run(sync: EventSync, events: Sequence[Event], at: Sequence[Position |
         else:
             results.append(SyncResult("applied", "", calls, plan.commands, email))
     return results
+
+
+# The two places this module carries out commands, as EventSync.handle does (kept apart so that a
+# change of how the executor runs commands is a change here only).
+
+
+def _write(sync: EventSync, commands: tuple[Command, ...], context: EventContext) -> None:
+    """The merged writes; MergeAbandoned when they meet a stale cache or a contact gone."""
+    try:
+        sync._applier.run(commands, context)
+    except (Replan, SkipEvent) as exc:
+        raise MergeAbandoned(f"merged writes met {type(exc).__name__}") from exc
+
+
+def _define(sync: EventSync, needs: tuple[Command, ...], state: KnownState, context: EventContext) -> KnownState:
+    """Definitions a later event needs, made (Resend calls counted on the run)."""
+    return sync._fulfil(needs, state, context)
 
 
 def _head(
@@ -136,7 +151,7 @@ def _follower(
             break
         if all(isinstance(need, DefineProperty | EnsureSegment) for need in needs):
             # Definitions depend on no contact: made here, as one at a time makes them at this event.
-            state = sync._fulfil(needs, state, context)
+            state = _define(sync, needs, state, context)
             continue
         if len(needs) != 1 or not isinstance(needs[0], LookupUserEmail) or state.cache_checked:
             return None  # a lookup, a definition, a new topic: the event goes on its own

@@ -96,6 +96,10 @@ class KafkaSettings(_Section):
     dead_letter_partitions: int | None = Field(default=None, ge=1)
     dead_letter_replication_factor: int | None = Field(default=None, ge=1, le=32767)
     express: bool = True  # read ahead in the group <group_id>-express for consent and erasure (#25)
+    merge_waiting: bool = Field(
+        default=True,
+        description="Fold the events of one person that wait behind the rate limit into one plan (#25).",
+    )
 
 
 class DestinationSettings(_Section):

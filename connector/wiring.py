@@ -15,7 +15,7 @@ nowhere else is a Redis key named (tests/integration/test_key_prefix.py lists th
 from __future__ import annotations
 
 from contextlib import ExitStack
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
 import redis
@@ -170,9 +170,12 @@ class Wiring:
         """One record's way through decode, transform, plan and apply, failures going to ``letters``;
         ``express``: the events topic's records go through the express register (``run`` only, #25)."""
         from connector.pipeline.lifecycle import Lifecycle
+        from connector.sync.merged import handle_run, merges
 
         topic = self.settings.kafka.topic if express else None
-        return Lifecycle(self.decoder, self.transforms, self.sync, letters, self.metrics.internal_errors, topic)
+        sync = self.sync
+        merger = (partial(handle_run, sync), partial(merges, sync=sync))
+        return Lifecycle(self.decoder, self.transforms, sync, letters, self.metrics.internal_errors, topic, merger)
 
     # -- Kafka -------------------------------------------------------------------------------------
 

@@ -26,9 +26,12 @@ BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts and BENCH_LOG_
 log_event_outcomes (default: the settings' defaults); BENCH_EXPRESS=0 turns the express path off (kafka.express).
 Row (f) (issue #25; tests/bench_quota.py): the share of Resend's quota used against a team limit of 5/s,
 alone and beside another caller (size: BENCH_QUOTA_CONTACTS).
+Row (g) (issue #25; tests/bench_merge.py): a backlog of 300 contacts x 8 changing events at a team limit of
+20/s, with and without kafka.merge_waiting: calls per contact (goal: at most 1.1 plus definitions), the
+drain time, and whether both end in the same state.
 Row (h) (issue #25; tests/bench_express.py): an unsubscribe and an erasure produced behind a backlog that
 needs ten minutes at the team limit, the time until Resend holds each (goal: at most 5 s).
-BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e, f, h; default all), e.g. BENCH_ROWS=d,e;
+BENCH_ROWS selects rows (comma-separated: a, b, b2, ref, c, d, e, f, g, h; default all), e.g. BENCH_ROWS=d,e;
 the ratio column needs ref.
 """
 
@@ -52,6 +55,7 @@ from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from resend_emulator import EmulatorInspector
 from tests.bench_economy import backfill_rows, fewest_calls, workload
 from tests.bench_express import express_rows, print_express
+from tests.bench_merge import merge_rows, print_merge
 from tests.bench_quota import print_quota, quota_rows
 from tests.harness import ConnectorProcess, Deployment, start_emulator, wait_drained
 
@@ -317,7 +321,7 @@ def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
 
 def main() -> int:
     bootstrap, redis_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["REDIS_URL"]
-    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e,f,h").replace(" ", "").split(","))
+    selected = set(os.environ.get("BENCH_ROWS", "a,b,b2,ref,c,d,e,f,g,h").replace(" ", "").split(","))
     no_call = int(os.environ.get("BENCH_NO_CALL", "400000"))
     one_call = int(os.environ.get("BENCH_ONE_CALL", "5000"))
     backlog = int(os.environ.get("BENCH_BACKLOG", "1000000"))
@@ -327,6 +331,7 @@ def main() -> int:
     economy: list[dict[str, Any]] = []
     quota: list[dict[str, Any]] = []
     express: list[dict[str, Any]] = []
+    merging: list[dict[str, Any]] = []
     try:
         workdir = Path(tempfile.mkdtemp(prefix="bench-"))
         users = min(one_call, 1000)
@@ -377,6 +382,8 @@ def main() -> int:
             economy.append(backfill_row(redis_url, workdir))
         if "f" in selected:
             quota.extend(quota_rows(bootstrap, redis_url, workdir))
+        if "g" in selected:
+            merging = merge_rows(bootstrap, redis_url, workdir)
         if "h" in selected:
             express = express_rows(bootstrap, redis_url, workdir)
     finally:
@@ -385,8 +392,9 @@ def main() -> int:
     _print_rows(rows)
     _print_economy(economy)
     print_quota(quota)
+    print_merge(merging)
     print_express(express)
-    print(json.dumps(rows + economy + quota + express), file=sys.stderr)
+    print(json.dumps(rows + economy + quota + merging + express), file=sys.stderr)
     return 0
 
 

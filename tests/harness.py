@@ -201,3 +201,30 @@ def start_emulator(api_key: str, rate_limit: int = 0) -> tuple[subprocess.Popen[
         except httpx.HTTPError:
             time.sleep(0.1)
     return process, url, inspector
+
+
+def comparable_state(inspector: EmulatorInspector) -> dict[str, Any]:
+    """The emulator's contacts as two emulators fed the same events compare: by email, segment and
+    topic ids replaced by their names (each emulator makes its own ids), property values included."""
+    state = inspector.state()
+    names = {s["id"]: s["name"] for s in state["segments"]} | {t["id"]: t["name"] for t in state["topics"]}
+
+    def named(value: Any) -> Any:
+        if isinstance(value, str):
+            for ident, name in names.items():
+                value = value.replace(ident, name)
+            if value.startswith("[") and value.endswith("]"):  # the managed record: a set, in any order
+                return sorted(part for part in value[1:-1].split(",") if part)
+        return value
+
+    return {
+        c["email"].lower(): {
+            "first_name": c["first_name"],
+            "last_name": c["last_name"],
+            "unsubscribed": c["unsubscribed"],
+            "properties": {k: named(v) for k, v in c["properties"].items()},
+            "segments": sorted(names.get(s, s) for s in c["segment_ids"]),
+            "topics": {names.get(k, k): v for k, v in c["topics"].items()},
+        }
+        for c in state["contacts"]
+    }

@@ -19,6 +19,7 @@ from connector.events import Event
 from connector.kafka.records import InFlight
 from connector.logs import get_logger
 from connector.pipeline.fate import Fate, Outcome, fate_of, is_internal
+from connector.pipeline.merging import Merger, run_group
 from connector.pipeline.ordering import identities_of, joins_of
 from connector.pipeline.places import judged_at
 from connector.pipeline.records import DROPPED, AttemptResult, EventResult, letter_result
@@ -70,6 +71,7 @@ class Lifecycle:
         letters: LetterBox,
         internal_errors: _Counter | None = None,
         express_topic: str | None = None,
+        merger: Merger | None = None,
     ) -> None:
         self._decoder = decoder
         self._transforms = transforms
@@ -79,6 +81,7 @@ class Lifecycle:
         # The events topic when the express path runs: its records' events go through the express
         # register (#25) with their place in it. None for replay (its records are dead letters).
         self._express_topic = express_topic
+        self._merger = merger  # one person's waiting records as one plan (merging.py, #25)
 
     def run(
         self, record: InFlight, ahead: ReadAhead | None = None, place: tuple[int, int, int | None] | None = None
@@ -95,18 +98,41 @@ class Lifecycle:
                 events = self._transform(raw)
             else:
                 events = [parsed]
-            at = None if place is None else judged_at(*place, record.headers)  # a dead letter: its original place
-            if record.topic == self._express_topic:  # an older place its record names, a Sync again (places.py)
-                at = judged_at(record.partition, record.offset, record.timestamp_ms, record.headers)
+            at = self.position(record, place)
             for event in events:
                 results.append(self._plan_and_apply(event, ahead, at))
         except BaseException as error:  # noqa: BLE001 - every failure has a fate (fate.py)
-            attempt = self._settle_failure(record, error)
+            attempt = self.settle_failure(record, error)
             if attempt.fate is Fate.DEAD_LETTERED:
                 failed = events[len(results)] if len(results) < len(events) else None
                 attempt.letter = letter_result(error, failed, raw)
             return attempt
         return AttemptResult(Fate.DONE, tuple(results) or (DROPPED,))
+
+    def run_group(self, records: Sequence[InFlight], emit: Callable[[AttemptResult | None], None]) -> None:
+        """A record and the records of its person queued behind it, merged where they may be
+        (merging.py); ``emit`` gets each one's end in order, None for one not tried (it waits)."""
+        if self._merger is None:
+            emit(self.run(records[0]))
+            for _ in records[1:]:
+                emit(None)
+            return
+        run_group(self, self._merger, records, emit)
+
+    @property
+    def merges_records(self) -> bool:
+        """Whether records may merge: not with transformations (user code, run once per attempt)."""
+        return self._merger is not None and self._transforms.empty
+
+    def position(self, record: InFlight, place: tuple[int, int, int | None] | None = None) -> Position | None:
+        """Where the express register judges the record: a dead letter at its original ``place``, a
+        record of the events topic at its own place or the older one a Sync again copy names
+        (places.py); None for anything else."""
+        if place is not None:
+            return judged_at(*place, record.headers)
+        if record.topic != self._express_topic:
+            return None
+        return judged_at(record.partition, record.offset, record.timestamp_ms, record.headers)
 
     # -- the stages ------------------------------------------------------------------------------
 
@@ -149,7 +175,7 @@ class Lifecycle:
         return EventResult(event.type, _OUTCOMES[outcome.status], outcome.reason, outcome.calls, event.message_id,
                            event.user_id, outcome.email, outcome.commands)  # fmt: skip
 
-    def _settle_failure(self, record: InFlight, error: BaseException) -> AttemptResult:
+    def settle_failure(self, record: InFlight, error: BaseException) -> AttemptResult:
         if is_internal(error):
             record.internal_failures += 1
             if self._internal_errors is not None:

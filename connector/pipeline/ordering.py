@@ -166,6 +166,37 @@ class IdentityScheduler(Generic[T]):
             taken.append(item)
         return taken
 
+    def followers(self, item: T, limit: int) -> list[T]:
+        """Up to ``limit`` records queued right behind running ``item`` that wait for nothing but it
+        and each other (its person's next records, in order, naming no one else, joining no ids);
+        they become running with it (merging what waits, #25). Only what already waits is taken."""
+        ids = set(item.identities)
+        if item.joins or not ids:
+            return []
+        group = {id(item)}
+        taken: list[T] = []
+        queue = self._queues.get((item.partition_key, item.identities[0]), deque())
+        for position, candidate in enumerate(queue):
+            if position == 0:
+                continue
+            if len(taken) >= limit or candidate.joins or not ids.issuperset(candidate.identities):
+                break
+            if not all(self._behind(candidate, identity, group) for identity in candidate.identities):
+                break
+            group.add(id(candidate))
+            self._running.add(id(candidate))
+            taken.append(candidate)
+        return taken
+
+    def _behind(self, item: T, identity: str, group: set[int]) -> bool:
+        """Whether everything before ``item`` in its queue of ``identity`` is in ``group``."""
+        for queued in self._queues.get((item.partition_key, identity), ()):
+            if queued is item:
+                return True
+            if id(queued) not in group:
+                return False
+        return False
+
     def done(self, item: T) -> None:
         """``item`` finished (or was abandoned): the records it held back may run."""
         if id(item) not in self._running:
@@ -183,14 +214,16 @@ class IdentityScheduler(Generic[T]):
                 continue
             head = queue[0]
             head.blocked -= 1
-            if not head.blocked:
+            if not head.blocked and id(head) not in self._running:  # a follower runs already
                 self._ready.append(head)
 
     def retry_at(self, item: T, not_before: float) -> None:
-        """``item`` stays first in its queues and runs again at ``not_before``."""
+        """``item`` stays first in its queues and runs again at ``not_before``; a follower not tried
+        (still behind another record) runs again when the records before it are done."""
         if id(item) in self._running:
             self._running.discard(id(item))
-            self._waiting[id(item)] = (not_before, item)
+            if not item.blocked:
+                self._waiting[id(item)] = (not_before, item)
 
     def wake(self, until: float, now: float) -> None:
         """Records waiting to retry no later than ``until`` may run at ``now`` (a pause was lifted)."""

@@ -58,24 +58,18 @@ class Runner:
         log_outcomes: str = "calls",
         history: HistoryWriter | None = None,
     ) -> None:
-        self._settings = settings
-        self._consumer = consumer
-        self._lifecycle = lifecycle
-        self._metrics = metrics
-        self._max_buffered = max_buffered
-        self._clock = clock
+        self._settings, self._consumer, self._lifecycle, self._metrics = settings, consumer, lifecycle, metrics
+        self._max_buffered, self._clock = max_buffered, clock
         self._flush, self._durable = flush, durable
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._tracker = OffsetTracker()
         self._scheduler: IdentityScheduler[InFlight] = IdentityScheduler()
-        self._workers = Workers(settings.max_in_flight_contacts, lifecycle, self._wanted)
-        # Operator hooks (#17): quota/key pauses (pause.py) probe on a schedule and end early on
-        # `resend-connector resume`; /status reads self._metrics.status.
+        gather = self._followers if settings.merge_waiting else None  # merging what waits (#25)
+        self._workers = Workers(settings.max_in_flight_contacts, lifecycle, self._wanted, gather)
+        # Quota/key pauses (pause.py, #17) probe on a schedule, end early on `resend-connector resume`.
         self._pause = Pause(self._consumer, metrics, resume_signal, pause_probe_max_seconds)
-        self._last_commit = 0.0
-        self._last_poll = 0.0
-        self._last_lag = 0.0
+        self._last_commit = self._last_poll = self._last_lag = 0.0
         self._tally = Tally(metrics, log_outcomes=log_outcomes, history=history)  # latency, counts, outcomes
 
     # -- the loop ------------------------------------------------------------------------------
@@ -264,6 +258,10 @@ class Runner:
     def _wanted(self, record: InFlight) -> bool:
         """On worker threads: whether a record taken for a batch should still run."""
         return not self._stop.is_set() and self._consumer.epoch(record.partition_key) == record.epoch
+
+    def _followers(self, record: InFlight) -> tuple[InFlight, ...]:  # worker threads: its person's next (#25)
+        with self._lock:
+            return tuple(self._scheduler.followers(record, _CHUNK)) if self._wanted(record) else ()
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         # Ready once the group gave this member its share, even an empty one (more replicas than

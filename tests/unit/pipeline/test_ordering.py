@@ -143,3 +143,52 @@ def test_random_streams_keep_partition_order_per_identity_and_lose_nothing() -> 
             scheduler.done(item)
             finished.append(item)
         assert len(scheduler) == 0
+
+
+def test_followers_are_the_persons_next_records_that_wait_for_nothing_else() -> None:
+    # Merging what waits (#25): a record is handed out with its person's records queued right behind
+    # it, up to one that also waits for someone else, an alias, or the limit.
+    scheduler: IdentityScheduler[Item] = IdentityScheduler()
+    first, second, third = Item("1", ("u1", "ada@x.io")), Item("2", ("u1",)), Item("3", ("ada@x.io", "u1"))
+    shared, after = Item("shared", ("u1", "u2")), Item("after", ("u1",))
+    for item in (Item("u2", ("u2",)), first, second, third, shared, after):
+        scheduler.push(item)
+    (other, head) = scheduler.take(0, 10)
+    assert (head, other.name) == (first, "u2")
+    assert names(scheduler.followers(first, 10)) == ["2", "3"]
+    assert scheduler.take(0, 10) == []  # the followers run with their head: none is handed out again
+    # Their head done, a follower does not become ready again (it is running); done in order, the
+    # next record waits for u2's record only.
+    scheduler.done(first)
+    assert scheduler.take(0, 10) == []
+    scheduler.done(second)
+    scheduler.done(third)
+    assert scheduler.take(0, 10) == []
+    scheduler.done(other)
+    assert names(scheduler.take(0, 10)) == ["shared"]
+
+
+def test_a_follower_not_tried_waits_behind_its_head_again() -> None:
+    scheduler: IdentityScheduler[Item] = IdentityScheduler()
+    head, follower = Item("head", ("u1",)), Item("follower", ("u1",))
+    scheduler.push(head)
+    scheduler.push(follower)
+    scheduler.take(0, 10)
+    assert scheduler.followers(head, 1) == [follower]
+    scheduler.retry_at(follower, 5.0)  # not tried: back behind its head, not waiting on its own
+    scheduler.retry_at(head, 5.0)
+    assert scheduler.take(4.0, 10) == []
+    assert scheduler.take(5.0, 10) == [head]  # the head alone comes back first
+    assert scheduler.followers(head, 0) == []
+    scheduler.done(head)
+    assert scheduler.take(5.0, 10) == [follower]
+    assert len(scheduler) == 1
+
+
+def test_an_alias_is_never_a_follower_nor_followed() -> None:
+    scheduler: IdentityScheduler[Item] = IdentityScheduler()
+    head, alias = Item("head", ("u1",)), Item("alias", ("u1", "anon"), joins=("anon", "u1"))
+    scheduler.push(head)
+    scheduler.push(alias)
+    scheduler.take(0, 10)
+    assert scheduler.followers(head, 10) == []

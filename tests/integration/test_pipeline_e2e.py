@@ -121,7 +121,9 @@ def test_same_state_through_5xx_and_429_storms(
     deployment: Deployment, inspector: EmulatorInspector, logs: Path
 ) -> None:
     events = mixed_events(seed=2, users=300, total=3_000)
-    inspector.set_faults(error_rate=0.2, seed=7)
+    # 30 % of answers are 5xx: merging what waits (#25) makes this backlog about half the calls it
+    # was, and at 20 % the faults fell to about 100, the floor asserted below.
+    inspector.set_faults(error_rate=0.3, seed=7)
     stop = threading.Event()
 
     def storms() -> None:

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from connector.errors import InvalidEventError
 from connector.events import Event
-from connector.mapping.commands import CacheUserEmail, CreateContact, Plan, UpdateContact
+from connector.mapping.commands import CacheUserEmail, CopyUserEmail, CreateContact, Plan, UpdateContact
 from connector.mapping.consent import KeptConsent, RememberConsent
 from connector.mapping.keys import property_key
 from connector.mapping.topics import TOPICS_TRAIT, SetTopics, app_topic, parse_topics
@@ -91,9 +91,10 @@ class Overtaken:
     unsubscribed: bool = False
     topics: frozenset[str] = frozenset()
     # The erasure is known only by a userId whose email was unknown then, and the main path has not
-    # passed it yet: the event's userId -> email mapping is kept, so that when the main path reaches
-    # the erasure it finds the email and deletes the contact (an older event of another id may have
-    # created it before the link was known), then forgets the mapping with the rest.
+    # passed it yet: the event's userId -> email mapping (an alias's: its new userId's) is kept, so
+    # that when the main path reaches the erasure it finds the email and deletes the contact (an
+    # older event of another id may have created it before the link was known, or the alias's
+    # previousId written to it), then forgets the mapping with the rest.
     relink: bool = False
 
     def __bool__(self) -> bool:
@@ -170,7 +171,9 @@ def guard_plan(plan: Plan, overtaken: Overtaken, settings: DestinationSettings, 
     if not overtaken:
         return plan
     if overtaken.erased:
-        kept = tuple(c for c in plan.commands if isinstance(c, CacheUserEmail)) if overtaken.relink else ()
+        # The mapping of an identify's userId, or of an alias's new userId (CopyUserEmail).
+        relinks = tuple(c for c in plan.commands if isinstance(c, CacheUserEmail | CopyUserEmail))
+        kept = relinks if overtaken.relink else ()
         return Plan(skip="erased_later", commands=kept)
     status_key = property_key("subscriptionStatus", f"{settings.namespace}_") if settings.namespace else None
     app_mode = bool(settings.namespace and settings.app_scoped_unsubscribe)

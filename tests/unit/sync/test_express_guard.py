@@ -194,3 +194,24 @@ def test_the_email_key_learns_when_the_main_path_passed_an_opt_out_recorded_by_u
     # A late express read of X (a rebalance), its email known by now: it must not undo the newer event.
     assert express(sync, opt_out, Position(2, 40, 40_000)) == "passed_by_main_path"
     assert resend.contacts[ADA].unsubscribed is False
+
+
+def test_an_erasure_recorded_by_an_aliases_new_userid_deletes_the_contact_the_old_id_wrote(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    # Seed 25 of tests/integration/test_merge_oracle.py: identify u1, group u1, alias u1 -> u1-28,
+    # erasure by u1-28, read ahead by the express path while u1-28's email was not known.
+    sync = make_sync(resend, redis_client, delete_event_names=["Contact Deleted"])
+    erase = event("track", userId="u1-28", event="Contact Deleted")
+    assert express(sync, erase, Position(0, 60, 60_000)) == "recorded_for_user_id"
+    sync.handle(event("identify", userId="u1", traits={"email": ADA}), at=Position(0, 1, 1_000))
+    sync.handle(event("group", userId="u1", groupId="g2", traits={"size": "5"}), at=Position(0, 10, 10_000))
+    assert "group_size" in resend.contacts[ADA].properties
+    alias = sync.handle(event("alias", previousId="u1", userId="u1-28"), at=Position(0, 20, 20_000))
+    assert alias.reason == "erased_later"
+    assert sync.store.email_for("u1-28") == ADA  # kept: the erasure must find the contact
+    sync.handle(erase, at=Position(0, 60, 60_000))  # the main path reaches the erasure
+    assert ADA not in resend.contacts
+    # The sign-up after the erasure creates the contact anew, without the group's fields from before.
+    sync.handle(event("identify", userId="u1-28", traits={"email": ADA}), at=Position(0, 70, 70_000))
+    assert "group_size" not in resend.contacts[ADA].properties

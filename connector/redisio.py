@@ -64,7 +64,9 @@ _GATE_BACKOFF_SECONDS = 2.0  # after a WAIT that fell short, commits wait this l
 
 # Transient states of a healthy deployment: a failover, a resharding, a replica still loading.
 _TRANSIENT_ANSWERS = frozenset({"READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"})
-_TRANSIENT_TYPES = (rex.ReadOnlyError, rex.TryAgainError, rex.ClusterError, rex.SlotNotCoveredError)
+# A MOVED or ASK answer reaches us only from a single node's own connection (the replication gate's
+# WAIT, below): the cluster moved the slot in a failover and our slot map is stale until it refreshes.
+_TRANSIENT_TYPES = (rex.ReadOnlyError, rex.TryAgainError, rex.ClusterError, rex.SlotNotCoveredError, rex.AskError)
 
 
 def connect(settings: RedisSettings) -> redis.Redis:
@@ -167,8 +169,15 @@ def replicated(client: redis.Redis, replicas: int, timeout_ms: int, marker: str)
         acked, replid = _wait_on(client, marker, replicas, timeout_ms)
         return acked, (("master", replid),)
     cluster = cast(RedisCluster, client)
-    answers = [(node.name, *_wait_on(node.redis_connection, _key_on(cluster, node, marker), replicas, timeout_ms))
-               for node in cluster.get_primaries()]  # type: ignore[no-untyped-call]  # fmt: skip
+    try:
+        answers = [(node.name, *_wait_on(node.redis_connection, _key_on(cluster, node, marker), replicas, timeout_ms))
+                   for node in cluster.get_primaries()]  # type: ignore[no-untyped-call]  # fmt: skip
+    except rex.AskError:
+        # MOVED: a failover moved the slot and our map is stale. These calls go to one node's own
+        # connection, so redis-py does not refresh the map itself; without this, a connector with no
+        # other Redis traffic (every record done, waiting to commit) would ask the old node forever.
+        cluster.nodes_manager.initialize()
+        raise
     return min((a[1] for a in answers), default=0), tuple(sorted((name, replid) for name, _, replid in answers))
 
 

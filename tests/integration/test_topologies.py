@@ -48,12 +48,21 @@ def collect_leaked_sockets() -> Iterator[None]:
     gc.collect()
 
 
+def met_the_failover(output: str) -> bool:
+    """Whether the connector met Redis gone or not ready: a record's attempt retried on it
+    (StateStoreUnavailable), or, when no record was in flight at that moment (merging what waits
+    drains a backlog sooner, #25), the replication gate or a best-effort writer saw it."""
+    return "StateStoreUnavailable" in output or "redis unavailable" in output or "redis not ready" in output
+
+
 def deployment_on(bootstrap: str, redis_url: str, emulator: EmulatorServer, unique: Callable[[str], str],
                   *, replication: int = 1) -> Deployment:  # fmt: skip
     made = Deployment(bootstrap, redis_url, emulator.url, API_KEY, topic=unique("topo"), group=unique("topo"),
                       key_prefix=unique("topo") + ":", replication=replication)  # fmt: skip
-    # Slow enough that the fault lands mid-run (Resend's own limits are far lower still).
-    made.extra_env["RESEND_CONNECTOR_RESEND__MAX_REQUESTS_PER_SECOND"] = "250"
+    # Slow enough that the fault lands mid-run (Resend's own limits are far lower still): merging
+    # what waits (#25) drains this stream in about 1,200 calls, which at 250/s (and once at 100/s,
+    # behind a commit gate that waited for the replicas) was over between two looks at the lag.
+    made.extra_env["RESEND_CONNECTOR_RESEND__MAX_REQUESTS_PER_SECOND"] = "50"
     if "+" in redis_url.partition("://")[0]:  # Sentinel or Cluster: as docs/operations.md recommends
         made.extra_env["RESEND_CONNECTOR_REDIS__COMMIT_AFTER_REPLICAS"] = "1"
         made.extra_env["RESEND_CONNECTOR_REDIS__REPLICA_WAIT_MS"] = "500"
@@ -107,7 +116,7 @@ def test_a_sentinel_failover_when_the_master_is_killed(
         run = run_with_fault(deployment, inspector, tmp_path, stream, kill_master, lambda: None)
         report("Sentinel master killed (two replicas)", run)
         assert sentinel.master_port() in {r.port for r in sentinel.replicas}  # a replica was promoted
-        assert "StateStoreUnavailable" in run.output  # the connector met the failover, and retried
+        assert met_the_failover(run.output)
         assert_implied(inspector, deployment, stream)
 
 
@@ -176,7 +185,7 @@ def test_a_redis_cluster_master_killed_its_replica_takes_over(
 
     run = run_with_fault(deployment, inspector, tmp_path, stream, kill_master, lambda: None)
     report(f"Redis Cluster master :{victim.port} killed", run)
-    assert "StateStoreUnavailable" in run.output  # the connector met the failover, and retried
+    assert met_the_failover(run.output)
     assert victim not in redis_cluster.masters()  # it came back as a replica
     assert len(redis_cluster.masters()) == 3
     assert_implied(inspector, deployment, stream)

@@ -23,7 +23,8 @@ interval, which bounds where a timing window can end, is a tenth of it), BENCH_O
 BENCH_BACKLOG (1,000,000), BENCH_REPLICAS (2; the (b) row with that many replicas, none below 2),
 BENCH_ECONOMY_USERS (2,000) and BENCH_ECONOMY_EVENTS (20,000), BENCH_BACKFILL (100,000 contacts);
 BENCH_IN_FLIGHT sets the connector's kafka.max_in_flight_contacts and BENCH_LOG_EVENT_OUTCOMES its
-log_event_outcomes (default: the settings' defaults); BENCH_EXPRESS=0 turns the express path off (kafka.express).
+log_event_outcomes (default: the settings' defaults); BENCH_EXPRESS=0 turns the express path off (kafka.express);
+BENCH_MERGE=0 turns merging what waits off (kafka.merge_waiting).
 Row (f) (issue #25; tests/bench_quota.py): the share of Resend's quota used against a team limit of 5/s,
 alone and beside another caller (size: BENCH_QUOTA_CONTACTS).
 Row (g) (issue #25; tests/bench_merge.py): a backlog of 300 contacts x 8 changing events at a team limit of
@@ -344,6 +345,8 @@ def main() -> int:
                 d.extra_env["RESEND_CONNECTOR_KAFKA__MAX_IN_FLIGHT_CONTACTS"] = os.environ["BENCH_IN_FLIGHT"]
             if os.environ.get("BENCH_EXPRESS") == "0":  # the connector without its express path (#25)
                 d.extra_env["RESEND_CONNECTOR_KAFKA__EXPRESS"] = "false"
+            if os.environ.get("BENCH_MERGE") == "0":  # one event at a time (#25): (b) as before merging
+                d.extra_env["RESEND_CONNECTOR_KAFKA__MERGE_WAITING"] = "false"
             if "BENCH_LOG_EVENT_OUTCOMES" in os.environ:  # the connector's log_event_outcomes (true: a line per event)
                 d.extra_env["RESEND_CONNECTOR_LOG_EVENT_OUTCOMES"] = os.environ["BENCH_LOG_EVENT_OUTCOMES"]
             d.create_topics()

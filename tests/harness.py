@@ -174,6 +174,13 @@ class ConnectorProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def met_redis_gone(output: str) -> bool:
+    """Whether a connector's log shows it met Redis gone or not ready: a record's attempt retried on
+    it (StateStoreUnavailable), or, when no record was in flight at that moment (merging what waits
+    drains a backlog sooner, #25), the replication gate or a best-effort writer saw it."""
+    return any(sign in output for sign in ("StateStoreUnavailable", "redis unavailable", "redis not ready"))
+
+
 def wait_drained(deployment: Deployment, process: ConnectorProcess | None = None, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

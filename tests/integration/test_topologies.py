@@ -29,7 +29,7 @@ from connector.local.kafka_cluster import LocalKafkaCluster
 from connector.local.redis_topologies import LocalRedisCluster, LocalRedisSentinel
 from resend_emulator import EmulatorInspector, EmulatorServer
 from tests.conftest import wait_for
-from tests.harness import ConnectorProcess, Deployment, wait_drained
+from tests.harness import ConnectorProcess, Deployment, met_redis_gone, wait_drained
 from tests.integration.conftest import API_KEY
 from tests.integration.topology_stream import Keyed, Run, assert_implied, firsts, produce, rest, run_with_fault
 
@@ -46,13 +46,6 @@ pytestmark = [
 def collect_leaked_sockets() -> Iterator[None]:
     yield
     gc.collect()
-
-
-def met_the_failover(output: str) -> bool:
-    """Whether the connector met Redis gone or not ready: a record's attempt retried on it
-    (StateStoreUnavailable), or, when no record was in flight at that moment (merging what waits
-    drains a backlog sooner, #25), the replication gate or a best-effort writer saw it."""
-    return "StateStoreUnavailable" in output or "redis unavailable" in output or "redis not ready" in output
 
 
 def deployment_on(bootstrap: str, redis_url: str, emulator: EmulatorServer, unique: Callable[[str], str],
@@ -116,7 +109,7 @@ def test_a_sentinel_failover_when_the_master_is_killed(
         run = run_with_fault(deployment, inspector, tmp_path, stream, kill_master, lambda: None)
         report("Sentinel master killed (two replicas)", run)
         assert sentinel.master_port() in {r.port for r in sentinel.replicas}  # a replica was promoted
-        assert met_the_failover(run.output)
+        assert met_redis_gone(run.output)
         assert_implied(inspector, deployment, stream)
 
 
@@ -185,7 +178,7 @@ def test_a_redis_cluster_master_killed_its_replica_takes_over(
 
     run = run_with_fault(deployment, inspector, tmp_path, stream, kill_master, lambda: None)
     report(f"Redis Cluster master :{victim.port} killed", run)
-    assert met_the_failover(run.output)
+    assert met_redis_gone(run.output)
     assert victim not in redis_cluster.masters()  # it came back as a replica
     assert len(redis_cluster.masters()) == 3
     assert_implied(inspector, deployment, stream)

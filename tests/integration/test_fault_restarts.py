@@ -133,7 +133,7 @@ def test_redis_restarted_mid_run(
 
     def restart() -> None:
         own_redis.stop()  # it keeps nothing: caches, locks, the rate limit's state are gone
-        time.sleep(2)
+        time.sleep(5)  # long enough that records in flight meet it, not only redis-py's reconnects
         own_redis.start()
 
     stream, output = run_through(deployment, tmp_path, restart, seed=22)

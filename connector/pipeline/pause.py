@@ -141,6 +141,12 @@ class Pause:
         self._metrics.ready = True
         log.warning("consumer.resumed")
 
+    def probe_with_next(self, now: float) -> None:
+        """No record waits for the probe (they went with a rebalance): once it is due, fetching
+        resumes and the next record fetched is the probe. Without one, nothing would ever probe."""
+        if now >= self.until:
+            self._consumer.may_fetch("pause")
+
     def resume_requested(self) -> bool:
         return self._resume_signal is not None and self._resume_signal.requested_since(self._paused_at)
 

@@ -227,12 +227,14 @@ class Runner:
 
     def _resume(self) -> None:
         if self._pause.until:
+            now = self._clock()
             if self._pause.resume_requested():
-                now = self._clock()
-                waited = self._pause.probe_now(now)
                 with self._lock:
-                    self._scheduler.wake(waited, now)
-            return
+                    self._scheduler.wake(self._pause.probe_now(now), now)
+                return
+            with self._lock:
+                if not len(self._scheduler):  # the records that waited for the probe went with a rebalance
+                    self._pause.probe_with_next(now)
         if self._consumer.stopped("backpressure"):
             with self._lock:
                 if len(self._scheduler) > self._max_buffered // 2:

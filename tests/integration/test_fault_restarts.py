@@ -55,7 +55,7 @@ def model(stream: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def run_through(
-    deployment: Deployment, logs: Path, fault: Callable[[], None], *, seed: int
+    deployment: Deployment, logs: Path, fault: Callable[[ConnectorProcess], None], *, seed: int
 ) -> tuple[list[dict[str, Any]], str]:
     """Produce, start the connector, apply the fault once a fifth is done, drain; the events, the log."""
     stream = events(seed)
@@ -67,7 +67,7 @@ def run_through(
             assert process.proc.poll() is None, process.output()[-3000:]
             time.sleep(0.2)
         assert deployment.lag() > 0, "the fault should hit the run, not follow it"
-        fault()
+        fault(process)
         wait_drained(deployment, process, timeout=300)
     finally:
         code = process.stop()
@@ -110,7 +110,7 @@ def test_broker_restarted_mid_run(
 ) -> None:
     deployment = deployment_on(own_kafka.bootstrap_servers, redis_url, emulator, unique)
 
-    def restart() -> None:
+    def restart(_: ConnectorProcess) -> None:
         own_kafka.stop(keep_files=True)  # the same broker comes back, with its log and the group's offsets
         time.sleep(2)  # down for a while: polls, commits and heartbeats fail meanwhile
         own_kafka.start()
@@ -131,9 +131,15 @@ def test_redis_restarted_mid_run(
 ) -> None:
     deployment = deployment_on(kafka_bootstrap, own_redis.url, emulator, unique)
 
-    def restart() -> None:
+    def restart(process: ConnectorProcess) -> None:
+        before = len(process.output())
         own_redis.stop()  # it keeps nothing: caches, locks, the rate limit's state are gone
-        time.sleep(5)  # long enough that records in flight meet it, not only redis-py's reconnects
+        # Down until the connector has met the outage (observed, not timed: a short outage can be
+        # hidden by redis-py's own reconnects), then back.
+        deadline = time.monotonic() + 60
+        while not met_redis_gone(process.output()[before:]) and time.monotonic() < deadline:
+            assert process.proc.poll() is None, process.output()[-3000:]
+            time.sleep(0.2)
         own_redis.start()
 
     stream, output = run_through(deployment, tmp_path, restart, seed=22)

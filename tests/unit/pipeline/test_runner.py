@@ -223,6 +223,37 @@ def test_a_pause_inside_a_threads_batch_defers_the_rest_without_calling_and_with
     assert runner.stats() == {"buffered": 10, "running": 0}
 
 
+def test_a_pause_whose_waiting_records_went_with_a_rebalance_probes_with_the_next_record_fetched() -> None:
+    # Paused on a quota, the partition is revoked and assigned back (its waiting records dropped,
+    # fetching still stopped): at probe time the next record fetched probes, instead of nothing ever.
+    refused = QuotaExceeded("daily quota", name="daily_quota_exceeded", retry_after=0.01)  # probe after 1 s
+    processor = ScriptedSync({b"v0": [refused]})
+    consumer, dlq = FakeConsumer(keyed_records(3)), RecordingDeadLetters()
+    runner = make_runner(consumer, processor, dlq, KafkaSettings(max_in_flight_contacts=1))
+    bounced: list[bool] = []
+
+    def on_idle() -> None:
+        if runner._pause.until and not bounced:
+            bounced.append(True)
+            consumer.revoke({TP})
+            consumer.assign({TP})
+        if len(processor.applied) == 3:
+            runner.stop()
+
+    consumer.on_idle = on_idle
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    thread.join(timeout=10)
+    stuck = thread.is_alive()
+    runner.stop()
+    thread.join(timeout=10)
+    assert bounced
+    assert not stuck, "nothing probed after the rebalance"
+    assert sorted(processor.applied) == [b"v0", b"v1", b"v2"]
+    assert runner._metrics.paused._value.get() == 0  # the probe went through
+    assert consumer.commits[-1] == {TP: 3}
+
+
 def test_a_bug_is_retried_a_bounded_number_of_times_then_dead_lettered_as_internal() -> None:
     # Issue #12 point 4: an unexpected error in the connector's own code never retries for ever.
     records = [Record(0, b"a", b"buggy"), Record(1, b"a", b"after")]

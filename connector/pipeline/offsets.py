@@ -34,6 +34,7 @@ class OffsetTracker:
     def __init__(self) -> None:
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._committed: dict[TopicPartition, int] = {}
+        self._revoked_at: dict[TopicPartition, int] = {}  # commit points of partitions just revoked
 
     def started(self, tp: TopicPartition, offset: int) -> None:
         part = self._partitions.get(tp)
@@ -82,7 +83,24 @@ class OffsetTracker:
     def committed(self, offsets: dict[TopicPartition, int]) -> None:
         self._committed.update(offsets)
 
-    def forget(self, partitions: set[TopicPartition]) -> None:
+    def revoked(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """Forget ``partitions``; their commit points (where this member would go on from)."""
+        points: dict[TopicPartition, int] = {}
         for tp in partitions:
-            self._partitions.pop(tp, None)
+            part = self._partitions.pop(tp, None)
             self._committed.pop(tp, None)
+            if part is not None and (point := part.commit_point()) is not None:
+                points[tp] = point
+        self._revoked_at.update(points)
+        return points
+
+    def assigned(self, partitions: set[TopicPartition]) -> None:
+        """A rebalance ended. A partition assigned back to this member goes on from its commit point
+        (the consumer seeks there), which is committed again: the commit made as it was revoked may
+        have failed (a member that lost its group membership cannot commit), and with no record left
+        to read nothing else would ever commit it."""
+        for tp in partitions & self._revoked_at.keys():
+            part = self._partitions.setdefault(tp, _Partition())
+            if part.next_offset is None:
+                part.next_offset = self._revoked_at[tp]
+        self._revoked_at.clear()

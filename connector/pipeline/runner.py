@@ -266,16 +266,16 @@ class Runner:
             return tuple(self._scheduler.followers(record, _CHUNK)) if self._wanted(record) else ()
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
-        # Ready once the group gave this member its share, even an empty one (more replicas than
-        # partitions is a healthy group), unless a quota or key problem pauses it.
+        with self._lock:
+            self._tracker.assigned(assigned)  # one assigned back goes on from where this member stopped
+        # Ready once the group gave this member its share, even an empty one, unless paused.
         self._metrics.ready = not self._pause.until
         self._metrics.status.assigned(tp.partition for tp in assigned)
 
     def _on_revoked(self, revoked: set[TopicPartition]) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
         with self._lock:
             offsets = self._tracker.to_commit(revoked) if self._durable(ask=False) else {}
-            positions = {tp: p for tp in revoked if (p := self._tracker.position(tp)) is not None}
-            self._tracker.forget(revoked)
+            positions = self._tracker.revoked(revoked)
             dropped = self._scheduler.drop(revoked)
         self._metrics.status.revoked(tp.partition for tp in revoked)
         log.info("partitions.revoked", partitions=sorted(tp.partition for tp in revoked), dropped=dropped)

@@ -101,6 +101,7 @@ class FakeConsumer:
         self.polls = 0
         self.timeouts: list[int] = []
         self.commits: list[dict[TopicPartition, int]] = []
+        self.refuse_commits = False  # the coordinator is away, or this member lost its membership
         self.pause_calls: list[TopicPartition] = []  # each time fetching of a partition stopped
         self.paused_set: set[TopicPartition] = set()
         self.closed = False
@@ -144,7 +145,7 @@ class FakeConsumer:
             self._held.pop(tp, None)
         offsets, positions = self._on_revoked(tps)
         self._revoked_at.update(positions)
-        if offsets:
+        if offsets and not self.refuse_commits:
             self.commits.append(dict(offsets))
 
     def joining(self) -> bool:
@@ -198,6 +199,8 @@ class FakeConsumer:
     # -- offsets ---------------------------------------------------------------------------------
 
     def commit(self, offsets: dict[TopicPartition, int]) -> bool:
+        if self.refuse_commits:
+            return False
         self.commits.append(dict(offsets))
         return True
 

@@ -36,7 +36,7 @@ def test_partitions_are_independent_and_forgotten_on_revoke() -> None:
     tracker.finished(OTHER, 7)
     assert tracker.to_commit() == {TP: 5, OTHER: 8}
     assert tracker.to_commit({OTHER}) == {OTHER: 8}
-    tracker.forget({TP})
+    assert tracker.revoked({TP}) == {TP: 5}
     tracker.finished(TP, 5)  # a late result for a revoked partition is ignored
     assert not tracker.owns(TP)
     assert tracker.to_commit() == {OTHER: 8}
@@ -65,3 +65,21 @@ def test_a_record_passed_behind_an_unfinished_one_is_committed_only_after_it() -
     assert tracker.unfinished() == 1
     tracker.finished(TP, 6)
     assert tracker.to_commit() == {TP: 9}
+
+
+def test_a_partition_assigned_back_commits_its_point_again_and_one_that_went_elsewhere_does_not() -> None:
+    tracker = OffsetTracker()
+    for offset in range(3):
+        tracker.started(TP, offset)
+        tracker.finished(TP, offset)
+    tracker.started(OTHER, 0)
+    tracker.committed(tracker.to_commit())  # believed committed; the commit may still have been lost
+    assert tracker.revoked({TP, OTHER}) == {TP: 3, OTHER: 0}
+    tracker.assigned({TP})  # TP came back; OTHER went to another member
+    assert tracker.to_commit() == {TP: 3}
+    assert tracker.position(TP) == 3
+    assert not tracker.owns(OTHER)
+    tracker.started(TP, 3)
+    assert tracker.to_commit() == {TP: 3}
+    tracker.assigned({OTHER})  # a later rebalance: what was revoked earlier is no longer remembered
+    assert not tracker.owns(OTHER)

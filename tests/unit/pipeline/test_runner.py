@@ -195,6 +195,36 @@ def test_records_taken_before_a_revoke_and_reassign_never_pass_for_the_new_assig
     assert consumer.commits[-1] == {TP: 6}
 
 
+def test_a_partition_assigned_back_after_its_commits_failed_is_committed_with_nothing_left_to_read() -> None:
+    # A member that lost its group membership (a broker restart) cannot commit, not even as its
+    # partitions are revoked; assigned them back, it seeks past what it finished. With no record
+    # left to read, the commit point must still be committed, or the group's lag never reaches 0.
+    consumer = FakeConsumer(keyed_records(6))
+    consumer.refuse_commits = True
+    processor = CountingSync()
+    runner = make_runner(consumer, processor, RecordingDeadLetters())
+    bounced: list[bool] = []
+
+    def on_idle() -> None:
+        if len(processor.applied) == 6 and not bounced:
+            bounced.append(True)
+            consumer.revoke({TP})
+            consumer.assign({TP})
+            consumer.refuse_commits = False
+        elif bounced and consumer.commits:
+            runner.stop()
+
+    consumer.on_idle = on_idle
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    thread.join(timeout=10)
+    runner.stop()
+    thread.join(timeout=10)
+    assert bounced
+    assert consumer.commits == [{TP: 6}]
+    assert sorted(processor.applied) == [f"v{i}".encode() for i in range(6)]  # nothing read twice
+
+
 def test_a_pause_inside_a_threads_batch_defers_the_rest_without_calling_and_without_spinning() -> None:
     attempts: list[bytes] = []
 

@@ -69,8 +69,10 @@ class Consumer:
         self._lock = threading.Lock()
         self._epochs: dict[TopicPartition, int] = {}  # the assignment each owned partition came with
         self._generation = 0
-        # kafka-python keeps the fetch position of a partition that is revoked and assigned back in one
-        # rebalance; records we dropped on revocation lie behind it. Where to seek back to, and when.
+        # A partition revoked and assigned back in one rebalance is read on from where this member
+        # stopped: kafka-python keeps its fetch position past the records dropped on revocation (or,
+        # after a lost membership, nothing: the group's commit, behind the failed commits). Where to
+        # seek back to, and when.
         self._revoked_at: dict[TopicPartition, int] = {}
         self._seeks: dict[TopicPartition, int] = {}
         self._held: dict[TopicPartition, int] = {}  # partitions with records waiting to be retried
@@ -201,6 +203,10 @@ class Consumer:
                     self._seeks[tp] = self._revoked_at.pop(tp)
             self._revoked_at.clear()  # partitions that went elsewhere start from the group's commit
             self.joined = True
+        if self._stopped and assigned:
+            # kafka-python gives a newly assigned partition (and every partition after a lost
+            # membership) a fresh, unpaused state: while paused or under backpressure it would fetch.
+            self._consumer.pause(*assigned)
         self._on_assigned_hook(assigned)
         log.info("partitions.assigned", partitions=sorted(tp.partition for tp in assigned))
 

@@ -46,6 +46,7 @@ class FakeKafkaConsumer:
         self.closed = False
         self.on_idle: Callable[[], None] = lambda: None
         self.listener: Any = None
+        self.assigned: set[TopicPartition] = {TP}  # a test that rebalances sets it before calling the listener
 
     def subscribe(self, topics: list[str], listener: Any) -> None:
         self.listener = listener  # kafka-python's thread calls it in a rebalance: tests do
@@ -64,7 +65,7 @@ class FakeKafkaConsumer:
         return {}
 
     def assignment(self) -> set[TopicPartition]:
-        return {TP}
+        return set(self.assigned)
 
     def pause(self, *tps: TopicPartition) -> None:
         self.pause_calls.extend(tps)

@@ -95,6 +95,21 @@ def test_a_held_partition_stays_paused_until_released_and_a_stop_pauses_every_pa
     assert kafka.paused() == set()
 
 
+def test_a_partition_assigned_while_fetching_is_stopped_is_paused_until_fetching_may_go_on() -> None:
+    # kafka-python gives a newly assigned partition a fresh, unpaused state: during a quota pause
+    # it would fetch (and buffer) the whole backlog.
+    consumer, kafka = joined(records(1), Hooks({}, {}))
+    consumer.stop_fetching("pause")
+    kafka.listener.on_partitions_revoked({TP})
+    kafka.paused_set.clear()  # the states went with the revocation
+    kafka.assigned = {TP, OTHER}
+    kafka.listener.on_partitions_assigned({TP, OTHER})
+    assert kafka.paused() == {TP, OTHER}
+    consumer.may_fetch("pause")
+    consumer.resume()
+    assert kafka.paused() == set()
+
+
 def test_a_commit_the_group_refuses_answers_false() -> None:
     class Refusing(FakeKafkaConsumer):
         def commit(self, offsets: dict[TopicPartition, object]) -> None:

@@ -13,7 +13,8 @@ same way; rows (a) and (c) print their events/s as a ratio to it (the ``x ref`` 
 
 Two API-economy rows (issue #14; tests/bench_economy.py): (d) a realistic mixed stream, the calls
 the connector made (the emulator's log) against the fewest calls an independent model computes for
-the same events, and their ratio; (e) a bulk backfill through contact imports, its calls (status
+the same events, and their ratio, and whether the emulator ends holding the contacts the same model
+says the events leave (the ``state ok`` column); (e) a bulk backfill through contact imports, its calls (status
 polls included) per 1,000 contacts and its wall time.
 
 Goals on the 2-core machine: (a) >= 10,000 events/s, (b) >= 500 events/s, (c) <= 250 MB,
@@ -54,11 +55,11 @@ import httpx
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from resend_emulator import EmulatorInspector
-from tests.bench_economy import backfill_rows, fewest_calls, workload
+from tests.bench_economy import backfill_rows, fewest_calls, final_state, workload
 from tests.bench_express import express_rows, print_express
 from tests.bench_merge import merge_rows, print_merge
 from tests.bench_quota import print_quota, quota_rows
-from tests.harness import ConnectorProcess, Deployment, start_emulator, wait_drained
+from tests.harness import ConnectorProcess, Deployment, comparable_state, start_emulator, wait_drained
 
 API_KEY = "re_bench_" + uuid.uuid4().hex[:8]
 
@@ -275,11 +276,18 @@ def economy_row(bootstrap: str, redis_url: str, workdir: Path) -> dict[str, Any]
         row = Run(d, workdir).drain("(d) API economy, mixed stream", iter(events), count, inspector)
         by_route = inspector.call_counts()
         calls = sum(by_route.values())
+        state = comparable_state(inspector)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
     fewest = fewest_calls(events)
-    return {**row, "calls": calls, "fewest": fewest, "ratio": calls / fewest, "by_route": by_route}
+    expected = final_state(events)
+    wrong = sorted(email for email in expected.keys() | state.keys() if expected.get(email) != state.get(email))
+    if wrong:
+        print(f"(d) final state differs from the model's for {len(wrong)} contact(s), first {wrong[0]}: "
+              f"model {expected.get(wrong[0])}, emulator {state.get(wrong[0])}", file=sys.stderr)  # fmt: skip
+    return {**row, "calls": calls, "fewest": fewest, "ratio": calls / fewest, "by_route": by_route,
+            "same_state": not wrong}  # fmt: skip
 
 
 def backfill_row(redis_url: str, workdir: Path) -> dict[str, Any]:
@@ -404,7 +412,7 @@ def main() -> int:
 def _print_economy(rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    columns = ("events", "seconds", "calls", "fewest", "ratio", "calls/1k")
+    columns = ("events", "seconds", "calls", "fewest", "ratio", "calls/1k", "state ok")
     header = f"{'economy scenario':36} " + " ".join(f"{c:>9}" for c in columns)
     print("\n" + header)
     print("-" * len(header))
@@ -412,7 +420,10 @@ def _print_economy(rows: list[dict[str, Any]]) -> None:
         fewest = f"{r['fewest']:>9}" if "fewest" in r else f"{'':>9}"
         ratio = f"{r['ratio']:>9.3f}" if "ratio" in r else f"{'':>9}"
         per_1k = f"{r['calls_per_1000']:>9.2f}" if "calls_per_1000" in r else f"{'':>9}"
-        print(f"{r['scenario']:36} {r['events']:>9} {r['seconds']:>9.1f} {r['calls']:>9} {fewest} {ratio} {per_1k}")
+        same = f"{r['same_state']!s:>9}" if "same_state" in r else f"{'':>9}"
+        print(
+            f"{r['scenario']:36} {r['events']:>9} {r['seconds']:>9.1f} {r['calls']:>9} {fewest} {ratio} {per_1k} {same}"
+        )
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:

@@ -12,6 +12,8 @@ semantics (shared/design/semantics.md): one call per contact created (its segmen
 POST), one per event that changes a contact's fields (the managed-audiences record the semantics
 require on the contact is one of them), one per membership added or removed, one per property key
 and segment name seen for the first time; nothing else (no reads, no re-sending what is there).
+The same walk gives the final state those calls must leave (``final_state``), which the row checks
+against the emulator's, so that fewer calls cannot come from writing less than the events say.
 """
 
 from __future__ import annotations
@@ -90,6 +92,32 @@ class _Contact:
 
 def fewest_calls(events: list[dict[str, Any]], *, prefix: str = "cdp_") -> int:
     """The model: fewest Resend calls for ``events`` (see the module docstring)."""
+    return _walk(events, prefix)[0]
+
+
+def final_state(events: list[dict[str, Any]], *, prefix: str = "cdp_") -> dict[str, Any]:
+    """The contacts ``events`` leave in Resend, shaped as ``tests.harness.comparable_state`` gives them
+    (every property value a string, the managed-audiences record a sorted list)."""
+    contacts = _walk(events, prefix)[1]
+
+    def value(key: str, v: Any) -> Any:
+        return sorted(v) if key == f"{prefix}managed_audiences" else str(v)
+
+    return {
+        email: {
+            "first_name": contact.fields["first_name"],
+            "last_name": contact.fields["last_name"],
+            "unsubscribed": False,
+            "properties": {k[2:]: value(k[2:], v) for k, v in contact.fields.items() if k.startswith("p:")},
+            "segments": sorted(contact.segments),
+            "topics": {},
+        }
+        for email, contact in contacts.items()
+    }
+
+
+def _walk(events: list[dict[str, Any]], prefix: str) -> tuple[int, dict[str, _Contact]]:
+    """Each person's contact as Resend holds it after ``events``, and the fewest calls to get there."""
     contacts: dict[str, _Contact] = {}
     emails: dict[str, str] = {}
     keys: set[str] = set()
@@ -130,7 +158,7 @@ def fewest_calls(events: list[dict[str, Any]], *, prefix: str = "cdp_") -> int:
                           **{f"p:group_{k}": v for k, v in event["traits"].items()}}  # fmt: skip
             calls += new_definitions(fields, frozenset())
             calls += _write(contact, fields)
-    return calls
+    return calls, contacts
 
 
 def _write(contact: _Contact, fields: dict[str, Any]) -> int:

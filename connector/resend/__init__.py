@@ -10,7 +10,7 @@ from connector.resend.models import (
     PropertyValue,
     Segment,
 )
-from connector.resend.ratelimit import RateLimiter
+from connector.resend.ratelimit import RateLimiter, first_in_line
 
 __all__ = [
     "Contact",
@@ -23,4 +23,5 @@ __all__ = [
     "RateLimiter",
     "ResendClient",
     "Segment",
+    "first_in_line",
 ]

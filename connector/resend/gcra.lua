@@ -3,14 +3,17 @@
 -- per second, written by the processes from what Resend announced: connector/resend/quota.py)
 -- ARGV[1] rate while none is in force, ARGV[2] burst (requests allowed back to back),
 -- ARGV[3] this process's cap (0: none)
+-- KEYS[4] set while a caller first in line (an opt-out or erasure on the express path) waits for a slot
+-- ARGV[4] 1 for a caller first in line, else 0
 -- Returns {0, server time (ms)} when the caller may send now (the slot is taken), else {milliseconds
--- to wait, server time}.
+-- to wait, server time}. A caller first in line that must wait marks KEYS[4] until just after its
+-- slot; the others, told to wait, come back one interval after it, so it takes that slot (one caller
+-- among many polling the same slot would otherwise win it by chance: seconds of wait at a few
+-- requests per second). The mark lapses by itself if that caller never comes back. Callers first in
+-- line at once (the express paths of several replicas) share it: the first to come takes the slot
+-- and clears it, the next marks it again when it asks (it may lose that one slot to chance).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local cool = tonumber(redis.call('GET', KEYS[2]) or '0')
-if cool > now then
-  return {cool - now, now}
-end
 local rate = tonumber(redis.call('GET', KEYS[3]) or '0')
 if rate <= 0 then
   rate = tonumber(ARGV[1])
@@ -29,7 +32,20 @@ if tat < now - interval / 10 then
   tat = now
 end
 local wait = tat - tolerance - now
-if wait > 0 then
+local cool = tonumber(redis.call('GET', KEYS[2]) or '0')
+if cool - now > wait then
+  wait = cool - now  -- a 429's cool-down: nobody sends before it ends
+end
+local first = ARGV[4] == '1'
+if first then
+  if wait > 0 then
+    redis.call('SET', KEYS[4], '1', 'PX', math.ceil(wait + interval))
+    return {math.ceil(wait), now}
+  end
+  redis.call('DEL', KEYS[4])
+elseif redis.call('EXISTS', KEYS[4]) == 1 then
+  return {math.ceil(math.max(wait, 0) + interval), now}
+elseif wait > 0 then
   return {math.ceil(wait), now}
 end
 local new_tat = tat + interval

@@ -31,6 +31,7 @@ from connector.mapping.express import (
     newer_than,
     overtaken_by,
 )
+from connector.resend import first_in_line
 from connector.settings import Settings
 from connector.state import Register, StateStore, redis_lock
 from connector.sync.context import EventContext
@@ -64,7 +65,8 @@ class ExpressGuard:
         with redis_lock(self._store.client, self._register.lock_key(email), wait_s=30.0):
             if not self._register.claim(self._register.person(email=email), action.kinds(), at, "e"):
                 return "passed_by_main_path"
-            return handle(express_event(event, action, email))
+            with first_in_line():  # its Resend calls take the shared limit's next slot, before the main path's
+                return handle(express_event(event, action, email))
 
     # -- the main path ---------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ nothing here sleeps.
 
 from __future__ import annotations
 
+import threading
 import types
 from collections.abc import Callable, Iterator
 
@@ -15,7 +16,7 @@ import redis
 from fakeredis.commands_mixins import server_mixin
 
 from connector.resend import RateLimiter
-from connector.resend.ratelimit import announced_rate
+from connector.resend.ratelimit import announced_rate, first_in_line
 
 START = 1_700_000_000.0
 
@@ -228,6 +229,56 @@ def test_cool_down_stops_everyone_and_never_shortens(limiter: Callable[..., Rate
     assert first.wait_ms() == 1000
     clock.advance(1.0)
     assert first.wait_ms() == 0
+
+
+def test_a_caller_first_in_line_takes_the_next_slot_before_the_others(
+    limiter: Callable[..., RateLimiter], store: fakeredis.FakeRedis, clock: Clock
+) -> None:
+    # One team at a slot per 5 s: fakeredis expires keys on the real clock, which must not reach the mark's end.
+    worker, other_worker, express = limiter(cap=0.2), limiter(cap=0.2), limiter(cap=0.2)
+    assert worker.wait_ms() == 0
+    with first_in_line():
+        assert express.wait_ms() == 5000  # the next slot, marked as taken by it
+    assert 9000 < store.pttl("test:ratelimit:{team}:first") <= 10_000  # lapses one interval after that slot
+    assert other_worker.wait_ms() == 10_000  # comes back after the express caller's slot
+    clock.advance(5.0)
+    assert worker.wait_ms() == 5000  # the slot is due, but it is the express caller's
+    with first_in_line():
+        assert express.wait_ms() == 0
+    assert not store.exists("test:ratelimit:{team}:first")
+    assert worker.wait_ms() == 5000  # then the rate goes on as before: one slot per interval
+    clock.advance(5.0)
+    assert worker.wait_ms() == 0
+
+
+def test_first_in_line_waits_out_a_cool_down_and_still_goes_first(
+    limiter: Callable[..., RateLimiter], clock: Clock
+) -> None:
+    worker, express = limiter(cap=0.2), limiter(cap=0.2)
+    worker.cool_down(8.0)
+    with first_in_line():
+        assert express.wait_ms() == 8000  # a 429's cool-down holds everyone, this caller too
+    assert worker.wait_ms() == 13_000
+    clock.advance(8.0)
+    assert worker.wait_ms() == 5000
+    with first_in_line():
+        assert express.wait_ms() == 0
+
+
+def test_first_in_line_holds_inside_its_block_on_its_own_thread_only(
+    limiter: Callable[..., RateLimiter], store: fakeredis.FakeRedis
+) -> None:
+    gcra = limiter()
+    assert gcra.wait_ms() == 0
+    seen: list[int] = []
+    with first_in_line():
+        worker = threading.Thread(target=lambda: seen.append(gcra.wait_ms()))
+        worker.start()
+        worker.join()
+        assert not store.exists("test:ratelimit:{team}:first")  # the other thread waited as anyone does
+    assert seen == [500]
+    assert gcra.wait_ms() == 500  # the block is over: an ordinary caller again
+    assert not store.exists("test:ratelimit:{team}:first")
 
 
 def test_acquire_sleeps_what_the_script_says(store: fakeredis.FakeRedis, clock: Clock) -> None:

@@ -10,6 +10,7 @@ from connector.events import Event
 from connector.mapping.express import Position, express_action
 from connector.pipeline.express import EXPRESS_REASON, recording
 from connector.pipeline.history import HistoryWriter, read_history
+from connector.resend import RateLimiter
 from connector.sync import EventSync
 from tests.unit.fakes.resend import FakeResend, make_sync
 
@@ -215,3 +216,29 @@ def test_an_erasure_recorded_by_an_aliases_new_userid_deletes_the_contact_the_ol
     # The sign-up after the erasure creates the contact anew, without the group's fields from before.
     sync.handle(event("identify", userId="u1-28", traits={"email": ADA}), at=Position(0, 70, 70_000))
     assert "group_size" not in resend.contacts[ADA].properties
+
+
+def test_the_express_part_takes_the_shared_limits_next_slot_before_the_main_path(
+    resend: FakeResend, redis_client: redis.Redis
+) -> None:
+    sync = make_sync(resend, redis_client)
+    limiter = RateLimiter(redis_client, team="t", cap=0.1, prefix="t:")  # a slot per 10 s: one is taken below
+    mark = "t:ratelimit:{t}:first"
+    asked: list[tuple[int, bool]] = []
+
+    def handle(part: Event) -> str:
+        asked.append((limiter.wait_ms(), bool(redis_client.exists(mark))))
+        return sync.handle(part).status
+
+    sync.handle(event("identify", userId="u", traits={"email": ADA}), at=Position(0, 0, 1_000))
+    assert limiter.wait_ms() == 0  # the main path's worker took the slot due now
+    opt_out = event("track", userId="u", event="Saved", traits={"unsubscribed": True})
+    action = express_action(opt_out, sync._settings)
+    assert action is not None
+    assert sync.express.act(opt_out, action, Position(0, 9, 9_000), handle) == "applied"
+    [(wait, marked)] = asked
+    assert wait > 0  # the next slot...
+    assert marked  # ...which the main path's callers leave to it
+    redis_client.delete(mark)
+    assert limiter.wait_ms() > 0  # outside the express part, an ordinary caller
+    assert not redis_client.exists(mark)

@@ -11,7 +11,9 @@
 -- among many polling the same slot would otherwise win it by chance: seconds of wait at a few
 -- requests per second). The mark lapses by itself if that caller never comes back. Callers first in
 -- line at once (the express paths of several replicas) share it: the first to come takes the slot
--- and clears it, the next marks it again when it asks (it may lose that one slot to chance).
+-- and clears it, the next marks it again when it asks (it may lose that one slot to chance). This is
+-- strict priority: while callers first in line keep asking (a burst of opt-outs), they take every
+-- slot and the others wait until they are done.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rate = tonumber(redis.call('GET', KEYS[3]) or '0')

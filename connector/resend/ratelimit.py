@@ -73,7 +73,8 @@ def first_in_line() -> Iterator[None]:
     """Calls made inside (on this thread) take the next slot before anyone else's: the express path's
     opt-outs and erasures (issue #25: at most 5 s behind any backlog). Sharing the slots by chance
     among the main path's workers left them seconds behind at a few requests per second (bench row
-    (h)). The rate stays the team's: others wait one slot longer, nothing is sent beyond it."""
+    (h)). Strict priority: while such calls keep coming (a burst of opt-outs), every other caller
+    waits for them. The rate stays the team's: nothing is sent beyond it."""
     token = _FIRST_IN_LINE.set(True)
     try:
         yield

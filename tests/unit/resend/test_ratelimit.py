@@ -239,7 +239,7 @@ def test_a_caller_first_in_line_takes_the_next_slot_before_the_others(
     assert worker.wait_ms() == 0
     with first_in_line():
         assert express.wait_ms() == 5000  # the next slot, marked as taken by it
-    assert 9000 < store.pttl("test:ratelimit:{team}:first") <= 10_000  # lapses one interval after that slot
+    assert 5000 < store.pttl("test:ratelimit:{team}:first") <= 10_000  # lapses one interval after that slot
     assert other_worker.wait_ms() == 10_000  # comes back after the express caller's slot
     clock.advance(5.0)
     assert worker.wait_ms() == 5000  # the slot is due, but it is the express caller's
@@ -247,6 +247,23 @@ def test_a_caller_first_in_line_takes_the_next_slot_before_the_others(
         assert express.wait_ms() == 0
     assert not store.exists("test:ratelimit:{team}:first")
     assert worker.wait_ms() == 5000  # then the rate goes on as before: one slot per interval
+    clock.advance(5.0)
+    assert worker.wait_ms() == 0
+
+
+def test_callers_first_in_line_take_every_slot_while_they_keep_coming(
+    limiter: Callable[..., RateLimiter], clock: Clock
+) -> None:
+    worker, express = limiter(cap=0.2), limiter(cap=0.2)  # a slot per 5 s
+    with first_in_line():
+        assert express.wait_ms() == 0
+        assert express.wait_ms() == 5000  # its next call marks the next slot...
+    assert worker.wait_ms() == 10_000
+    clock.advance(5.0)
+    assert worker.wait_ms() == 5000  # ...which the worker cannot have
+    with first_in_line():
+        assert express.wait_ms() == 0
+    assert worker.wait_ms() == 5000  # once they stop, the worker has the next one
     clock.advance(5.0)
     assert worker.wait_ms() == 0
 
